@@ -1,0 +1,142 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"sort"
+
+	"github.com/spf13/cobra"
+	"gopkg.in/yaml.v3"
+
+	"github.com/stack-dev/stack/spec"
+)
+
+type configOptions struct {
+	format   string
+	quiet    bool
+	services bool
+	volumes  bool
+	networks bool
+	profiles bool
+	images   bool
+}
+
+func newConfigCommand(g *globalOptions) *cobra.Command {
+	var o configOptions
+	cmd := &cobra.Command{
+		Use:   "config [SERVICE...]",
+		Short: "Validate the stack file and print it in canonical form",
+		Long: `Config loads the stack file(s), interpolates variables, merges them and prints
+the result with every short syntax in its long form, in the shape
+'docker compose config' prints. With -q it only validates.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runConfig(g, o, args)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.format, "format", "yaml", "output format: yaml or json")
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "only validate; print nothing")
+	f.BoolVar(&o.services, "services", false, "print the service names, one per line")
+	f.BoolVar(&o.volumes, "volumes", false, "print the volume names, one per line")
+	f.BoolVar(&o.networks, "networks", false, "print the network names, one per line")
+	f.BoolVar(&o.profiles, "profiles", false, "print the profile names, one per line")
+	f.BoolVar(&o.images, "images", false, "print the image names, one per line")
+	return cmd
+}
+
+func runConfig(g *globalOptions, o configOptions, args []string) error {
+	if o.format != "yaml" && o.format != "json" {
+		return argsError("--format %q: want yaml or json", o.format)
+	}
+	p, err := g.loadProject()
+	if err != nil {
+		return err
+	}
+	p, err = selectServices(p, g.activeProfiles(), args)
+	if err != nil {
+		return err
+	}
+	if o.quiet {
+		return nil
+	}
+	w := g.stdout
+	switch {
+	case o.services:
+		for _, name := range p.ServiceNames() {
+			fmt.Fprintln(w, name)
+		}
+	case o.volumes:
+		for _, name := range sortedNames(p.Volumes) {
+			fmt.Fprintln(w, name)
+		}
+	case o.networks:
+		for _, name := range sortedNames(p.Networks) {
+			fmt.Fprintln(w, name)
+		}
+	case o.profiles:
+		set := map[string]bool{}
+		for _, s := range p.Services {
+			for _, prof := range s.Profiles {
+				set[prof] = true
+			}
+		}
+		for _, name := range sortedNames(set) {
+			fmt.Fprintln(w, name)
+		}
+	case o.images:
+		for _, name := range p.ServiceNames() {
+			s := p.Services[name]
+			img := s.Image
+			if img == "" {
+				img = p.Name + "-" + name
+			}
+			fmt.Fprintln(w, img)
+		}
+	default:
+		out, err := renderProject(p, o.format)
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(out)
+		return err
+	}
+	return nil
+}
+
+// renderProject prints the canonical model. YAML uses two-space indents, as
+// docker compose config does.
+func renderProject(p *spec.Project, format string) ([]byte, error) {
+	if format == "json" {
+		out, err := json.MarshalIndent(p, "", "  ")
+		if err != nil {
+			return nil, fmt.Errorf("render json: %w", err)
+		}
+		return append(out, '\n'), nil
+	}
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(p); err != nil {
+		return nil, fmt.Errorf("render yaml: %w", err)
+	}
+	if err := enc.Close(); err != nil {
+		return nil, fmt.Errorf("render yaml: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+func sortedNames[V any](m map[string]V) []string {
+	names := make([]string, 0, len(m))
+	for k := range m {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// selectServices keeps the services enabled by the profiles and args.
+// TODO: replaced by planner selection.
+func selectServices(p *spec.Project, profiles, args []string) (*spec.Project, error) {
+	return p, nil
+}

@@ -1,0 +1,49 @@
+// Command stack runs multi-container development environments from a
+// Compose-compatible stack file, on its own container engine.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/stack-dev/stack/internal/errdefs"
+	"github.com/stack-dev/stack/spec"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// run executes the CLI and returns the exit code: 0 on success, 2 for a
+// mistake in the input (a bad flag or stack file), 1 otherwise.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	cmd := newRootCommand(stdin, stdout, stderr)
+	cmd.SetArgs(args)
+	err := cmd.Execute()
+	if err == nil {
+		return 0
+	}
+	printError(stderr, err)
+	if errors.Is(err, errdefs.ErrInvalidArgument) || isUsageError(err) {
+		return 2
+	}
+	return 1
+}
+
+// printError prints err as the user should see it: one line per problem of
+// a stack file ("stack.yaml:3:5: services.web.image: ..."), otherwise one
+// line prefixed with "stack: ".
+func printError(w io.Writer, err error) {
+	var se *spec.Error
+	if errors.As(err, &se) {
+		for _, e := range spec.Errors(err) {
+			fmt.Fprintln(w, e)
+		}
+		return
+	}
+	msg := strings.ReplaceAll(err.Error(), "\n", "; ")
+	fmt.Fprintf(w, "stack: %s\n", msg)
+}
