@@ -634,7 +634,7 @@ func (l *loader) decodeVolumeLong(n *yaml.Node, path string) (ServiceVolume, boo
 						if err != nil {
 							l.errorf(tv, tp, "invalid mode %q: want an octal mode such as 1777", tv.Value)
 						}
-						v.Tmpfs.Mode = uint32(m)
+						v.Tmpfs.Mode = FileMode(m)
 					default:
 						return false
 					}
@@ -700,7 +700,7 @@ func (l *loader) decodeFileRefs(n *yaml.Node, path, kind string) []FileRef {
 				if err != nil {
 					l.errorf(v, fp, "invalid mode %q: want a number such as 0440", v.Value)
 				}
-				mode := uint32(m)
+				mode := FileMode(m)
 				r.Mode = &mode
 			default:
 				return false

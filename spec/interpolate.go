@@ -38,14 +38,16 @@ func (e *InterpolationError) Error() string { return e.Msg }
 //
 // Names match [A-Za-z_][A-Za-z0-9_]*. The text after an operator is itself
 // interpolated when it is used, so defaults nest (${A:-${B:-x}}); an operand
-// that is not used is not looked at, so ${SET:-${UNSET:?}} is fine. A $ that is not followed by $, a name or { is kept
-// as it is ("a $ sign", "^x$"), because compose keeps it. A ${ that does not
-// form a valid expression is an [*InterpolationError], and so is a missing
-// required variable.
+// that is not used is not looked at, so ${SET:-${UNSET:?}} is fine. A $ that
+// is not followed by $, a name or { is kept as it is ("a $ sign", "^x$"),
+// because compose keeps it. A ${ that does not form a valid expression is an
+// [*InterpolationError], and so is a missing required variable.
 //
 // Like compose's pattern, an expression cannot span lines, and when the
 // braces inside an operand do not balance, the expression ends at the last }
-// of the line.
+// of the line. Braces are counted as compose counts them, which is not
+// always as they look: the character right after a { is skipped, so
+// ${SET:-{{x}}} is the value of SET followed by "}".
 func Interpolate(s string, lookup Lookup) (string, error) {
 	if !strings.Contains(s, "$") {
 		return s, nil
@@ -169,14 +171,18 @@ func interpolateBraced(s string, start int, lookup Lookup) (string, int, error) 
 
 // closingBrace returns the index of the } that closes an expression whose
 // operand starts at s[from], or -1. Braces inside the operand nest, so
-// ${A:-${B:-x}} closes at the last brace. When they do not balance, compose's
-// pattern falls back to the last } on the line, and so does this.
+// ${A:-${B:-x}} closes at the last brace. The counting is compose's, quirk
+// included: the character right after a { is not looked at, so in
+// ${A:-{}} the first } does not close anything. When the braces do not
+// balance, compose's pattern falls back to the last } on the line, and so
+// does this.
 func closingBrace(s string, from int) int {
 	depth := 1
 	for i := from; i < len(s); i++ {
 		switch s[i] {
 		case '{':
 			depth++
+			i++
 		case '}':
 			depth--
 			if depth == 0 {

@@ -82,6 +82,10 @@ func TestInterpolate(t *testing.T) {
 		{name: "balanced braces in default", in: "${UNSET:-{x}}", want: "{x}"},
 		{name: "balanced braces skipped when set", in: "${SET:-{x}}", want: "first"},
 		{name: "unbalanced brace in default", in: "${UNSET:-{x}", want: "{x"},
+		// compose skips the character after a {, so these close late or early.
+		{name: "brace quirk closes late", in: "${UNSET+{}}0}", want: ""},
+		{name: "brace quirk closes early", in: "${SET:-{{x}}}", want: "first}"},
+		{name: "empty braces in default", in: "${UNSET:-{}}", want: "{}"},
 		{name: "multi-line value", in: "a\n${SET}\n$SET", want: "a\nfirst\nfirst"},
 		{name: "unicode around", in: "ü${SET}ü", want: "üfirstü"},
 		// As in compose, an operand is interpolated only when it is used.

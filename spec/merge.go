@@ -94,6 +94,9 @@ func (l *loader) listToMap(n *yaml.Node, pair func(*yaml.Node) (*yaml.Node, *yam
 		}
 	}
 	m := l.derived(n, &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"})
+	if n.Tag == "!reset" || n.Tag == "!override" {
+		m.Tag = n.Tag
+	}
 	for _, item := range n.Content {
 		k, v := pair(item)
 		m.Content = append(m.Content, k, v)

@@ -1,5 +1,7 @@
 package spec
 
+import "fmt"
+
 // The model below is the normalised form of a stack file: every short syntax
 // has been expanded to its long form, interpolation is done, relative paths are
 // absolute, and project-scoped names are filled in. Its YAML and JSON shape is
@@ -220,17 +222,23 @@ type VolumeOptions struct {
 // TmpfsOptions are the options of a tmpfs mount.
 type TmpfsOptions struct {
 	Size ByteSize `yaml:"size,omitempty" json:"size,omitempty"`
-	Mode uint32   `yaml:"mode,omitempty" json:"mode,omitempty"`
+	Mode FileMode `yaml:"mode,omitempty" json:"mode,omitempty"`
 }
 
 // FileRef is a service's use of a top-level secret or config.
 type FileRef struct {
-	Source string  `yaml:"source" json:"source"`
-	Target string  `yaml:"target,omitempty" json:"target,omitempty"`
-	UID    string  `yaml:"uid,omitempty" json:"uid,omitempty"`
-	GID    string  `yaml:"gid,omitempty" json:"gid,omitempty"`
-	Mode   *uint32 `yaml:"mode,omitempty" json:"mode,omitempty"`
+	Source string    `yaml:"source" json:"source"`
+	Target string    `yaml:"target,omitempty" json:"target,omitempty"`
+	UID    string    `yaml:"uid,omitempty" json:"uid,omitempty"`
+	GID    string    `yaml:"gid,omitempty" json:"gid,omitempty"`
+	Mode   *FileMode `yaml:"mode,omitempty" json:"mode,omitempty"`
 }
+
+// FileMode is a permission mode; it prints in octal ("0440").
+type FileMode uint32
+
+// MarshalYAML prints the mode in octal.
+func (m FileMode) MarshalYAML() (any, error) { return fmt.Sprintf("0%o", uint32(m)), nil }
 
 // Ulimit is one resource limit. Single is set when the file gave one number
 // for both soft and hard.

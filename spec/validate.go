@@ -121,7 +121,7 @@ func (l *loader) validate(p *Project) {
 	for _, name := range p.ServiceNames() {
 		s := p.Services[name]
 		sp := "services." + name
-		if s.Image == "" && s.Build == nil {
+		if s.Image == "" && s.Build == nil && l.pos[sp+".image"] == nil {
 			l.errorf(l.pos[sp], sp, "has neither image nor build: set one of them")
 		}
 		if s.Scale != nil && s.Deploy != nil && s.Deploy.Replicas != nil && *s.Scale != *s.Deploy.Replicas {

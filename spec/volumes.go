@@ -20,7 +20,7 @@ func ParseVolumeSpec(s string) (ServiceVolume, error) {
 	case 1:
 		v.Target = parts[0]
 	case 2:
-		if strings.HasPrefix(parts[1], "/") {
+		if strings.HasPrefix(parts[1], "/") || isPathSource(parts[0]) {
 			v.Source, v.Target = parts[0], parts[1]
 		} else {
 			v.Target, mode = parts[0], parts[1]

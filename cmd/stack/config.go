@@ -1,13 +1,10 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"sort"
 
 	"github.com/spf13/cobra"
-	"gopkg.in/yaml.v3"
 
 	"github.com/stack-dev/stack/spec"
 )
@@ -94,7 +91,11 @@ func runConfig(g *globalOptions, o configOptions, args []string) error {
 			fmt.Fprintln(w, img)
 		}
 	default:
-		out, err := renderProject(p, o.format)
+		render := spec.RenderYAML
+		if o.format == "json" {
+			render = spec.RenderJSON
+		}
+		out, err := render(p)
 		if err != nil {
 			return err
 		}
@@ -102,28 +103,6 @@ func runConfig(g *globalOptions, o configOptions, args []string) error {
 		return err
 	}
 	return nil
-}
-
-// renderProject prints the canonical model. YAML uses two-space indents, as
-// docker compose config does.
-func renderProject(p *spec.Project, format string) ([]byte, error) {
-	if format == "json" {
-		out, err := json.MarshalIndent(p, "", "  ")
-		if err != nil {
-			return nil, fmt.Errorf("render json: %w", err)
-		}
-		return append(out, '\n'), nil
-	}
-	var buf bytes.Buffer
-	enc := yaml.NewEncoder(&buf)
-	enc.SetIndent(2)
-	if err := enc.Encode(p); err != nil {
-		return nil, fmt.Errorf("render yaml: %w", err)
-	}
-	if err := enc.Close(); err != nil {
-		return nil, fmt.Errorf("render yaml: %w", err)
-	}
-	return buf.Bytes(), nil
 }
 
 func sortedNames[V any](m map[string]V) []string {
