@@ -1,0 +1,46 @@
+# Build, test and benchmark stack. `make test` runs the root-only
+# integration tests too when it runs as root (CI does).
+GO      ?= go
+BIN     ?= bin/stack
+ROOT    := $(shell id -u)
+# Packages that must build and pass on any OS (STYLE.md: Linux isolation).
+PORTABLE := ./spec/... ./planner/... ./internal/errdefs/...
+
+.PHONY: build test test-unit test-root bench fuzz lint example clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/stack
+
+test: lint
+ifeq ($(ROOT),0)
+	STACK_TEST_ROOT=1 $(GO) test -count=1 -timeout 30m ./...
+else
+	$(GO) test -count=1 ./...
+endif
+
+test-unit:
+	$(GO) test -count=1 ./...
+
+test-root:
+	STACK_TEST_ROOT=1 $(GO) test -count=1 -timeout 30m ./...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	GOOS=darwin $(GO) vet $(PORTABLE)
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./spec/... ./planner/...
+
+fuzz:
+	$(GO) test ./spec -run '^$$' -fuzz FuzzLoad -fuzztime 60s
+	$(GO) test ./spec -run '^$$' -fuzz FuzzInterpolate -fuzztime 30s
+	$(GO) test ./spec -run '^$$' -fuzz FuzzParseDotEnv -fuzztime 30s
+
+# The main job, as far as it goes today: build stack and show the plan of
+# the hello example.
+example: build
+	$(BIN) -f examples/hello/stack.yaml config
+
+clean:
+	rm -rf bin

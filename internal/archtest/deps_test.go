@@ -1,0 +1,135 @@
+package archtest
+
+import (
+	"encoding/json"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/stack-dev/stack"
+
+// pkg is what `go list -json` says of one package.
+type pkg struct {
+	ImportPath string
+	Imports    []string
+	Deps       []string
+}
+
+func listPackages(t *testing.T) []pkg {
+	t.Helper()
+	cmd := exec.Command("go", "list", "-deps=false", "-json", module+"/...")
+	cmd.Dir = "../.."
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	var pkgs []pkg
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	for dec.More() {
+		var p pkg
+		if err := dec.Decode(&p); err != nil {
+			t.Fatal(err)
+		}
+		pkgs = append(pkgs, p)
+	}
+	return pkgs
+}
+
+// rel strips the module prefix: "github.com/stack-dev/stack/spec" -> "spec".
+func rel(path string) string {
+	if path == module {
+		return "."
+	}
+	return strings.TrimPrefix(path, module+"/")
+}
+
+// layer returns the top-level part of a package path ("network/ipam" ->
+// "network").
+func layer(path string) string {
+	top, _, _ := strings.Cut(rel(path), "/")
+	return top
+}
+
+// TestImportDirection enforces STYLE.md: cmd -> daemon -> planner, runtime,
+// network, image -> spec, internal. Siblings never import each other and
+// nothing imports upwards.
+func TestImportDirection(t *testing.T) {
+	// allowed lists, per layer, the layers of this module it may import.
+	allowed := map[string][]string{
+		"cmd":      {"daemon", "api", "spec", "planner", "internal"},
+		"daemon":   {"api", "planner", "runtime", "network", "image", "spec", "internal"},
+		"api":      {"internal"},
+		"planner":  {"spec", "internal"},
+		"runtime":  {"internal"},
+		"network":  {"internal"},
+		"image":    {"internal"},
+		"spec":     {"internal"},
+		"internal": {"internal"},
+		"bench":    {"internal", "spec", "planner"},
+		"test":     {"internal"},
+	}
+	for _, p := range listPackages(t) {
+		from := layer(p.ImportPath)
+		ok, known := allowed[from]
+		if !known {
+			t.Errorf("package %s is in no known layer: add it to STYLE.md and this test", rel(p.ImportPath))
+			continue
+		}
+		for _, imp := range p.Imports {
+			if !strings.HasPrefix(imp, module+"/") {
+				continue
+			}
+			to := layer(imp)
+			if to == from && from != "internal" {
+				continue
+			}
+			if !contains(ok, to) {
+				t.Errorf("%s imports %s: %s may import only %v", rel(p.ImportPath), rel(imp), from, ok)
+			}
+		}
+	}
+}
+
+// TestForbiddenDeps keeps heavy or platform-bound dependencies out of the
+// portable packages, cobra in cmd, and test helpers out of production code.
+func TestForbiddenDeps(t *testing.T) {
+	rules := []struct {
+		pkgPrefix string
+		forbidden []string
+		why       string
+	}{
+		{"spec", []string{"golang.org/x/sys", "github.com/vishvananda", "github.com/spf13/cobra", "github.com/containerd"}, "spec is portable and a leaf"},
+		{"planner", []string{"golang.org/x/sys", "github.com/vishvananda", "github.com/spf13/cobra", "os/exec", "github.com/containerd"}, "planner is pure: no I/O"},
+		{"", []string{"testing", module + "/internal/testutil"}, "production code must not import test helpers"},
+	}
+	for _, p := range listPackages(t) {
+		r := rel(p.ImportPath)
+		if !strings.HasPrefix(r, "cmd") && contains(p.Imports, "github.com/spf13/cobra") {
+			t.Errorf("%s imports cobra: only cmd/stack may", r)
+		}
+		for _, rule := range rules {
+			// Test-support packages (internal/testutil, conformance suites
+			// such as image/imagetest) exist to import testing.
+			if !strings.HasPrefix(r, rule.pkgPrefix) || strings.HasSuffix(r, "test") || r == "internal/testutil" {
+				continue
+			}
+			for _, dep := range append(p.Deps, p.Imports...) {
+				for _, bad := range rule.forbidden {
+					if dep == bad || strings.HasPrefix(dep, bad+"/") {
+						t.Errorf("%s depends on %s: %s", r, dep, rule.why)
+					}
+				}
+			}
+		}
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
