@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/stack-dev/stack/planner"
 	"github.com/stack-dev/stack/spec"
 )
 
@@ -50,6 +51,19 @@ func runConfig(g *globalOptions, o configOptions, args []string) error {
 	if err != nil {
 		return err
 	}
+	if o.profiles {
+		// Every profile the file defines, enabled or not.
+		set := map[string]bool{}
+		for _, s := range p.Services {
+			for _, prof := range s.Profiles {
+				set[prof] = true
+			}
+		}
+		for _, name := range sortedNames(set) {
+			fmt.Fprintln(g.stdout, name)
+		}
+		return nil
+	}
 	p, err = selectServices(p, g.activeProfiles(), args)
 	if err != nil {
 		return err
@@ -69,16 +83,6 @@ func runConfig(g *globalOptions, o configOptions, args []string) error {
 		}
 	case o.networks:
 		for _, name := range sortedNames(p.Networks) {
-			fmt.Fprintln(w, name)
-		}
-	case o.profiles:
-		set := map[string]bool{}
-		for _, s := range p.Services {
-			for _, prof := range s.Profiles {
-				set[prof] = true
-			}
-		}
-		for _, name := range sortedNames(set) {
 			fmt.Fprintln(w, name)
 		}
 	case o.images:
@@ -114,8 +118,12 @@ func sortedNames[V any](m map[string]V) []string {
 	return names
 }
 
-// selectServices keeps the services enabled by the profiles and args.
-// TODO: replaced by planner selection.
+// selectServices keeps the services the profiles and SERVICE arguments
+// enable, as docker compose config does.
 func selectServices(p *spec.Project, profiles, args []string) (*spec.Project, error) {
-	return p, nil
+	sel, err := planner.Select(p, planner.SelectOptions{Profiles: profiles, Services: args})
+	if err != nil {
+		return nil, err
+	}
+	return planner.Restrict(p, sel), nil
 }

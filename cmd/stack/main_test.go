@@ -1,0 +1,104 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func runCLI(t *testing.T, dir string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code = run(append([]string{"--project-directory", dir}, args...), strings.NewReader(""), &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func writeStack(t *testing.T, content string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "stack.yaml"), []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func TestConfigQuiet(t *testing.T) {
+	dir := writeStack(t, "services:\n  web:\n    image: nginx\n")
+	code, out, errOut := runCLI(t, dir, "config", "-q")
+	if code != 0 || out != "" || errOut != "" {
+		t.Fatalf("valid file: code %d, stdout %q, stderr %q; want 0 and silence", code, out, errOut)
+	}
+
+	dir = writeStack(t, "services:\n  web:\n    image: nginx\n    portz: [80]\n  db:\n    image: [x]\n")
+	code, out, errOut = runCLI(t, dir, "config", "-q")
+	if code != 2 {
+		t.Errorf("invalid file: exit code %d, want 2", code)
+	}
+	lines := strings.Split(strings.TrimSpace(errOut), "\n")
+	if len(lines) != 2 || out != "" {
+		t.Fatalf("want two problem lines on stderr and nothing on stdout, got stdout %q stderr:\n%s", out, errOut)
+	}
+	for i, want := range []string{
+		"stack.yaml:4:5: services.web.portz: unknown key: did you mean \"ports\"?",
+		"stack.yaml:6:12: services.db.image: must be a string, not a list",
+	} {
+		if !strings.HasSuffix(lines[i], want) {
+			t.Errorf("line %d = %q, want suffix %q", i, lines[i], want)
+		}
+	}
+}
+
+func TestConfigFormats(t *testing.T) {
+	dir := writeStack(t, "name: demo\nservices:\n  web:\n    image: nginx\n    ports: ['8080:80']\n  worker:\n    image: busybox\n    profiles: [jobs]\nvolumes:\n  data:\n")
+	code, out, _ := runCLI(t, dir, "config")
+	if code != 0 || !strings.Contains(out, "published: \"8080\"") || strings.Contains(out, "worker") {
+		t.Errorf("yaml: code %d, output:\n%s", code, out)
+	}
+	code, out, _ = runCLI(t, dir, "config", "--format", "json")
+	if code != 0 || !strings.Contains(out, `"published": "8080"`) {
+		t.Errorf("json: code %d, output:\n%s", code, out)
+	}
+	code, out, _ = runCLI(t, dir, "config", "--services")
+	if code != 0 || out != "web\n" {
+		t.Errorf("--services = %q, want only the enabled service", out)
+	}
+	code, out, _ = runCLI(t, dir, "--profile", "jobs", "config", "--services")
+	if code != 0 || out != "web\nworker\n" {
+		t.Errorf("--profile jobs --services = %q", out)
+	}
+	code, out, _ = runCLI(t, dir, "config", "--profiles")
+	if code != 0 || out != "jobs\n" {
+		t.Errorf("--profiles = %q", out)
+	}
+	code, out, _ = runCLI(t, dir, "config", "--volumes")
+	if code != 0 || out != "data\n" {
+		t.Errorf("--volumes = %q", out)
+	}
+	code, _, errOut := runCLI(t, dir, "config", "--format", "toml")
+	if code != 2 || !strings.Contains(errOut, "want yaml or json") {
+		t.Errorf("bad format: code %d, stderr %q", code, errOut)
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	dir := writeStack(t, "services: {web: {image: nginx}}\n")
+	for _, args := range [][]string{{"nosuchcommand"}, {"config", "--nosuchflag"}} {
+		code, _, errOut := runCLI(t, dir, args...)
+		if code != 2 || !strings.HasPrefix(errOut, "stack: ") || strings.Count(errOut, "\n") != 1 {
+			t.Errorf("%v: code %d, stderr %q; want 2 and one line", args, code, errOut)
+		}
+	}
+	code, _, errOut := runCLI(t, t.TempDir(), "config")
+	if code != 1 || !strings.Contains(errOut, "no stack file") {
+		t.Errorf("missing file: code %d, stderr %q", code, errOut)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	code, out, _ := runCLI(t, t.TempDir(), "version", "--short")
+	if code != 0 || strings.TrimSpace(out) == "" {
+		t.Errorf("version: code %d, out %q", code, out)
+	}
+}
