@@ -1,0 +1,305 @@
+package runtime
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/containerd/cgroups/v3"
+	"github.com/containerd/cgroups/v3/cgroup1"
+	"github.com/containerd/cgroups/v3/cgroup2"
+	"github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// cgroupConfig locates one container's cgroup.
+type cgroupConfig struct {
+	V2 bool
+	// Root is where the hierarchies are mounted: the cgroup2 mount on v2,
+	// the directory holding one mount per controller on v1.
+	Root string
+	// Path is the cgroup relative to each hierarchy's root, "/stack/<id>".
+	Path string
+}
+
+// hostCgroupConfig picks the API for this host: v2 only on a pure unified
+// hierarchy; hybrid hosts (v1 controllers plus an empty-ish cgroup2 at
+// /sys/fs/cgroup/unified) are driven through v1, as runc and containerd do.
+func hostCgroupConfig(path string) cgroupConfig {
+	return cgroupConfig{V2: cgroups.Mode() == cgroups.Unified, Root: "/sys/fs/cgroup", Path: path}
+}
+
+// cgroup is the part of a container's cgroup the runtime uses, over v1 or
+// v2.
+type cgroup interface {
+	// Add moves pid into the cgroup (every controller on v1).
+	Add(pid int) error
+	Freeze() error
+	Thaw() error
+	Frozen() bool
+	Stats() (Stats, error)
+	// OOMKills counts the processes the OOM killer killed in the cgroup.
+	OOMKills() uint64
+	// Procs lists the processes in the cgroup.
+	Procs() ([]int, error)
+	// Delete removes the cgroup; it fails while processes remain.
+	Delete() error
+}
+
+// v1Resources adapts spec resources for cgroup1: Docker's device rules when
+// the spec has none, and no swap limit where the kernel does not account
+// swap (Docker ignores it there too, with a warning).
+func v1Resources(r *specs.LinuxResources, memswSupported bool) *specs.LinuxResources {
+	var out specs.LinuxResources
+	if r != nil {
+		out = *r
+	}
+	if len(out.Devices) == 0 {
+		out.Devices = DefaultDeviceRules()
+	}
+	if m := out.Memory; m != nil && m.Swap != nil && !memswSupported {
+		mem := *m
+		mem.Swap = nil
+		out.Memory = &mem
+	}
+	return &out
+}
+
+// v2Resources translates spec resources (written in v1 terms) into
+// cgroup2 values: shares become cpu.weight, quota/period cpu.max,
+// memory+swap becomes memory.swap.max (swap only), blkio weight io.weight
+// via BFQ, and -1 ("unlimited" in the spec) becomes the kernel's default
+// "max" rather than an invalid write.
+func v2Resources(r *specs.LinuxResources) *cgroup2.Resources {
+	if r == nil {
+		r = &specs.LinuxResources{}
+	}
+	out := cgroup2.ToResources(r)
+	if m := r.Memory; m != nil {
+		mem := &cgroup2.Memory{}
+		if m.Limit != nil && *m.Limit > 0 {
+			mem.Max = m.Limit
+		}
+		if m.Reservation != nil && *m.Reservation > 0 {
+			mem.Low = m.Reservation
+		}
+		if m.Swap != nil && *m.Swap >= 0 && mem.Max != nil && *m.Swap >= *mem.Max {
+			swap := *m.Swap - *mem.Max
+			mem.Swap = &swap
+		}
+		out.Memory = mem
+	}
+	if c := r.CPU; c != nil && out.CPU != nil {
+		quota := c.Quota
+		if quota != nil && *quota <= 0 {
+			quota = nil
+		}
+		if quota != nil || c.Period != nil {
+			out.CPU.Max = cgroup2.NewCPUMax(quota, c.Period)
+		}
+	}
+	out.Devices = r.Devices
+	if len(out.Devices) == 0 {
+		out.Devices = DefaultDeviceRules()
+	}
+	return out
+}
+
+func createCgroup(c cgroupConfig, r *specs.LinuxResources) (cgroup, error) {
+	if c.V2 {
+		m, err := cgroup2.NewManager(c.Root, c.Path, v2Resources(r))
+		if err != nil {
+			return nil, fmt.Errorf("create cgroup %s: %w", c.Path, err)
+		}
+		return &cgroupV2{m: m, dir: filepath.Join(c.Root, c.Path)}, nil
+	}
+	_, err := os.Stat(filepath.Join(c.Root, "memory", "memory.memsw.limit_in_bytes"))
+	cg, err := cgroup1.New(cgroup1.StaticPath(c.Path), v1Resources(r, err == nil), v1Hierarchy(c.Root))
+	if err != nil {
+		// cgroup1.New leaves the controllers it managed to create.
+		if l, lerr := cgroup1.Load(cgroup1.StaticPath(c.Path), v1Hierarchy(c.Root)); lerr == nil {
+			l.Delete()
+		}
+		return nil, fmt.Errorf("create cgroup %s: %w", c.Path, err)
+	}
+	return &cgroupV1{cg: cg, c: c}, nil
+}
+
+func loadCgroup(c cgroupConfig) (cgroup, error) {
+	if c.V2 {
+		m, err := cgroup2.Load(c.Path, cgroup2.WithMountpoint(c.Root))
+		if err != nil {
+			return nil, fmt.Errorf("load cgroup %s: %w", c.Path, err)
+		}
+		return &cgroupV2{m: m, dir: filepath.Join(c.Root, c.Path)}, nil
+	}
+	cg, err := cgroup1.Load(cgroup1.StaticPath(c.Path), v1Hierarchy(c.Root))
+	if err != nil {
+		return nil, fmt.Errorf("load cgroup %s: %w", c.Path, err)
+	}
+	return &cgroupV1{cg: cg, c: c}, nil
+}
+
+// v1Hierarchy lists the v1 controllers mounted under root. It replaces
+// cgroup1.Default so that tests can point it at a fixture directory, and
+// leaves out the named systemd hierarchy, which limits nothing.
+func v1Hierarchy(root string) cgroup1.InitOpts {
+	return cgroup1.WithHierarchy(func() ([]cgroup1.Subsystem, error) {
+		all := []cgroup1.Subsystem{
+			cgroup1.NewFreezer(root), cgroup1.NewPids(root), cgroup1.NewCpuset(root),
+			cgroup1.NewCpu(root), cgroup1.NewCpuacct(root), cgroup1.NewMemory(root),
+			cgroup1.NewBlkio(root), cgroup1.NewDevices(root),
+		}
+		var out []cgroup1.Subsystem
+		for _, s := range all {
+			if _, err := os.Stat(filepath.Join(root, string(s.Name()))); err == nil {
+				out = append(out, s)
+			}
+		}
+		return out, nil
+	})
+}
+
+type cgroupV1 struct {
+	cg cgroup1.Cgroup
+	c  cgroupConfig
+}
+
+func (g *cgroupV1) Add(pid int) error {
+	return g.cg.Add(cgroup1.Process{Pid: pid})
+}
+func (g *cgroupV1) Freeze() error { return g.cg.Freeze() }
+func (g *cgroupV1) Thaw() error   { return g.cg.Thaw() }
+func (g *cgroupV1) Frozen() bool  { return g.cg.State() == cgroup1.Frozen }
+
+func (g *cgroupV1) Stats() (Stats, error) {
+	m, err := g.cg.Stat(cgroup1.IgnoreNotExist)
+	if err != nil {
+		return Stats{}, err
+	}
+	var s Stats
+	if m.CPU != nil && m.CPU.Usage != nil {
+		s.CPUUsage = time.Duration(m.CPU.Usage.Total)
+	}
+	if m.Memory != nil && m.Memory.Usage != nil {
+		s.MemoryUsage, s.MemoryLimit = m.Memory.Usage.Usage, m.Memory.Usage.Limit
+	}
+	if m.Pids != nil {
+		s.Pids, s.PidsLimit = m.Pids.Current, m.Pids.Limit
+	}
+	return s, nil
+}
+
+func (g *cgroupV1) OOMKills() uint64 {
+	return readKeyedUint(filepath.Join(g.c.Root, "memory", g.c.Path, "memory.oom_control"), "oom_kill")
+}
+
+func (g *cgroupV1) Procs() ([]int, error) {
+	return readProcs(filepath.Join(g.c.Root, "pids", g.c.Path, "cgroup.procs"))
+}
+
+func (g *cgroupV1) Delete() error { return g.cg.Delete() }
+
+type cgroupV2 struct {
+	m   *cgroup2.Manager
+	dir string
+}
+
+func (g *cgroupV2) Add(pid int) error { return g.m.AddProc(uint64(pid)) }
+func (g *cgroupV2) Freeze() error     { return g.m.Freeze() }
+func (g *cgroupV2) Thaw() error       { return g.m.Thaw() }
+func (g *cgroupV2) Frozen() bool {
+	b, _ := os.ReadFile(filepath.Join(g.dir, "cgroup.freeze"))
+	return strings.TrimSpace(string(b)) == "1"
+}
+
+func (g *cgroupV2) Stats() (Stats, error) {
+	m, err := g.m.Stat()
+	if err != nil {
+		return Stats{}, err
+	}
+	var s Stats
+	if m.CPU != nil {
+		s.CPUUsage = time.Duration(m.CPU.UsageUsec) * time.Microsecond
+	}
+	if m.Memory != nil {
+		s.MemoryUsage, s.MemoryLimit = m.Memory.Usage, m.Memory.UsageLimit
+	}
+	if m.Pids != nil {
+		s.Pids, s.PidsLimit = m.Pids.Current, m.Pids.Limit
+	}
+	return s, nil
+}
+
+func (g *cgroupV2) OOMKills() uint64 {
+	return readKeyedUint(filepath.Join(g.dir, "memory.events"), "oom_kill")
+}
+
+func (g *cgroupV2) Procs() ([]int, error) { return readProcs(filepath.Join(g.dir, "cgroup.procs")) }
+func (g *cgroupV2) Delete() error         { return g.m.Delete() }
+
+// readKeyedUint reads "key value" lines and returns key's value, 0 when
+// the file or the key is missing.
+func readKeyedUint(path, key string) uint64 {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), " ")
+		if ok && k == key {
+			n, _ := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+func readProcs(path string) ([]int, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var pids []int
+	for _, f := range strings.Fields(string(b)) {
+		if n, err := strconv.Atoi(f); err == nil {
+			pids = append(pids, n)
+		}
+	}
+	slices.Sort(pids)
+	return pids, nil
+}
+
+// killCgroup sends SIGKILL to every process in g until none is left or
+// the timeout passes.
+func killCgroup(g cgroup, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		pids, err := g.Procs()
+		if err != nil {
+			return err
+		}
+		if len(pids) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("kill cgroup: %d processes left", len(pids))
+		}
+		for _, p := range pids {
+			unix.Kill(p, unix.SIGKILL)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -1,0 +1,231 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	goruntime "runtime"
+	"slices"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/stack-dev/stack/internal/linux"
+)
+
+// IsInit reports whether this process is one of the runtime's re-execs
+// (a shim, a container's init, an exec'd process or the init: true
+// reaper). It only looks at os.Args and one environment variable, so main
+// and TestMain can call it before anything else:
+//
+//	func main() {
+//		if runtime.IsInit() {
+//			runtime.Init()
+//		}
+//		...
+//	}
+func IsInit() bool {
+	return len(os.Args) > 1 && os.Args[1] == "init" && os.Getenv(envRole) != ""
+}
+
+// Init runs the re-exec'd role IsInit detected. It never returns: it execs
+// the container's process or exits.
+func Init() {
+	// Namespaces, credentials and capabilities are per thread; the process
+	// we exec is the thread we are on, so stay on one.
+	goruntime.LockOSThread()
+	goruntime.GOMAXPROCS(1)
+	role := os.Getenv(envRole)
+	var err error
+	switch role {
+	case roleShim:
+		err = shimMain()
+	case roleContainer:
+		err = containerInit()
+	case roleExec:
+		err = execInit()
+	case roleReaper:
+		reaperMain()
+	default:
+		err = fmt.Errorf("unknown role %q", role)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "stack %s: %v\n", role, err)
+		os.Exit(127)
+	}
+	os.Exit(0)
+}
+
+// openSync returns the inherited sync socket, marked close-on-exec so that
+// a successful execve(2) shows up as EOF on the parent's end.
+func openSync() (*syncConn, error) {
+	f, err := inheritedFile(envInitPipe)
+	if err != nil {
+		return nil, err
+	}
+	unix.CloseOnExec(int(f.Fd()))
+	os.Unsetenv(envInitPipe)
+	os.Unsetenv(envRole)
+	return newSyncConn(f), nil
+}
+
+// containerInit is the container's first process: it prepares the
+// namespaces it was cloned into, reports ready, waits for run and execs.
+func containerInit() error {
+	conn, err := openSync()
+	if err != nil {
+		return err
+	}
+	fail := func(err error) error {
+		conn.send(syncMsg{Type: msgError, Error: err.Error()})
+		return err
+	}
+	m, err := conn.expect(msgConfig)
+	if err != nil {
+		return err
+	}
+	cfg := m.Config
+	if err := setupContainer(cfg); err != nil {
+		return fail(err)
+	}
+	p := cfg.Spec.Process
+	if len(p.Args) == 0 {
+		return fail(errNoArgs)
+	}
+	argv0, err := lookPath(p.Args[0], p.Env)
+	if err != nil {
+		return fail(err)
+	}
+	env := processEnv(p.Env, homeOf(p.User.UID))
+	argv := p.Args
+	if cfg.Init {
+		// Our reaper becomes PID 1 and runs the process as its child;
+		// it inherits the credentials set below, as tini does.
+		argv = append([]string{"stack-init", "init", argv0}, p.Args...)
+		argv0 = "/proc/self/exe"
+		env = append(slices.Clone(env), envRole+"="+roleReaper)
+	}
+	if err := conn.send(syncMsg{Type: msgReady}); err != nil {
+		return err
+	}
+	if _, err := conn.expect(msgRun); err != nil {
+		// The shim is gone or changed its mind: never run the process.
+		return err
+	}
+	return fail(finalizeProcess(p, argv0, argv, env))
+}
+
+// setupContainer does everything between clone and exec that needs
+// privilege: the cgroup namespace, the mounts, pivot_root, the hostname and
+// sysctls.
+func setupContainer(cfg *initConfig) error {
+	if cfg.CgroupNS {
+		// The shim has moved us into our cgroup; a namespace made now is
+		// rooted there, so the container sees "/" as its cgroup.
+		if err := linux.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+			return err
+		}
+	}
+	if err := setupRootfs(cfg); err != nil {
+		return fmt.Errorf("prepare rootfs: %w", err)
+	}
+	if err := pivotRoot(cfg.Rootfs); err != nil {
+		return fmt.Errorf("pivot_root %s: %w", cfg.Rootfs, err)
+	}
+	spec := cfg.Spec
+	if spec.Hostname != "" {
+		if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
+			return fmt.Errorf("sethostname: %w", err)
+		}
+	}
+	if spec.Domainname != "" {
+		if err := unix.Setdomainname([]byte(spec.Domainname)); err != nil {
+			return fmt.Errorf("setdomainname: %w", err)
+		}
+	}
+	if err := writeSysctls(spec.Linux.Sysctl); err != nil {
+		return err
+	}
+	return finishRootfs(spec)
+}
+
+// execInit runs a process in a running container. It was forked by the
+// manager from a thread that had joined the container's namespaces, so
+// all that is left is the process's own settings.
+func execInit() error {
+	conn, err := openSync()
+	if err != nil {
+		return err
+	}
+	m, err := conn.expect(msgConfig)
+	if err != nil {
+		return err
+	}
+	fail := func(err error) error {
+		conn.send(syncMsg{Type: msgError, Error: err.Error()})
+		return err
+	}
+	// Close the exe fd the manager passed for our own execve.
+	for fd := 3; fd < 3+8; fd++ {
+		if fd != int(conn.f.Fd()) {
+			unix.CloseOnExec(fd)
+		}
+	}
+	p := m.Config.Spec.Process
+	if len(p.Args) == 0 {
+		return fail(errNoArgs)
+	}
+	argv0, err := lookPath(p.Args[0], p.Env)
+	if err != nil {
+		return fail(err)
+	}
+	return fail(finalizeProcess(p, argv0, p.Args, processEnv(p.Env, homeOf(p.User.UID))))
+}
+
+// reaperMain is PID 1 for init: true. os.Args is [name, "init", path,
+// argv...]: it runs path as its only direct child, forwards every signal
+// to it, reaps every process that gets reparented to it and exits with the
+// child's status (128+signal when the child was killed), like tini.
+func reaperMain() {
+	sigs := make(chan os.Signal, 32)
+	signal.Notify(sigs)
+	if len(os.Args) < 4 {
+		fmt.Fprintln(os.Stderr, "stack reaper: no command")
+		os.Exit(127)
+	}
+	env := slices.DeleteFunc(os.Environ(), func(e string) bool { return strings.HasPrefix(e, "_STACK_") })
+	child, err := syscall.ForkExec(os.Args[2], os.Args[3:], &syscall.ProcAttr{Env: env, Files: []uintptr{0, 1, 2}})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "stack reaper: exec %s: %v\n", os.Args[2], err)
+		os.Exit(127)
+	}
+	for sig := range sigs {
+		s := sig.(syscall.Signal)
+		switch s {
+		case unix.SIGCHLD:
+			for {
+				var ws unix.WaitStatus
+				pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+				if err != nil && !errors.Is(err, unix.EINTR) || pid <= 0 {
+					break
+				}
+				if pid == child {
+					os.Exit(exitCode(ws))
+				}
+			}
+		case unix.SIGURG: // the Go scheduler's preemption signal
+		default:
+			unix.Kill(child, s)
+		}
+	}
+}
+
+// exitCode maps a wait status to a shell-style exit code.
+func exitCode(ws unix.WaitStatus) int {
+	if ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ws.ExitStatus()
+}

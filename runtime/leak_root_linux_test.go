@@ -1,0 +1,55 @@
+package runtime_test
+
+import (
+	"bufio"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// checkLeaks fails t if a mount under root, a cgroup under parent or a
+// shim of ours survives the test.
+func checkLeaks(t *testing.T, root, parent string) {
+	t.Helper()
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) > 4 && strings.HasPrefix(fields[4], root) {
+			t.Errorf("leaked mount: %s", fields[4])
+		}
+	}
+	dirs, _ := filepath.Glob("/sys/fs/cgroup/*/" + parent + "/*")
+	more, _ := filepath.Glob("/sys/fs/cgroup/" + parent + "/*")
+	for _, d := range append(dirs, more...) {
+		if st, err := os.Stat(d); err == nil && st.IsDir() {
+			t.Errorf("leaked cgroup: %s", d)
+		}
+	}
+	procs, _ := filepath.Glob("/proc/[0-9]*/environ")
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err == nil && strings.Contains(string(b), "_STACK_STATEDIR="+root) {
+			t.Errorf("leaked shim: %s", filepath.Dir(p))
+		}
+	}
+	// Parent cgroups of the test: remove them (they are ours, and empty).
+	for _, d := range append(globDirs("/sys/fs/cgroup/*/"+parent), globDirs("/sys/fs/cgroup/"+parent)...) {
+		os.Remove(d)
+	}
+	// The shared top; fails harmlessly while another test still uses it.
+	top := strings.Split(parent, "/")[0]
+	for _, d := range append(globDirs("/sys/fs/cgroup/*/"+top), globDirs("/sys/fs/cgroup/"+top)...) {
+		os.Remove(d)
+	}
+}
+
+func globDirs(pattern string) []string {
+	m, _ := filepath.Glob(pattern)
+	return m
+}

@@ -1,0 +1,474 @@
+package runtime
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+	"github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/stack-dev/stack/internal/errdefs"
+)
+
+// Manager creates and controls containers. It keeps no state in memory:
+// everything lives in the state directory and in each container's shim,
+// so a new Manager (after a daemon restart) adopts the containers an
+// earlier one created. Its methods may be called concurrently, but not
+// concurrently for the same container id.
+type Manager struct {
+	root         string
+	cgroupParent string
+	log          *slog.Logger
+}
+
+// New returns a Manager keeping its state under o.StateRoot, which it
+// creates if needed.
+func New(o Options) (*Manager, error) {
+	if o.StateRoot == "" || !filepath.IsAbs(o.StateRoot) {
+		return nil, fmt.Errorf("runtime: state root %q must be an absolute path: %w", o.StateRoot, errdefs.ErrInvalidArgument)
+	}
+	if err := os.MkdirAll(o.StateRoot, 0o711); err != nil {
+		return nil, fmt.Errorf("runtime: create state root: %w", err)
+	}
+	parent := o.CgroupParent
+	if parent == "" {
+		parent = "stack"
+	}
+	logger := o.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Manager{root: o.StateRoot, cgroupParent: path.Clean("/" + parent), log: logger}, nil
+}
+
+func (m *Manager) dir(id string) (string, error) {
+	if err := validateID(id); err != nil {
+		return "", err
+	}
+	return securejoin.SecureJoin(m.root, id)
+}
+
+// LogPath returns the path of the container's log, in the format
+// [LogEntry] describes. It exists from Create until Delete.
+func (m *Manager) LogPath(id string) (string, error) {
+	dir, err := m.dir(id)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, logFile), nil
+}
+
+// Create prepares container id from cfg: its shim starts, makes the
+// cgroup and the namespaces, mounts the rootfs, and the container waits,
+// ready to exec its process, until [Manager.Start]. Errors from inside the
+// container (a missing executable, a failed mount) are returned here. It
+// fails with errdefs.ErrAlreadyExists if id exists.
+func (m *Manager) Create(ctx context.Context, id string, cfg Config) (retErr error) {
+	dir, err := m.dir(id)
+	if err != nil {
+		return err
+	}
+	if err := validateConfig(&cfg); err != nil {
+		return fmt.Errorf("create container %q: %w", id, err)
+	}
+	if err := os.Mkdir(dir, 0o700); errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("container %q: %w", id, errdefs.ErrAlreadyExists)
+	} else if err != nil {
+		return fmt.Errorf("create container %q: %w", id, err)
+	}
+	defer func() {
+		if retErr != nil {
+			m.cleanup(id, dir)
+		}
+	}()
+	b := bundle{
+		ID: id, Spec: cfg.Spec, Rootfs: cfg.Rootfs, NetNS: cfg.NetNS, Init: cfg.Init,
+		Cgroup: hostCgroupConfig(path.Join(m.cgroupParent, id)),
+	}
+	if err := writeJSON(filepath.Join(dir, bundleFile), b); err != nil {
+		return fmt.Errorf("create container %q: %w", id, err)
+	}
+	pid, err := m.startShim(ctx, dir)
+	if err != nil {
+		return fmt.Errorf("create container %q: %w", id, err)
+	}
+	m.log.Debug("container created", "id", id, "pid", pid)
+	return nil
+}
+
+// validateConfig checks cfg and fills the parts of the spec the runtime
+// relies on.
+func validateConfig(cfg *Config) error {
+	s := cfg.Spec
+	switch {
+	case s == nil:
+		return fmt.Errorf("no spec: %w", errdefs.ErrInvalidArgument)
+	case s.Process == nil || len(s.Process.Args) == 0:
+		return fmt.Errorf("spec has no process args: %w", errdefs.ErrInvalidArgument)
+	case !filepath.IsAbs(cfg.Rootfs):
+		return fmt.Errorf("rootfs %q is not absolute: %w", cfg.Rootfs, errdefs.ErrInvalidArgument)
+	case s.Process.Terminal:
+		return fmt.Errorf("terminal: %w", errdefs.ErrNotImplemented)
+	}
+	if st, err := os.Stat(cfg.Rootfs); err != nil || !st.IsDir() {
+		return fmt.Errorf("rootfs %q is not a directory: %w", cfg.Rootfs, errdefs.ErrInvalidArgument)
+	}
+	if s.Linux == nil {
+		s.Linux = &specs.Linux{}
+	}
+	return nil
+}
+
+// startShim spawns the container's shim in its own session and waits for
+// it to report the container's init pid.
+func (m *Manager) startShim(ctx context.Context, dir string) (int, error) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return 0, err
+	}
+	defer r.Close()
+	logf, err := os.OpenFile(filepath.Join(dir, shimLog), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		w.Close()
+		return 0, err
+	}
+	defer logf.Close()
+	cmd := &exec.Cmd{
+		Path:        "/proc/self/exe",
+		Args:        []string{"stack-shim", "init"},
+		Env:         []string{envRole + "=" + roleShim, envInitPipe + "=3", envStateDir + "=" + dir},
+		ExtraFiles:  []*os.File{w},
+		Stdout:      logf,
+		Stderr:      logf,
+		Dir:         "/",
+		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
+	}
+	err = cmd.Start()
+	w.Close()
+	if err != nil {
+		return 0, fmt.Errorf("start shim: %w", err)
+	}
+	// Reap the shim if it exits while we live; after we die, init does.
+	go cmd.Wait()
+	stop := context.AfterFunc(ctx, func() { r.SetReadDeadline(time.Now()) })
+	defer stop()
+	var msg struct {
+		Pid   int    `json:"pid"`
+		Error string `json:"error"`
+	}
+	line, err := bufio.NewReader(r).ReadBytes('\n')
+	if err != nil {
+		cmd.Process.Kill()
+		if ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
+		out, _ := os.ReadFile(filepath.Join(dir, shimLog))
+		return 0, fmt.Errorf("shim exited without reporting: %s", strings.TrimSpace(string(out)))
+	}
+	if err := json.Unmarshal(line, &msg); err != nil {
+		return 0, fmt.Errorf("shim report: %w", err)
+	}
+	if msg.Error != "" {
+		return 0, errors.New(msg.Error)
+	}
+	return msg.Pid, nil
+}
+
+// call sends one request to the container's shim.
+func (m *Manager) call(ctx context.Context, dir string, req shimRequest) (shimReply, error) {
+	var reply shimReply
+	c, err := dialUnix(dir, shimSock)
+	if err != nil {
+		return reply, err
+	}
+	defer c.Close()
+	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Now()) })
+	defer stop()
+	b, _ := json.Marshal(req)
+	if _, err := c.Write(append(b, '\n')); err != nil {
+		return reply, err
+	}
+	if err := json.NewDecoder(c).Decode(&reply); err != nil {
+		if ctx.Err() != nil {
+			return reply, ctx.Err()
+		}
+		return reply, err
+	}
+	if reply.Error != "" {
+		return reply, errors.New(reply.Error)
+	}
+	return reply, nil
+}
+
+// shimGone reports whether err means the shim no longer listens.
+func shimGone(err error) bool {
+	var op *net.OpError
+	return errors.Is(err, unix.ECONNREFUSED) || errors.Is(err, unix.ENOENT) ||
+		(errors.As(err, &op) && op.Op == "read") || errors.Is(err, io.EOF)
+}
+
+// Start runs the container's process. The container must be Created.
+func (m *Manager) Start(ctx context.Context, id string) error {
+	dir, err := m.dir(id)
+	if err != nil {
+		return err
+	}
+	if _, err := m.call(ctx, dir, shimRequest{Op: "start"}); err != nil {
+		if shimGone(err) {
+			return fmt.Errorf("start container %q: not created: %w", id, errdefs.ErrFailedPrecondition)
+		}
+		return fmt.Errorf("start container %q: %w", id, err)
+	}
+	return nil
+}
+
+// State returns the container's state. A container whose shim has died
+// without recording an exit is Unknown; a running one whose cgroup is
+// frozen is Paused.
+func (m *Manager) State(id string) (State, error) {
+	dir, err := m.dir(id)
+	if err != nil {
+		return State{}, err
+	}
+	var st State
+	if err := readJSON(filepath.Join(dir, stateFile), &st); err != nil {
+		if errors.Is(err, errdefs.ErrNotFound) {
+			if _, serr := os.Stat(dir); serr == nil {
+				// Between mkdir and the shim's first write.
+				return State{ID: id, Status: Unknown}, nil
+			}
+			return State{}, fmt.Errorf("container %q: %w", id, errdefs.ErrNotFound)
+		}
+		return State{}, fmt.Errorf("container %q: %w", id, err)
+	}
+	if st.Status == Stopped {
+		return st, nil
+	}
+	if !alive(st.ShimPid, st.ShimStart) {
+		// The shim may have just written Stopped and exited.
+		var again State
+		if readJSON(filepath.Join(dir, stateFile), &again) == nil && again.Status == Stopped {
+			return again, nil
+		}
+		st.Status = Unknown
+		return st, nil
+	}
+	if st.Status == Running {
+		if cg, err := loadCgroup(m.cgroupConfig(id)); err == nil && cg.Frozen() {
+			st.Status = Paused
+		}
+	}
+	return st, nil
+}
+
+func (m *Manager) cgroupConfig(id string) cgroupConfig {
+	return hostCgroupConfig(path.Join(m.cgroupParent, id))
+}
+
+// List returns the state of every container under the state root, sorted
+// by id.
+func (m *Manager) List() ([]State, error) {
+	ents, err := os.ReadDir(m.root)
+	if err != nil {
+		return nil, err
+	}
+	var out []State
+	for _, e := range ents {
+		if !e.IsDir() || validateID(e.Name()) != nil {
+			continue
+		}
+		if st, err := m.State(e.Name()); err == nil {
+			out = append(out, st)
+		}
+	}
+	return out, nil
+}
+
+// Wait blocks until the container's process has exited and returns the
+// final state (ExitCode, OOMKilled).
+func (m *Manager) Wait(ctx context.Context, id string) (State, error) {
+	dir, err := m.dir(id)
+	if err != nil {
+		return State{}, err
+	}
+	reply, err := m.call(ctx, dir, shimRequest{Op: "wait"})
+	if err == nil && reply.State != nil {
+		return *reply.State, nil
+	}
+	if ctx.Err() != nil {
+		return State{}, ctx.Err()
+	}
+	st, serr := m.State(id)
+	if serr != nil {
+		return State{}, serr
+	}
+	if st.Status != Stopped {
+		return st, fmt.Errorf("wait container %q: shim is gone: %w", id, errdefs.ErrUnavailable)
+	}
+	return st, nil
+}
+
+// Kill sends sig to the container's init process.
+func (m *Manager) Kill(ctx context.Context, id string, sig unix.Signal) error {
+	return m.kill(ctx, id, sig, false)
+}
+
+func (m *Manager) kill(ctx context.Context, id string, sig unix.Signal, all bool) error {
+	dir, err := m.dir(id)
+	if err != nil {
+		return err
+	}
+	if _, err := m.call(ctx, dir, shimRequest{Op: "kill", Signal: int(sig), All: all}); err != nil {
+		if shimGone(err) {
+			return fmt.Errorf("kill container %q: not running: %w", id, errdefs.ErrFailedPrecondition)
+		}
+		return fmt.Errorf("kill container %q: %w", id, err)
+	}
+	return nil
+}
+
+// Stop sends sig (SIGTERM when 0) to the container's init, waits up to
+// grace for it to exit, then kills everything in the container with
+// SIGKILL. It returns the final state. Stopping a stopped container
+// returns its state.
+func (m *Manager) Stop(ctx context.Context, id string, sig unix.Signal, grace time.Duration) (State, error) {
+	if sig == 0 {
+		sig = unix.SIGTERM
+	}
+	st, err := m.State(id)
+	if err != nil || st.Status == Stopped {
+		return st, err
+	}
+	if st.Status == Paused {
+		// A frozen process cannot act on its signal; SIGKILL would be
+		// delivered on thaw anyway.
+		if err := m.Resume(id); err != nil {
+			return st, err
+		}
+	}
+	if err := m.Kill(ctx, id, sig); err != nil && !errors.Is(err, errdefs.ErrFailedPrecondition) {
+		return st, err
+	}
+	wctx, cancel := context.WithTimeout(ctx, grace)
+	st, err = m.Wait(wctx, id)
+	cancel()
+	if err == nil {
+		return st, nil
+	}
+	if ctx.Err() != nil {
+		return st, ctx.Err()
+	}
+	if err := m.kill(ctx, id, unix.SIGKILL, true); err != nil && !errors.Is(err, errdefs.ErrFailedPrecondition) {
+		return st, err
+	}
+	return m.Wait(ctx, id)
+}
+
+// Pause freezes every process of the container.
+func (m *Manager) Pause(id string) error {
+	if err := validateID(id); err != nil {
+		return err
+	}
+	cg, err := loadCgroup(m.cgroupConfig(id))
+	if err != nil {
+		return fmt.Errorf("pause container %q: %w", id, err)
+	}
+	return cg.Freeze()
+}
+
+// Resume thaws a paused container.
+func (m *Manager) Resume(id string) error {
+	if err := validateID(id); err != nil {
+		return err
+	}
+	cg, err := loadCgroup(m.cgroupConfig(id))
+	if err != nil {
+		return fmt.Errorf("resume container %q: %w", id, err)
+	}
+	return cg.Thaw()
+}
+
+// Stats reads the container's resource usage from its cgroup.
+func (m *Manager) Stats(id string) (Stats, error) {
+	if err := validateID(id); err != nil {
+		return Stats{}, err
+	}
+	cg, err := loadCgroup(m.cgroupConfig(id))
+	if err != nil {
+		return Stats{}, fmt.Errorf("stats of container %q: %w", id, err)
+	}
+	return cg.Stats()
+}
+
+// Delete removes a stopped container: its cgroup and its state directory
+// with the log. With force, a running container is killed first. Nothing
+// of the container remains afterwards: its mounts and namespaces died
+// with its last process. Deleting a missing container returns
+// errdefs.ErrNotFound.
+func (m *Manager) Delete(ctx context.Context, id string, force bool) error {
+	dir, err := m.dir(id)
+	if err != nil {
+		return err
+	}
+	st, err := m.State(id)
+	if err != nil {
+		return err
+	}
+	if st.Status != Stopped && st.Status != Unknown {
+		if !force {
+			return fmt.Errorf("delete container %q: it is %s: %w", id, st.Status, errdefs.ErrFailedPrecondition)
+		}
+		if _, err := m.Stop(ctx, id, unix.SIGKILL, 0); err != nil {
+			return fmt.Errorf("delete container %q: %w", id, err)
+		}
+	}
+	if err := m.cleanup(id, dir); err != nil {
+		return fmt.Errorf("delete container %q: %w", id, err)
+	}
+	return nil
+}
+
+// cleanup removes what a container leaves outside its processes: the
+// cgroup (after killing anything still in it) and the state directory.
+func (m *Manager) cleanup(id, dir string) error {
+	var errs []error
+	var st State
+	if readJSON(filepath.Join(dir, stateFile), &st) == nil {
+		// The shim exits right after answering its last waiter; give it
+		// that moment, then make sure.
+		for i := 0; i < 200 && alive(st.ShimPid, st.ShimStart); i++ {
+			time.Sleep(time.Millisecond)
+		}
+		if alive(st.ShimPid, st.ShimStart) {
+			unix.Kill(st.ShimPid, unix.SIGKILL)
+		}
+	}
+	if cg, err := loadCgroup(m.cgroupConfig(id)); err == nil {
+		cg.Thaw()
+		if err := killCgroup(cg, 2*time.Second); err != nil {
+			errs = append(errs, err)
+		}
+		if err := cg.Delete(); err != nil {
+			errs = append(errs, fmt.Errorf("delete cgroup: %w", err))
+		}
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}

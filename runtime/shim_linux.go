@@ -1,0 +1,396 @@
+package runtime
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	goruntime "runtime"
+	"runtime/debug"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/stack-dev/stack/internal/linux"
+)
+
+// shimRequest is one request on the shim's control socket; each
+// connection carries one request and one [shimReply].
+type shimRequest struct {
+	Op     string `json:"op"` // "start", "kill" or "wait"
+	Signal int    `json:"signal,omitempty"`
+	// All sends Signal to every process in the container's cgroup.
+	All bool `json:"all,omitempty"`
+}
+
+type shimReply struct {
+	Error string `json:"error,omitempty"`
+	State *State `json:"state,omitempty"` // for "wait": the final state
+}
+
+// shim is the per-container monitor: the parent of the container's init,
+// the writer of its log and state.
+type shim struct {
+	dir    string
+	b      bundle
+	cg     cgroup
+	cmd    *exec.Cmd
+	sync   *syncConn
+	logs   sync.WaitGroup
+	mu     sync.Mutex // guards state
+	state  State
+	exited chan struct{} // closed once state holds the exit
+}
+
+// shimMain runs the shim. It reports the container's init pid (or why
+// there is none) on the ready pipe, then serves its control socket until
+// the container exits.
+func shimMain() error {
+	// A shim stays resident for each container: keep the heap small.
+	debug.SetGCPercent(25)
+	debug.SetMemoryLimit(8 << 20)
+	ready, err := inheritedFile(envInitPipe)
+	if err != nil {
+		return err
+	}
+	unix.CloseOnExec(int(ready.Fd()))
+	s := &shim{dir: os.Getenv(envStateDir), exited: make(chan struct{})}
+	report := func(v any) {
+		b, _ := json.Marshal(v)
+		ready.Write(append(b, '\n'))
+		ready.Close()
+	}
+	if err := readJSON(filepath.Join(s.dir, bundleFile), &s.b); err != nil {
+		report(map[string]string{"error": err.Error()})
+		return err
+	}
+	ln, err := s.create()
+	if err != nil {
+		report(map[string]string{"error": err.Error()})
+		return err
+	}
+	report(map[string]int{"pid": s.state.Pid})
+	s.serve(ln)
+	return nil
+}
+
+// create starts the container's init and waits until it is ready to exec.
+func (s *shim) create() (ln net.Listener, retErr error) {
+	spec := s.b.Spec
+	cg, err := createCgroup(s.b.Cgroup, spec.Linux.Resources)
+	if err != nil {
+		return nil, err
+	}
+	s.cg = cg
+	defer func() {
+		if retErr != nil {
+			if s.cmd != nil && s.cmd.Process != nil {
+				s.cmd.Process.Kill()
+				s.cmd.Wait()
+			}
+			killCgroup(cg, time.Second)
+			cg.Delete()
+		}
+	}()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, os.NewSyscallError("socketpair", err)
+	}
+	parent, child := os.NewFile(uintptr(fds[0]), "sync"), os.NewFile(uintptr(fds[1]), "sync-child")
+	defer child.Close()
+	log, err := os.OpenFile(filepath.Join(s.dir, logFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	if err != nil {
+		return nil, err
+	}
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	flags, joins, err := namespaceFlags(spec.Linux.Namespaces, s.b.NetNS)
+	if err != nil {
+		return nil, err
+	}
+	s.cmd = &exec.Cmd{
+		Path:       "/proc/self/exe",
+		Args:       []string{"stack-init", "init"},
+		Env:        []string{envRole + "=" + roleContainer, envInitPipe + "=3"},
+		ExtraFiles: []*os.File{child},
+		Stdout:     outW,
+		Stderr:     errW,
+		Dir:        "/",
+		SysProcAttr: &syscall.SysProcAttr{
+			Cloneflags: flags,
+			Setsid:     true,
+		},
+	}
+	err = startInNamespaces(s.cmd, joins)
+	outW.Close()
+	errW.Close()
+	if err != nil {
+		return nil, fmt.Errorf("start init: %w", err)
+	}
+	sink := &logSink{w: log, now: time.Now}
+	for stream, r := range map[string]*os.File{"stdout": outR, "stderr": errR} {
+		s.logs.Add(1)
+		go func() {
+			defer s.logs.Done()
+			sink.copyStream(stream, r)
+			r.Close()
+		}()
+	}
+	pid := s.cmd.Process.Pid
+	if err := cg.Add(pid); err != nil {
+		return nil, fmt.Errorf("add init to cgroup: %w", err)
+	}
+	s.sync = newSyncConn(parent)
+	cfg := &initConfig{
+		Spec: spec, Rootfs: s.b.Rootfs, Init: s.b.Init,
+		CgroupNS: hasNamespace(spec.Linux.Namespaces, specs.CgroupNamespace),
+		CgroupV2: s.b.Cgroup.V2,
+	}
+	if err := s.sync.send(syncMsg{Type: msgConfig, Config: cfg}); err != nil {
+		return nil, fmt.Errorf("send config to init: %w", err)
+	}
+	if _, err := s.sync.expect(msgReady); err != nil {
+		if err == io.EOF {
+			err = errors.New("init exited before it was ready")
+		}
+		return nil, fmt.Errorf("prepare container: %w", err)
+	}
+	s.state = State{
+		ID: s.b.ID, Status: Created, Pid: pid,
+		ShimPid: os.Getpid(), ShimStart: procStartTime(os.Getpid()),
+		Rootfs: s.b.Rootfs, CgroupPath: s.b.Cgroup.Path, CreatedAt: time.Now().UTC(),
+	}
+	if err := s.saveState(); err != nil {
+		return nil, err
+	}
+	return listenUnix(s.dir, shimSock)
+}
+
+func hasNamespace(ns []specs.LinuxNamespace, t specs.LinuxNamespaceType) bool {
+	for _, n := range ns {
+		if n.Type == t && n.Path == "" {
+			return true
+		}
+	}
+	return false
+}
+
+// nsJoin is a namespace to join by path before cloning the init.
+type nsJoin struct {
+	path string
+	flag int
+}
+
+var nsFlags = map[specs.LinuxNamespaceType]int{
+	specs.MountNamespace: unix.CLONE_NEWNS, specs.PIDNamespace: unix.CLONE_NEWPID,
+	specs.UTSNamespace: unix.CLONE_NEWUTS, specs.IPCNamespace: unix.CLONE_NEWIPC,
+	specs.NetworkNamespace: unix.CLONE_NEWNET, specs.CgroupNamespace: unix.CLONE_NEWCGROUP,
+	specs.UserNamespace: unix.CLONE_NEWUSER,
+}
+
+// namespaceFlags turns the spec's namespaces into clone flags (new ones)
+// and joins (given by path; netns overrides the network entry). The cgroup
+// namespace is left out of the clone flags: the init unshares it once it
+// is in its cgroup.
+func namespaceFlags(ns []specs.LinuxNamespace, netns string) (uintptr, []nsJoin, error) {
+	var flags uintptr
+	var joins []nsJoin
+	for _, n := range ns {
+		f, ok := nsFlags[n.Type]
+		if !ok || n.Type == specs.UserNamespace {
+			return 0, nil, fmt.Errorf("namespace %q: not supported", n.Type)
+		}
+		path := n.Path
+		if n.Type == specs.NetworkNamespace && netns != "" {
+			path = netns
+		}
+		switch {
+		case path != "":
+			joins = append(joins, nsJoin{path, f})
+		case n.Type != specs.CgroupNamespace:
+			flags |= uintptr(f)
+		}
+	}
+	return flags, joins, nil
+}
+
+// startInNamespaces starts cmd from a thread that has joined joins, so the
+// child is born in them. setns(2) changes only the calling thread; the
+// thread is never unlocked, so the Go runtime ends it with its goroutine
+// instead of reusing a thread in foreign namespaces.
+func startInNamespaces(cmd *exec.Cmd, joins []nsJoin) error {
+	if len(joins) == 0 {
+		return cmd.Start()
+	}
+	errc := make(chan error, 1)
+	go func() {
+		goruntime.LockOSThread()
+		for _, j := range joins {
+			if j.flag == unix.CLONE_NEWNS {
+				// setns(CLONE_NEWNS) refuses a thread sharing its fs_struct
+				// (root, cwd) with others, which every Go thread does.
+				if err := linux.Unshare(unix.CLONE_FS); err != nil {
+					errc <- err
+					return
+				}
+			}
+			if err := linux.SetnsPath(j.path, j.flag); err != nil {
+				errc <- err
+				return
+			}
+		}
+		errc <- cmd.Start()
+	}()
+	return <-errc
+}
+
+// listenUnix listens on dir/name. The path goes through /proc/self/fd so
+// that a long state root never overflows sun_path (108 bytes).
+func listenUnix(dir, name string) (net.Listener, error) {
+	d, err := linux.Open(dir, unix.O_PATH|unix.O_DIRECTORY, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	os.Remove(filepath.Join(dir, name))
+	return net.Listen("unix", fmt.Sprintf("/proc/self/fd/%d/%s", d.Fd(), name))
+}
+
+func dialUnix(dir, name string) (net.Conn, error) {
+	d, err := linux.Open(dir, unix.O_PATH|unix.O_DIRECTORY, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	return net.Dial("unix", fmt.Sprintf("/proc/self/fd/%d/%s", d.Fd(), name))
+}
+
+func (s *shim) saveState() error {
+	return writeJSON(filepath.Join(s.dir, stateFile), s.state)
+}
+
+// serve answers requests until the container has exited and every waiter
+// has its answer.
+func (s *shim) serve(ln net.Listener) {
+	var conns sync.WaitGroup
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns.Add(1)
+			go func() {
+				defer conns.Done()
+				defer c.Close()
+				s.handle(c)
+			}()
+		}
+	}()
+	ps, _ := s.cmd.Process.Wait()
+	code := 255
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok {
+		code = exitCode(unix.WaitStatus(ws))
+	}
+	// The pipes close when the last process of the container is gone;
+	// one that escaped the PID namespace must not hold us forever.
+	done := make(chan struct{})
+	go func() { s.logs.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+	}
+	s.mu.Lock()
+	s.state.Status = Stopped
+	s.state.ExitCode = code
+	s.state.OOMKilled = s.cg.OOMKills() > 0
+	s.state.FinishedAt = time.Now().UTC()
+	s.saveState()
+	s.mu.Unlock()
+	ln.Close()
+	os.Remove(filepath.Join(s.dir, shimSock))
+	close(s.exited)
+	conns.Wait()
+}
+
+func (s *shim) handle(c net.Conn) {
+	var req shimRequest
+	if err := json.NewDecoder(c).Decode(&req); err != nil {
+		return
+	}
+	var reply shimReply
+	if err := s.do(req, &reply); err != nil {
+		reply.Error = err.Error()
+	}
+	b, _ := json.Marshal(reply)
+	c.Write(append(b, '\n'))
+}
+
+func (s *shim) do(req shimRequest, reply *shimReply) error {
+	switch req.Op {
+	case "start":
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.state.Status != Created {
+			return fmt.Errorf("container is %s, not created", s.state.Status)
+		}
+		if err := s.sync.send(syncMsg{Type: msgRun}); err != nil {
+			return err
+		}
+		// EOF: the socket closed on exec, the process runs.
+		m, err := s.sync.recv()
+		if err != io.EOF {
+			switch {
+			case err == nil && m.Type == msgError:
+				err = errors.New(m.Error)
+			case err == nil:
+				err = fmt.Errorf("unexpected message %q from init", m.Type)
+			}
+			s.state.Error = err.Error()
+			return fmt.Errorf("exec process: %w", err)
+		}
+		s.sync.f.Close()
+		s.state.Status = Running
+		s.state.StartedAt = time.Now().UTC()
+		return s.saveState()
+	case "kill":
+		sig := unix.Signal(req.Signal)
+		select {
+		case <-s.exited:
+			return errors.New("container has exited")
+		default:
+		}
+		if req.All {
+			pids, err := s.cg.Procs()
+			if err != nil {
+				return err
+			}
+			for _, p := range pids {
+				unix.Kill(p, sig)
+			}
+			return nil
+		}
+		return unix.Kill(s.state.Pid, sig)
+	case "wait":
+		<-s.exited
+		s.mu.Lock()
+		st := s.state
+		s.mu.Unlock()
+		reply.State = &st
+		return nil
+	}
+	return fmt.Errorf("unknown op %q", req.Op)
+}

@@ -1,0 +1,119 @@
+package runtime
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/stack-dev/stack/internal/errdefs"
+)
+
+// Files in a container's state directory.
+const (
+	bundleFile = "config.json"   // what Create was given, for the shim
+	stateFile  = "state.json"    // written by the shim only
+	logFile    = "container.log" // the container's stdout and stderr
+	shimLog    = "shim.log"      // the shim's own stderr
+	shimSock   = "shim.sock"     // the shim's control socket
+)
+
+// bundle is the container's configuration as stored for its shim.
+type bundle struct {
+	ID     string       `json:"id"`
+	Spec   *specs.Spec  `json:"spec"`
+	Rootfs string       `json:"rootfs"`
+	NetNS  string       `json:"netns,omitempty"`
+	Init   bool         `json:"init,omitempty"`
+	Cgroup cgroupConfig `json:"cgroup"`
+}
+
+// writeFileAtomic replaces path with data: a temporary file in the same
+// directory, fsync, rename(2). Readers see the old or the new content,
+// never a torn one.
+func writeFileAtomic(path string, data []byte) (retErr error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if retErr != nil {
+			os.Remove(f.Name())
+		}
+	}()
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
+
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "\t")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(path, b)
+}
+
+func readJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%s: %w", filepath.Base(path), errdefs.ErrNotFound)
+	}
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, v)
+}
+
+// procStartTime returns field 22 of /proc/pid/stat, the start time in
+// clock ticks since boot, or 0 when pid does not exist.
+func procStartTime(pid int) uint64 {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	// comm (field 2) may contain spaces and parentheses; count from the last ')'.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 20 {
+		return 0
+	}
+	n, _ := strconv.ParseUint(f[19], 10, 64)
+	return n
+}
+
+// alive reports whether the process pid started at start still runs (a
+// zombie counts as gone).
+func alive(pid int, start uint64) bool {
+	if pid <= 0 || start == 0 {
+		return false
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	if i := strings.LastIndexByte(s, ')'); i >= 0 && len(s) > i+2 && s[i+2] == 'Z' {
+		return false
+	}
+	return procStartTime(pid) == start
+}

@@ -1,0 +1,143 @@
+package runtime
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+
+	"github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// The processes of one container and how they talk:
+//
+//	manager (daemon)          shim (own session)              container init (re-exec, then the user's program)
+//	----------------          ------------------              -------------------------------------------------
+//	Create: spawn shim  ----> read config.json
+//	  with ready pipe         create cgroup
+//	  (_STACK_INITPIPE)       clone init in new namespaces --> [blocked reading its sync socket]
+//	                          write init pid to cgroup.procs
+//	                          msgConfig ---------------------> unshare cgroup ns, mounts, pivot_root,
+//	                                                          masked paths, hostname, sysctls,
+//	                                                          look up the executable
+//	                          <------------------------------- msgReady   (or msgError: Create fails)
+//	                          write state.json (created)
+//	                          listen on shim.sock
+//	<-- {"pid":N} on the ready pipe, which then closes
+//
+//	Start: connect shim.sock
+//	  {"op":"start"}  ------> msgRun ------------------------> rlimits, user, capabilities,
+//	                                                          no_new_privs, execve(2)
+//	                          <------------------------------- EOF (the socket is O_CLOEXEC: exec
+//	                                                          succeeded) or msgError (exec failed)
+//	                          write state.json (running)
+//	<-- {} or {"error":...}
+//
+//	                          wait4(init) ... exit status, oom_kill count
+//	                          write state.json (stopped), answer pending waits, exit
+//
+// Every message is one JSON object per line. An error raised inside the
+// container before execve is sent back as msgError carrying the message, so
+// a failure in a namespace the parent cannot see is never lost; if the
+// socket closes before msgReady the child died without saying why (its
+// stderr is the container log).
+//
+// Exec uses the same pair of messages between the manager and the exec'd
+// child: msgConfig (the process only) and EOF-or-msgError.
+
+// Environment variables naming the role of a re-exec and its inherited fd.
+const (
+	envRole     = "_STACK_INIT"     // shim, container, exec or reaper
+	envInitPipe = "_STACK_INITPIPE" // fd number of the sync socket or pipe
+	envStateDir = "_STACK_STATEDIR" // shim only: the container's state dir
+)
+
+const (
+	roleShim      = "shim"
+	roleContainer = "container"
+	roleExec      = "exec"
+	roleReaper    = "reaper"
+)
+
+type msgType string
+
+const (
+	msgConfig msgType = "config"
+	msgReady  msgType = "ready"
+	msgRun    msgType = "run"
+	msgError  msgType = "error"
+)
+
+// initConfig is what the shim sends the container init, and the manager an
+// exec'd process.
+type initConfig struct {
+	Spec   *specs.Spec `json:"spec"`
+	Rootfs string      `json:"rootfs,omitempty"` // empty for exec
+	Init   bool        `json:"init,omitempty"`
+	// CgroupNS tells the child to unshare a cgroup namespace once the
+	// parent has placed it in its cgroup.
+	CgroupNS bool `json:"cgroupNS,omitempty"`
+	// CgroupV2 selects how a "cgroup" mount is done.
+	CgroupV2 bool `json:"cgroupV2,omitempty"`
+}
+
+type syncMsg struct {
+	Type   msgType     `json:"type"`
+	Config *initConfig `json:"config,omitempty"`
+	Error  string      `json:"error,omitempty"`
+}
+
+// syncConn frames syncMsgs over a pipe or socket.
+type syncConn struct {
+	f   *os.File
+	dec *json.Decoder
+}
+
+func newSyncConn(f *os.File) *syncConn { return &syncConn{f: f, dec: json.NewDecoder(f)} }
+
+func (c *syncConn) send(m syncMsg) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	_, err = c.f.Write(append(b, '\n'))
+	return err
+}
+
+// recv reads the next message; io.EOF means the peer closed (or exec'd).
+func (c *syncConn) recv() (syncMsg, error) {
+	var m syncMsg
+	err := c.dec.Decode(&m)
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		err = io.EOF
+	}
+	return m, err
+}
+
+// expect reads one message and checks its type, turning msgError into an
+// error.
+func (c *syncConn) expect(want msgType) (syncMsg, error) {
+	m, err := c.recv()
+	if err != nil {
+		return m, err
+	}
+	if m.Type == msgError {
+		return m, errors.New(m.Error)
+	}
+	if m.Type != want {
+		return m, fmt.Errorf("sync: got message %q, want %q", m.Type, want)
+	}
+	return m, nil
+}
+
+// inheritedFile returns the file whose fd number is in the environment
+// variable name.
+func inheritedFile(name string) (*os.File, error) {
+	fd, err := strconv.Atoi(os.Getenv(name))
+	if err != nil || fd < 3 {
+		return nil, fmt.Errorf("%s=%q: not an inherited fd", name, os.Getenv(name))
+	}
+	return os.NewFile(uintptr(fd), name), nil
+}
