@@ -46,12 +46,15 @@ func (e *DotEnvError) Unwrap() error { return e.Err }
 // and CRLF line ends are accepted (a CR inside a quoted value is kept).
 //
 // Like compose, parsing resumes right after a closing quote, so
-// KEY="a" # comment is fine and KEY="a"B=b also sets B. Two compose quirks
-// are not kept: an empty name (=value) is an error rather than a variable
-// called "", and a bare KEY on the last line without a newline is looked up
-// like any other bare KEY rather than becoming a variable called "".
+// KEY="a" # comment is fine and KEY="a"B=b also sets B. Three compose
+// quirks are not kept, each of which can only hide a mistake: an empty name
+// (=value) is an error rather than a variable called "", a bare KEY on the
+// last line without a newline is looked up like any other bare KEY rather
+// than becoming a variable called "", and a tab or other blank inside a
+// name is an error, as a space is in both.
 //
-// Errors are [*DotEnvError]s.
+// Syntax and interpolation errors are [*DotEnvError]s; a read error is
+// returned wrapped.
 func ParseDotEnv(r io.Reader, filename string, lookup Lookup) (map[string]string, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
