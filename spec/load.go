@@ -14,9 +14,11 @@ import (
 	"github.com/stack-dev/stack/internal/errdefs"
 )
 
-// DefaultFileNames are the stack file names looked for, in order, when no
-// file is named.
-var DefaultFileNames = []string{"stack.yaml", "stack.yml", "compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml"}
+// DefaultFileNames returns the stack file names looked for, in order, when
+// no file is named.
+func DefaultFileNames() []string {
+	return []string{"stack.yaml", "stack.yml", "compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml"}
+}
 
 // LoadOptions says where a stack comes from.
 type LoadOptions struct {
@@ -198,7 +200,7 @@ func (l *loader) resolveFiles(opts LoadOptions, shell map[string]string) ([]stac
 func (l *loader) discover(dir string) ([]string, error) {
 	for d := dir; ; d = filepath.Dir(d) {
 		var found []string
-		for _, name := range DefaultFileNames {
+		for _, name := range DefaultFileNames() {
 			if fi, err := os.Stat(filepath.Join(d, name)); err == nil && !fi.IsDir() {
 				found = append(found, name)
 			}
@@ -223,7 +225,7 @@ func (l *loader) discover(dir string) ([]string, error) {
 		}
 	}
 	return nil, fmt.Errorf("no stack file in %s or its parents (looked for %s): name one with -f: %w",
-		dir, strings.Join(DefaultFileNames, ", "), errdefs.ErrNotFound)
+		dir, strings.Join(DefaultFileNames(), ", "), errdefs.ErrNotFound)
 }
 
 // environment builds the variables used for interpolation: the env files

@@ -170,8 +170,7 @@ func (l *loader) merge(base, over *yaml.Node, path string) *yaml.Node {
 		}
 		return over
 	case base.Kind == yaml.MappingNode && over.Kind == yaml.MappingNode:
-		out := *base
-		out.Content = append([]*yaml.Node(nil), base.Content...)
+		out := l.clone(base)
 		for i := 0; i+1 < len(over.Content); i += 2 {
 			k, v := over.Content[i], over.Content[i+1]
 			idx := -1
@@ -193,8 +192,7 @@ func (l *loader) merge(base, over *yaml.Node, path string) *yaml.Node {
 			}
 			out.Content[idx+1] = l.merge(out.Content[idx+1], v, joinPath(path, k.Value))
 		}
-		l.origin[&out] = l.origin[base]
-		return &out
+		return out
 	case base.Kind == yaml.SequenceNode && over.Kind == yaml.SequenceNode:
 		return l.mergeSequence(base, over, path)
 	}
@@ -240,8 +238,19 @@ func (l *loader) mergeSequence(base, over *yaml.Node, path string) *yaml.Node {
 			return l.appendNew(base, over)
 		}
 	}
-	out := *base
-	out.Content = append(append([]*yaml.Node(nil), base.Content...), over.Content...)
+	out := l.clone(base)
+	out.Content = append(out.Content, over.Content...)
+	return out
+}
+
+// clone copies the node n (not its children) and its origin, for a merge
+// result that must not alias an input.
+func (l *loader) clone(n *yaml.Node) *yaml.Node {
+	out := *n
+	out.Content = append([]*yaml.Node(nil), n.Content...)
+	if src := l.origin[n]; src != nil {
+		l.origin[&out] = src
+	}
 	return &out
 }
 
@@ -254,8 +263,7 @@ func isServicePath(path string) bool {
 
 // appendNew appends the scalars of over that base does not hold yet.
 func (l *loader) appendNew(base, over *yaml.Node) *yaml.Node {
-	out := *base
-	out.Content = append([]*yaml.Node(nil), base.Content...)
+	out := l.clone(base)
 	have := map[string]bool{}
 	for _, n := range base.Content {
 		have[nodeKey(n)] = true
@@ -266,13 +274,12 @@ func (l *loader) appendNew(base, over *yaml.Node) *yaml.Node {
 			out.Content = append(out.Content, n)
 		}
 	}
-	return &out
+	return out
 }
 
 // mergeUnique merges sequences whose entries have a unique key.
 func (l *loader) mergeUnique(base, over *yaml.Node, path, field string) *yaml.Node {
-	out := *base
-	out.Content = append([]*yaml.Node(nil), base.Content...)
+	out := l.clone(base)
 	index := map[string]int{}
 	for i, n := range out.Content {
 		index[l.uniqueKey(n, field)] = i
@@ -290,7 +297,7 @@ func (l *loader) mergeUnique(base, over *yaml.Node, path, field string) *yaml.No
 		index[k] = len(out.Content)
 		out.Content = append(out.Content, n)
 	}
-	return &out
+	return out
 }
 
 // uniqueKey computes the merge key of a ports, volumes, secrets or configs
