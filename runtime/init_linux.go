@@ -6,8 +6,6 @@ import (
 	"os"
 	"os/signal"
 	goruntime "runtime"
-	"slices"
-	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -46,8 +44,6 @@ func Init() {
 		err = containerInit()
 	case roleExec:
 		err = execInit()
-	case roleReaper:
-		reaperMain()
 	default:
 		err = fmt.Errorf("unknown role %q", role)
 	}
@@ -99,14 +95,6 @@ func containerInit() error {
 		return fail(err)
 	}
 	env := processEnv(p.Env, homeOf(p.User.UID))
-	argv := p.Args
-	if cfg.Init {
-		// Our reaper becomes PID 1 and runs the process as its child;
-		// it inherits the credentials set below, as tini does.
-		argv = append([]string{"stack-init", "init", argv0}, p.Args...)
-		argv0 = "/proc/self/exe"
-		env = append(slices.Clone(env), envRole+"="+roleReaper)
-	}
 	if err := conn.send(syncMsg{Type: msgReady}); err != nil {
 		return err
 	}
@@ -114,7 +102,26 @@ func containerInit() error {
 		// The shim is gone or changed its mind: never run the process.
 		return err
 	}
-	return fail(finalizeProcess(p, argv0, argv, env))
+	if !cfg.Init {
+		return fail(finalizeProcess(p, argv0, p.Args, env))
+	}
+	// init: true. We stay PID 1 as the reaper and run the process as our
+	// child, forked from this thread so it inherits the credentials set
+	// here (as tini does, PID 1 runs as the container's user). We cannot
+	// exec a fresh copy of ourselves instead: the binary may be
+	// dynamically linked and the container has no loader for it.
+	if err := applyProcess(p); err != nil {
+		return fail(err)
+	}
+	sigs := make(chan os.Signal, 32)
+	signal.Notify(sigs)
+	child, err := syscall.ForkExec(argv0, p.Args, &syscall.ProcAttr{Env: env, Files: []uintptr{0, 1, 2}})
+	if err != nil {
+		return fail(&os.PathError{Op: "fork/exec", Path: argv0, Err: err})
+	}
+	conn.f.Close() // EOF tells the shim the process runs
+	os.Exit(reap(child, sigs))
+	return nil
 }
 
 // setupContainer does everything between clone and exec that needs
@@ -184,23 +191,10 @@ func execInit() error {
 	return fail(finalizeProcess(p, argv0, p.Args, processEnv(p.Env, homeOf(p.User.UID))))
 }
 
-// reaperMain is PID 1 for init: true. os.Args is [name, "init", path,
-// argv...]: it runs path as its only direct child, forwards every signal
-// to it, reaps every process that gets reparented to it and exits with the
-// child's status (128+signal when the child was killed), like tini.
-func reaperMain() {
-	sigs := make(chan os.Signal, 32)
-	signal.Notify(sigs)
-	if len(os.Args) < 4 {
-		fmt.Fprintln(os.Stderr, "stack reaper: no command")
-		os.Exit(127)
-	}
-	env := slices.DeleteFunc(os.Environ(), func(e string) bool { return strings.HasPrefix(e, "_STACK_") })
-	child, err := syscall.ForkExec(os.Args[2], os.Args[3:], &syscall.ProcAttr{Env: env, Files: []uintptr{0, 1, 2}})
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "stack reaper: exec %s: %v\n", os.Args[2], err)
-		os.Exit(127)
-	}
+// reap is PID 1 for init: true, like tini: it forwards every signal to
+// child, reaps every process reparented to it, and returns child's status
+// as an exit code (128+signal when the child was killed).
+func reap(child int, sigs chan os.Signal) int {
 	for sig := range sigs {
 		s := sig.(syscall.Signal)
 		switch s {
@@ -208,11 +202,14 @@ func reaperMain() {
 			for {
 				var ws unix.WaitStatus
 				pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
-				if err != nil && !errors.Is(err, unix.EINTR) || pid <= 0 {
+				if errors.Is(err, unix.EINTR) {
+					continue
+				}
+				if err != nil || pid <= 0 {
 					break
 				}
 				if pid == child {
-					os.Exit(exitCode(ws))
+					return exitCode(ws)
 				}
 			}
 		case unix.SIGURG: // the Go scheduler's preemption signal
@@ -220,6 +217,7 @@ func reaperMain() {
 			unix.Kill(child, s)
 		}
 	}
+	return 255
 }
 
 // exitCode maps a wait status to a shell-style exit code.

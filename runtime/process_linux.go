@@ -101,12 +101,23 @@ func lastCap() (int, error) {
 }
 
 // finalizeProcess turns the calling thread into the container's process and
-// execs it: rlimits, cwd, user and groups, capabilities, no_new_privs.
-// Everything here is per thread (setuid(2) through x/sys/unix, capset(2),
-// PR_CAPBSET_DROP), which is why Init holds its thread from the start and
-// execs from it: execve(2) keeps only the calling thread. It returns only
-// on failure.
+// execs it. It returns only on failure.
 func finalizeProcess(p *specs.Process, argv0 string, argv, env []string) error {
+	if err := applyProcess(p); err != nil {
+		return err
+	}
+	return linux.Exec(argv0, argv, env)
+}
+
+// applyProcess gives the calling thread the process's settings: rlimits,
+// oom_score_adj, cwd, user and groups, capabilities, no_new_privs. The
+// capability calls (capset(2), PR_CAPBSET_DROP, ambient) act on the
+// calling thread only, which is why Init holds its thread from the start
+// and execs (or forks) from it: execve(2) keeps only the calling thread,
+// and a child copies the credentials of the thread that cloned it.
+// (setuid(2) and setgroups(2) go through package syscall, which applies
+// them to every thread.)
+func applyProcess(p *specs.Process) error {
 	if err := setRlimits(p.Rlimits); err != nil {
 		return err
 	}
@@ -200,7 +211,7 @@ func finalizeProcess(p *specs.Process, argv0 string, argv, env []string) error {
 			return err
 		}
 	}
-	return linux.Exec(argv0, argv, env)
+	return nil
 }
 
 // processEnv returns env with HOME added when missing, as Docker does.

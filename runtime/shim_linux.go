@@ -383,7 +383,10 @@ func (s *shim) do(req shimRequest, reply *shimReply) error {
 			}
 			return nil
 		}
-		return unix.Kill(s.state.Pid, sig)
+		if err := unix.Kill(s.state.Pid, sig); err != nil && err != unix.ESRCH {
+			return err
+		}
+		return nil
 	case "wait":
 		<-s.exited
 		s.mu.Lock()

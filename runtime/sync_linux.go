@@ -49,7 +49,7 @@ import (
 
 // Environment variables naming the role of a re-exec and its inherited fd.
 const (
-	envRole     = "_STACK_INIT"     // shim, container, exec or reaper
+	envRole     = "_STACK_INIT"     // shim, container or exec
 	envInitPipe = "_STACK_INITPIPE" // fd number of the sync socket or pipe
 	envStateDir = "_STACK_STATEDIR" // shim only: the container's state dir
 )
@@ -58,7 +58,6 @@ const (
 	roleShim      = "shim"
 	roleContainer = "container"
 	roleExec      = "exec"
-	roleReaper    = "reaper"
 )
 
 type msgType string
