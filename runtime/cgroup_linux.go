@@ -106,9 +106,30 @@ func v2Resources(r *specs.LinuxResources) *cgroup2.Resources {
 			out.CPU.Max = cgroup2.NewCPUMax(quota, c.Period)
 		}
 	}
-	out.Devices = r.Devices
-	if len(out.Devices) == 0 {
-		out.Devices = DefaultDeviceRules()
+	if b := r.BlockIO; b != nil && b.Weight != nil && out.IO != nil {
+		// io.bfq.weight takes blkio.weight's 10-1000 scale as is;
+		// cgroup2.ToResources rescales it to io.weight's 1-10000 (in a
+		// uint16 that overflows).
+		out.IO.BFQ.Weight = *b.Weight
+	}
+	devices := r.Devices
+	if len(devices) == 0 {
+		devices = DefaultDeviceRules()
+	}
+	out.Devices = make([]specs.LinuxDeviceCgroup, len(devices))
+	for i, d := range devices {
+		// The eBPF filter generator wants what the spec leaves implicit:
+		// type "a" for all, -1 for any major or minor.
+		if d.Type == "" {
+			d.Type = "a"
+		}
+		if d.Major == nil {
+			d.Major = int64p(-1)
+		}
+		if d.Minor == nil {
+			d.Minor = int64p(-1)
+		}
+		out.Devices[i] = d
 	}
 	return out
 }

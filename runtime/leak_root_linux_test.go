@@ -42,11 +42,6 @@ func checkLeaks(t *testing.T, root, parent string) {
 	for _, d := range append(globDirs("/sys/fs/cgroup/*/"+parent), globDirs("/sys/fs/cgroup/"+parent)...) {
 		os.Remove(d)
 	}
-	// The shared top; fails harmlessly while another test still uses it.
-	top := strings.Split(parent, "/")[0]
-	for _, d := range append(globDirs("/sys/fs/cgroup/*/"+top), globDirs("/sys/fs/cgroup/"+top)...) {
-		os.Remove(d)
-	}
 }
 
 func globDirs(pattern string) []string {

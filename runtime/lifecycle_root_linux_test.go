@@ -251,7 +251,7 @@ func TestRootOutlivesManager(t *testing.T) {
 	testutil.RequiresRoot(t)
 	t.Parallel()
 	root := t.TempDir()
-	parent := "stack-test/" + containerID(t)
+	parent := "stack-test-" + containerID(t)
 	t.Cleanup(func() { checkLeaks(t, root, parent) })
 	rootfs := testutil.BusyboxRootfs(t)
 	cmd := exec.Command(os.Args[0], "-test.run=^$")

@@ -210,6 +210,9 @@ func (m *Manager) call(ctx context.Context, dir string, req shimRequest) (shimRe
 		return reply, err
 	}
 	if reply.Error != "" {
+		if reply.Exited {
+			return reply, fmt.Errorf("%s: %w", reply.Error, errdefs.ErrFailedPrecondition)
+		}
 		return reply, errors.New(reply.Error)
 	}
 	return reply, nil
@@ -334,6 +337,9 @@ func (m *Manager) kill(ctx context.Context, id string, sig unix.Signal, all bool
 		return err
 	}
 	if _, err := m.call(ctx, dir, shimRequest{Op: "kill", Signal: int(sig), All: all}); err != nil {
+		if errors.Is(err, errdefs.ErrFailedPrecondition) {
+			return fmt.Errorf("kill container %q: %w", id, err)
+		}
 		if shimGone(err) {
 			return fmt.Errorf("kill container %q: not running: %w", id, errdefs.ErrFailedPrecondition)
 		}

@@ -30,7 +30,7 @@ func containerID(t testing.TB) string {
 func newManager(t *testing.T) *runtime.Manager {
 	t.Helper()
 	root := t.TempDir()
-	parent := "stack-test/" + containerID(t)
+	parent := "stack-test-" + containerID(t)
 	m, err := runtime.New(runtime.Options{StateRoot: root, CgroupParent: parent})
 	if err != nil {
 		t.Fatal(err)

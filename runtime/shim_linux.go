@@ -32,7 +32,9 @@ type shimRequest struct {
 
 type shimReply struct {
 	Error string `json:"error,omitempty"`
-	State *State `json:"state,omitempty"` // for "wait": the final state
+	// Exited marks an Error caused by the container having exited.
+	Exited bool   `json:"exited,omitempty"`
+	State  *State `json:"state,omitempty"` // for "wait": the final state
 }
 
 // shim is the per-container monitor: the parent of the container's init,
@@ -370,6 +372,7 @@ func (s *shim) do(req shimRequest, reply *shimReply) error {
 		sig := unix.Signal(req.Signal)
 		select {
 		case <-s.exited:
+			reply.Exited = true
 			return errors.New("container has exited")
 		default:
 		}
