@@ -159,8 +159,9 @@ func setupContainer(cfg *initConfig) error {
 }
 
 // execInit runs a process in a running container. It was forked by the
-// manager from a thread that had joined the container's namespaces, so
-// all that is left is the process's own settings.
+// manager from a thread that had joined the container's namespaces but
+// the mount namespace, which it joins on its own thread before applying
+// the process's settings and exec'ing.
 func execInit() error {
 	conn, err := openSync()
 	if err != nil {
@@ -174,11 +175,8 @@ func execInit() error {
 		conn.send(syncMsg{Type: msgError, Error: err.Error()})
 		return err
 	}
-	// Close the exe fd the manager passed for our own execve.
-	for fd := 3; fd < 3+8; fd++ {
-		if fd != int(conn.f.Fd()) {
-			unix.CloseOnExec(fd)
-		}
+	if err := joinMountNS(); err != nil {
+		return fail(fmt.Errorf("join mount namespace: %w", err))
 	}
 	p := m.Config.Spec.Process
 	if len(p.Args) == 0 {
