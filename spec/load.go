@@ -97,7 +97,7 @@ func (l *loader) load(opts LoadOptions) (*Project, error) {
 		}
 		l.interpolate(doc, "")
 		l.canonicalize(doc)
-		l.includes(doc, src, map[string]bool{f.name: true})
+		l.includes(doc, src, map[string]bool{f.path: true})
 		l.extends(doc, src, nil)
 		if merged == nil {
 			merged = doc
@@ -124,7 +124,8 @@ func (l *loader) load(opts LoadOptions) (*Project, error) {
 }
 
 type stackFile struct {
-	name string
+	name string // for messages
+	path string // absolute; "" for stdin
 	data []byte
 }
 
@@ -177,7 +178,7 @@ func (l *loader) resolveFiles(opts LoadOptions, shell map[string]string) ([]stac
 			}
 			return nil, "", fmt.Errorf("read stack file: %w", err)
 		}
-		files = append(files, stackFile{name: displayPath(abs), data: data})
+		files = append(files, stackFile{name: displayPath(abs), path: abs, data: data})
 	}
 	workDir := opts.WorkingDir
 	if workDir == "" {
@@ -350,7 +351,7 @@ func (l *loader) track(n *yaml.Node, src *source) {
 // laughs" document fails instead of eating the machine.
 const (
 	maxAliasDepth = 64
-	maxAliasNodes = 1 << 20
+	maxAliasNodes = 1 << 16
 )
 
 var errAliasBomb = errors.New("YAML aliases expand to too large a document")

@@ -293,3 +293,18 @@ func TestMultipleFilesAndStdin(t *testing.T) {
 		t.Errorf("no file found: want ErrNotFound naming the default names, got %v", err)
 	}
 }
+
+func TestIncludeLoop(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "stack.yaml"), []byte("include: [other.yaml]\nservices: {a: {image: x}}\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "other.yaml"), []byte("include: [stack.yaml]\nservices: {b: {image: x}}\n"), 0o644)
+	_, err := spec.Load(spec.LoadOptions{WorkingDir: dir})
+	if err == nil || !strings.Contains(err.Error(), "include loop") {
+		t.Fatalf("want an include loop error, got %v", err)
+	}
+	os.WriteFile(filepath.Join(dir, "stack.yaml"), []byte("include: [stack.yaml]\nservices: {a: {image: x}}\n"), 0o644)
+	_, err = spec.Load(spec.LoadOptions{WorkingDir: dir})
+	if err == nil || !strings.Contains(err.Error(), "include loop") {
+		t.Fatalf("self include: want an include loop error, got %v", err)
+	}
+}

@@ -20,6 +20,7 @@ type globalOptions struct {
 	projectDir string
 	envFiles   []string
 	profiles   []string
+	stateRoot  string
 
 	stdin          io.Reader
 	stdout, stderr io.Writer
@@ -76,11 +77,13 @@ func newRootCommand(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	f.StringVar(&g.projectDir, "project-directory", "", "project directory (default: the first file's directory)")
 	f.StringArrayVar(&g.envFiles, "env-file", nil, "file of variables for interpolation (default: .env in the project directory)")
 	f.StringArrayVar(&g.profiles, "profile", nil, "profile to enable (repeatable)")
+	f.StringVar(&g.stateRoot, "state-root", defaultStateRoot(), "directory of images, containers and volumes (env STACK_STATE_ROOT)")
 
 	root.AddCommand(
 		newConfigCommand(g),
 		newVersionCommand(g),
 	)
+	root.AddCommand(engineCommands(g)...)
 	return root
 }
 

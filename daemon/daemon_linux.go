@@ -1,0 +1,269 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	goruntime "runtime"
+	"strings"
+	"sync"
+
+	"github.com/containerd/cgroups/v3"
+	"golang.org/x/sys/unix"
+
+	"github.com/stack-dev/stack/api"
+	"github.com/stack-dev/stack/image"
+	"github.com/stack-dev/stack/image/overlay"
+	"github.com/stack-dev/stack/internal/errdefs"
+	"github.com/stack-dev/stack/runtime"
+)
+
+// DefaultStateRoot is where stack keeps images, containers and volumes.
+const DefaultStateRoot = "/var/lib/stack"
+
+// Config configures a [Daemon].
+type Config struct {
+	// StateRoot is the directory of all persistent state. Required.
+	StateRoot string
+	// CgroupParent is the cgroup containers are created under. Optional;
+	// "stack" when empty.
+	CgroupParent string
+	// Version is the server version reported by Info. Optional.
+	Version string
+	// Logger receives what the daemon logs. Optional.
+	Logger *slog.Logger
+}
+
+// Daemon owns the state root and the engines below it. Its methods are
+// safe for concurrent use.
+type Daemon struct {
+	cfg    Config
+	log    *slog.Logger
+	images image.Store
+
+	// The storage driver and the runtime need root and touch the kernel;
+	// they are opened on first use, so image commands work without them.
+	once    sync.Once
+	storage overlay.Driver
+	runtime *runtime.Manager
+	openErr error
+}
+
+// The layout of the state root.
+const (
+	imageDir     = "image"
+	storageDir   = "storage"
+	containerDir = "containers"
+)
+
+// New opens the daemon's state under cfg.StateRoot, creating it if needed.
+func New(cfg Config) (*Daemon, error) {
+	if cfg.StateRoot == "" || !filepath.IsAbs(cfg.StateRoot) {
+		return nil, fmt.Errorf("state root %q must be an absolute path: %w", cfg.StateRoot, errdefs.ErrInvalidArgument)
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(cfg.StateRoot, 0o711); err != nil {
+		return nil, fmt.Errorf("create state root: %w", err)
+	}
+	store, err := image.NewStore(filepath.Join(cfg.StateRoot, imageDir))
+	if err != nil {
+		return nil, fmt.Errorf("open image store: %w", err)
+	}
+	return &Daemon{cfg: cfg, log: log, images: store}, nil
+}
+
+// engines opens the storage driver and the container runtime.
+func (d *Daemon) engines() (overlay.Driver, *runtime.Manager, error) {
+	d.once.Do(func() {
+		d.storage, d.openErr = overlay.New(overlay.Config{Root: filepath.Join(d.cfg.StateRoot, storageDir), Logger: d.log})
+		if d.openErr != nil {
+			d.openErr = fmt.Errorf("open storage driver: %w", d.openErr)
+			return
+		}
+		d.runtime, d.openErr = runtime.New(runtime.Options{
+			StateRoot:    filepath.Join(d.cfg.StateRoot, containerDir),
+			CgroupParent: d.cfg.CgroupParent,
+			Logger:       d.log,
+		})
+		if d.openErr != nil {
+			d.openErr = fmt.Errorf("open runtime: %w", d.openErr)
+		}
+	})
+	return d.storage, d.runtime, d.openErr
+}
+
+// ImportImage imports the images of a docker-save or OCI archive. name
+// names images the archive leaves unnamed.
+func (d *Daemon) ImportImage(ctx context.Context, r io.Reader, name string) ([]api.ImageSummary, error) {
+	imgs, err := d.images.Import(ctx, r, image.ImportOptions{Name: name})
+	if err != nil {
+		return nil, fmt.Errorf("import image: %w", err)
+	}
+	out := make([]api.ImageSummary, len(imgs))
+	for i, img := range imgs {
+		out[i] = imageSummary(img)
+	}
+	return out, nil
+}
+
+// ImportRootfs imports a root filesystem, a directory or a tar file, as a
+// single-layer image.
+func (d *Daemon) ImportRootfs(ctx context.Context, req api.RootfsImport) (api.ImageSummary, error) {
+	if req.Source == "" || req.Ref == "" {
+		return api.ImageSummary{}, fmt.Errorf("import root filesystem: a source and a name are required: %w", errdefs.ErrInvalidArgument)
+	}
+	opts := image.RootfsOptions{
+		Config: image.Config{
+			Cmd: req.Cmd, Entrypoint: req.Entrypoint, Env: req.Env,
+			WorkingDir: req.WorkingDir, User: req.User,
+		},
+		CreatedBy: "stack image import --rootfs " + filepath.Base(req.Source),
+	}
+	fi, err := os.Stat(req.Source)
+	if err != nil {
+		return api.ImageSummary{}, fmt.Errorf("import root filesystem: %w", err)
+	}
+	if fi.IsDir() {
+		opts.Dir = req.Source
+	} else {
+		f, err := os.Open(req.Source)
+		if err != nil {
+			return api.ImageSummary{}, fmt.Errorf("import root filesystem: %w", err)
+		}
+		defer f.Close()
+		opts.Tar = f
+	}
+	img, err := d.images.ImportRootfs(ctx, req.Ref, opts)
+	if err != nil {
+		return api.ImageSummary{}, fmt.Errorf("import root filesystem %s: %w", req.Source, err)
+	}
+	return imageSummary(img), nil
+}
+
+// Images lists the stored images.
+func (d *Daemon) Images(ctx context.Context) ([]api.ImageSummary, error) {
+	imgs, err := d.images.List(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list images: %w", err)
+	}
+	out := make([]api.ImageSummary, len(imgs))
+	for i, img := range imgs {
+		out[i] = imageSummary(img)
+	}
+	return out, nil
+}
+
+// RemoveImage untags or deletes an image, refusing one that a container
+// uses unless force is set.
+func (d *Daemon) RemoveImage(ctx context.Context, ref string, force bool) (api.ImageRemoveReport, error) {
+	rep, err := d.images.Remove(ctx, ref, image.RemoveOptions{Force: force})
+	if err != nil {
+		return api.ImageRemoveReport{}, fmt.Errorf("remove image %s: %w", ref, err)
+	}
+	out := api.ImageRemoveReport{Untagged: rep.Untagged}
+	for _, dg := range rep.Deleted {
+		out.Deleted = append(out.Deleted, dg.String())
+	}
+	return out, nil
+}
+
+// ImageHistory lists the layers and steps of an image, newest first.
+func (d *Daemon) ImageHistory(ctx context.Context, ref string) ([]api.ImageHistoryEntry, error) {
+	h, err := d.images.History(ctx, ref)
+	if err != nil {
+		return nil, fmt.Errorf("image history %s: %w", ref, err)
+	}
+	out := make([]api.ImageHistoryEntry, len(h))
+	for i, e := range h {
+		out[i] = api.ImageHistoryEntry{ID: e.ID, Created: e.Created, CreatedBy: e.CreatedBy, Size: e.Size, Comment: e.Comment, EmptyLayer: e.EmptyLayer}
+	}
+	return out, nil
+}
+
+// InspectImage describes an image as `docker image inspect` does.
+func (d *Daemon) InspectImage(ctx context.Context, ref string) (any, error) {
+	in, err := d.images.Inspect(ctx, ref)
+	if err != nil {
+		return nil, fmt.Errorf("inspect image %s: %w", ref, err)
+	}
+	return in, nil
+}
+
+// Info describes the engine: where users look for the storage driver and
+// cgroup version in use.
+func (d *Daemon) Info(ctx context.Context) (api.Info, error) {
+	info := api.Info{
+		ServerVersion:   d.cfg.Version,
+		APIVersion:      api.Version,
+		StateRoot:       d.cfg.StateRoot,
+		CgroupDriver:    "cgroupfs",
+		Runtime:         "stack (built in)",
+		OperatingSystem: osRelease(),
+		Architecture:    goruntime.GOARCH,
+		CPUs:            goruntime.NumCPU(),
+	}
+	switch cgroups.Mode() {
+	case cgroups.Unified:
+		info.CgroupVersion = "2"
+	case cgroups.Hybrid:
+		info.CgroupVersion = "1 (hybrid)"
+	case cgroups.Legacy:
+		info.CgroupVersion = "1"
+	default:
+		info.CgroupVersion = "unavailable"
+	}
+	var uts unix.Utsname
+	if err := unix.Uname(&uts); err == nil {
+		info.KernelVersion = unix.ByteSliceToString(uts.Release[:])
+	}
+	var si unix.Sysinfo_t
+	if err := unix.Sysinfo(&si); err == nil {
+		info.MemTotal = int64(si.Totalram) * int64(si.Unit)
+	}
+	imgs, err := d.images.List(ctx)
+	if err != nil {
+		return info, fmt.Errorf("list images: %w", err)
+	}
+	info.Images = len(imgs)
+	storage, rt, err := d.engines()
+	if err != nil {
+		info.StorageDriver = "unavailable: " + err.Error()
+		return info, nil
+	}
+	info.StorageDriver = storage.Name()
+	states, err := rt.List()
+	if err != nil {
+		return info, fmt.Errorf("list containers: %w", err)
+	}
+	info.Containers = len(states)
+	for _, s := range states {
+		if s.Status == runtime.Running {
+			info.ContainersRunning++
+		}
+	}
+	return info, nil
+}
+
+func imageSummary(img image.Image) api.ImageSummary {
+	return api.ImageSummary{ID: img.ID.String(), RepoTags: img.RepoTags(), Created: img.Created, Size: img.Size}
+}
+
+// osRelease returns PRETTY_NAME from /etc/os-release.
+func osRelease() string {
+	data, err := os.ReadFile("/etc/os-release")
+	if err != nil {
+		return "linux"
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "PRETTY_NAME="); ok {
+			return strings.Trim(v, `"`)
+		}
+	}
+	return "linux"
+}
