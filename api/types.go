@@ -69,3 +69,9 @@ type Info struct {
 	Containers        int    `json:"containers"`
 	ContainersRunning int    `json:"containers_running"`
 }
+
+// VersionInfo is the daemon's version.
+type VersionInfo struct {
+	Version    string `json:"version"`
+	APIVersion string `json:"api_version"`
+}

@@ -1,27 +1,159 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
 	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/stack-dev/stack/api"
 	"github.com/stack-dev/stack/daemon"
+	"github.com/stack-dev/stack/internal/errdefs"
 )
 
 // engineCommands are the commands that need the engine, which only runs
 // on Linux.
 func engineCommands(g *globalOptions) []*cobra.Command {
-	return []*cobra.Command{newImageCommand(g), newInfoCommand(g)}
+	return []*cobra.Command{newImageCommand(g), newInfoCommand(g), newDaemonCommand(g)}
 }
 
-// openDaemon opens the engine in-process on the state root.
-func (g *globalOptions) openDaemon() (*daemon.Daemon, error) {
-	return daemon.New(daemon.Config{StateRoot: g.stateRoot, Version: versionString()})
-}
+func reexec() { daemon.Reexec() }
 
 func defaultStateRoot() string {
 	if r := os.Getenv("STACK_STATE_ROOT"); r != "" {
 		return r
 	}
 	return daemon.DefaultStateRoot
+}
+
+func defaultHost() string {
+	if h := os.Getenv("STACK_HOST"); h != "" {
+		return h
+	}
+	return api.DefaultHost
+}
+
+func newDaemonCommand(g *globalOptions) *cobra.Command {
+	var debug bool
+	cmd := &cobra.Command{
+		Use:   "daemon",
+		Short: "Run the stack daemon (the CLI starts it on demand)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
+			defer stop()
+			d, err := daemon.New(daemon.Config{StateRoot: g.stateRoot, Version: versionString(), Logger: newLogger(g.stderr, debug)})
+			if err != nil {
+				return err
+			}
+			path, ok := strings.CutPrefix(g.host, "unix://")
+			if !ok {
+				return argsError("daemon -H %s: only unix:// sockets are served so far", g.host)
+			}
+			l, err := daemon.ListenUnix(path)
+			if err != nil {
+				return err
+			}
+			pidFile := filepath.Join(g.stateRoot, "daemon.pid")
+			if err := os.WriteFile(pidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+				return fmt.Errorf("write pid file: %w", err)
+			}
+			defer os.Remove(pidFile)
+			fmt.Fprintf(g.stderr, "stack daemon %s listening on %s, state in %s\n", versionString(), g.host, g.stateRoot)
+			return d.Serve(ctx, l)
+		},
+	}
+	cmd.Flags().BoolVar(&debug, "debug", false, "log debug records")
+	return cmd
+}
+
+// client returns a client of the daemon, starting the daemon first when
+// nothing listens on a local socket, so a new user needs only the binary.
+func (g *globalOptions) client(ctx context.Context) (*api.Client, error) {
+	c, err := api.NewClient(g.host, nil)
+	if err != nil {
+		return nil, err
+	}
+	var v api.VersionInfo
+	err = c.Do(ctx, "GET", "/version", nil, &v)
+	if err == nil {
+		return c, nil
+	}
+	path, isUnix := strings.CutPrefix(g.host, "unix://")
+	switch {
+	case !isUnix || !errors.Is(err, errdefs.ErrUnavailable):
+		return nil, err
+	case errors.Is(err, syscall.EACCES):
+		return nil, fmt.Errorf("permission denied on %s: run as root or join the stack group", path)
+	case !errors.Is(err, syscall.ENOENT) && !errors.Is(err, syscall.ECONNREFUSED):
+		return nil, err
+	}
+	if err := g.startDaemon(ctx, c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// startDaemon starts `stack daemon` in its own session, detached from this
+// process, and waits until it answers.
+func (g *globalOptions) startDaemon(ctx context.Context, c *api.Client) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("start the daemon: %w", err)
+	}
+	if err := os.MkdirAll(g.stateRoot, 0o711); err != nil {
+		return fmt.Errorf("start the daemon: %w", err)
+	}
+	logPath := filepath.Join(g.stateRoot, "daemon.log")
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	if err != nil {
+		return fmt.Errorf("start the daemon: %w", err)
+	}
+	defer logFile.Close()
+	cmd := exec.Command(exe, "daemon", "-H", g.host, "--state-root", g.stateRoot)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.Dir = "/"
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start the daemon: %w", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	deadline := time.After(15 * time.Second)
+	for {
+		var v api.VersionInfo
+		if err := c.Do(ctx, "GET", "/version", nil, &v); err == nil {
+			fmt.Fprintf(g.stderr, "stack: started the daemon on %s (log: %s)\n", g.host, logPath)
+			return nil
+		}
+		select {
+		case err := <-exited:
+			return fmt.Errorf("the daemon exited at start (%v): %s", err, lastLines(logPath, 3))
+		case <-deadline:
+			return fmt.Errorf("the daemon did not answer within 15s: see %s", logPath)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// lastLines returns the last n lines of a file, joined with "; ".
+func lastLines(path string, n int) string {
+	data, _ := os.ReadFile(path)
+	lines := strings.Split(string(bytes.TrimSpace(data)), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "; ")
 }

@@ -9,3 +9,7 @@ import "github.com/spf13/cobra"
 func engineCommands(g *globalOptions) []*cobra.Command { return nil }
 
 func defaultStateRoot() string { return "/var/lib/stack" }
+
+func defaultHost() string { return "unix:///run/stack/stack.sock" }
+
+func reexec() {}

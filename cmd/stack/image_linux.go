@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -36,20 +37,24 @@ directory or a tar) as a single-layer image named NAME[:TAG]; --change sets
 its config with Dockerfile instructions (CMD, ENTRYPOINT, ENV, WORKDIR, USER).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			d, err := g.openDaemon()
+			ctx := cmd.Context()
+			c, err := g.client(ctx)
 			if err != nil {
 				return err
 			}
-			ctx := cmd.Context()
 			if rootfs != "" {
-				req := api.RootfsImport{Source: rootfs, Ref: args[0]}
+				src, err := filepath.Abs(rootfs)
+				if err != nil {
+					return err
+				}
+				req := api.RootfsImport{Source: src, Ref: args[0]}
 				for _, c := range changes {
 					if err := applyChange(&req, c); err != nil {
 						return err
 					}
 				}
-				img, err := d.ImportRootfs(ctx, req)
-				if err != nil {
+				var img api.ImageSummary
+				if err := c.Do(ctx, "POST", "/images/import-rootfs", req, &img); err != nil {
 					return err
 				}
 				fmt.Fprintf(g.stdout, "imported %s %s\n", strings.Join(img.RepoTags, ", "), shortID(img.ID))
@@ -67,8 +72,8 @@ its config with Dockerfile instructions (CMD, ENTRYPOINT, ENV, WORKDIR, USER).`,
 				defer f.Close()
 				r = f
 			}
-			imgs, err := d.ImportImage(ctx, r, name)
-			if err != nil {
+			var imgs []api.ImageSummary
+			if err := c.Do(ctx, "POST", "/images/import"+api.Query("name", name), r, &imgs); err != nil {
 				return err
 			}
 			for _, img := range imgs {
@@ -132,12 +137,12 @@ func newImageListCommand(g *globalOptions) *cobra.Command {
 		Short:   "List images",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			d, err := g.openDaemon()
+			c, err := g.client(cmd.Context())
 			if err != nil {
 				return err
 			}
-			imgs, err := d.Images(cmd.Context())
-			if err != nil {
+			var imgs []api.ImageSummary
+			if err := c.Do(cmd.Context(), "GET", "/images", nil, &imgs); err != nil {
 				return err
 			}
 			if format == "json" {
@@ -177,13 +182,13 @@ func newImageRemoveCommand(g *globalOptions) *cobra.Command {
 		Short:   "Remove images",
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			d, err := g.openDaemon()
+			c, err := g.client(cmd.Context())
 			if err != nil {
 				return err
 			}
 			for _, ref := range args {
-				rep, err := d.RemoveImage(cmd.Context(), ref, force)
-				if err != nil {
+				var rep api.ImageRemoveReport
+				if err := c.Do(cmd.Context(), "DELETE", "/images/"+api.EscapeRef(ref)+api.Query("force", boolParam(force)), nil, &rep); err != nil {
 					return err
 				}
 				for _, u := range rep.Untagged {
@@ -208,12 +213,12 @@ func newImageHistoryCommand(g *globalOptions) *cobra.Command {
 		Short: "Show the layers and steps of an image",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			d, err := g.openDaemon()
+			c, err := g.client(cmd.Context())
 			if err != nil {
 				return err
 			}
-			h, err := d.ImageHistory(cmd.Context(), args[0])
-			if err != nil {
+			var h []api.ImageHistoryEntry
+			if err := c.Do(cmd.Context(), "GET", "/images/history/"+api.EscapeRef(args[0]), nil, &h); err != nil {
 				return err
 			}
 			if format == "json" {
@@ -247,14 +252,14 @@ func newImageInspectCommand(g *globalOptions) *cobra.Command {
 		Short: "Show the configuration of images as JSON",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			d, err := g.openDaemon()
+			c, err := g.client(cmd.Context())
 			if err != nil {
 				return err
 			}
-			var out []any
+			var out []api.ImageInspect
 			for _, ref := range args {
-				in, err := d.InspectImage(cmd.Context(), ref)
-				if err != nil {
+				var in api.ImageInspect
+				if err := c.Do(cmd.Context(), "GET", "/images/inspect/"+api.EscapeRef(ref), nil, &in); err != nil {
 					return err
 				}
 				out = append(out, in)
@@ -271,12 +276,12 @@ func newInfoCommand(g *globalOptions) *cobra.Command {
 		Short: "Show the engine's storage driver, cgroup version and counts",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			d, err := g.openDaemon()
+			c, err := g.client(cmd.Context())
 			if err != nil {
 				return err
 			}
-			info, err := d.Info(cmd.Context())
-			if err != nil {
+			var info api.Info
+			if err := c.Do(cmd.Context(), "GET", "/info", nil, &info); err != nil {
 				return err
 			}
 			if format == "json" {
@@ -362,4 +367,11 @@ func plural(n int, unit string) string {
 		return "1 " + unit
 	}
 	return fmt.Sprintf("%d %ss", n, unit)
+}
+
+func boolParam(b bool) string {
+	if b {
+		return "true"
+	}
+	return ""
 }

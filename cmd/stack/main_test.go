@@ -8,6 +8,17 @@ import (
 	"testing"
 )
 
+// TestMain lets the test binary stand in for the stack binary when the CLI
+// re-executes itself: as the daemon it starts on demand, and as the
+// runtime's shim and container init.
+func TestMain(m *testing.M) {
+	reexec()
+	if len(os.Args) > 1 && os.Args[1] == "daemon" {
+		os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
 func runCLI(t *testing.T, dir string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errOut bytes.Buffer

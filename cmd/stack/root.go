@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 
@@ -21,6 +22,7 @@ type globalOptions struct {
 	envFiles   []string
 	profiles   []string
 	stateRoot  string
+	host       string
 
 	stdin          io.Reader
 	stdout, stderr io.Writer
@@ -78,6 +80,7 @@ func newRootCommand(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	f.StringArrayVar(&g.envFiles, "env-file", nil, "file of variables for interpolation (default: .env in the project directory)")
 	f.StringArrayVar(&g.profiles, "profile", nil, "profile to enable (repeatable)")
 	f.StringVar(&g.stateRoot, "state-root", defaultStateRoot(), "directory of images, containers and volumes (env STACK_STATE_ROOT)")
+	f.StringVarP(&g.host, "host", "H", defaultHost(), "daemon socket: unix:///path (env STACK_HOST)")
 
 	root.AddCommand(
 		newConfigCommand(g),
@@ -101,4 +104,14 @@ func isUsageError(err error) bool {
 // argsError is returned for wrong positional arguments.
 func argsError(format string, args ...any) error {
 	return fmt.Errorf(format+": %w", append(args, errdefs.ErrInvalidArgument)...)
+}
+
+// newLogger returns the logger of a long-running command: text records on
+// w, debug ones only when asked.
+func newLogger(w io.Writer, debug bool) *slog.Logger {
+	level := slog.LevelInfo
+	if debug {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 }

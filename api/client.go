@@ -1,0 +1,176 @@
+package api
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/stack-dev/stack/internal/errdefs"
+)
+
+// DefaultHost is where the daemon listens unless told otherwise.
+const DefaultHost = "unix:///run/stack/stack.sock"
+
+// Client talks to a daemon. It is safe for concurrent use.
+type Client struct {
+	hc   *http.Client
+	base string
+	host string
+}
+
+// NewClient returns a client for host: unix:///path or tcp://host:port.
+// A tcp host needs tlsConfig (mutual TLS); a unix one ignores it.
+func NewClient(host string, tlsConfig *tls.Config) (*Client, error) {
+	u, err := url.Parse(host)
+	if err != nil {
+		return nil, fmt.Errorf("daemon host %q: %w", host, errdefs.ErrInvalidArgument)
+	}
+	tr := &http.Transport{MaxIdleConns: 4, IdleConnTimeout: 30 * time.Second}
+	c := &Client{hc: &http.Client{Transport: tr}, host: host}
+	switch u.Scheme {
+	case "unix":
+		path := u.Path
+		tr.DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", path)
+		}
+		c.base = "http://stack"
+	case "tcp":
+		if tlsConfig == nil {
+			return nil, fmt.Errorf("daemon host %s: tcp needs TLS certificates: %w", host, errdefs.ErrInvalidArgument)
+		}
+		tr.TLSClientConfig = tlsConfig
+		c.base = "https://" + u.Host
+	default:
+		return nil, fmt.Errorf("daemon host %q: want unix:///path or tcp://host:port: %w", host, errdefs.ErrInvalidArgument)
+	}
+	return c, nil
+}
+
+// Host returns the address the client talks to.
+func (c *Client) Host() string { return c.host }
+
+// Do sends a request with an optional JSON (or raw, for an io.Reader) body
+// and decodes a JSON answer into out when out is not nil.
+func (c *Client) Do(ctx context.Context, method, path string, in, out any) error {
+	resp, err := c.send(ctx, method, path, in)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if out == nil {
+		io.Copy(io.Discard, resp.Body)
+		return nil
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("decode answer of %s %s: %w", method, path, err)
+	}
+	return nil
+}
+
+// Stream sends a request whose answer is a stream of JSON values, one per
+// line, and calls fn with each until the stream ends, fn fails or ctx is
+// done.
+func (c *Client) Stream(ctx context.Context, method, path string, in any, fn func(json.RawMessage) error) error {
+	resp, err := c.send(ctx, method, path, in)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	for sc.Scan() {
+		line := bytes.TrimSpace(sc.Bytes())
+		if len(line) == 0 {
+			continue
+		}
+		if err := fn(json.RawMessage(line)); err != nil {
+			return err
+		}
+	}
+	if err := sc.Err(); err != nil && ctx.Err() == nil {
+		return fmt.Errorf("read stream of %s %s: %w", method, path, err)
+	}
+	return ctx.Err()
+}
+
+func (c *Client) send(ctx context.Context, method, path string, in any) (*http.Response, error) {
+	var body io.Reader
+	contentType := ""
+	switch v := in.(type) {
+	case nil:
+	case io.Reader:
+		body, contentType = v, "application/octet-stream"
+	default:
+		data, err := json.Marshal(v)
+		if err != nil {
+			return nil, fmt.Errorf("encode request: %w", err)
+		}
+		body, contentType = bytes.NewReader(data), "application/json"
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+"/v"+Version+path, body)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("cannot reach the stack daemon at %s: %w: %w", c.host, unwrapDial(err), errdefs.ErrUnavailable)
+	}
+	if resp.StatusCode >= 300 {
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		return nil, FromHTTP(resp.StatusCode, data)
+	}
+	return resp, nil
+}
+
+// unwrapDial shortens a transport error to its cause ("connect: permission
+// denied").
+func unwrapDial(err error) error {
+	var op *net.OpError
+	if errors.As(err, &op) {
+		return op.Err
+	}
+	return err
+}
+
+// EscapeRef escapes an image reference for a URL path, keeping its
+// slashes as path separators.
+func EscapeRef(ref string) string {
+	parts := strings.Split(ref, "/")
+	for i, p := range parts {
+		parts[i] = url.PathEscape(p)
+	}
+	return strings.Join(parts, "/")
+}
+
+// Query builds a query string from pairs of key, value; empty values are
+// left out.
+func Query(kv ...string) string {
+	v := url.Values{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i+1] != "" {
+			v.Set(kv[i], kv[i+1])
+		}
+	}
+	if len(v) == 0 {
+		return ""
+	}
+	return "?" + v.Encode()
+}

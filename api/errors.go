@@ -1,0 +1,76 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/stack-dev/stack/internal/errdefs"
+)
+
+// Error is the body of every failed request: the error class, so that
+// errors.Is(err, errdefs.ErrNotFound) holds on the client as it did on the
+// server, and the message.
+type Error struct {
+	Class   string `json:"class"`
+	Message string `json:"message"`
+}
+
+// The classes, one per errdefs sentinel.
+var classes = []struct {
+	name   string
+	err    error
+	status int
+}{
+	{"not_found", errdefs.ErrNotFound, http.StatusNotFound},
+	{"already_exists", errdefs.ErrAlreadyExists, http.StatusConflict},
+	{"invalid_argument", errdefs.ErrInvalidArgument, http.StatusBadRequest},
+	{"failed_precondition", errdefs.ErrFailedPrecondition, http.StatusPreconditionFailed},
+	{"unavailable", errdefs.ErrUnavailable, http.StatusServiceUnavailable},
+	{"not_implemented", errdefs.ErrNotImplemented, http.StatusNotImplemented},
+}
+
+// ToHTTP maps err to its HTTP status and body: the one place where error
+// classes become statuses.
+func ToHTTP(err error) (int, Error) {
+	for _, c := range classes {
+		if errors.Is(err, c.err) {
+			return c.status, Error{Class: c.name, Message: err.Error()}
+		}
+	}
+	return http.StatusInternalServerError, Error{Class: "internal", Message: err.Error()}
+}
+
+// WriteError writes err as a JSON error response.
+func WriteError(w http.ResponseWriter, err error) {
+	status, body := ToHTTP(err)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(body)
+}
+
+// remoteError is an error that came over the wire: its message is the
+// server's, and it unwraps to the class the server named.
+type remoteError struct {
+	msg   string
+	class error
+}
+
+func (e *remoteError) Error() string { return e.msg }
+func (e *remoteError) Unwrap() error { return e.class }
+
+// FromHTTP turns an error response back into an error of the same class:
+// the one place where statuses become error classes.
+func FromHTTP(status int, body []byte) error {
+	var e Error
+	if err := json.Unmarshal(body, &e); err != nil || e.Message == "" {
+		return fmt.Errorf("daemon answered %d %s: %s", status, http.StatusText(status), body)
+	}
+	for _, c := range classes {
+		if c.name == e.Class {
+			return &remoteError{msg: e.Message, class: c.err}
+		}
+	}
+	return &remoteError{msg: e.Message}
+}

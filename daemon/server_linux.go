@@ -1,0 +1,129 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/stack-dev/stack/api"
+	"github.com/stack-dev/stack/internal/errdefs"
+)
+
+// Handler returns the daemon's REST API. Every route is under /v1; errors
+// are JSON bodies whose class maps back to an errdefs class on the client
+// (api.ToHTTP / api.FromHTTP).
+func (d *Daemon) Handler() http.Handler {
+	mux := http.NewServeMux()
+	v := "/v" + api.Version
+	handle := func(pattern string, fn func(w http.ResponseWriter, r *http.Request) (any, error)) {
+		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			out, err := fn(w, r)
+			if err != nil {
+				d.log.Debug("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+				api.WriteError(w, err)
+				return
+			}
+			if out == nil {
+				w.WriteHeader(http.StatusNoContent)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			json.NewEncoder(w).Encode(out)
+		})
+	}
+	handle("GET "+v+"/version", func(w http.ResponseWriter, r *http.Request) (any, error) {
+		return api.VersionInfo{Version: d.cfg.Version, APIVersion: api.Version}, nil
+	})
+	handle("GET "+v+"/info", func(w http.ResponseWriter, r *http.Request) (any, error) {
+		return d.Info(r.Context())
+	})
+	handle("GET "+v+"/images", func(w http.ResponseWriter, r *http.Request) (any, error) {
+		return d.Images(r.Context())
+	})
+	handle("POST "+v+"/images/import", func(w http.ResponseWriter, r *http.Request) (any, error) {
+		return d.ImportImage(r.Context(), r.Body, r.URL.Query().Get("name"))
+	})
+	handle("POST "+v+"/images/import-rootfs", func(w http.ResponseWriter, r *http.Request) (any, error) {
+		var req api.RootfsImport
+		if err := decodeJSON(r, &req); err != nil {
+			return nil, err
+		}
+		return d.ImportRootfs(r.Context(), req)
+	})
+	handle("DELETE "+v+"/images/{ref...}", func(w http.ResponseWriter, r *http.Request) (any, error) {
+		force, _ := strconv.ParseBool(r.URL.Query().Get("force"))
+		return d.RemoveImage(r.Context(), r.PathValue("ref"), force)
+	})
+	handle("GET "+v+"/images/history/{ref...}", func(w http.ResponseWriter, r *http.Request) (any, error) {
+		return d.ImageHistory(r.Context(), r.PathValue("ref"))
+	})
+	handle("GET "+v+"/images/inspect/{ref...}", func(w http.ResponseWriter, r *http.Request) (any, error) {
+		return d.InspectImage(r.Context(), r.PathValue("ref"))
+	})
+	return mux
+}
+
+func decodeJSON(r *http.Request, v any) error {
+	if err := json.NewDecoder(r.Body).Decode(v); err != nil {
+		return fmt.Errorf("decode request body: %v: %w", err, errdefs.ErrInvalidArgument)
+	}
+	return nil
+}
+
+// ListenUnix listens on a unix socket at path, creating its directory,
+// replacing a stale socket, and making it reachable by root and the
+// "stack" group only (mode 0660).
+func ListenUnix(path string) (net.Listener, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("create socket directory: %w", err)
+	}
+	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		c.Close()
+		return nil, fmt.Errorf("a daemon already listens on %s: %w", path, errdefs.ErrAlreadyExists)
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("remove stale socket: %w", err)
+	}
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", path, err)
+	}
+	gid := 0
+	if g, err := user.LookupGroup("stack"); err == nil {
+		gid, _ = strconv.Atoi(g.Gid)
+	}
+	if err := os.Chown(path, 0, gid); err != nil && os.Geteuid() == 0 {
+		l.Close()
+		return nil, fmt.Errorf("chown socket: %w", err)
+	}
+	if err := os.Chmod(path, 0o660); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("chmod socket: %w", err)
+	}
+	return l, nil
+}
+
+// Serve answers API requests on l until ctx is done, then shuts down,
+// giving running requests (log streams) a moment to end.
+func (d *Daemon) Serve(ctx context.Context, l net.Listener) error {
+	srv := &http.Server{Handler: d.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		shutdown, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		srv.Shutdown(shutdown)
+		return nil
+	}
+}
