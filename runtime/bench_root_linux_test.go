@@ -92,7 +92,9 @@ func TestRootShimRSS(t *testing.T) {
 	time.Sleep(300 * time.Millisecond) // let the log copier run a while
 	st, _ := m.State(id)
 	rss, hwm := procMem(t, st.ShimPid)
-	t.Logf("shim VmRSS %d KiB, VmHWM %d KiB", rss, hwm)
+	status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", st.ShimPid))
+	rollup, _ := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", st.ShimPid))
+	t.Logf("shim VmRSS %d KiB, VmHWM %d KiB\n%s\n%s", rss, hwm, grepLines(string(status), "Rss"), grepLines(string(rollup), "Pss"))
 	if hwm > 16<<10 {
 		t.Errorf("shim peak RSS %d KiB, want under 16 MiB", hwm)
 	}
@@ -116,4 +118,14 @@ func procMem(t *testing.T, pid int) (rss, hwm int) {
 		}
 	}
 	return rss, hwm
+}
+
+func grepLines(s, prefix string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.HasPrefix(l, prefix) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -111,6 +111,20 @@ func TestRootIsolation(t *testing.T) {
 				s.Process.User = specs.User{UID: 1000, GID: 1000, AdditionalGids: []uint32{1001}}
 			},
 			check: want("bar /home/app /var/www 1000:1000:1000 1001\n")},
+		{name: "cgroup tree", script: "ls /sys/fs/cgroup | tr '\\n' ' '; cat /sys/fs/cgroup/pids/pids.max; cat /sys/fs/cgroup/pids/cgroup.procs; mkdir /sys/fs/cgroup/pids/x 2>/dev/null || echo ro",
+			mut: func(s *specs.Spec) {
+				s.Linux.Resources.Pids = &specs.LinuxPids{Limit: int64p(50)}
+			},
+			check: func(t *testing.T, _ runtime.State, out string) {
+				if _, err := os.Stat("/sys/fs/cgroup/pids/cgroup.procs"); err != nil {
+					t.Skip("not a v1 host")
+				}
+				// The hierarchies, our pids limit, PID 1 at the root of the
+				// namespaced tree, and a read-only mount.
+				if !strings.Contains(out, "memory ") || !strings.Contains(out, " 50\n1\n") || !strings.HasSuffix(out, "\nro\n") {
+					t.Errorf("cgroup tree: %q", out)
+				}
+			}},
 		{name: "sysctl", script: "cat /proc/sys/net/ipv4/ip_forward",
 			mut:   func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"net.ipv4.ip_forward": "1"} },
 			check: want("1\n")},

@@ -113,9 +113,7 @@ func mountEntry(rootfs string, m specs.Mount, cgroupV2 bool) error {
 	}
 	if m.Type == "cgroup" || m.Type == "cgroup2" {
 		if !cgroupV2 {
-			// TODO(#3): a v1 container view needs a tmpfs with one mount
-			// per hierarchy; until then a v1 host gets no /sys/fs/cgroup.
-			return nil
+			return mountCgroupV1(dest, flags)
 		}
 		m.Type, m.Source = "cgroup2", "cgroup2"
 	}
@@ -141,6 +139,66 @@ func mountEntry(rootfs string, m specs.Mount, cgroupV2 bool) error {
 		}
 	}
 	return nil
+}
+
+// mountCgroupV1 gives the container a v1 cgroup tree at dest: a tmpfs
+// holding one mount per hierarchy the host has (read from mountinfo before
+// pivot_root, while the host's mounts are still visible). We are inside
+// our cgroup namespace already, so each hierarchy shows the container's
+// cgroup as its root, as with runc.
+func mountCgroupV1(dest string, flags uintptr) error {
+	hier, err := cgroupV1Hierarchies()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dest, 0o755); err != nil {
+		return err
+	}
+	if err := linux.Mount("tmpfs", dest, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=755"); err != nil {
+		return err
+	}
+	sub := flags &^ (unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT)
+	for _, h := range hier {
+		d := filepath.Join(dest, h.name)
+		if err := os.Mkdir(d, 0o755); err != nil {
+			return err
+		}
+		if err := linux.Mount("cgroup", d, "cgroup", sub, h.opts); err != nil {
+			return err
+		}
+	}
+	if flags&unix.MS_RDONLY != 0 {
+		return linux.Mount("", dest, "", unix.MS_REMOUNT|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=755")
+	}
+	return nil
+}
+
+type cgroupHierarchy struct{ name, opts string }
+
+// cgroupV1Hierarchies lists the host's v1 hierarchies mounted under
+// /sys/fs/cgroup: the directory name and the controller options
+// ("cpu,cpuacct", "name=systemd").
+func cgroupV1Hierarchies() ([]cgroupHierarchy, error) {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return nil, err
+	}
+	var out []cgroupHierarchy
+	for _, line := range strings.Split(string(b), "\n") {
+		pre, post, ok := strings.Cut(line, " - ")
+		f, g := strings.Fields(pre), strings.Fields(post)
+		if !ok || len(f) < 5 || len(g) < 3 || g[0] != "cgroup" || filepath.Dir(f[4]) != "/sys/fs/cgroup" {
+			continue
+		}
+		var opts []string
+		for _, o := range strings.Split(g[2], ",") {
+			if o != "rw" && o != "ro" {
+				opts = append(opts, o)
+			}
+		}
+		out = append(out, cgroupHierarchy{name: filepath.Base(f[4]), opts: strings.Join(opts, ",")})
+	}
+	return out, nil
 }
 
 // mountBind bind-mounts source (a file or a directory on the host) onto

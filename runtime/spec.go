@@ -54,8 +54,8 @@ func DefaultDeviceRules() []specs.LinuxDeviceCgroup {
 }
 
 // DefaultMounts returns the kernel file systems a Docker container gets:
-// /proc, /dev (tmpfs), /dev/pts, /dev/shm (64 MiB), /dev/mqueue and /sys
-// (read-only).
+// /proc, /dev (tmpfs), /dev/pts, /dev/shm (64 MiB), /dev/mqueue, /sys and
+// the container's view of its cgroup at /sys/fs/cgroup (both read-only).
 func DefaultMounts() []specs.Mount {
 	return []specs.Mount{
 		{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}},
@@ -64,6 +64,7 @@ func DefaultMounts() []specs.Mount {
 		{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "noexec", "nodev", "ro"}},
 		{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
 		{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
+		{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup", Options: []string{"ro", "nosuid", "noexec", "nodev", "relatime"}},
 	}
 }
 
