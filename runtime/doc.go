@@ -1,10 +1,146 @@
 // Package runtime runs containers: it turns an OCI runtime spec and a root
-// file system into processes in their own namespaces and cgroup, without
-// any other container engine underneath.
+// file system into processes in their own namespaces and cgroup, with no
+// other container engine underneath.
 //
 // Owns: namespaces, mounts and pivot_root, cgroups (v1 and v2), process
 // credentials and capabilities, the per-container shim, exec, the
-// container state machine and the Init re-exec entry point.
+// container lifecycle and the Init re-exec entry point.
 // Must not import: network, image, spec, planner, daemon, api or
 // internal/testutil.
+//
+// # Using it
+//
+// The binary that imports this package must dispatch the runtime's
+// re-execs before doing anything else:
+//
+//	func main() {
+//		if runtime.IsInit() {
+//			runtime.Init() // never returns
+//		}
+//		...
+//	}
+//
+// Then:
+//
+//	m, _ := runtime.New(runtime.Options{StateRoot: "/run/stack/runtime"})
+//	spec := runtime.DefaultSpec("nginx", "-g", "daemon off;")
+//	u, _ := runtime.ResolveUser(rootfs, "www-data")
+//	spec.Process.User = u.Spec()
+//	m.Create(ctx, "web-1", runtime.Config{Spec: spec, Rootfs: rootfs, NetNS: "/run/netns/web-1"})
+//	m.Start(ctx, "web-1")
+//	st, _ := m.Wait(ctx, "web-1") // st.ExitCode, st.OOMKilled
+//	m.Delete(ctx, "web-1", false)
+//
+// The spec is the OCI runtime spec; [DefaultSpec] fills it the way Docker
+// does (capabilities, mounts, masked and read-only paths, device rules) and
+// helpers compute the parts a caller derives from user input:
+// [TweakCapabilities] (cap_add, cap_drop, privileged) and [ResolveUser].
+//
+// # Processes
+//
+// Every container has a shim: a re-exec of the calling binary ("stack-shim
+// init") started in its own session. The shim is the parent of the
+// container's init; it creates the cgroup, clones the init into new
+// namespaces, writes the container's stdout and stderr to a log
+// ([LogEntry], Docker's json-file format), waits for the exit, records it,
+// and exits. So containers outlive the process that created them: a
+// daemon can crash and restart, and a new [Manager] on the same state root
+// finds every container through its state directory:
+//
+//	<StateRoot>/<id>/config.json    what Create was given (read by the shim)
+//	<StateRoot>/<id>/state.json     status, pids, exit code, OOMKilled (written by the shim only)
+//	<StateRoot>/<id>/container.log  stdout and stderr, one JSON object per line
+//	<StateRoot>/<id>/shim.log       the shim's own stderr (a crash, a panic)
+//	<StateRoot>/<id>/shim.sock      the shim's control socket: start, kill, wait
+//
+// The Manager keeps nothing in memory. State files are replaced atomically
+// (temporary file, rename) but not fsync'ed: see writeFileAtomic for why.
+// A shim whose process is gone without a final record is reported as
+// [Unknown]; the shim's identity is its PID plus its start time, so a
+// recycled PID is not mistaken for it.
+//
+// Why a shim in Go and not a C monitor like conmon: it keeps one language
+// and one binary, and the same code paths (logs, state, exit codes) are
+// tested in-process. Its cost is memory: about 3 MiB of anonymous memory
+// and 11 MiB RSS in all (most of it pages of the binary shared by every
+// shim), against conmon's ~2 MiB. The shim runs with GOMAXPROCS=1, a
+// 25% GC target and an 8 MiB soft memory limit.
+//
+// The container's init is a second re-exec ("stack-init init"). The sync
+// protocol between the two is drawn in sync_linux.go: the init receives
+// its config as JSON on an inherited socket (named by _STACK_INITPIPE),
+// sets the container up, reports ready or an error (as JSON, so a failure
+// in a namespace the parent cannot see is never lost), waits for run and
+// execs. Create therefore fails with the real cause (a missing executable,
+// a mount that failed) and Start only releases an already prepared
+// process.
+//
+// # Inside the container
+//
+// The init is cloned into new mount, PID, UTS and IPC namespaces and,
+// unless Config.NetNS names one to join, a new empty network namespace;
+// any namespace the spec gives a path for is joined by the shim on a
+// locked thread before the clone, so the child is born in it. Once the
+// shim has moved it into its cgroup, the init unshares a cgroup namespace
+// rooted there. It makes every mount private, binds the rootfs onto
+// itself, mounts the spec's mounts inside it (file systems, tmpfs, bind
+// mounts of files or directories with ro and private propagation, and a
+// per-hierarchy cgroup tree on v1 hosts), fills a tmpfs /dev with device
+// nodes and the usual symlinks, pivot_roots (see pivotRoot for the
+// pivot_root(".", ".") trick), sets the hostname and domain name, writes
+// sysctls, then masks and read-only-binds the spec's paths and makes the
+// root read-only if asked. Last, on the thread it will exec from, it
+// applies rlimits (only those in the spec: the caller may lack
+// CAP_SYS_RESOURCE), oom_score_adj, cwd, user and groups, the bounding,
+// effective, permitted, inheritable and ambient capability sets, and
+// no_new_privs.
+//
+// With Config.Init, the init does not exec: it stays PID 1 as a tini-like
+// reaper, runs the process as its child (forked from the thread that holds
+// the process's credentials), forwards every signal and exits with the
+// child's status. It could not exec a fresh copy of the binary instead: a
+// dynamically linked binary would need its loader inside the container.
+//
+// # Exit codes
+//
+// [State.ExitCode] is the process's exit status, or 128+signal when a
+// signal killed it (137 for SIGKILL). [State.OOMKilled] is set when the
+// kernel's OOM killer killed a process of the container (the oom_kill
+// counter of memory.oom_control on v1, memory.events on v2), as Docker
+// reports it. [Manager.Stop] sends the stop signal, waits for the grace
+// period, then SIGKILLs every process in the cgroup.
+//
+// # Cgroups
+//
+// The container's cgroup is <CgroupParent>/<id> in every v1 hierarchy
+// (/sys/fs/cgroup/<controller>/stack/<id>) or in the v2 tree
+// (/sys/fs/cgroup/stack/<id>), through containerd/cgroups. Hybrid hosts
+// use v1, as runc does. Resources come from spec.Linux.Resources in v1
+// terms; v2Resources translates them (shares to cpu.weight, quota and
+// period to cpu.max, memory+swap to memory.swap.max, -1 to "max") and the
+// device rules become an eBPF program on v2. When the spec has no device
+// rules, Docker's default allow-list ([DefaultDeviceRules]) applies. On v1
+// the first write of a PID into a cgroup waits for an RCU grace period
+// (the kernel's cgroup_threadgroup_rwsem), which is 5-12 ms on a small VM
+// and the largest single cost of Create; the shim overlaps it with the
+// init's start-up.
+//
+// # Exec
+//
+// [Manager.Exec] needs no cgo. A locked thread of the caller joins the
+// container's cgroup, IPC, UTS, network and PID namespaces and forks a
+// re-exec ("stack-exec init"), which is born in them; that child joins the
+// mount namespace itself, on its own locked thread after
+// unshare(CLONE_FS) — setns(2) refuses CLONE_NEWNS to a thread sharing its
+// fs_struct, as all Go threads do — and execs from that thread, which
+// execve(2) keeps. runc needs a C constructor (nsexec) because it joins
+// user namespaces, which require a single-threaded process; stack does not
+// use user namespaces. Threads that joined namespaces are never unlocked,
+// so the Go runtime ends them instead of reusing them.
+//
+// # Not yet
+//
+// TTYs (spec.Process.Terminal) are refused with errdefs.ErrNotImplemented;
+// user namespaces, seccomp, AppArmor/SELinux labels and checkpointing are
+// not supported.
 package runtime

@@ -48,3 +48,35 @@ func globDirs(pattern string) []string {
 	m, _ := filepath.Glob(pattern)
 	return m
 }
+
+// suiteLeaks lists what the whole suite left behind: cgroups under any
+// of the test parents, shims and container inits, and mounts of temporary
+// directories.
+func suiteLeaks() []string {
+	var out []string
+	for _, pat := range []string{"/sys/fs/cgroup/*/stack-test-*", "/sys/fs/cgroup/stack-test-*", "/sys/fs/cgroup/*/stack-bench-*", "/sys/fs/cgroup/stack-bench-*"} {
+		out = append(out, globDirs(pat)...)
+	}
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	self := os.Args[0]
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		args := strings.Split(string(b), "\x00")
+		if len(args) > 1 && args[1] == "init" && strings.HasPrefix(args[0], "stack-") {
+			if exe, _ := os.Readlink(filepath.Join(filepath.Dir(p), "exe")); exe == self {
+				out = append(out, "process "+filepath.Dir(p)+" "+args[0])
+			}
+		}
+	}
+	mounts, _ := os.ReadFile("/proc/self/mountinfo")
+	for _, line := range strings.Split(string(mounts), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 4 && strings.HasPrefix(f[4], os.TempDir()+"/TestRoot") {
+			out = append(out, "mount "+f[4])
+		}
+	}
+	return out
+}

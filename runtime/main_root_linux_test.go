@@ -3,6 +3,7 @@ package runtime_test
 import (
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/stack-dev/stack/runtime"
@@ -19,5 +20,12 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if os.Getenv("STACK_TEST_ROOT") == "1" && code == 0 {
+		if leaks := suiteLeaks(); len(leaks) > 0 {
+			fmt.Fprintf(os.Stderr, "leaked after the suite:\n\t%s\n", strings.Join(leaks, "\n\t"))
+			code = 1
+		}
+	}
+	os.Exit(code)
 }

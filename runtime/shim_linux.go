@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	goruntime "runtime"
 	"runtime/debug"
@@ -58,6 +59,10 @@ func shimMain() error {
 	// A shim stays resident for each container: keep the heap small.
 	debug.SetGCPercent(25)
 	debug.SetMemoryLimit(8 << 20)
+	// Nothing but SIGKILL should end a shim early: it has no terminal,
+	// and a hangup or interrupt aimed at the daemon's process group must
+	// not orphan the container.
+	signal.Ignore(unix.SIGHUP, unix.SIGINT, unix.SIGPIPE)
 	ready, err := inheritedFile(envInitPipe)
 	if err != nil {
 		return err
