@@ -138,9 +138,19 @@
 // use user namespaces. Threads that joined namespaces are never unlocked,
 // so the Go runtime ends them instead of reusing them.
 //
+// # Terminals
+//
+// With spec.Process.Terminal, the init allocates a pseudo-terminal from
+// the container's own devpts instance, makes it its controlling terminal
+// and stdio, and passes the master to the shim over the sync socket
+// (SCM_RIGHTS). The shim keeps the master: it logs the output (as
+// "stdout") and serves [Manager.Attach] (input and live output over the
+// control socket, several clients at once) and [Manager.Resize].
+//
 // # Not yet
 //
-// TTYs (spec.Process.Terminal) are refused with errdefs.ErrNotImplemented;
-// user namespaces, seccomp, AppArmor/SELinux labels and checkpointing are
-// not supported.
+// Exec with a terminal is refused with errdefs.ErrNotImplemented, as is
+// a v2 host's clone straight into the cgroup (CLONE_INTO_CGROUP, which
+// would avoid the grace period above); user namespaces, seccomp,
+// AppArmor/SELinux labels and checkpointing are not supported.
 package runtime

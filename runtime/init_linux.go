@@ -87,6 +87,17 @@ func containerInit() error {
 		return fail(err)
 	}
 	p := cfg.Spec.Process
+	if p.Terminal {
+		master, err := openConsole(p)
+		if err != nil {
+			return fail(fmt.Errorf("allocate terminal: %w", err))
+		}
+		err = sendFile(conn.f, master)
+		master.Close()
+		if err != nil {
+			return err
+		}
+	}
 	if len(p.Args) == 0 {
 		return fail(errNoArgs)
 	}

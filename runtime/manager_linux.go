@@ -122,8 +122,6 @@ func validateConfig(cfg *Config) error {
 		return fmt.Errorf("spec has no process args: %w", errdefs.ErrInvalidArgument)
 	case !filepath.IsAbs(cfg.Rootfs):
 		return fmt.Errorf("rootfs %q is not absolute: %w", cfg.Rootfs, errdefs.ErrInvalidArgument)
-	case s.Process.Terminal:
-		return fmt.Errorf("terminal: %w", errdefs.ErrNotImplemented)
 	}
 	if st, err := os.Stat(cfg.Rootfs); err != nil || !st.IsDir() {
 		return fmt.Errorf("rootfs %q is not a directory: %w", cfg.Rootfs, errdefs.ErrInvalidArgument)
@@ -477,4 +475,65 @@ func (m *Manager) cleanup(id, dir string) error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// Attach connects to the terminal of a container created with
+// spec.Process.Terminal: what is written to the returned connection is
+// the terminal's input, and everything the container writes to it from
+// now on can be read from it (it is also in the log). Several clients may
+// attach at once. The connection ends when the container exits or the
+// caller closes it.
+func (m *Manager) Attach(ctx context.Context, id string) (net.Conn, error) {
+	dir, err := m.dir(id)
+	if err != nil {
+		return nil, err
+	}
+	c, err := dialUnix(dir, shimSock)
+	if err != nil {
+		if shimGone(err) {
+			return nil, fmt.Errorf("attach to %q: not running: %w", id, errdefs.ErrFailedPrecondition)
+		}
+		return nil, err
+	}
+	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Now()) })
+	defer stop()
+	b, _ := json.Marshal(shimRequest{Op: "attach"})
+	if _, err := c.Write(append(b, '\n')); err != nil {
+		c.Close()
+		return nil, err
+	}
+	// Read the reply byte by byte: what follows it is the terminal's.
+	var line []byte
+	one := make([]byte, 1)
+	for {
+		if _, err := c.Read(one); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("attach to %q: %w", id, err)
+		}
+		if one[0] == '\n' {
+			break
+		}
+		line = append(line, one[0])
+	}
+	var reply shimReply
+	if err := json.Unmarshal(line, &reply); err != nil || reply.Error != "" {
+		c.Close()
+		if err == nil {
+			err = fmt.Errorf("%s: %w", reply.Error, errdefs.ErrFailedPrecondition)
+		}
+		return nil, fmt.Errorf("attach to %q: %w", id, err)
+	}
+	return c, nil
+}
+
+// Resize sets the size of the container's terminal.
+func (m *Manager) Resize(ctx context.Context, id string, width, height uint16) error {
+	dir, err := m.dir(id)
+	if err != nil {
+		return err
+	}
+	if _, err := m.call(ctx, dir, shimRequest{Op: "resize", Width: width, Height: height}); err != nil {
+		return fmt.Errorf("resize terminal of %q: %w", id, err)
+	}
+	return nil
 }

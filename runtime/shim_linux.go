@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,10 +26,13 @@ import (
 // shimRequest is one request on the shim's control socket; each
 // connection carries one request and one [shimReply].
 type shimRequest struct {
-	Op     string `json:"op"` // "start", "kill" or "wait"
+	Op     string `json:"op"` // "start", "kill", "wait", "resize" or "attach"
 	Signal int    `json:"signal,omitempty"`
 	// All sends Signal to every process in the container's cgroup.
 	All bool `json:"all,omitempty"`
+	// Width and Height are the terminal size for "resize".
+	Width  uint16 `json:"width,omitempty"`
+	Height uint16 `json:"height,omitempty"`
 }
 
 type shimReply struct {
@@ -50,6 +54,7 @@ type shim struct {
 	mu     sync.Mutex // guards state
 	state  State
 	exited chan struct{} // closed once state holds the exit
+	tty    *console      // nil unless spec.Process.Terminal
 }
 
 // shimMain runs the shim. It reports the container's init pid (or why
@@ -116,13 +121,15 @@ func (s *shim) create() (ln net.Listener, retErr error) {
 	if err != nil {
 		return nil, err
 	}
-	outR, outW, err := os.Pipe()
-	if err != nil {
-		return nil, err
-	}
-	errR, errW, err := os.Pipe()
-	if err != nil {
-		return nil, err
+	terminal := spec.Process.Terminal
+	var outR, outW, errR, errW *os.File
+	if !terminal {
+		if outR, outW, err = os.Pipe(); err != nil {
+			return nil, err
+		}
+		if errR, errW, err = os.Pipe(); err != nil {
+			return nil, err
+		}
 	}
 	flags, joins, err := namespaceFlags(spec.Linux.Namespaces, s.b.NetNS)
 	if err != nil {
@@ -133,28 +140,35 @@ func (s *shim) create() (ln net.Listener, retErr error) {
 		Args:       []string{"stack-init", "init"},
 		Env:        []string{envRole + "=" + roleContainer, envInitPipe + "=3"},
 		ExtraFiles: []*os.File{child},
-		Stdout:     outW,
-		Stderr:     errW,
 		Dir:        "/",
 		SysProcAttr: &syscall.SysProcAttr{
 			Cloneflags: flags,
 			Setsid:     true,
 		},
 	}
+	if !terminal {
+		// Assigned only when set: a nil *os.File in an io.Writer field
+		// is not nil.
+		s.cmd.Stdout, s.cmd.Stderr = outW, errW
+	}
 	err = startInNamespaces(s.cmd, joins)
-	outW.Close()
-	errW.Close()
+	if !terminal {
+		outW.Close()
+		errW.Close()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("start init: %w", err)
 	}
 	sink := &logSink{w: log, now: time.Now}
-	for stream, r := range map[string]*os.File{"stdout": outR, "stderr": errR} {
-		s.logs.Add(1)
-		go func() {
-			defer s.logs.Done()
-			sink.copyStream(stream, r)
-			r.Close()
-		}()
+	if !terminal {
+		for stream, r := range map[string]*os.File{"stdout": outR, "stderr": errR} {
+			s.logs.Add(1)
+			go func() {
+				defer s.logs.Done()
+				sink.copyStream(stream, r)
+				r.Close()
+			}()
+		}
 	}
 	pid := s.cmd.Process.Pid
 	if err := cg.Add(pid); err != nil {
@@ -168,6 +182,24 @@ func (s *shim) create() (ln net.Listener, retErr error) {
 	}
 	if err := s.sync.send(syncMsg{Type: msgConfig, Config: cfg}); err != nil {
 		return nil, fmt.Errorf("send config to init: %w", err)
+	}
+	if terminal {
+		master, err := recvFile(parent, "console")
+		if err != nil {
+			// The init failed before allocating the terminal; its
+			// error message follows (the byte we took was its "{").
+			s.sync.unread([]byte("{"))
+			if _, rerr := s.sync.expect(msgReady); rerr != nil && rerr != io.EOF {
+				err = rerr
+			}
+			return nil, fmt.Errorf("prepare container: %w", err)
+		}
+		s.tty = newConsole(master)
+		s.logs.Add(1)
+		go func() {
+			defer s.logs.Done()
+			s.tty.copyOut(sink)
+		}()
 	}
 	if _, err := s.sync.expect(msgReady); err != nil {
 		if err == io.EOF {
@@ -330,15 +362,32 @@ func (s *shim) serve(ln net.Listener) {
 	ln.Close()
 	os.Remove(filepath.Join(s.dir, shimSock))
 	close(s.exited)
+	if s.tty != nil {
+		s.tty.closeAll()
+	}
 	conns.Wait()
 }
 
 func (s *shim) handle(c net.Conn) {
 	var req shimRequest
-	if err := json.NewDecoder(c).Decode(&req); err != nil {
+	dec := json.NewDecoder(c)
+	if err := dec.Decode(&req); err != nil {
 		return
 	}
 	var reply shimReply
+	if req.Op == "attach" {
+		if s.tty == nil {
+			reply.Error = errNoTerminal.Error()
+		}
+		b, _ := json.Marshal(reply)
+		c.Write(append(b, '\n'))
+		if s.tty != nil {
+			// The request's newline is not terminal input.
+			rest, _ := io.ReadAll(dec.Buffered())
+			s.tty.attach(c, bytes.NewReader(bytes.TrimPrefix(rest, []byte("\n"))))
+		}
+		return
+	}
 	if err := s.do(req, &reply); err != nil {
 		reply.Error = err.Error()
 	}
@@ -395,6 +444,11 @@ func (s *shim) do(req shimRequest, reply *shimReply) error {
 			return err
 		}
 		return nil
+	case "resize":
+		if s.tty == nil {
+			return errNoTerminal
+		}
+		return s.tty.resize(req.Width, req.Height)
 	case "wait":
 		<-s.exited
 		s.mu.Lock()

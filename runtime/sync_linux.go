@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -103,6 +104,12 @@ func (c *syncConn) send(m syncMsg) error {
 	}
 	_, err = c.f.Write(append(b, '\n'))
 	return err
+}
+
+// unread puts b, read from the socket by other means, back in front of
+// the messages still to decode.
+func (c *syncConn) unread(b []byte) {
+	c.dec = json.NewDecoder(io.MultiReader(bytes.NewReader(b), c.f))
 }
 
 // recv reads the next message; io.EOF means the peer closed (or exec'd).
