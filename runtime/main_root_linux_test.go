@@ -20,9 +20,17 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
+	before := hostSuperOptions()
 	code := m.Run()
 	if os.Getenv("STACK_TEST_ROOT") == "1" && code == 0 {
-		if leaks := suiteLeaks(); len(leaks) > 0 {
+		leaks := suiteLeaks()
+		after := hostSuperOptions()
+		for mp, o := range before {
+			if after[mp] != o {
+				leaks = append(leaks, fmt.Sprintf("host mount %s changed: %q, was %q", mp, after[mp], o))
+			}
+		}
+		if len(leaks) > 0 {
 			fmt.Fprintf(os.Stderr, "leaked after the suite:\n\t%s\n", strings.Join(leaks, "\n\t"))
 			code = 1
 		}

@@ -33,6 +33,7 @@ import (
 type Manager struct {
 	root         string
 	cgroupParent string
+	cgroupV2Root string
 	log          *slog.Logger
 }
 
@@ -53,7 +54,7 @@ func New(o Options) (*Manager, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Manager{root: o.StateRoot, cgroupParent: path.Clean("/" + parent), log: logger}, nil
+	return &Manager{root: o.StateRoot, cgroupParent: path.Clean("/" + parent), cgroupV2Root: o.cgroupV2Root, log: logger}, nil
 }
 
 func (m *Manager) dir(id string) (string, error) {
@@ -98,7 +99,7 @@ func (m *Manager) Create(ctx context.Context, id string, cfg Config) (retErr err
 	}()
 	b := bundle{
 		ID: id, Spec: cfg.Spec, Rootfs: cfg.Rootfs, NetNS: cfg.NetNS, Init: cfg.Init,
-		Cgroup: hostCgroupConfig(path.Join(m.cgroupParent, id)),
+		Cgroup: m.cgroupConfig(id),
 	}
 	if err := writeJSON(filepath.Join(dir, bundleFile), b); err != nil {
 		return fmt.Errorf("create container %q: %w", id, err)
@@ -278,6 +279,9 @@ func (m *Manager) State(id string) (State, error) {
 }
 
 func (m *Manager) cgroupConfig(id string) cgroupConfig {
+	if m.cgroupV2Root != "" {
+		return cgroupConfig{V2: true, Root: m.cgroupV2Root, Path: path.Join(m.cgroupParent, id)}
+	}
 	return hostCgroupConfig(path.Join(m.cgroupParent, id))
 }
 

@@ -120,18 +120,13 @@ func mountEntry(rootfs string, m specs.Mount, cgroupV2 bool) error {
 	if err := os.MkdirAll(dest, 0o755); err != nil {
 		return err
 	}
-	if err := linux.Mount(m.Source, dest, m.Type, flags&^unix.MS_RDONLY, data); err != nil {
-		// Some file systems (mqueue when /dev is read-only) refuse rw;
-		// retry with the flags as given.
-		if err2 := linux.Mount(m.Source, dest, m.Type, flags, data); err2 != nil {
-			return err
-		}
-	} else if flags&unix.MS_RDONLY != 0 {
-		// Mounting rw and remounting ro lets children (devpts under /dev)
-		// be created first; here it keeps sysfs and friends simple.
-		if err := linux.Mount("", dest, "", flags|unix.MS_REMOUNT, data); err != nil {
-			return err
-		}
+	// MS_RDONLY goes into this very call, never into a later MS_REMOUNT
+	// without MS_BIND: sysfs in a joined network namespace, cgroup2 and
+	// cgroup v1 hierarchies return the host's superblock, and a plain
+	// remount would turn the host's /sys or cgroup tree read-only. On a
+	// new mount, MS_RDONLY only marks this mount (MNT_READONLY).
+	if err := linux.Mount(m.Source, dest, m.Type, flags&^unix.MS_REMOUNT, data); err != nil {
+		return err
 	}
 	for _, p := range propagation {
 		if err := linux.Mount("", dest, "", p, ""); err != nil {
@@ -168,7 +163,7 @@ func mountCgroupV1(dest string, flags uintptr) error {
 		}
 	}
 	if flags&unix.MS_RDONLY != 0 {
-		return linux.Mount("", dest, "", unix.MS_REMOUNT|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=755")
+		return remountBind(dest, unix.MS_RDONLY)
 	}
 	return nil
 }

@@ -146,6 +146,18 @@ func (s *shim) create() (ln net.Listener, retErr error) {
 			Setsid:     true,
 		},
 	}
+	if s.b.Cgroup.V2 {
+		// Clone straight into the cgroup (clone3 CLONE_INTO_CGROUP): no
+		// migration afterwards, so no cgroup_threadgroup_rwsem writer
+		// and its RCU grace period.
+		dir, err := linux.Open(filepath.Join(s.b.Cgroup.Root, s.b.Cgroup.Path), unix.O_DIRECTORY|unix.O_RDONLY, 0)
+		if err != nil {
+			return nil, err
+		}
+		defer dir.Close()
+		s.cmd.SysProcAttr.UseCgroupFD = true
+		s.cmd.SysProcAttr.CgroupFD = int(dir.Fd())
+	}
 	if !terminal {
 		// Assigned only when set: a nil *os.File in an io.Writer field
 		// is not nil.
@@ -171,8 +183,10 @@ func (s *shim) create() (ln net.Listener, retErr error) {
 		}
 	}
 	pid := s.cmd.Process.Pid
-	if err := cg.Add(pid); err != nil {
-		return nil, fmt.Errorf("add init to cgroup: %w", err)
+	if !s.b.Cgroup.V2 {
+		if err := cg.Add(pid); err != nil {
+			return nil, fmt.Errorf("add init to cgroup: %w", err)
+		}
 	}
 	s.sync = newSyncConn(parent)
 	cfg := &initConfig{

@@ -22,6 +22,11 @@ type Options struct {
 	CgroupParent string
 	// Logger receives debug records about shims. Optional.
 	Logger *slog.Logger
+
+	// cgroupV2Root, when set, drives a cgroup2 hierarchy mounted there
+	// whatever the host's mode; tests use it to run the v2 code on a
+	// hybrid host's /sys/fs/cgroup/unified.
+	cgroupV2Root string
 }
 
 // Config describes one container.
