@@ -8,20 +8,23 @@ import (
 	"github.com/stack-dev/stack/internal/errdefs"
 )
 
-// capNames lists the capabilities the kernel knows, indexed by number
-// (linux/capability.h). Names are written the way OCI specs write them.
-var capNames = [...]string{
-	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER",
-	"CAP_FSETID", "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP",
-	"CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST",
-	"CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER",
-	"CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE",
-	"CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
-	"CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD",
-	"CAP_LEASE", "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP",
-	"CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM",
-	"CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF",
-	"CAP_CHECKPOINT_RESTORE",
+// capNames returns the capabilities the kernel knows, indexed by number
+// (linux/capability.h), named the way OCI specs write them. (A function,
+// not a package variable, so nothing can change the table.)
+func capNames() [41]string {
+	return [41]string{
+		"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER",
+		"CAP_FSETID", "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP",
+		"CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST",
+		"CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER",
+		"CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE",
+		"CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
+		"CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD",
+		"CAP_LEASE", "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP",
+		"CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM",
+		"CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF",
+		"CAP_CHECKPOINT_RESTORE",
+	}
 }
 
 // DefaultCapabilities returns Docker's default capability set (moby
@@ -37,7 +40,10 @@ func DefaultCapabilities() []string {
 // AllCapabilities returns every capability this package knows, in kernel
 // order; capabilities above the running kernel's cap_last_cap are dropped
 // when the set is applied.
-func AllCapabilities() []string { return slices.Clone(capNames[:]) }
+func AllCapabilities() []string {
+	names := capNames()
+	return names[:]
+}
 
 // NormalizeCapability turns "net_admin", "NET_ADMIN" or "CAP_NET_ADMIN"
 // into "CAP_NET_ADMIN". It returns an error wrapping
@@ -58,7 +64,7 @@ func NormalizeCapability(name string) (string, error) {
 
 // capNumber returns the kernel number of a normalized capability name, or -1.
 func capNumber(name string) int {
-	for i, n := range capNames {
+	for i, n := range capNames() {
 		if n == name {
 			return i
 		}
@@ -114,7 +120,7 @@ func TweakCapabilities(base, add, drop []string, privileged bool) ([]string, err
 		delete(set, c)
 	}
 	if addAll {
-		for _, c := range capNames {
+		for _, c := range capNames() {
 			set[c] = true
 		}
 	}

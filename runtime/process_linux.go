@@ -16,14 +16,43 @@ import (
 	"github.com/stack-dev/stack/internal/linux"
 )
 
-// rlimitTypes maps the spec's names to resource numbers.
-var rlimitTypes = map[string]int{
-	"RLIMIT_AS": unix.RLIMIT_AS, "RLIMIT_CORE": unix.RLIMIT_CORE, "RLIMIT_CPU": unix.RLIMIT_CPU,
-	"RLIMIT_DATA": unix.RLIMIT_DATA, "RLIMIT_FSIZE": unix.RLIMIT_FSIZE, "RLIMIT_LOCKS": unix.RLIMIT_LOCKS,
-	"RLIMIT_MEMLOCK": unix.RLIMIT_MEMLOCK, "RLIMIT_MSGQUEUE": unix.RLIMIT_MSGQUEUE,
-	"RLIMIT_NICE": unix.RLIMIT_NICE, "RLIMIT_NOFILE": unix.RLIMIT_NOFILE, "RLIMIT_NPROC": unix.RLIMIT_NPROC,
-	"RLIMIT_RSS": unix.RLIMIT_RSS, "RLIMIT_RTPRIO": unix.RLIMIT_RTPRIO, "RLIMIT_RTTIME": unix.RLIMIT_RTTIME,
-	"RLIMIT_SIGPENDING": unix.RLIMIT_SIGPENDING, "RLIMIT_STACK": unix.RLIMIT_STACK,
+// rlimitResource maps a spec's rlimit name to its resource number.
+func rlimitResource(name string) (int, bool) {
+	switch name {
+	case "RLIMIT_AS":
+		return unix.RLIMIT_AS, true
+	case "RLIMIT_CORE":
+		return unix.RLIMIT_CORE, true
+	case "RLIMIT_CPU":
+		return unix.RLIMIT_CPU, true
+	case "RLIMIT_DATA":
+		return unix.RLIMIT_DATA, true
+	case "RLIMIT_FSIZE":
+		return unix.RLIMIT_FSIZE, true
+	case "RLIMIT_LOCKS":
+		return unix.RLIMIT_LOCKS, true
+	case "RLIMIT_MEMLOCK":
+		return unix.RLIMIT_MEMLOCK, true
+	case "RLIMIT_MSGQUEUE":
+		return unix.RLIMIT_MSGQUEUE, true
+	case "RLIMIT_NICE":
+		return unix.RLIMIT_NICE, true
+	case "RLIMIT_NOFILE":
+		return unix.RLIMIT_NOFILE, true
+	case "RLIMIT_NPROC":
+		return unix.RLIMIT_NPROC, true
+	case "RLIMIT_RSS":
+		return unix.RLIMIT_RSS, true
+	case "RLIMIT_RTPRIO":
+		return unix.RLIMIT_RTPRIO, true
+	case "RLIMIT_RTTIME":
+		return unix.RLIMIT_RTTIME, true
+	case "RLIMIT_SIGPENDING":
+		return unix.RLIMIT_SIGPENDING, true
+	case "RLIMIT_STACK":
+		return unix.RLIMIT_STACK, true
+	}
+	return 0, false
 }
 
 // lookPath finds file in the PATH of env, in the current root, as execvp(3)
@@ -80,7 +109,7 @@ func writeSysctls(sysctl map[string]string) error {
 // may lack).
 func setRlimits(rl []specs.POSIXRlimit) error {
 	for _, r := range rl {
-		res, ok := rlimitTypes[r.Type]
+		res, ok := rlimitResource(r.Type)
 		if !ok {
 			return fmt.Errorf("rlimit %q: %w", r.Type, errdefs.ErrInvalidArgument)
 		}

@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
@@ -16,31 +15,81 @@ import (
 	"github.com/stack-dev/stack/internal/linux"
 )
 
-// mountOption maps an fstab-style option to the mount(2) flag it sets or
-// clears. Options not in the table are passed to the file system as data.
-var mountOptions = map[string]struct {
-	clear bool
-	flag  uintptr
-}{
-	"ro": {false, unix.MS_RDONLY}, "rw": {true, unix.MS_RDONLY},
-	"nosuid": {false, unix.MS_NOSUID}, "suid": {true, unix.MS_NOSUID},
-	"nodev": {false, unix.MS_NODEV}, "dev": {true, unix.MS_NODEV},
-	"noexec": {false, unix.MS_NOEXEC}, "exec": {true, unix.MS_NOEXEC},
-	"sync": {false, unix.MS_SYNCHRONOUS}, "async": {true, unix.MS_SYNCHRONOUS},
-	"dirsync": {false, unix.MS_DIRSYNC}, "remount": {false, unix.MS_REMOUNT},
-	"noatime": {false, unix.MS_NOATIME}, "atime": {true, unix.MS_NOATIME},
-	"nodiratime": {false, unix.MS_NODIRATIME}, "diratime": {true, unix.MS_NODIRATIME},
-	"relatime": {false, unix.MS_RELATIME}, "norelatime": {true, unix.MS_RELATIME},
-	"strictatime": {false, unix.MS_STRICTATIME}, "nostrictatime": {true, unix.MS_STRICTATIME},
-	"bind": {false, unix.MS_BIND}, "rbind": {false, unix.MS_BIND | unix.MS_REC},
-	"defaults": {false, 0},
+// mountOption maps an fstab-style option to the mount(2) flag it sets (or,
+// with clear, clears). Options it does not know are file system data.
+func mountOption(o string) (flag uintptr, clear, ok bool) {
+	switch o {
+	case "ro":
+		return unix.MS_RDONLY, false, true
+	case "rw":
+		return unix.MS_RDONLY, true, true
+	case "nosuid":
+		return unix.MS_NOSUID, false, true
+	case "suid":
+		return unix.MS_NOSUID, true, true
+	case "nodev":
+		return unix.MS_NODEV, false, true
+	case "dev":
+		return unix.MS_NODEV, true, true
+	case "noexec":
+		return unix.MS_NOEXEC, false, true
+	case "exec":
+		return unix.MS_NOEXEC, true, true
+	case "sync":
+		return unix.MS_SYNCHRONOUS, false, true
+	case "async":
+		return unix.MS_SYNCHRONOUS, true, true
+	case "dirsync":
+		return unix.MS_DIRSYNC, false, true
+	case "remount":
+		return unix.MS_REMOUNT, false, true
+	case "noatime":
+		return unix.MS_NOATIME, false, true
+	case "atime":
+		return unix.MS_NOATIME, true, true
+	case "nodiratime":
+		return unix.MS_NODIRATIME, false, true
+	case "diratime":
+		return unix.MS_NODIRATIME, true, true
+	case "relatime":
+		return unix.MS_RELATIME, false, true
+	case "norelatime":
+		return unix.MS_RELATIME, true, true
+	case "strictatime":
+		return unix.MS_STRICTATIME, false, true
+	case "nostrictatime":
+		return unix.MS_STRICTATIME, true, true
+	case "bind":
+		return unix.MS_BIND, false, true
+	case "rbind":
+		return unix.MS_BIND | unix.MS_REC, false, true
+	case "defaults":
+		return 0, false, true
+	}
+	return 0, false, false
 }
 
-var propagationOptions = map[string]uintptr{
-	"private": unix.MS_PRIVATE, "rprivate": unix.MS_PRIVATE | unix.MS_REC,
-	"shared": unix.MS_SHARED, "rshared": unix.MS_SHARED | unix.MS_REC,
-	"slave": unix.MS_SLAVE, "rslave": unix.MS_SLAVE | unix.MS_REC,
-	"unbindable": unix.MS_UNBINDABLE, "runbindable": unix.MS_UNBINDABLE | unix.MS_REC,
+// propagationFlag maps a propagation option to its mount(2) flags.
+func propagationFlag(o string) (uintptr, bool) {
+	switch o {
+	case "private":
+		return unix.MS_PRIVATE, true
+	case "rprivate":
+		return unix.MS_PRIVATE | unix.MS_REC, true
+	case "shared":
+		return unix.MS_SHARED, true
+	case "rshared":
+		return unix.MS_SHARED | unix.MS_REC, true
+	case "slave":
+		return unix.MS_SLAVE, true
+	case "rslave":
+		return unix.MS_SLAVE | unix.MS_REC, true
+	case "unbindable":
+		return unix.MS_UNBINDABLE, true
+	case "runbindable":
+		return unix.MS_UNBINDABLE | unix.MS_REC, true
+	}
+	return 0, false
 }
 
 // parseMountOptions splits options into mount flags, propagation flags and
@@ -48,15 +97,15 @@ var propagationOptions = map[string]uintptr{
 func parseMountOptions(options []string) (flags uintptr, propagation []uintptr, data string) {
 	var extra []string
 	for _, o := range options {
-		if f, ok := mountOptions[o]; ok {
-			if f.clear {
-				flags &^= f.flag
+		if f, clear, ok := mountOption(o); ok {
+			if clear {
+				flags &^= f
 			} else {
-				flags |= f.flag
+				flags |= f
 			}
 			continue
 		}
-		if p, ok := propagationOptions[o]; ok {
+		if p, ok := propagationFlag(o); ok {
 			propagation = append(propagation, p)
 			continue
 		}
@@ -72,7 +121,7 @@ func parseMountOptions(options []string) (flags uintptr, propagation []uintptr, 
 func setupRootfs(cfg *initConfig) error {
 	spec := cfg.Spec
 	propagation := uintptr(unix.MS_REC | unix.MS_PRIVATE)
-	if p, ok := propagationOptions[spec.Linux.RootfsPropagation]; ok {
+	if p, ok := propagationFlag(spec.Linux.RootfsPropagation); ok {
 		propagation = p
 	}
 	// Nothing we mount from here on may propagate back to the host.
@@ -253,22 +302,23 @@ func remountBind(path string, flags uintptr) error {
 	return linux.Mount("", path, "", unix.MS_BIND|unix.MS_REMOUNT|keep|flags, "")
 }
 
-// defaultDevices are the nodes every container's /dev gets, as in runc.
-var defaultDevices = []specs.LinuxDevice{
-	{Path: "/dev/null", Type: "c", Major: 1, Minor: 3},
-	{Path: "/dev/zero", Type: "c", Major: 1, Minor: 5},
-	{Path: "/dev/full", Type: "c", Major: 1, Minor: 7},
-	{Path: "/dev/random", Type: "c", Major: 1, Minor: 8},
-	{Path: "/dev/urandom", Type: "c", Major: 1, Minor: 9},
-	{Path: "/dev/tty", Type: "c", Major: 5, Minor: 0},
+// defaultDevices returns the nodes every container's /dev gets, as in runc.
+func defaultDevices() []specs.LinuxDevice {
+	return []specs.LinuxDevice{
+		{Path: "/dev/null", Type: "c", Major: 1, Minor: 3},
+		{Path: "/dev/zero", Type: "c", Major: 1, Minor: 5},
+		{Path: "/dev/full", Type: "c", Major: 1, Minor: 7},
+		{Path: "/dev/random", Type: "c", Major: 1, Minor: 8},
+		{Path: "/dev/urandom", Type: "c", Major: 1, Minor: 9},
+		{Path: "/dev/tty", Type: "c", Major: 5, Minor: 0},
+	}
 }
 
 // createDevices makes the default device nodes plus the spec's in the
 // container's tmpfs /dev with mknod(2), and the usual symlinks (ptmx into
 // the devpts instance, fd, stdin, stdout, stderr, core).
 func createDevices(rootfs string, extra []specs.LinuxDevice) error {
-	devs := slices.Clone(defaultDevices)
-	devs = append(devs, extra...)
+	devs := append(defaultDevices(), extra...)
 	for _, d := range devs {
 		dest, err := securejoin.SecureJoin(rootfs, d.Path)
 		if err != nil {

@@ -247,11 +247,23 @@ type nsJoin struct {
 	flag int
 }
 
-var nsFlags = map[specs.LinuxNamespaceType]int{
-	specs.MountNamespace: unix.CLONE_NEWNS, specs.PIDNamespace: unix.CLONE_NEWPID,
-	specs.UTSNamespace: unix.CLONE_NEWUTS, specs.IPCNamespace: unix.CLONE_NEWIPC,
-	specs.NetworkNamespace: unix.CLONE_NEWNET, specs.CgroupNamespace: unix.CLONE_NEWCGROUP,
-	specs.UserNamespace: unix.CLONE_NEWUSER,
+// cloneFlag returns the clone(2) flag of a namespace type.
+func cloneFlag(t specs.LinuxNamespaceType) (int, bool) {
+	switch t {
+	case specs.MountNamespace:
+		return unix.CLONE_NEWNS, true
+	case specs.PIDNamespace:
+		return unix.CLONE_NEWPID, true
+	case specs.UTSNamespace:
+		return unix.CLONE_NEWUTS, true
+	case specs.IPCNamespace:
+		return unix.CLONE_NEWIPC, true
+	case specs.NetworkNamespace:
+		return unix.CLONE_NEWNET, true
+	case specs.CgroupNamespace:
+		return unix.CLONE_NEWCGROUP, true
+	}
+	return 0, false
 }
 
 // namespaceFlags turns the spec's namespaces into clone flags (new ones)
@@ -262,8 +274,8 @@ func namespaceFlags(ns []specs.LinuxNamespace, netns string) (uintptr, []nsJoin,
 	var flags uintptr
 	var joins []nsJoin
 	for _, n := range ns {
-		f, ok := nsFlags[n.Type]
-		if !ok || n.Type == specs.UserNamespace {
+		f, ok := cloneFlag(n.Type)
+		if !ok {
 			return 0, nil, fmt.Errorf("namespace %q: not supported", n.Type)
 		}
 		path := n.Path

@@ -38,38 +38,38 @@ func (e *MountError) Error() string {
 
 func (e *MountError) Unwrap() error { return e.Err }
 
-var mountFlagNames = []struct {
-	flag uintptr
-	name string
-}{
-	{unix.MS_RDONLY, "MS_RDONLY"},
-	{unix.MS_NOSUID, "MS_NOSUID"},
-	{unix.MS_NODEV, "MS_NODEV"},
-	{unix.MS_NOEXEC, "MS_NOEXEC"},
-	{unix.MS_SYNCHRONOUS, "MS_SYNCHRONOUS"},
-	{unix.MS_REMOUNT, "MS_REMOUNT"},
-	{unix.MS_MANDLOCK, "MS_MANDLOCK"},
-	{unix.MS_DIRSYNC, "MS_DIRSYNC"},
-	{unix.MS_NOSYMFOLLOW, "MS_NOSYMFOLLOW"},
-	{unix.MS_NOATIME, "MS_NOATIME"},
-	{unix.MS_NODIRATIME, "MS_NODIRATIME"},
-	{unix.MS_BIND, "MS_BIND"},
-	{unix.MS_MOVE, "MS_MOVE"},
-	{unix.MS_REC, "MS_REC"},
-	{unix.MS_SILENT, "MS_SILENT"},
-	{unix.MS_UNBINDABLE, "MS_UNBINDABLE"},
-	{unix.MS_PRIVATE, "MS_PRIVATE"},
-	{unix.MS_SLAVE, "MS_SLAVE"},
-	{unix.MS_SHARED, "MS_SHARED"},
-	{unix.MS_RELATIME, "MS_RELATIME"},
-	{unix.MS_STRICTATIME, "MS_STRICTATIME"},
-	{unix.MNT_DETACH, "MNT_DETACH"},
-}
-
 // MountFlags names the bits of a mount(2) flags word, joined by "|"; bits
 // without a name are kept in hex. (MNT_DETACH shares bit 1 with MS_NOSUID;
 // the umount2 flags are rarely combined, so both names may print.)
 func MountFlags(flags uintptr) string {
+	mountFlagNames := []struct {
+		flag uintptr
+		name string
+	}{
+		{unix.MS_RDONLY, "MS_RDONLY"},
+		{unix.MS_NOSUID, "MS_NOSUID"},
+		{unix.MS_NODEV, "MS_NODEV"},
+		{unix.MS_NOEXEC, "MS_NOEXEC"},
+		{unix.MS_SYNCHRONOUS, "MS_SYNCHRONOUS"},
+		{unix.MS_REMOUNT, "MS_REMOUNT"},
+		{unix.MS_MANDLOCK, "MS_MANDLOCK"},
+		{unix.MS_DIRSYNC, "MS_DIRSYNC"},
+		{unix.MS_NOSYMFOLLOW, "MS_NOSYMFOLLOW"},
+		{unix.MS_NOATIME, "MS_NOATIME"},
+		{unix.MS_NODIRATIME, "MS_NODIRATIME"},
+		{unix.MS_BIND, "MS_BIND"},
+		{unix.MS_MOVE, "MS_MOVE"},
+		{unix.MS_REC, "MS_REC"},
+		{unix.MS_SILENT, "MS_SILENT"},
+		{unix.MS_UNBINDABLE, "MS_UNBINDABLE"},
+		{unix.MS_PRIVATE, "MS_PRIVATE"},
+		{unix.MS_SLAVE, "MS_SLAVE"},
+		{unix.MS_SHARED, "MS_SHARED"},
+		{unix.MS_RELATIME, "MS_RELATIME"},
+		{unix.MS_STRICTATIME, "MS_STRICTATIME"},
+		{unix.MNT_DETACH, "MNT_DETACH"},
+	}
+
 	var names []string
 	rest := flags
 	for _, f := range mountFlagNames {
