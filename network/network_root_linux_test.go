@@ -1,0 +1,126 @@
+package network
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+
+	"github.com/stack-dev/stack/internal/errdefs"
+	"github.com/stack-dev/stack/internal/testutil"
+	"github.com/stack-dev/stack/network/nat"
+)
+
+// TestRootBridge attaches two containers to one network and checks their
+// interfaces, that they reach each other over ICMP and TCP, and that
+// teardown and removal leave nothing.
+func TestRootBridge(t *testing.T) {
+	testutil.RequiresRoot(t)
+	t.Parallel()
+	ctx := context.Background()
+	host := fakeHost(t)
+	fake := &nat.Fake{}
+	m := newTestManager(t, host, func(o *Options) { o.Rules = fake })
+
+	net := uniq(t, 20)
+	st, err := m.CreateNetwork(ctx, NetworkConfig{Name: net})
+	must(t, err)
+	if st.Subnet.String() != "10.89.0.0/24" || st.Gateway.String() != "10.89.0.1" || st.Bridge != BridgeName(net) {
+		t.Fatalf("network status = %+v", st)
+	}
+	again, err := m.CreateNetwork(ctx, NetworkConfig{Name: net})
+	if err != nil || again.Subnet != st.Subnet {
+		t.Fatalf("CreateNetwork again = %+v, %v", again, err)
+	}
+
+	a, err := m.Setup(ctx, AttachConfig{ContainerID: "a-" + net, Networks: []EndpointConfig{{Network: net}}})
+	must(t, err)
+	b, err := m.Setup(ctx, AttachConfig{ContainerID: "b-" + net, Networks: []EndpointConfig{{Network: net, IPv4Address: st.Subnet.Addr().Next().Next().Next().Next().Next()}}})
+	must(t, err)
+	if got := b.Endpoints[0].IP.String(); got != "10.89.0.5/24" {
+		t.Fatalf("static address = %s", got)
+	}
+	if _, err := m.Setup(ctx, AttachConfig{ContainerID: "b-" + net, Networks: []EndpointConfig{{Network: net}}}); !errors.Is(err, errdefs.ErrAlreadyExists) {
+		t.Fatalf("second Setup: %v", err)
+	}
+	if _, err := m.Setup(ctx, AttachConfig{ContainerID: "c-" + net, Networks: []EndpointConfig{{Network: net, IPv4Address: b.Endpoints[0].IP.Addr()}}}); !errors.Is(err, errdefs.ErrAlreadyExists) {
+		t.Fatalf("Setup with a taken address: %v", err)
+	}
+	if _, err := os.Stat(m.root + "/netns/c-" + net); !os.IsNotExist(err) {
+		t.Fatalf("failed setup left its netns: %v", err)
+	}
+
+	// Inside a: eth0 with the address, MTU of the host's eth0, lo up,
+	// default route via the gateway.
+	ns, err := netns.GetFromPath(a.NetNSPath)
+	must(t, err)
+	h, err := netlink.NewHandleAt(ns)
+	must(t, err)
+	eth0, err := h.LinkByName("eth0")
+	must(t, err)
+	if eth0.Attrs().MTU != 1400 || eth0.Attrs().HardwareAddr.String() != a.Endpoints[0].MAC.String() {
+		t.Errorf("eth0 mtu %d mac %s, want 1400 %s", eth0.Attrs().MTU, eth0.Attrs().HardwareAddr, a.Endpoints[0].MAC)
+	}
+	routes, err := h.RouteList(nil, netlink.FAMILY_V4)
+	must(t, err)
+	var dflt bool
+	for _, r := range routes {
+		if r.Dst == nil || r.Dst.String() == "0.0.0.0/0" {
+			dflt = r.Gw.String() == "10.89.0.1"
+		}
+	}
+	if !dflt {
+		t.Errorf("no default route via the gateway: %v", routes)
+	}
+	h.Close()
+	ns.Close()
+
+	if out, err := busybox(t, a.NetNSPath, 5*time.Second, "ping", "-c", "1", "-W", "2", b.Endpoints[0].IP.Addr().String()); err != nil {
+		t.Fatalf("ping a -> b: %v\n%s", err, out)
+	}
+	if out, err := busybox(t, a.NetNSPath, 5*time.Second, "ping", "-c", "1", "-W", "2", "127.0.0.1"); err != nil {
+		t.Fatalf("ping lo in a: %v\n%s", err, out)
+	}
+	httpd(t, b.NetNSPath, 80, "hello from b")
+	out, err := busybox(t, a.NetNSPath, 5*time.Second, "wget", "-q", "-O", "-", "http://"+b.Endpoints[0].IP.Addr().String()+"/")
+	if err != nil || !strings.Contains(out, "hello from b") {
+		t.Fatalf("wget a -> b: %v\n%s", err, out)
+	}
+
+	if err := m.RemoveNetwork(ctx, net); !errors.Is(err, errdefs.ErrFailedPrecondition) {
+		t.Fatalf("RemoveNetwork in use: %v", err)
+	}
+	must(t, m.Teardown(ctx, "a-"+net))
+	must(t, m.Teardown(ctx, "a-"+net)) // idempotent
+	must(t, m.Teardown(ctx, "b-"+net))
+	must(t, m.RemoveNetwork(ctx, net))
+	assertClean(t, m)
+	if got := fake.String(); !strings.Contains(got, "remove table") {
+		t.Errorf("rules:\n%s", got)
+	}
+}
+
+// assertClean checks that m's host namespace holds no link of ours and its
+// state root no namespace.
+func assertClean(t testing.TB, m *Manager) {
+	t.Helper()
+	links, err := m.nl.LinkList()
+	must(t, err)
+	for _, l := range links {
+		if n := l.Attrs().Name; strings.HasPrefix(n, BridgePrefix) || strings.HasPrefix(n, VethPrefix) {
+			t.Errorf("link %s left behind", n)
+		}
+	}
+	entries, _ := os.ReadDir(m.root + "/netns")
+	for _, e := range entries {
+		t.Errorf("netns %s left behind", e.Name())
+	}
+	if len(m.ipam.Networks()) != 0 {
+		t.Errorf("ipam still holds %v", m.ipam.Networks())
+	}
+}
