@@ -4,10 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/stack-dev/stack/internal/errdefs"
 	"github.com/stack-dev/stack/runtime"
@@ -15,117 +19,260 @@ import (
 )
 
 // rootfsDir is where a container's storage (overlay upper and work dirs,
-// mount point) lives.
-const rootfsDir = "rootfs"
+// mount point) lives, and logsDir its log across runs.
+const (
+	rootfsDir = "rootfs"
+	logsDir   = "logs"
+)
 
-// containerRequest describes one container to create from a service.
-type containerRequest struct {
-	// ID names the container; it must be a valid path component. Required.
-	ID string
-	// Service is the service to run. Required.
-	Service *spec.Service
-	// Image is the image reference; Service.Image when empty.
-	Image string
-	// Command replaces the service's command (stack run). Optional.
-	Command []string
-	// NetNS is a network namespace to join. Optional: a new empty one.
-	NetNS string
-}
+// defaultStopGrace is Docker's stop timeout.
+const defaultStopGrace = 10 * time.Second
 
-// createContainer assembles a container's root filesystem from its
-// image's layers and creates it in the runtime, ready to start. On error
-// nothing of it is left behind.
-func (d *Daemon) createContainer(ctx context.Context, req containerRequest) (retErr error) {
+// createContainer assembles the container of record r: its root
+// filesystem from the image's layers, its volumes and network, and its
+// OCI spec, then creates it in the runtime, ready to start. command
+// replaces the service's command (stack run). On error nothing of it is
+// left behind.
+func (d *Daemon) createContainer(ctx context.Context, p *spec.Project, r *record, svc *spec.Service, command []string) (retErr error) {
 	storage, rt, err := d.engines()
 	if err != nil {
 		return err
 	}
-	ref := req.Image
-	if ref == "" {
-		ref = req.Service.Image
-	}
-	img, err := d.images.Rootfs(ctx, ref)
+	img, err := d.images.Rootfs(ctx, r.Image)
 	if err != nil {
 		if errors.Is(err, errdefs.ErrNotFound) {
-			return fmt.Errorf("service %q: image %s is not here: import it with `stack image import`: %w", req.Service.Name, ref, err)
+			return fmt.Errorf("image %s is not here: import it with `stack image import`: %w", r.Image, err)
 		}
-		return fmt.Errorf("service %q: image %s: %w", req.Service.Name, ref, err)
+		return fmt.Errorf("image %s: %w", r.Image, err)
 	}
-	dir := filepath.Join(d.cfg.StateRoot, rootfsDir, req.ID)
+	if r.ImageID == "" {
+		r.ImageID = img.ID.String()
+	}
+	dir := d.rootfsPath(r.ID)
 	if err := os.MkdirAll(filepath.Dir(dir), 0o711); err != nil {
-		return fmt.Errorf("create container %s: %w", req.ID, err)
+		return fmt.Errorf("create container %s: %w", r.Name, err)
 	}
 	rootfs, err := storage.Mount(ctx, dir, img.Layers)
 	if err != nil {
-		return fmt.Errorf("create container %s: mount rootfs: %w", req.ID, err)
+		return fmt.Errorf("create container %s: mount rootfs: %w", r.Name, err)
 	}
 	defer func() {
 		if retErr != nil {
 			retErr = errors.Join(retErr, storage.Unmount(dir), storage.Remove(dir))
 		}
 	}()
-	mounts, err := serviceMounts(req.Service)
+	mounts, err := d.serviceMounts(p, svc, rootfs)
 	if err != nil {
 		return err
 	}
+	net, err := d.attachNetwork(ctx, p, r, svc)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if retErr != nil {
+			retErr = errors.Join(retErr, d.detachNetwork(context.WithoutCancel(ctx), r))
+		}
+	}()
+	mounts = append(mounts, net.mounts...)
 	s, err := buildSpec(specInput{
-		Service:  req.Service,
+		Service:  svc,
 		Image:    img.Config,
 		Rootfs:   rootfs,
-		Hostname: shortContainerID(req.ID),
+		Hostname: shortContainerID(r.ID),
 		Mounts:   mounts,
-		Command:  req.Command,
+		Command:  command,
 	})
 	if err != nil {
 		return err
 	}
-	init := req.Service.Init != nil && *req.Service.Init
-	if err := rt.Create(ctx, req.ID, runtime.Config{Spec: s, Rootfs: rootfs, NetNS: req.NetNS, Init: init}); err != nil {
-		return fmt.Errorf("create container %s: %w", req.ID, err)
+	if r.StopSignal == "" {
+		r.StopSignal = img.Config.StopSignal
+	}
+	r.Spec, r.Rootfs, r.NetNS = s, rootfs, net.netns
+	r.Init = svc.Init != nil && *svc.Init
+	r.Healthcheck = healthcheckOf(svc, img.Config)
+	if err := rt.Create(ctx, r.ID, runtime.Config{Spec: s, Rootfs: rootfs, NetNS: r.NetNS, Init: r.Init}); err != nil {
+		return fmt.Errorf("create container %s: %w", r.Name, err)
 	}
 	return nil
 }
 
-// removeContainer deletes a container and its storage, doing as much as
-// it can even when a step fails.
-func (d *Daemon) removeContainer(ctx context.Context, id string) error {
+func (d *Daemon) rootfsPath(id string) string { return filepath.Join(d.cfg.StateRoot, rootfsDir, id) }
+func (d *Daemon) logPath(id string) string    { return filepath.Join(d.cfg.StateRoot, logsDir, id+".log") }
+
+// startRecord starts the container of r. A runtime container runs once,
+// so a container that ran before is created again from its saved spec,
+// on the same root filesystem: its writes survive a restart, as in
+// Docker. The finished run's log is kept first.
+func (d *Daemon) startRecord(ctx context.Context, r *record) error {
+	_, rt, err := d.engines()
+	if err != nil {
+		return err
+	}
+	st, err := rt.State(r.ID)
+	switch {
+	case errors.Is(err, errdefs.ErrNotFound):
+		if err := rt.Create(ctx, r.ID, runtime.Config{Spec: r.Spec, Rootfs: r.Rootfs, NetNS: r.NetNS, Init: r.Init}); err != nil {
+			return fmt.Errorf("start container %s: %w", r.Name, err)
+		}
+	case err != nil:
+		return err
+	case st.Status == runtime.Running || st.Status == runtime.Paused:
+		return nil
+	case st.Status != runtime.Created:
+		if err := d.retireRun(ctx, r); err != nil {
+			return err
+		}
+		if err := rt.Create(ctx, r.ID, runtime.Config{Spec: r.Spec, Rootfs: r.Rootfs, NetNS: r.NetNS, Init: r.Init}); err != nil {
+			return fmt.Errorf("start container %s: %w", r.Name, err)
+		}
+	}
+	if err := rt.Start(ctx, r.ID); err != nil {
+		return fmt.Errorf("start container %s: %w", r.Name, err)
+	}
+	r.StoppedByUser = false
+	if r.Healthcheck != nil {
+		r.Health = "starting"
+	}
+	if err := d.saveRecord(r); err != nil {
+		return err
+	}
+	d.supervise(r)
+	return nil
+}
+
+// retireRun deletes the runtime container of a finished run, appending its
+// log to the container's log across runs.
+func (d *Daemon) retireRun(ctx context.Context, r *record) error {
+	_, rt, err := d.engines()
+	if err != nil {
+		return err
+	}
+	if err := d.shipLog(r); err != nil {
+		d.log.Warn("keep log of finished run", "container", r.Name, "err", err)
+	}
+	if err := rt.Delete(ctx, r.ID, true); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
+		return fmt.Errorf("delete finished run of %s: %w", r.Name, err)
+	}
+	return nil
+}
+
+// shipLog appends the runtime log of the current run to the container's
+// own log.
+func (d *Daemon) shipLog(r *record) error {
+	_, rt, err := d.engines()
+	if err != nil {
+		return err
+	}
+	src, err := rt.LogPath(r.ID)
+	if err != nil {
+		return err
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	defer in.Close()
+	if err := os.MkdirAll(filepath.Join(d.cfg.StateRoot, logsDir), 0o700); err != nil {
+		return err
+	}
+	out, err := os.OpenFile(d.logPath(r.ID), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(out, in)
+	return errors.Join(err, out.Close())
+}
+
+// stopContainer stops a container with its stop signal, killing it after
+// the grace period (the service's, or Docker's 10s, unless grace is set).
+// byUser keeps it stopped whatever its restart policy.
+func (d *Daemon) stopContainer(ctx context.Context, r *record, grace time.Duration, byUser bool) error {
+	_, rt, err := d.engines()
+	if err != nil {
+		return err
+	}
+	d.unsupervise(r.ID)
+	if byUser && !r.StoppedByUser {
+		r.StoppedByUser = true
+		if err := d.saveRecord(r); err != nil {
+			return err
+		}
+	}
+	if grace == 0 {
+		grace = r.StopGrace
+	}
+	if grace == 0 {
+		grace = defaultStopGrace
+	}
+	sig := unix.SIGTERM
+	if r.StopSignal != "" {
+		if s := unix.SignalNum(normalizeSignal(r.StopSignal)); s != 0 {
+			sig = s
+		}
+	}
+	if _, err := rt.Stop(ctx, r.ID, sig, grace); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
+		return fmt.Errorf("stop container %s: %w", r.Name, err)
+	}
+	return nil
+}
+
+// normalizeSignal turns "TERM", "sigterm" or "SIGTERM" into "SIGTERM".
+func normalizeSignal(s string) string {
+	s = strings.ToUpper(s)
+	if !strings.HasPrefix(s, "SIG") {
+		s = "SIG" + s
+	}
+	return s
+}
+
+// removeContainer deletes a container, its storage, network and record,
+// doing as much as it can even when a step fails.
+func (d *Daemon) removeContainer(ctx context.Context, r *record) error {
 	storage, rt, err := d.engines()
 	if err != nil {
 		return err
 	}
-	dir := filepath.Join(d.cfg.StateRoot, rootfsDir, id)
+	d.unsupervise(r.ID)
+	dir := d.rootfsPath(r.ID)
 	var errs []error
-	if err := rt.Delete(ctx, id, true); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
+	if err := rt.Delete(ctx, r.ID, true); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
 		errs = append(errs, err)
 	}
-	if err := storage.Unmount(dir); err != nil {
+	errs = append(errs, d.detachNetwork(ctx, r), storage.Unmount(dir), storage.Remove(dir))
+	if err := os.Remove(d.logPath(r.ID)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		errs = append(errs, err)
 	}
-	if err := storage.Remove(dir); err != nil {
-		errs = append(errs, err)
-	}
+	errs = append(errs, d.removeRecord(r))
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("remove container %s: %w", id, err)
+		return fmt.Errorf("remove container %s: %w", r.Name, err)
 	}
 	return nil
 }
 
-// serviceMounts turns the service's bind and tmpfs volumes into OCI
-// mounts. Named volumes come with the volume store (issue 5).
-func serviceMounts(svc *spec.Service) ([]specs.Mount, error) {
+// serviceMounts turns the service's volumes into OCI mounts: binds,
+// tmpfs, and named or anonymous volumes, which are created on first use
+// and filled from the image's content at their target (Docker's
+// behaviour, which database images rely on).
+func (d *Daemon) serviceMounts(p *spec.Project, svc *spec.Service, rootfs string) ([]specs.Mount, error) {
 	var mounts []specs.Mount
 	for _, v := range svc.Volumes {
+		ro := func(opts []string) []string {
+			if v.ReadOnly {
+				return append(opts, "ro")
+			}
+			return opts
+		}
 		switch v.Type {
 		case spec.VolumeTypeBind:
-			opts := []string{"rbind"}
-			if v.ReadOnly {
-				opts = append(opts, "ro")
-			}
 			prop := "rprivate"
 			if v.Bind != nil && v.Bind.Propagation != "" {
 				prop = v.Bind.Propagation
 			}
-			opts = append(opts, prop)
 			if v.Bind != nil && v.Bind.CreateHostPath {
 				if _, err := os.Stat(v.Source); errors.Is(err, os.ErrNotExist) {
 					if err := os.MkdirAll(v.Source, 0o755); err != nil {
@@ -133,7 +280,7 @@ func serviceMounts(svc *spec.Service) ([]specs.Mount, error) {
 					}
 				}
 			}
-			mounts = append(mounts, specs.Mount{Destination: v.Target, Type: "bind", Source: v.Source, Options: opts})
+			mounts = append(mounts, specs.Mount{Destination: v.Target, Type: "bind", Source: v.Source, Options: ro([]string{"rbind", prop})})
 		case spec.VolumeTypeTmpfs:
 			opts := []string{"nosuid", "nodev", "noexec"}
 			if v.Tmpfs != nil && v.Tmpfs.Size > 0 {
@@ -142,12 +289,17 @@ func serviceMounts(svc *spec.Service) ([]specs.Mount, error) {
 			if v.Tmpfs != nil && v.Tmpfs.Mode != 0 {
 				opts = append(opts, fmt.Sprintf("mode=%o", v.Tmpfs.Mode))
 			}
-			if v.ReadOnly {
-				opts = append(opts, "ro")
+			mounts = append(mounts, specs.Mount{Destination: v.Target, Type: "tmpfs", Source: "tmpfs", Options: ro(opts)})
+		case spec.VolumeTypeVolume:
+			name := anonymousVolumeName(p.Name, svc.Name, v.Target)
+			if v.Source != "" {
+				name = p.Volumes[v.Source].Name
 			}
-			mounts = append(mounts, specs.Mount{Destination: v.Target, Type: "tmpfs", Source: "tmpfs", Options: opts})
-		default:
-			return nil, fmt.Errorf("service %q: volume %s: named volumes arrive with the engine: %w", svc.Name, v.Target, errdefs.ErrNotImplemented)
+			data, err := d.volumeData(name, rootfs, v)
+			if err != nil {
+				return nil, fmt.Errorf("service %q: volume %s: %w", svc.Name, name, err)
+			}
+			mounts = append(mounts, specs.Mount{Destination: v.Target, Type: "bind", Source: data, Options: ro([]string{"rbind", "rprivate"})})
 		}
 	}
 	return mounts, nil

@@ -3,6 +3,8 @@ package daemon
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"strings"
@@ -31,24 +33,33 @@ func newTestDaemon(t *testing.T) *Daemon {
 	t.Helper()
 	root := t.TempDir()
 	parent := "stack-test/" + strings.NewReplacer("/", "-").Replace(t.Name())
-	d, err := New(Config{StateRoot: root, CgroupParent: parent})
+	d, err := New(Config{StateRoot: root, CgroupParent: parent, NetworkTable: testTable(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
+		d.Close()
 		assertNoMountsUnder(t, root)
 		removeCgroupParent(t, parent)
 	})
 	return d
 }
 
+// testTable names an nftables table of the test's own.
+func testTable(t *testing.T) string {
+	sum := sha256.Sum256([]byte(t.Name()))
+	return "stacktest_" + hex.EncodeToString(sum[:4])
+}
+
 // run creates, starts and waits for a container of svc, returning its
-// state and output, and removes it.
-func run(t *testing.T, d *Daemon, id string, svc *spec.Service) (runtime.State, string) {
+// record, state and output. The caller removes it.
+func run(t *testing.T, d *Daemon, id string, svc *spec.Service) (*record, runtime.State, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := d.createContainer(ctx, containerRequest{ID: id, Service: svc}); err != nil {
+	p := &spec.Project{Name: "test", Services: map[string]*spec.Service{svc.Name: svc}}
+	r := &record{ID: id, Name: id, Project: p.Name, Service: svc.Name, Image: svc.Image}
+	if err := d.createContainer(ctx, p, r, svc, nil); err != nil {
 		t.Fatalf("create %s: %v", id, err)
 	}
 	_, rt, _ := d.engines()
@@ -67,7 +78,7 @@ func run(t *testing.T, d *Daemon, id string, svc *spec.Service) (runtime.State, 
 	var out strings.Builder
 	runtime.DecodeLogs(f, func(e runtime.LogEntry) error { out.WriteString(e.Log); return nil })
 	f.Close()
-	return st, out.String()
+	return r, st, out.String()
 }
 
 // TestRootCopyOnWrite: a file changed in one container is unchanged in the
@@ -81,12 +92,12 @@ func TestRootCopyOnWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	svc := &spec.Service{Name: "a", Image: "busybox:cow", Command: spec.Command{"sh", "-c", "echo changed > /etc/group && cat /etc/group"}}
-	st, out := run(t, d, "cow-a", svc)
+	ra, st, out := run(t, d, "cow-a", svc)
 	if st.ExitCode != 0 || strings.TrimSpace(out) != "changed" {
 		t.Fatalf("writer: exit %d, output %q", st.ExitCode, out)
 	}
 	svc2 := &spec.Service{Name: "b", Image: "busybox:cow", Command: spec.Command{"cat", "/etc/group"}}
-	st, out = run(t, d, "cow-b", svc2)
+	rb, st, out := run(t, d, "cow-b", svc2)
 	if st.ExitCode != 0 || !strings.Contains(out, "root:x:0:") || strings.Contains(out, "changed") {
 		t.Fatalf("reader sees the other container's write: exit %d, output %q", st.ExitCode, out)
 	}
@@ -106,8 +117,8 @@ func TestRootCopyOnWrite(t *testing.T) {
 	if usage.Size > 64<<10 {
 		t.Errorf("second container's own layer holds %d bytes: the image's files were copied", usage.Size)
 	}
-	for _, id := range []string{"cow-a", "cow-b"} {
-		if err := d.removeContainer(ctx, id); err != nil {
+	for _, r := range []*record{ra, rb} {
+		if err := d.removeContainer(ctx, r); err != nil {
 			t.Error(err)
 		}
 	}
@@ -150,11 +161,11 @@ func TestRootImportedArchivesRun(t *testing.T) {
 			t.Fatalf("import %s: %v", name, err)
 		}
 		id := "archive-" + map[bool]string{true: "oci", false: "docker"}[oci]
-		st, out := run(t, d, id, &spec.Service{Name: "s", Image: name})
+		r, st, out := run(t, d, id, &spec.Service{Name: "s", Image: name})
 		if st.ExitCode != 0 || out != "hello from a layer\n" {
 			t.Errorf("%s: exit %d, output %q", name, st.ExitCode, out)
 		}
-		if err := d.removeContainer(ctx, id); err != nil {
+		if err := d.removeContainer(ctx, r); err != nil {
 			t.Error(err)
 		}
 		h, err := d.ImageHistory(ctx, name)

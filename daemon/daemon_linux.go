@@ -18,6 +18,7 @@ import (
 	"github.com/stack-dev/stack/image"
 	"github.com/stack-dev/stack/image/overlay"
 	"github.com/stack-dev/stack/internal/errdefs"
+	"github.com/stack-dev/stack/network"
 	"github.com/stack-dev/stack/runtime"
 )
 
@@ -33,6 +34,9 @@ type Config struct {
 	CgroupParent string
 	// Version is the server version reported by Info. Optional.
 	Version string
+	// NetworkTable is the nftables table of the daemon's rules. Optional:
+	// "stack". Tests give each daemon its own.
+	NetworkTable string
 	// Logger receives what the daemon logs. Optional.
 	Logger *slog.Logger
 }
@@ -50,6 +54,18 @@ type Daemon struct {
 	storage overlay.Driver
 	runtime *runtime.Manager
 	openErr error
+
+	netOnce sync.Once
+	netMgr  *network.Manager
+	netErr  error
+
+	events *eventBus
+	// baseCtx outlives requests: container watches run under it until
+	// Close.
+	baseCtx     context.Context
+	stop        context.CancelFunc
+	supMu       sync.Mutex
+	supervisors map[string]*supervisor
 }
 
 // The layout of the state root.
@@ -75,7 +91,32 @@ func New(cfg Config) (*Daemon, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open image store: %w", err)
 	}
-	return &Daemon{cfg: cfg, log: log, images: store}, nil
+	ctx, stop := context.WithCancel(context.Background())
+	return &Daemon{cfg: cfg, log: log, images: store, events: newEventBus(), baseCtx: ctx, stop: stop, supervisors: map[string]*supervisor{}}, nil
+}
+
+// Close stops watching containers and releases the network manager. The
+// containers keep running: a new Daemon adopts them.
+func (d *Daemon) Close() error {
+	d.stop()
+	d.supMu.Lock()
+	sups := d.supervisors
+	d.supervisors = map[string]*supervisor{}
+	d.supMu.Unlock()
+	for _, s := range sups {
+		s.cancel()
+		s.wg.Wait()
+	}
+	if d.netMgr != nil {
+		return d.netMgr.Close()
+	}
+	return nil
+}
+
+// networks opens the network manager on first use.
+func (d *Daemon) networks() (*network.Manager, error) {
+	d.netOnce.Do(func() { d.netMgr, d.netErr = d.openNetwork() })
+	return d.netMgr, d.netErr
 }
 
 // engines opens the storage driver and the container runtime.

@@ -11,6 +11,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/stack-dev/stack/api"
@@ -68,7 +69,126 @@ func (d *Daemon) Handler() http.Handler {
 	handle("GET "+v+"/images/inspect/{ref...}", func(w http.ResponseWriter, r *http.Request) (any, error) {
 		return d.InspectImage(r.Context(), r.PathValue("ref"))
 	})
+	handle("GET "+v+"/projects", func(w http.ResponseWriter, r *http.Request) (any, error) {
+		return d.Projects(r.Context())
+	})
+	handle("GET "+v+"/projects/{name}/containers", func(w http.ResponseWriter, r *http.Request) (any, error) {
+		return d.Containers(r.Context(), r.PathValue("name"))
+	})
+	mux.HandleFunc("POST "+v+"/projects/{name}/up", func(w http.ResponseWriter, r *http.Request) {
+		var req api.UpRequest
+		if err := decodeJSON(r, &req); err != nil {
+			api.WriteError(w, err)
+			return
+		}
+		streamEvents(w, func(emit func(api.Event)) error {
+			// The request's context ends if the client goes away; an up
+			// carries on regardless, as docker compose's does.
+			return d.Up(context.WithoutCancel(r.Context()), req, emit)
+		})
+	})
+	mux.HandleFunc("POST "+v+"/projects/{name}/down", func(w http.ResponseWriter, r *http.Request) {
+		var req api.DownRequest
+		if err := decodeJSON(r, &req); err != nil {
+			api.WriteError(w, err)
+			return
+		}
+		streamEvents(w, func(emit func(api.Event)) error {
+			return d.Down(context.WithoutCancel(r.Context()), r.PathValue("name"), req, emit)
+		})
+	})
+	for _, op := range []string{"stop", "start", "restart", "kill", "pause", "unpause"} {
+		mux.HandleFunc("POST "+v+"/projects/{name}/"+op, func(w http.ResponseWriter, r *http.Request) {
+			var req api.StopRequest
+			if err := decodeJSON(r, &req); err != nil {
+				api.WriteError(w, err)
+				return
+			}
+			streamEvents(w, func(emit func(api.Event)) error {
+				return d.Lifecycle(context.WithoutCancel(r.Context()), r.PathValue("name"), op, req, emit)
+			})
+		})
+	}
+	mux.HandleFunc("GET "+v+"/projects/{name}/logs", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		o := LogsOptions{Services: q["service"], Tail: -1}
+		o.Follow, _ = strconv.ParseBool(q.Get("follow"))
+		if t := q.Get("tail"); t != "" && t != "all" {
+			n, err := strconv.Atoi(t)
+			if err != nil {
+				api.WriteError(w, fmt.Errorf("tail %q: %w", t, errdefs.ErrInvalidArgument))
+				return
+			}
+			o.Tail = n
+		}
+		if s := q.Get("since"); s != "" {
+			since, err := time.Parse(time.RFC3339Nano, s)
+			if err != nil {
+				api.WriteError(w, fmt.Errorf("since %q: %w", s, errdefs.ErrInvalidArgument))
+				return
+			}
+			o.Since = since
+		}
+		stream(w, func(send func(any) error) error {
+			return d.Logs(r.Context(), r.PathValue("name"), o, func(l api.LogLine) error { return send(l) })
+		})
+	})
+	mux.HandleFunc("GET "+v+"/events", func(w http.ResponseWriter, r *http.Request) {
+		ch, cancel := d.events.subscribe(r.URL.Query().Get("project"))
+		defer cancel()
+		stream(w, func(send func(any) error) error {
+			for {
+				select {
+				case <-r.Context().Done():
+					return nil
+				case ev := <-ch:
+					if err := send(ev); err != nil {
+						return err
+					}
+				}
+			}
+		})
+	})
 	return mux
+}
+
+// stream answers with a stream of JSON values, one per line, flushed as
+// they come. An error after the first value can no longer change the
+// status: it is sent as a last {"error": ...} line.
+func stream(w http.ResponseWriter, fn func(send func(any) error) error) {
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.WriteHeader(http.StatusOK)
+	flusher, _ := w.(http.Flusher)
+	enc := json.NewEncoder(w)
+	var mu sync.Mutex
+	send := func(v any) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if err := enc.Encode(v); err != nil {
+			return err
+		}
+		if flusher != nil {
+			flusher.Flush()
+		}
+		return nil
+	}
+	if err := fn(send); err != nil {
+		_, body := api.ToHTTP(err)
+		send(map[string]any{"error": body})
+	}
+}
+
+// streamEvents streams the events of an operation, ending with an event
+// that carries the operation's error, if any.
+func streamEvents(w http.ResponseWriter, op func(emit func(api.Event)) error) {
+	stream(w, func(send func(any) error) error {
+		err := op(func(ev api.Event) { send(ev) })
+		if err != nil {
+			_, body := api.ToHTTP(err)
+			send(api.Event{Time: time.Now(), Action: "error", Error: body.Message, Message: body.Class})
+		}
+		return nil
+	})
 }
 
 func decodeJSON(r *http.Request, v any) error {
@@ -114,6 +234,7 @@ func ListenUnix(path string) (net.Listener, error) {
 // Serve answers API requests on l until ctx is done, then shuts down,
 // giving running requests (log streams) a moment to end.
 func (d *Daemon) Serve(ctx context.Context, l net.Listener) error {
+	d.adopt()
 	srv := &http.Server{Handler: d.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()

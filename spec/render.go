@@ -31,3 +31,24 @@ func RenderJSON(p *Project) ([]byte, error) {
 	}
 	return append(out, '\n'), nil
 }
+
+// DecodeJSON reads a project printed by RenderJSON, as the daemon receives
+// it from the CLI: the model is already normalised and validated, so only
+// the names the JSON leaves out are restored.
+func DecodeJSON(data []byte) (*Project, error) {
+	var p Project
+	if err := json.Unmarshal(data, &p); err != nil {
+		return nil, fmt.Errorf("decode project: %w", err)
+	}
+	if p.Name == "" {
+		return nil, fmt.Errorf("decode project: no name")
+	}
+	for name, s := range p.Services {
+		if s == nil {
+			s = &Service{}
+			p.Services[name] = s
+		}
+		s.Name = name
+	}
+	return &p, nil
+}

@@ -22,7 +22,7 @@ func main() {
 // mistake in the input (a bad flag or stack file), 1 otherwise.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	cmd := newRootCommand(stdin, stdout, stderr)
-	cmd.SetArgs(args)
+	cmd.SetArgs(rewriteShorthands(args))
 	err := cmd.Execute()
 	if err == nil {
 		return 0
@@ -47,4 +47,29 @@ func printError(w io.Writer, err error) {
 	}
 	msg := strings.ReplaceAll(err.Error(), "\n", "; ")
 	fmt.Fprintf(w, "stack: %s\n", msg)
+}
+
+// localShorthands are the -f flags of subcommands that docker users type
+// (logs -f, image rm -f), which the global -f (--file) would otherwise
+// take: after the subcommand, they mean the subcommand's flag.
+var localShorthands = map[string]string{"logs": "--follow", "rm": "--force"}
+
+// rewriteShorthands turns "-f" after a subcommand of localShorthands into
+// that subcommand's long flag, leaving "-f FILE" before it alone.
+func rewriteShorthands(args []string) []string {
+	out := append([]string(nil), args...)
+	long := ""
+	for i, a := range out {
+		if a == "--" {
+			break
+		}
+		if l, ok := localShorthands[a]; ok && long == "" {
+			long = l
+			continue
+		}
+		if long != "" && a == "-f" {
+			out[i] = long
+		}
+	}
+	return out
 }

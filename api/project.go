@@ -1,0 +1,105 @@
+package api
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// UpRequest asks the daemon to bring a project to the state its stack file
+// describes. The CLI loads and validates the stack file; Project is the
+// normalised model as spec.RenderJSON prints it.
+type UpRequest struct {
+	Project       json.RawMessage `json:"project"`
+	Profiles      []string        `json:"profiles,omitempty"`
+	Services      []string        `json:"services,omitempty"`
+	NoDeps        bool            `json:"no_deps,omitempty"`
+	ForceRecreate bool            `json:"force_recreate,omitempty"`
+	NoRecreate    bool            `json:"no_recreate,omitempty"`
+	RemoveOrphans bool            `json:"remove_orphans,omitempty"`
+	Scale         map[string]int  `json:"scale,omitempty"`
+	// Wait blocks until every started service is running and healthy (or
+	// completed), failing if one is not within Timeout.
+	Wait    bool          `json:"wait,omitempty"`
+	Timeout time.Duration `json:"timeout,omitempty"`
+}
+
+// DownRequest asks the daemon to stop and remove a project's containers
+// and networks.
+type DownRequest struct {
+	// Volumes removes the project's named volumes too (down -v).
+	Volumes bool `json:"volumes,omitempty"`
+	// RemoveOrphans is accepted for compatibility: down removes every
+	// container of the project, orphans included.
+	RemoveOrphans bool `json:"remove_orphans,omitempty"`
+	// Timeout is the stop grace period; the services' own when zero.
+	Timeout time.Duration `json:"timeout,omitempty"`
+}
+
+// StopRequest asks for services to be stopped (or killed, restarted).
+type StopRequest struct {
+	Services []string      `json:"services,omitempty"`
+	Timeout  time.Duration `json:"timeout,omitempty"`
+	Signal   string        `json:"signal,omitempty"`
+}
+
+// Event is one thing that happened to a project, streamed by up and by
+// `stack events`, in the order it happened.
+type Event struct {
+	Time      time.Time `json:"time"`
+	Project   string    `json:"project"`
+	Service   string    `json:"service,omitempty"`
+	Container string    `json:"container,omitempty"`
+	// Action is what happened: create, start, healthy, unhealthy, die,
+	// stop, remove, restart, network-create, volume-create, ...
+	Action string `json:"action"`
+	// Message says more: an exit code, a health check's output, an error.
+	Message string `json:"message,omitempty"`
+	// Error is set on the last event of a failed request.
+	Error string `json:"error,omitempty"`
+}
+
+// Container is one container of a project, as `stack ps` shows it.
+type Container struct {
+	ID       string    `json:"id"`
+	Name     string    `json:"name"`
+	Project  string    `json:"project"`
+	Service  string    `json:"service"`
+	Number   int       `json:"number"`
+	Image    string    `json:"image"`
+	Command  []string  `json:"command"`
+	State    string    `json:"state"` // created, running, paused, exited
+	Health   string    `json:"health,omitempty"`
+	ExitCode int       `json:"exit_code"`
+	Created  time.Time `json:"created"`
+	Started  time.Time `json:"started,omitzero"`
+	Finished time.Time `json:"finished,omitzero"`
+	Ports    []Port    `json:"ports,omitempty"`
+	// Networks maps each network to the container's address on it.
+	Networks map[string]string `json:"networks,omitempty"`
+}
+
+// Port is a published port of a container.
+type Port struct {
+	HostIP        string `json:"host_ip,omitempty"`
+	HostPort      int    `json:"host_port"`
+	ContainerPort int    `json:"container_port"`
+	Protocol      string `json:"protocol"`
+}
+
+// Project is one project the daemon knows, as `stack ls` shows it.
+type Project struct {
+	Name    string `json:"name"`
+	Running int    `json:"running"`
+	Total   int    `json:"total"`
+	Status  string `json:"status"`
+	WorkDir string `json:"working_dir,omitempty"`
+}
+
+// LogLine is one line of a container's output.
+type LogLine struct {
+	Time      time.Time `json:"time"`
+	Container string    `json:"container"`
+	Service   string    `json:"service"`
+	Stream    string    `json:"stream"`
+	Line      string    `json:"line"`
+}

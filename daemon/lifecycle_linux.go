@@ -1,0 +1,82 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/stack-dev/stack/api"
+	"github.com/stack-dev/stack/internal/errdefs"
+)
+
+// Lifecycle stops, starts, restarts, kills, pauses or unpauses the
+// containers of a project's services (all when req.Services is empty).
+func (d *Daemon) Lifecycle(ctx context.Context, project, op string, req api.StopRequest, emit func(api.Event)) error {
+	_, rt, err := d.engines()
+	if err != nil {
+		return err
+	}
+	unlock, err := d.lockProject(project)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	recs, err := d.records(project)
+	if err != nil {
+		return err
+	}
+	known := map[string]bool{}
+	for _, r := range recs {
+		known[r.Service] = true
+	}
+	for _, s := range req.Services {
+		if !known[s] {
+			return fmt.Errorf("service %q has no container in project %s (services: %v): %w", s, project, sortedKeys(known), errdefs.ErrNotFound)
+		}
+	}
+	want := map[string]bool{}
+	for _, s := range req.Services {
+		want[s] = true
+	}
+	var errs []error
+	for _, r := range recs {
+		if len(want) > 0 && !want[r.Service] {
+			continue
+		}
+		var err error
+		switch op {
+		case "stop":
+			err = d.stopContainer(ctx, r, req.Timeout, true)
+		case "start":
+			err = d.startRecord(ctx, r)
+		case "restart":
+			if err = d.stopContainer(ctx, r, req.Timeout, false); err == nil {
+				err = d.startRecord(ctx, r)
+			}
+		case "kill":
+			sig := unix.SIGKILL
+			if req.Signal != "" {
+				if sig = unix.SignalNum(normalizeSignal(req.Signal)); sig == 0 {
+					return fmt.Errorf("unknown signal %q: %w", req.Signal, errdefs.ErrInvalidArgument)
+				}
+			}
+			err = rt.Kill(ctx, r.ID, sig)
+		case "pause":
+			err = rt.Pause(r.ID)
+		case "unpause":
+			err = rt.Resume(r.ID)
+		default:
+			return fmt.Errorf("unknown operation %q: %w", op, errdefs.ErrInvalidArgument)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s %s: %w", op, r.Name, err))
+			continue
+		}
+		ev := api.Event{Project: project, Service: r.Service, Container: r.Name, Action: op}
+		d.events.publish(ev)
+		emit(ev)
+	}
+	return errors.Join(errs...)
+}

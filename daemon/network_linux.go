@@ -1,0 +1,281 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/stack-dev/stack/internal/errdefs"
+	"github.com/stack-dev/stack/network"
+	"github.com/stack-dev/stack/network/dns"
+	"github.com/stack-dev/stack/planner"
+	"github.com/stack-dev/stack/spec"
+)
+
+// The state of the network manager, and the /etc files written for each
+// container.
+const (
+	networkDir = "network"
+	etcDir     = "etc"
+)
+
+// projectLabel marks the networks a project created, so down removes
+// those and no others.
+const projectLabel = "stack.project"
+
+// openNetwork opens the network manager, forwarding names outside the
+// stack to the host's resolvers.
+func (d *Daemon) openNetwork() (*network.Manager, error) {
+	var upstreams []string
+	if data, err := os.ReadFile("/etc/resolv.conf"); err == nil {
+		upstreams = dns.ParseResolvConf(data).Upstreams()
+	}
+	m, err := network.New(network.Options{
+		StateRoot: filepath.Join(d.cfg.StateRoot, networkDir),
+		Logger:    d.log,
+		Table:     d.cfg.NetworkTable,
+		Upstreams: upstreams,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open network manager: %w", err)
+	}
+	return m, nil
+}
+
+// ensureNetworks creates the networks the selected services use.
+func (d *Daemon) ensureNetworks(ctx context.Context, p *spec.Project, sel *planner.Selection, ev func(service, container, action, msg string)) error {
+	nm, err := d.networks()
+	if err != nil {
+		return err
+	}
+	existing := map[string]bool{}
+	for _, n := range nm.Networks() {
+		existing[n.Name] = true
+	}
+	used := map[string]bool{}
+	for _, s := range sel.Services() {
+		for key := range p.Services[s].Networks {
+			used[key] = true
+		}
+	}
+	for _, key := range sortedKeys(used) {
+		n := p.Networks[key]
+		cfg := network.NetworkConfig{Name: n.Name, Internal: n.Internal, External: n.External, Labels: map[string]string{projectLabel: p.Name}}
+		if n.IPAM != nil && len(n.IPAM.Config) > 0 {
+			c := n.IPAM.Config[0]
+			cfg.Subnet, _ = netip.ParsePrefix(c.Subnet)
+			cfg.Gateway, _ = netip.ParseAddr(c.Gateway)
+			cfg.IPRange, _ = netip.ParsePrefix(c.IPRange)
+		}
+		st, err := nm.CreateNetwork(ctx, cfg)
+		if err != nil {
+			return fmt.Errorf("network %s: %w", n.Name, err)
+		}
+		if !existing[n.Name] && !n.External {
+			ev("", "", "network-create", fmt.Sprintf("%s (%s, bridge %s)", n.Name, st.Subnet, st.Bridge))
+		}
+	}
+	return nil
+}
+
+// removeNetworks removes the networks project created.
+func (d *Daemon) removeNetworks(ctx context.Context, project string, ev func(service, container, action, msg string)) error {
+	nm, err := d.networks()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, n := range nm.Networks() {
+		if n.Labels[projectLabel] != project {
+			continue
+		}
+		if err := nm.RemoveNetwork(ctx, n.Name); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		ev("", "", "network-remove", n.Name)
+	}
+	return errors.Join(errs...)
+}
+
+// attached is what wiring a container to its networks gives it: the
+// namespace to join and its /etc/hosts, /etc/hostname and
+// /etc/resolv.conf.
+type attached struct {
+	netns  string
+	mounts []specs.Mount
+}
+
+// attachNetwork connects the container of r to the service's networks
+// and writes the /etc files that go with them.
+func (d *Daemon) attachNetwork(ctx context.Context, p *spec.Project, r *record, svc *spec.Service) (attached, error) {
+	nm, err := d.networks()
+	if err != nil {
+		return attached{}, err
+	}
+	hostname := svc.Hostname
+	if hostname == "" {
+		hostname = shortContainerID(r.ID)
+	}
+	cfg := network.AttachConfig{ContainerID: r.ID}
+	switch mode := svc.NetworkMode; {
+	case mode == "" || mode == "none":
+	case strings.HasPrefix(mode, "service:"):
+		target := strings.TrimPrefix(mode, "service:")
+		other, err := d.serviceContainer(p.Name, target)
+		if err != nil {
+			return attached{}, fmt.Errorf("network_mode %s: %w", mode, err)
+		}
+		cfg.NetNSPath = other.NetNS
+	default:
+		return attached{}, fmt.Errorf("network_mode %s: %w", mode, errdefs.ErrNotImplemented)
+	}
+	for _, key := range networkOrder(svc) {
+		n := p.Networks[key]
+		ep := network.EndpointConfig{Network: n.Name, DNSNames: []string{svc.Name, r.Name, hostname}}
+		if sn := svc.Networks[key]; sn != nil {
+			ep.Aliases = sn.Aliases
+			ep.IPv4Address, _ = netip.ParseAddr(sn.IPv4Address)
+		}
+		for _, link := range svc.Links {
+			if _, alias, ok := strings.Cut(link, ":"); ok {
+				ep.Aliases = append(ep.Aliases, alias)
+			}
+		}
+		cfg.Networks = append(cfg.Networks, ep)
+	}
+	for _, pt := range svc.Ports {
+		m := network.PortMapping{ContainerPort: uint16(pt.Target), Protocol: pt.Protocol}
+		m.HostIP, _ = netip.ParseAddr(pt.HostIP)
+		lo, hi := pt.PublishedRange()
+		m.HostPort = uint16(lo)
+		if hi > lo {
+			m.HostPortEnd = uint16(hi)
+		}
+		cfg.Ports = append(cfg.Ports, m)
+	}
+	for _, s := range svc.DNS {
+		if a, err := netip.ParseAddr(s); err == nil {
+			cfg.DNSServers = append(cfg.DNSServers, a)
+		}
+	}
+	st, err := nm.Setup(ctx, cfg)
+	if err != nil {
+		return attached{}, err
+	}
+	r.Networks = map[string]string{}
+	var addrs []netip.Addr
+	var gateway netip.Addr
+	var resolver netip.Addr
+	for _, ep := range st.Endpoints {
+		r.Networks[ep.Network] = ep.IP.Addr().String()
+		addrs = append(addrs, ep.IP.Addr())
+		if !gateway.IsValid() {
+			gateway = ep.Gateway
+		}
+		if !resolver.IsValid() && ep.DNS.IsValid() {
+			resolver = ep.DNS.Addr()
+		}
+	}
+	r.Ports = nil
+	for _, b := range st.Ports {
+		rp := recordPort{HostPort: int(b.HostPort), ContainerPort: int(b.ContainerPort), Protocol: b.Protocol}
+		if b.HostIP.IsValid() {
+			rp.HostIP = b.HostIP.String()
+		}
+		r.Ports = append(r.Ports, rp)
+	}
+	mounts, err := d.writeEtc(r, svc, hostname, addrs, gateway, resolver)
+	if err != nil {
+		nm.Teardown(context.WithoutCancel(ctx), r.ID)
+		return attached{}, err
+	}
+	return attached{netns: st.NetNSPath, mounts: mounts}, nil
+}
+
+// networkOrder returns the service's networks, highest priority first and
+// then by name: the first one is eth0 and carries the default route.
+func networkOrder(svc *spec.Service) []string {
+	keys := sortedKeys(svc.Networks)
+	prio := func(k string) int {
+		if n := svc.Networks[k]; n != nil {
+			return n.Priority
+		}
+		return 0
+	}
+	sort.SliceStable(keys, func(i, j int) bool { return prio(keys[i]) > prio(keys[j]) })
+	return keys
+}
+
+// writeEtc writes the container's /etc/hostname, /etc/hosts and
+// /etc/resolv.conf and returns the bind mounts that put them in place.
+func (d *Daemon) writeEtc(r *record, svc *spec.Service, hostname string, addrs []netip.Addr, gateway, resolver netip.Addr) ([]specs.Mount, error) {
+	dir := filepath.Join(d.cfg.StateRoot, etcDir, r.ID)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	hosts, err := dns.Hosts(dns.HostsConfig{Hostname: hostname, Domainname: svc.Domainname, Addrs: addrs, ExtraHosts: svc.ExtraHosts, Gateway: gateway})
+	if err != nil {
+		return nil, fmt.Errorf("service %q: /etc/hosts: %w", svc.Name, err)
+	}
+	var resolv []byte
+	if resolver.IsValid() {
+		search := svc.DNSSearch
+		host := dns.ResolvConfig{}
+		if data, err := os.ReadFile("/etc/resolv.conf"); err == nil {
+			host = dns.ParseResolvConf(data)
+		}
+		if search == nil {
+			search = host.Search
+		}
+		if resolv, err = dns.ResolvConf(dns.ContainerResolv{Nameserver: resolver, Search: search, Options: svc.DNSOpt}); err != nil {
+			return nil, fmt.Errorf("service %q: /etc/resolv.conf: %w", svc.Name, err)
+		}
+	} else if resolv, err = os.ReadFile("/etc/resolv.conf"); err != nil {
+		resolv = nil
+	}
+	files := map[string][]byte{"hostname": []byte(hostname + "\n"), "hosts": hosts, "resolv.conf": resolv}
+	var mounts []specs.Mount
+	for _, name := range []string{"hostname", "hosts", "resolv.conf"} {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, files[name], 0o644); err != nil {
+			return nil, err
+		}
+		mounts = append(mounts, specs.Mount{Destination: "/etc/" + name, Type: "bind", Source: path, Options: []string{"rbind", "rprivate"}})
+	}
+	return mounts, nil
+}
+
+// detachNetwork undoes attachNetwork.
+func (d *Daemon) detachNetwork(ctx context.Context, r *record) error {
+	nm, err := d.networks()
+	if err != nil {
+		return err
+	}
+	err = nm.Teardown(ctx, r.ID)
+	if errors.Is(err, errdefs.ErrNotFound) {
+		err = nil
+	}
+	return errors.Join(err, os.RemoveAll(filepath.Join(d.cfg.StateRoot, etcDir, r.ID)))
+}
+
+// serviceContainer returns the first container of a service.
+func (d *Daemon) serviceContainer(project, service string) (*record, error) {
+	recs, err := d.records(project)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range recs {
+		if r.Service == service {
+			return r, nil
+		}
+	}
+	return nil, fmt.Errorf("service %q has no container: %w", service, errdefs.ErrNotFound)
+}

@@ -1,0 +1,493 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/stack-dev/stack/api"
+	"github.com/stack-dev/stack/internal/errdefs"
+	"github.com/stack-dev/stack/planner"
+	"github.com/stack-dev/stack/runtime"
+	"github.com/stack-dev/stack/spec"
+)
+
+// lockProject serialises operations on one project across requests and
+// processes (two `up` of the same stack); different projects proceed in
+// parallel.
+func (d *Daemon) lockProject(name string) (func(), error) {
+	dir := filepath.Join(d.cfg.StateRoot, "locks")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("lock project %s: %w", name, err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, name+".lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock project %s: %w", name, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock project %s: %w", name, err)
+	}
+	return func() { f.Close() }, nil
+}
+
+// observe reports the project's containers as the planner sees them.
+func (d *Daemon) observe(project string) ([]planner.Observed, map[string]*record, error) {
+	_, rt, err := d.engines()
+	if err != nil {
+		return nil, nil, err
+	}
+	recs, err := d.records(project)
+	if err != nil {
+		return nil, nil, err
+	}
+	byName := map[string]*record{}
+	var out []planner.Observed
+	for _, r := range recs {
+		byName[r.Name] = r
+		o := planner.Observed{ID: r.ID, Name: r.Name, Project: r.Project, Service: r.Service, Number: r.Number, ConfigHash: r.ConfigHash, ImageID: r.ImageID}
+		if st, err := rt.State(r.ID); err == nil {
+			o.Running = st.Status == runtime.Running || st.Status == runtime.Paused
+			o.ExitCode = st.ExitCode
+		}
+		out = append(out, o)
+	}
+	return out, byName, nil
+}
+
+// Up brings a project to the state its stack file describes: networks and
+// volumes first, then containers wave by wave in dependency order, each
+// service waiting for the conditions of its depends_on. emit receives
+// every step as it happens.
+func (d *Daemon) Up(ctx context.Context, req api.UpRequest, emit func(api.Event)) error {
+	p, err := spec.DecodeJSON(req.Project)
+	if err != nil {
+		return fmt.Errorf("%w: %w", err, errdefs.ErrInvalidArgument)
+	}
+	unlock, err := d.lockProject(p.Name)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	sel, err := planner.Select(p, planner.SelectOptions{Profiles: req.Profiles, Services: req.Services, NoDeps: req.NoDeps})
+	if err != nil {
+		return err
+	}
+	observed, recs, err := d.observe(p.Name)
+	if err != nil {
+		return err
+	}
+	imageIDs := map[string]string{}
+	for _, name := range sel.Services() {
+		svc := p.Services[name]
+		ref := serviceImage(p, svc)
+		img, err := d.images.Get(ctx, ref)
+		if err != nil {
+			if errors.Is(err, errdefs.ErrNotFound) {
+				return fmt.Errorf("service %q: image %s is not here: import it with `stack image import` (no registry is reachable to pull it): %w", name, ref, errdefs.ErrNotFound)
+			}
+			return fmt.Errorf("service %q: %w", name, err)
+		}
+		imageIDs[name] = img.ID.String()
+	}
+	plan, err := planner.Diff(p, sel, observed, planner.DiffOptions{
+		ForceRecreate: req.ForceRecreate, NoRecreate: req.NoRecreate, RemoveOrphans: req.RemoveOrphans,
+		Scale: req.Scale, ImageIDs: imageIDs,
+	})
+	if err != nil {
+		return err
+	}
+	ev := func(service, container, action, msg string) {
+		e := api.Event{Project: p.Name, Service: service, Container: container, Action: action, Message: msg}
+		d.events.publish(e)
+		emit(e)
+	}
+	if len(plan.Orphans) > 0 && !req.RemoveOrphans {
+		var names []string
+		for _, o := range plan.Orphans {
+			names = append(names, o.Name)
+		}
+		ev("", "", "warning", fmt.Sprintf("found orphan containers (%s) for this project: remove them with up --remove-orphans", strings.Join(names, ", ")))
+	}
+	if err := d.ensureVolumes(p, sel, ev); err != nil {
+		return err
+	}
+	if err := d.ensureNetworks(ctx, p, sel, ev); err != nil {
+		return err
+	}
+
+	// Actions by wave, then by service; orphans (wave -1) first.
+	type key struct {
+		wave    int
+		service string
+	}
+	byService := map[key][]planner.Action{}
+	waves := map[int][]string{}
+	for _, a := range plan.Actions {
+		k := key{a.Wave, a.Service}
+		if _, seen := byService[k]; !seen {
+			waves[a.Wave] = append(waves[a.Wave], a.Service)
+		}
+		byService[k] = append(byService[k], a)
+	}
+	var waveNums []int
+	for w := range waves {
+		waveNums = append(waveNums, w)
+	}
+	sort.Ints(waveNums)
+	for _, w := range waveNums {
+		var wg sync.WaitGroup
+		errs := make([]error, len(waves[w]))
+		for i, service := range waves[w] {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if svc := p.Services[service]; svc != nil && w >= 0 {
+					if err := d.waitDependencies(ctx, p, sel, svc, ev); err != nil {
+						errs[i] = err
+						return
+					}
+				}
+				for _, a := range byService[key{w, service}] {
+					if err := d.apply(ctx, p, a, recs[a.Container], imageIDs[a.Service], ev); err != nil {
+						errs[i] = fmt.Errorf("service %q: %w", service, err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			return err
+		}
+	}
+	// Services with nothing to do may still have dependencies that must
+	// hold (a restarted dependency); and --wait checks everything.
+	if req.Wait {
+		return d.waitServices(ctx, p, sel, req.Timeout, ev)
+	}
+	return nil
+}
+
+// serviceImage is the image a service runs: its image:, or the name
+// compose gives a built one.
+func serviceImage(p *spec.Project, svc *spec.Service) string {
+	if svc.Image != "" {
+		return svc.Image
+	}
+	return p.Name + "-" + svc.Name
+}
+
+// apply carries out one planner action.
+func (d *Daemon) apply(ctx context.Context, p *spec.Project, a planner.Action, old *record, imageID string, ev func(service, container, action, msg string)) error {
+	svc := p.Services[a.Service]
+	switch a.Kind {
+	case planner.Create:
+		return d.createAndStart(ctx, p, svc, a, imageID, ev)
+	case planner.Recreate:
+		if old != nil {
+			if err := d.stopAndRemove(ctx, old, 0, ev); err != nil {
+				return err
+			}
+		}
+		return d.createAndStart(ctx, p, svc, a, imageID, ev)
+	case planner.Start, planner.Restart:
+		if old == nil {
+			return fmt.Errorf("container %s: %w", a.Container, errdefs.ErrNotFound)
+		}
+		if a.Kind == planner.Restart {
+			if err := d.stopContainer(ctx, old, 0, false); err != nil {
+				return err
+			}
+		}
+		old.StoppedByUser = false
+		if err := d.startRecord(ctx, old); err != nil {
+			return err
+		}
+		ev(a.Service, a.Container, "start", a.Reason)
+		return nil
+	case planner.Stop, planner.Remove, planner.RemoveOrphan:
+		if old == nil {
+			return nil
+		}
+		return d.stopAndRemove(ctx, old, 0, ev)
+	}
+	return fmt.Errorf("unknown action %s", a.Kind)
+}
+
+// createAndStart creates a service's container instance and starts it.
+func (d *Daemon) createAndStart(ctx context.Context, p *spec.Project, svc *spec.Service, a planner.Action, imageID string, ev func(service, container, action, msg string)) (retErr error) {
+	id := newContainerID()
+	r := &record{
+		ID: id, Name: a.Container, Project: p.Name, Service: svc.Name, Number: a.Number,
+		ConfigHash: a.ConfigHash, Image: serviceImage(p, svc), ImageID: imageID, Created: time.Now().UTC(),
+		Restart: svc.Restart, StopSignal: svc.StopSignal,
+	}
+	if svc.StopGracePeriod != nil {
+		r.StopGrace = time.Duration(*svc.StopGracePeriod)
+	}
+	if err := d.createContainer(ctx, p, r, svc, nil); err != nil {
+		return err
+	}
+	defer func() {
+		if retErr != nil {
+			d.removeContainer(context.WithoutCancel(ctx), r)
+		}
+	}()
+	if err := d.saveRecord(r); err != nil {
+		return err
+	}
+	ev(svc.Name, r.Name, "create", a.Reason)
+	if err := d.startRecord(ctx, r); err != nil {
+		return err
+	}
+	ev(svc.Name, r.Name, "start", "")
+	return nil
+}
+
+// stopAndRemove stops a container and removes it with its storage.
+func (d *Daemon) stopAndRemove(ctx context.Context, r *record, grace time.Duration, ev func(service, container, action, msg string)) error {
+	if err := d.stopContainer(ctx, r, grace, true); err != nil {
+		return err
+	}
+	ev(r.Service, r.Name, "stop", "")
+	if err := d.removeContainer(ctx, r); err != nil {
+		return err
+	}
+	ev(r.Service, r.Name, "remove", "")
+	return nil
+}
+
+// waitDependencies blocks until every dependency of svc meets its
+// depends_on condition, or fails naming the dependency that cannot.
+func (d *Daemon) waitDependencies(ctx context.Context, p *spec.Project, sel *planner.Selection, svc *spec.Service, ev func(service, container, action, msg string)) error {
+	for _, dep := range sortedKeys(svc.DependsOn) {
+		cond := svc.DependsOn[dep]
+		if !sel.Has(dep) {
+			continue
+		}
+		if err := d.waitCondition(ctx, p, dep, cond.Condition, 0); err != nil {
+			if !cond.Required {
+				ev(svc.Name, "", "warning", fmt.Sprintf("optional dependency %s: %v", dep, err))
+				continue
+			}
+			return fmt.Errorf("dependency %s failed: %w", dep, err)
+		}
+	}
+	return nil
+}
+
+// waitCondition waits until every container of service meets condition:
+// running, healthy, or exited 0. timeout 0 waits as long as it takes for a
+// verdict (a health check always reaches one).
+func (d *Daemon) waitCondition(ctx context.Context, p *spec.Project, service, condition string, timeout time.Duration) error {
+	_, rt, err := d.engines()
+	if err != nil {
+		return err
+	}
+	if condition == spec.ConditionHealthy && !d.hasHealthcheck(p, service) {
+		return fmt.Errorf("service %q has no healthcheck to wait for: add one, or use condition service_started", service)
+	}
+	var deadline <-chan time.Time
+	if timeout > 0 {
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		deadline = t.C
+	}
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		recs, err := d.records(p.Name)
+		if err != nil {
+			return err
+		}
+		done, found := true, false
+		for _, r := range recs {
+			if r.Service != service {
+				continue
+			}
+			found = true
+			st, err := rt.State(r.ID)
+			if err != nil {
+				return err
+			}
+			exited := st.Status == runtime.Stopped || st.Status == runtime.Unknown
+			switch condition {
+			case spec.ConditionCompletedSuccessfully:
+				if !exited {
+					done = false
+				} else if st.ExitCode != 0 {
+					return fmt.Errorf("container %s exited with code %d%s", r.Name, st.ExitCode, d.logTail(r, 5))
+				}
+			case spec.ConditionHealthy:
+				switch {
+				case r.Health == "unhealthy":
+					return fmt.Errorf("container %s is unhealthy: %s", r.Name, strings.TrimSpace(r.HealthOutput))
+				case exited:
+					return fmt.Errorf("container %s exited with code %d before it was healthy%s", r.Name, st.ExitCode, d.logTail(r, 5))
+				case r.Health != "healthy":
+					done = false
+				}
+			default:
+				// Started: running, or run and exited.
+				if st.Status == runtime.Created {
+					done = false
+				}
+			}
+		}
+		if found && done {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-deadline:
+			return fmt.Errorf("service %q: not %s within %s", service, strings.TrimPrefix(condition, "service_"), timeout)
+		case <-tick.C:
+		}
+	}
+}
+
+// waitServices implements up --wait: every selected service running, and
+// healthy where it has a health check.
+func (d *Daemon) waitServices(ctx context.Context, p *spec.Project, sel *planner.Selection, timeout time.Duration, ev func(service, container, action, msg string)) error {
+	if timeout == 0 {
+		timeout = 5 * time.Minute
+	}
+	for _, name := range sel.Services() {
+		cond := spec.ConditionStarted
+		if d.hasHealthcheck(p, name) {
+			cond = spec.ConditionHealthy
+		}
+		if err := d.waitCondition(ctx, p, name, cond, timeout); err != nil {
+			return fmt.Errorf("service %q: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// Down stops and removes every container of a project in reverse
+// dependency order, then its networks, and with req.Volumes its volumes.
+func (d *Daemon) Down(ctx context.Context, project string, req api.DownRequest, emit func(api.Event)) error {
+	unlock, err := d.lockProject(project)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	ev := func(service, container, action, msg string) {
+		e := api.Event{Project: project, Service: service, Container: container, Action: action, Message: msg}
+		d.events.publish(e)
+		emit(e)
+	}
+	recs, err := d.records(project)
+	if err != nil {
+		return err
+	}
+	// Reverse start order: dependents first. The records carry no graph,
+	// so stop by reverse creation time, which follows the waves.
+	sort.Slice(recs, func(i, j int) bool { return recs[i].Created.After(recs[j].Created) })
+	var errs []error
+	for _, r := range recs {
+		if err := d.stopAndRemove(ctx, r, req.Timeout, ev); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := d.removeNetworks(ctx, project, ev); err != nil {
+		errs = append(errs, err)
+	}
+	if req.Volumes {
+		if err := d.removeVolumes(project, ev); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Containers lists a project's containers (every project's when project
+// is ""), for ps.
+func (d *Daemon) Containers(ctx context.Context, project string) ([]api.Container, error) {
+	_, rt, err := d.engines()
+	if err != nil {
+		return nil, err
+	}
+	recs, err := d.records(project)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]api.Container, 0, len(recs))
+	for _, r := range recs {
+		c := api.Container{ID: r.ID, Name: r.Name, Project: r.Project, Service: r.Service, Number: r.Number,
+			Image: r.Image, Created: r.Created, Health: r.Health, Networks: r.Networks}
+		if r.Spec != nil && r.Spec.Process != nil {
+			c.Command = r.Spec.Process.Args
+		}
+		for _, pt := range r.Ports {
+			c.Ports = append(c.Ports, api.Port(pt))
+		}
+		st, err := rt.State(r.ID)
+		switch {
+		case err != nil:
+			c.State = "missing"
+		case st.Status == runtime.Stopped || st.Status == runtime.Unknown:
+			c.State, c.ExitCode = "exited", st.ExitCode
+		default:
+			c.State = st.Status.String()
+		}
+		if err == nil {
+			c.Started, c.Finished = st.StartedAt, st.FinishedAt
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// Projects lists the projects that have containers.
+func (d *Daemon) Projects(ctx context.Context) ([]api.Project, error) {
+	cs, err := d.Containers(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	byName := map[string]*api.Project{}
+	var names []string
+	for _, c := range cs {
+		p := byName[c.Project]
+		if p == nil {
+			p = &api.Project{Name: c.Project}
+			byName[c.Project] = p
+			names = append(names, c.Project)
+		}
+		p.Total++
+		if c.State == "running" {
+			p.Running++
+		}
+	}
+	out := make([]api.Project, 0, len(names))
+	for _, n := range names {
+		p := byName[n]
+		p.Status = fmt.Sprintf("running(%d)", p.Running)
+		if exited := p.Total - p.Running; exited > 0 {
+			p.Status += fmt.Sprintf(", exited(%d)", exited)
+		}
+		out = append(out, *p)
+	}
+	return out, nil
+}
+
+func (d *Daemon) hasHealthcheck(p *spec.Project, service string) bool {
+	svc := p.Services[service]
+	if svc == nil {
+		return false
+	}
+	if svc.Healthcheck != nil {
+		return !svc.Healthcheck.Disable && len(svc.Healthcheck.Test) > 0
+	}
+	img, err := d.images.Rootfs(context.Background(), serviceImage(p, svc))
+	return err == nil && img.Config.Healthcheck != nil && len(img.Config.Healthcheck.Test) > 0 && img.Config.Healthcheck.Test[0] != "NONE"
+}

@@ -1,0 +1,358 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/stack-dev/stack/api"
+	"github.com/stack-dev/stack/image"
+	"github.com/stack-dev/stack/runtime"
+	"github.com/stack-dev/stack/spec"
+)
+
+// healthConfig is a container's health check, the service's over the
+// image's, with Docker's defaults filled in.
+type healthConfig struct {
+	Test          []string      `json:"test"`
+	Interval      time.Duration `json:"interval"`
+	Timeout       time.Duration `json:"timeout"`
+	StartPeriod   time.Duration `json:"start_period"`
+	StartInterval time.Duration `json:"start_interval"`
+	Retries       int           `json:"retries"`
+}
+
+// healthcheckOf merges a service's healthcheck over its image's; nil when
+// there is none or it is disabled.
+func healthcheckOf(svc *spec.Service, img image.Config) *healthConfig {
+	h := &healthConfig{Interval: 30 * time.Second, Timeout: 30 * time.Second, StartInterval: 5 * time.Second, Retries: 3}
+	if ih := img.Healthcheck; ih != nil {
+		h.Test = ih.Test
+		if ih.Interval > 0 {
+			h.Interval = ih.Interval
+		}
+		if ih.Timeout > 0 {
+			h.Timeout = ih.Timeout
+		}
+		if ih.StartPeriod > 0 {
+			h.StartPeriod = ih.StartPeriod
+		}
+		if ih.StartInterval > 0 {
+			h.StartInterval = ih.StartInterval
+		}
+		if ih.Retries > 0 {
+			h.Retries = ih.Retries
+		}
+	}
+	if sh := svc.Healthcheck; sh != nil {
+		if sh.Disable {
+			return nil
+		}
+		if len(sh.Test) > 0 {
+			h.Test = sh.Test
+		}
+		set := func(dst *time.Duration, src *spec.Duration) {
+			if src != nil && *src > 0 {
+				*dst = time.Duration(*src)
+			}
+		}
+		set(&h.Interval, sh.Interval)
+		set(&h.Timeout, sh.Timeout)
+		set(&h.StartPeriod, sh.StartPeriod)
+		set(&h.StartInterval, sh.StartInterval)
+		if sh.Retries != nil {
+			h.Retries = int(*sh.Retries)
+		}
+	}
+	if len(h.Test) == 0 || h.Test[0] == "NONE" {
+		return nil
+	}
+	return h
+}
+
+// supervisor is the goroutines watching one running container: its exit
+// (restart policy) and its health.
+type supervisor struct {
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// supervise starts watching the container of r, replacing any earlier
+// watch. It is called from the watch itself when it restarts the
+// container, so it does not wait for the old watch to end.
+func (d *Daemon) supervise(r *record) {
+	ctx, cancel := context.WithCancel(d.baseCtx)
+	s := &supervisor{cancel: cancel}
+	d.supMu.Lock()
+	if old := d.supervisors[r.ID]; old != nil {
+		old.cancel()
+	}
+	d.supervisors[r.ID] = s
+	d.supMu.Unlock()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		d.watchExit(ctx, r.Project, r.Name, r.ID)
+	}()
+	if r.Healthcheck != nil {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			d.watchHealth(ctx, r.Project, r.Name, r.ID, *r.Healthcheck)
+		}()
+	}
+}
+
+// unsupervise stops watching a container and waits until the watch has
+// ended, so a deliberate stop is not taken for a crash.
+func (d *Daemon) unsupervise(id string) {
+	d.supMu.Lock()
+	s := d.supervisors[id]
+	delete(d.supervisors, id)
+	d.supMu.Unlock()
+	if s != nil {
+		s.cancel()
+		s.wg.Wait()
+	}
+}
+
+// watchExit waits for the container to exit, reports it, and applies its
+// restart policy with a growing back-off (Docker's: 100ms doubling, reset
+// after 10s of running).
+func (d *Daemon) watchExit(ctx context.Context, project, name, id string) {
+	_, rt, err := d.engines()
+	if err != nil {
+		return
+	}
+	st, err := rt.Wait(ctx, id)
+	if err != nil || ctx.Err() != nil {
+		return
+	}
+	r, err := d.findRecord(project, name)
+	if err != nil || r.ID != id {
+		return
+	}
+	msg := "exit code " + strconv.Itoa(st.ExitCode)
+	if st.OOMKilled {
+		msg += " (out of memory)"
+	}
+	d.events.publish(api.Event{Project: project, Service: r.Service, Container: name, Action: "die", Message: msg})
+	if r.StoppedByUser || !shouldRestart(r.Restart, st.ExitCode, r.RestartCount) {
+		return
+	}
+	ran := st.FinishedAt.Sub(st.StartedAt)
+	delay := 100 * time.Millisecond
+	if ran < 10*time.Second {
+		for i := 0; i < r.RestartCount && delay < time.Minute; i++ {
+			delay *= 2
+		}
+	}
+	select {
+	case <-ctx.Done():
+		return
+	case <-time.After(delay):
+	}
+	unlock, err := d.lockProject(project)
+	if err != nil {
+		return
+	}
+	defer unlock()
+	if r, err = d.findRecord(project, name); err != nil || r.ID != id || r.StoppedByUser {
+		return
+	}
+	r.RestartCount++
+	if err := d.startRecord(context.WithoutCancel(ctx), r); err != nil {
+		d.log.Warn("restart failed", "container", name, "err", err)
+		d.events.publish(api.Event{Project: project, Service: r.Service, Container: name, Action: "restart-failed", Message: err.Error()})
+		return
+	}
+	d.events.publish(api.Event{Project: project, Service: r.Service, Container: name, Action: "restart", Message: fmt.Sprintf("restart %d after %s", r.RestartCount, msg)})
+}
+
+// shouldRestart applies a restart policy to an exit.
+func shouldRestart(policy string, exitCode, restarts int) bool {
+	switch {
+	case policy == "always" || policy == "unless-stopped":
+		return true
+	case policy == "on-failure":
+		return exitCode != 0
+	case strings.HasPrefix(policy, "on-failure:"):
+		max, _ := strconv.Atoi(strings.TrimPrefix(policy, "on-failure:"))
+		return exitCode != 0 && (max == 0 || restarts < max)
+	}
+	return false
+}
+
+// watchHealth runs the container's health check until ctx ends: every
+// StartInterval during the start period and until the first success, so a
+// healthy service is reported at once, then every Interval.
+func (d *Daemon) watchHealth(ctx context.Context, project, name, id string, h healthConfig) {
+	started := time.Now()
+	status, failures := "starting", 0
+	for {
+		wait := h.Interval
+		if status == "starting" {
+			wait = min(h.StartInterval, h.Interval)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		code, out := d.probe(ctx, id, h)
+		if ctx.Err() != nil {
+			return
+		}
+		next := status
+		switch {
+		case code == 0:
+			next, failures = "healthy", 0
+		case status == "starting" && time.Since(started) < h.StartPeriod:
+			// Failures during the start period do not count.
+		default:
+			failures++
+			if failures >= h.Retries {
+				next = "unhealthy"
+			}
+		}
+		if next == status && code == 0 {
+			continue
+		}
+		r, err := d.findRecord(project, name)
+		if err != nil || r.ID != id {
+			return
+		}
+		r.HealthOutput = out
+		changed := r.Health != next
+		r.Health = next
+		if err := d.saveRecord(r); err != nil {
+			d.log.Warn("save health", "container", name, "err", err)
+		}
+		status = next
+		if changed {
+			d.events.publish(api.Event{Project: project, Service: r.Service, Container: name, Action: next, Message: strings.TrimSpace(out)})
+		}
+	}
+}
+
+// probe runs the health check command once in the container and returns
+// its exit code and output (the first 4 KiB, as Docker keeps).
+func (d *Daemon) probe(ctx context.Context, id string, h healthConfig) (int, string) {
+	_, rt, err := d.engines()
+	if err != nil {
+		return -1, err.Error()
+	}
+	r, err := d.recordByID(id)
+	if err != nil || r.Spec == nil {
+		return -1, "container gone"
+	}
+	var args []string
+	switch h.Test[0] {
+	case "CMD":
+		args = h.Test[1:]
+	case "CMD-SHELL":
+		args = []string{"/bin/sh", "-c", strings.Join(h.Test[1:], " ")}
+	default:
+		args = h.Test
+	}
+	proc := *r.Spec.Process
+	proc.Args, proc.Terminal = args, false
+	var out limitedBuffer
+	out.max = 4096
+	pctx, cancel := context.WithTimeout(ctx, h.Timeout)
+	defer cancel()
+	p, err := rt.Exec(pctx, id, runtime.ExecConfig{Process: &proc, Stdout: &out, Stderr: &out})
+	if err != nil {
+		return -1, err.Error()
+	}
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-pctx.Done():
+			p.Signal(unix.SIGKILL)
+		case <-done:
+		}
+	}()
+	code, err := p.Wait()
+	close(done)
+	if pctx.Err() == context.DeadlineExceeded {
+		return -1, fmt.Sprintf("health check timed out after %s", h.Timeout)
+	}
+	if err != nil {
+		return -1, err.Error()
+	}
+	return code, out.String()
+}
+
+func (d *Daemon) recordByID(id string) (*record, error) {
+	recs, err := d.records("")
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range recs {
+		if r.ID == id {
+			return r, nil
+		}
+	}
+	return nil, fmt.Errorf("container %s not found", id)
+}
+
+// limitedBuffer keeps the first max bytes written to it.
+type limitedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+	max int
+}
+
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if room := b.max - b.buf.Len(); room > 0 {
+		b.buf.Write(p[:min(room, len(p))])
+	}
+	return len(p), nil
+}
+
+func (b *limitedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// adopt takes over the containers found on disk when the daemon starts:
+// running ones are watched again; ones that exited while no daemon ran get
+// their restart policy applied now.
+func (d *Daemon) adopt() {
+	_, rt, err := d.engines()
+	if err != nil {
+		d.log.Warn("cannot adopt containers", "err", err)
+		return
+	}
+	recs, err := d.records("")
+	if err != nil {
+		d.log.Warn("cannot adopt containers", "err", err)
+		return
+	}
+	for _, r := range recs {
+		st, err := rt.State(r.ID)
+		if err != nil {
+			continue
+		}
+		switch st.Status {
+		case runtime.Running, runtime.Paused:
+			d.supervise(r)
+		case runtime.Stopped, runtime.Unknown:
+			if !r.StoppedByUser && shouldRestart(r.Restart, st.ExitCode, r.RestartCount) {
+				// Exited while we were away: the watch sees the exit at
+				// once and restarts it.
+				d.supervise(r)
+			}
+		}
+	}
+}

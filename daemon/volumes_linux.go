@@ -1,0 +1,185 @@
+package daemon
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+	"golang.org/x/sys/unix"
+
+	"github.com/stack-dev/stack/planner"
+	"github.com/stack-dev/stack/spec"
+)
+
+// volumesDir holds one directory per named volume, its content in _data
+// (docker's layout).
+const volumesDir = "volumes"
+
+func (d *Daemon) volumeDir(name string) string {
+	return filepath.Join(d.cfg.StateRoot, volumesDir, name)
+}
+
+// anonymousVolumeName names the anonymous volume of a service at target,
+// so a recreated container gets the same one back.
+func anonymousVolumeName(project, service, target string) string {
+	sum := sha256.Sum256([]byte(target))
+	return fmt.Sprintf("%s_%s_anon_%s", project, service, hex.EncodeToString(sum[:6]))
+}
+
+// ensureVolumes creates the named volumes the selected services use.
+// External volumes must exist already.
+func (d *Daemon) ensureVolumes(p *spec.Project, sel *planner.Selection, ev func(service, container, action, msg string)) error {
+	for _, key := range sortedKeys(p.Volumes) {
+		v := p.Volumes[key]
+		used := false
+		for _, s := range sel.Services() {
+			for _, sv := range p.Services[s].Volumes {
+				used = used || sv.Type == spec.VolumeTypeVolume && sv.Source == key
+			}
+		}
+		if !used {
+			continue
+		}
+		dir := d.volumeDir(v.Name)
+		if _, err := os.Stat(dir); err == nil {
+			continue
+		}
+		if v.External {
+			return fmt.Errorf("external volume %q does not exist: create it first", v.Name)
+		}
+		if err := os.MkdirAll(filepath.Join(dir, "_data"), 0o755); err != nil {
+			return fmt.Errorf("create volume %s: %w", v.Name, err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "project"), []byte(p.Name+"\n"), 0o600); err != nil {
+			return fmt.Errorf("create volume %s: %w", v.Name, err)
+		}
+		ev("", "", "volume-create", v.Name)
+	}
+	return nil
+}
+
+// volumeData returns the data directory of volume name for a mount at
+// v.Target, creating it if needed. A volume mounted empty is filled with
+// what the image holds at the target, unless nocopy is set: Docker does
+// this, and database images ship their data directory's ownership this
+// way.
+func (d *Daemon) volumeData(name, rootfs string, v spec.ServiceVolume) (string, error) {
+	data := filepath.Join(d.volumeDir(name), "_data")
+	if err := os.MkdirAll(data, 0o755); err != nil {
+		return "", err
+	}
+	if v.Volume != nil && v.Volume.NoCopy {
+		return data, nil
+	}
+	entries, err := os.ReadDir(data)
+	if err != nil || len(entries) > 0 {
+		return data, err
+	}
+	src, err := securejoin.SecureJoin(rootfs, v.Target)
+	if err != nil {
+		return "", err
+	}
+	fi, err := os.Stat(src)
+	if err != nil || !fi.IsDir() {
+		return data, nil // nothing to copy
+	}
+	if err := copyTree(src, data); err != nil {
+		return "", fmt.Errorf("fill from image: %w", err)
+	}
+	// The volume's root takes the mode and owner of the image's directory.
+	if st, ok := fi.Sys().(*unix.Stat_t); ok {
+		os.Lchown(data, int(st.Uid), int(st.Gid))
+	}
+	return data, os.Chmod(data, fi.Mode().Perm())
+}
+
+// copyTree copies the tree at src into dst, keeping modes, owners,
+// symlinks and times.
+func copyTree(src, dst string) error {
+	return filepath.WalkDir(src, func(path string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, path)
+		if rel == "." {
+			return nil
+		}
+		target := filepath.Join(dst, rel)
+		info, err := e.Info()
+		if err != nil {
+			return err
+		}
+		switch {
+		case e.Type()&fs.ModeSymlink != 0:
+			link, err := os.Readlink(path)
+			if err != nil {
+				return err
+			}
+			if err := os.Symlink(link, target); err != nil {
+				return err
+			}
+		case e.IsDir():
+			if err := os.Mkdir(target, info.Mode().Perm()); err != nil {
+				return err
+			}
+		case e.Type().IsRegular():
+			if err := copyFile(path, target, info.Mode().Perm()); err != nil {
+				return err
+			}
+		default:
+			return nil // devices, sockets, fifos: not copied
+		}
+		if st, ok := info.Sys().(*unix.Stat_t); ok {
+			os.Lchown(target, int(st.Uid), int(st.Gid))
+			if e.Type()&fs.ModeSymlink == 0 {
+				os.Chmod(target, info.Mode()&(fs.ModePerm|fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky))
+			}
+			ts := []unix.Timespec{st.Atim, st.Mtim}
+			unix.UtimesNanoAt(unix.AT_FDCWD, target, ts, unix.AT_SYMLINK_NOFOLLOW)
+		}
+		return nil
+	})
+}
+
+func copyFile(src, dst string, mode fs.FileMode) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, mode)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(out, in)
+	return errors.Join(err, out.Close())
+}
+
+// removeVolumes removes the named and anonymous volumes of project.
+func (d *Daemon) removeVolumes(project string, ev func(service, container, action, msg string)) error {
+	dirs, err := filepath.Glob(filepath.Join(d.cfg.StateRoot, volumesDir, "*"))
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, dir := range dirs {
+		name := filepath.Base(dir)
+		owner, _ := os.ReadFile(filepath.Join(dir, "project"))
+		if strings.TrimSpace(string(owner)) != project && !strings.HasPrefix(name, project+"_") {
+			continue
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			errs = append(errs, fmt.Errorf("remove volume %s: %w", name, err))
+			continue
+		}
+		ev("", "", "volume-remove", name)
+	}
+	return errors.Join(errs...)
+}
