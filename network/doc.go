@@ -40,8 +40,8 @@
 // Everything that is not inside a container (bridges, host ends, sysctls,
 // nftables, resolvers, port probes) lives in the host namespace: the
 // daemon's own by default, or [Options.HostNetNS]. Root tests use the
-// latter to run complete networks inside a namespace of their own, with a
-// dummy "eth0" standing for the host's interface.
+// latter to run complete networks inside a namespace of their own, with an
+// "eth0" (a veth pair) standing for the host's interface.
 //
 // # Published ports
 //

@@ -109,11 +109,11 @@ func (h *Records) next(ctx context.Context, w mdns.ResponseWriter, r *mdns.Msg) 
 }
 
 func (h *Records) fqdn(name string) string {
+	// Single labels are ours and get the domain; a dotted name (an alias
+	// such as db.example.org) stands as it is.
 	name = strings.TrimSuffix(name, ".")
-	if d := h.Table.domain; d != "" {
-		if _, in := h.Table.strip(strings.ToLower(name)); !in {
-			name += "." + d
-		}
+	if d := h.Table.domain; d != "" && !strings.Contains(name, ".") {
+		name += "." + d
 	}
 	return mdns.Fqdn(name)
 }
