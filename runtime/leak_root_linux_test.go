@@ -50,9 +50,9 @@ func globDirs(pattern string) []string {
 }
 
 // suiteLeaks lists what the whole suite left behind: cgroups under any
-// of the test parents, shims and container inits, and mounts of temporary
-// directories.
-func suiteLeaks() []string {
+// of the test parents, shims and container inits, and mounts under the
+// suite's temporary directory tmp.
+func suiteLeaks(tmp string) []string {
 	var out []string
 	for _, pat := range []string{"/sys/fs/cgroup/*/stack-test-*", "/sys/fs/cgroup/stack-test-*", "/sys/fs/cgroup/*/stack-bench-*", "/sys/fs/cgroup/stack-bench-*"} {
 		out = append(out, globDirs(pat)...)
@@ -74,7 +74,7 @@ func suiteLeaks() []string {
 	mounts, _ := os.ReadFile("/proc/self/mountinfo")
 	for _, line := range strings.Split(string(mounts), "\n") {
 		f := strings.Fields(line)
-		if len(f) > 4 && strings.HasPrefix(f[4], os.TempDir()+"/TestRoot") {
+		if len(f) > 4 && strings.HasPrefix(f[4], tmp+"/") {
 			out = append(out, "mount "+f[4])
 		}
 	}

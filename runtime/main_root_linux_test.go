@@ -20,10 +20,19 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
+	// Every t.TempDir of this suite lands under one directory, so the
+	// final check sees our mounts only, not those of other packages'
+	// tests running on the same machine.
+	suiteTmp, err := os.MkdirTemp("", "stack-runtime-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Setenv("TMPDIR", suiteTmp)
 	before := hostSuperOptions()
 	code := m.Run()
 	if os.Getenv("STACK_TEST_ROOT") == "1" && code == 0 {
-		leaks := suiteLeaks()
+		leaks := suiteLeaks(suiteTmp)
 		after := hostSuperOptions()
 		for mp, o := range before {
 			if after[mp] != o {
@@ -34,6 +43,10 @@ func TestMain(m *testing.M) {
 			fmt.Fprintf(os.Stderr, "leaked after the suite:\n\t%s\n", strings.Join(leaks, "\n\t"))
 			code = 1
 		}
+	}
+	if err := os.RemoveAll(suiteTmp); err != nil && code == 0 {
+		fmt.Fprintln(os.Stderr, err)
+		code = 1
 	}
 	os.Exit(code)
 }

@@ -96,21 +96,28 @@ func shimMain() error {
 // create starts the container's init and waits until it is ready to exec.
 func (s *shim) create() (ln net.Listener, retErr error) {
 	spec := s.b.Spec
-	cg, err := createCgroup(s.b.Cgroup, spec.Linux.Resources)
-	if err != nil {
-		return nil, err
-	}
-	s.cg = cg
 	defer func() {
 		if retErr != nil {
 			if s.cmd != nil && s.cmd.Process != nil {
 				s.cmd.Process.Kill()
 				s.cmd.Wait()
 			}
-			killCgroup(cg, time.Second)
-			cg.Delete()
+			if s.cg != nil {
+				killCgroup(s.cg, time.Second)
+				s.cg.Delete()
+			}
 		}
 	}()
+	// On v2 the init is cloned into its cgroup, which must exist first.
+	// On v1 it is moved there after the clone, and the cgroup is made
+	// while the init's runtime starts.
+	if s.b.Cgroup.V2 {
+		cg, err := createCgroup(s.b.Cgroup, spec.Linux.Resources)
+		if err != nil {
+			return nil, err
+		}
+		s.cg = cg
+	}
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, os.NewSyscallError("socketpair", err)
@@ -184,6 +191,14 @@ func (s *shim) create() (ln net.Listener, retErr error) {
 	}
 	pid := s.cmd.Process.Pid
 	if !s.b.Cgroup.V2 {
+		// A migration may wait for an RCU grace period (the kernel's
+		// global cgroup_threadgroup_rwsem), up to ~12 ms on a small VM;
+		// doing it after the clone overlaps it with the init's boot.
+		cg, err := createCgroup(s.b.Cgroup, spec.Linux.Resources)
+		if err != nil {
+			return nil, err
+		}
+		s.cg = cg
 		if err := cg.Add(pid); err != nil {
 			return nil, fmt.Errorf("add init to cgroup: %w", err)
 		}
