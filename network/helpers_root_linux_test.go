@@ -41,42 +41,55 @@ func uniq(t testing.TB, max int) string {
 	return base + "-" + suffix
 }
 
-// fakeHost makes a network namespace standing for the host: lo, and a
-// "eth0" with 192.0.2.2/24, MTU 1400 and the default route via
-// 192.0.2.1, like the real machine's. Nothing sent there leaves it.
-func fakeHost(t testing.TB) string {
+// fakeHost makes a network namespace standing for the host: lo, and an
+// "eth0" with 192.0.2.2/24, MTU 1400 and the default route via 192.0.2.1,
+// like the real machine's. eth0 is a veth whose other end is in a second
+// namespace, "outside", with 192.0.2.1/24 and no route back to our
+// subnets: a container reaches it only through masquerade. Nothing sent
+// there leaves the two namespaces.
+func fakeHost(t testing.TB) (host, outside string) {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "host")
-	if err := createNetNS(path); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := removeNetNS(path); err != nil {
-			t.Error(err)
+	dir := t.TempDir()
+	host, outside = filepath.Join(dir, "host"), filepath.Join(dir, "outside")
+	for _, p := range []string{host, outside} {
+		if err := createNetNS(p); err != nil {
+			t.Fatal(err)
 		}
-	})
-	ns, err := netns.GetFromPath(path)
-	if err != nil {
-		t.Fatal(err)
+		t.Cleanup(func() {
+			if err := removeNetNS(p); err != nil {
+				t.Error(err)
+			}
+		})
 	}
-	defer ns.Close()
-	h, err := netlink.NewHandleAt(ns)
-	if err != nil {
-		t.Fatal(err)
-	}
+	hns, err := netns.GetFromPath(host)
+	must(t, err)
+	defer hns.Close()
+	ons, err := netns.GetFromPath(outside)
+	must(t, err)
+	defer ons.Close()
+	h, err := netlink.NewHandleAt(hns)
+	must(t, err)
 	defer h.Close()
+	o, err := netlink.NewHandleAt(ons)
+	must(t, err)
+	defer o.Close()
 	must(t, linkUp(h, "lo"))
-	// A veth whose peer stays in the namespace (this kernel has no dummy
-	// driver): what goes to the "router" 192.0.2.1 ends there.
-	must(t, h.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "eth0", MTU: 1400}, PeerName: "eth0-peer"}))
+	must(t, linkUp(o, "lo"))
+	must(t, h.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "eth0", MTU: 1400}, PeerName: "eth0", PeerNamespace: netlink.NsFd(int(ons)), PeerMTU: 1400}))
+	for _, side := range []struct {
+		h    *netlink.Handle
+		addr string
+	}{{h, "192.0.2.2/24"}, {o, "192.0.2.1/24"}} {
+		l, err := side.h.LinkByName("eth0")
+		must(t, err)
+		a, _ := netlink.ParseAddr(side.addr)
+		must(t, side.h.AddrAdd(l, a))
+		must(t, side.h.LinkSetUp(l))
+	}
 	eth0, err := h.LinkByName("eth0")
 	must(t, err)
-	must(t, linkUp(h, "eth0-peer"))
-	addr, _ := netlink.ParseAddr("192.0.2.2/24")
-	must(t, h.AddrAdd(eth0, addr))
-	must(t, h.LinkSetUp(eth0))
 	must(t, h.RouteAdd(&netlink.Route{Gw: net.ParseIP("192.0.2.1"), LinkIndex: eth0.Attrs().Index}))
-	return path
+	return host, outside
 }
 
 func must(t testing.TB, err error) {

@@ -333,7 +333,8 @@ func (m *Manager) startDNS(ns *networkState) error {
 	if !ns.Config.Internal {
 		ups = m.upstreams
 	}
-	srv, err := dns.Serve(pc, l, dns.Chain(m.records, ns.Config.Name, ups))
+	fwd := &dns.Forward{Upstreams: ups, Dial: m.dialHost}
+	srv, err := dns.Serve(pc, l, dns.Chain(m.records, ns.Config.Name, fwd))
 	if err != nil {
 		return err
 	}
@@ -637,4 +638,19 @@ func (m *Manager) teardownLocked(id string, cs *containerState) error {
 		errs = append(errs, m.save())
 	}
 	return errors.Join(errs...)
+}
+
+// dialHost connects from the host namespace: the resolvers forward from
+// there, whichever thread they run on.
+func (m *Manager) dialHost(ctx context.Context, network, address string) (net.Conn, error) {
+	var c net.Conn
+	err := inNetNS(m.hostNS, func() error {
+		// socket(2) runs on this locked thread, so the socket is made in
+		// the host namespace and stays there; the rest of the dial may
+		// happen anywhere.
+		var err error
+		c, err = (&net.Dialer{}).DialContext(ctx, network, address)
+		return err
+	})
+	return c, err
 }

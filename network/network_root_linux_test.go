@@ -23,7 +23,7 @@ func TestRootBridge(t *testing.T) {
 	testutil.RequiresRoot(t)
 	t.Parallel()
 	ctx := context.Background()
-	host := fakeHost(t)
+	host, _ := fakeHost(t)
 	fake := &nat.Fake{}
 	m := newTestManager(t, host, func(o *Options) { o.Rules = fake })
 

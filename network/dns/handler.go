@@ -179,6 +179,10 @@ const DefaultForwardTimeout = 2 * time.Second
 type Forward struct {
 	Upstreams []string      // "ip:port"; optional: without any, SERVFAIL
 	Timeout   time.Duration // per upstream; optional: DefaultForwardTimeout
+	// Dial opens the connection to an upstream ("udp" or "tcp").
+	// Optional: a net.Dialer. A caller serving another network namespace
+	// than its own passes one that makes the socket there.
+	Dial func(ctx context.Context, network, address string) (net.Conn, error)
 }
 
 // ServeDNS implements [Handler].
@@ -200,9 +204,9 @@ func (f *Forward) ServeDNS(ctx context.Context, w mdns.ResponseWriter, r *mdns.M
 	}
 	var errs []error
 	for _, up := range ups {
-		resp, err := exchange(ctx, r, up, proto, timeout)
+		resp, err := f.exchange(ctx, r, up, proto, timeout)
 		if err == nil && resp.Truncated && proto == "udp" {
-			resp, err = exchange(ctx, r, up, "tcp", timeout)
+			resp, err = f.exchange(ctx, r, up, "tcp", timeout)
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", up, err))
@@ -217,10 +221,20 @@ func (f *Forward) ServeDNS(ctx context.Context, w mdns.ResponseWriter, r *mdns.M
 	return mdns.RcodeServerFailure, errorf("forward", "%q: %w", r.Question[0].Name, errors.Join(errs...))
 }
 
-func exchange(ctx context.Context, r *mdns.Msg, upstream, proto string, timeout time.Duration) (*mdns.Msg, error) {
-	c := &mdns.Client{Net: proto, Timeout: timeout}
+func (f *Forward) exchange(ctx context.Context, r *mdns.Msg, upstream, proto string, timeout time.Duration) (*mdns.Msg, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	resp, _, err := c.ExchangeContext(ctx, r, upstream)
+	dial := f.Dial
+	if dial == nil {
+		dial = (&net.Dialer{}).DialContext
+	}
+	conn, err := dial(ctx, proto, upstream)
+	if err != nil {
+		return nil, err
+	}
+	co := &mdns.Conn{Conn: conn}
+	defer co.Close()
+	c := &mdns.Client{Net: proto, Timeout: timeout}
+	resp, _, err := c.ExchangeWithConnContext(ctx, r, co)
 	return resp, err
 }

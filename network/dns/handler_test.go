@@ -265,7 +265,7 @@ func TestForward(t *testing.T) {
 	}()
 	tb := testTable(t)
 	tb.Add(dns.Record{Network: "a", Container: "own", Addr: netip.MustParseAddr("10.89.0.20"), Names: []string{"own"}, Upstreams: []string{up2}})
-	h := dns.Chain(tb, "a", []string{dead, up1})
+	h := dns.Chain(tb, "a", &dns.Forward{Upstreams: []string{dead, up1}})
 
 	if got := query(t, h, "10.89.0.4", "example.com."); !slices.Equal(got, []string{"198.51.100.1"}) {
 		t.Fatalf("forwarded: %v", got)
@@ -278,7 +278,7 @@ func TestForward(t *testing.T) {
 		t.Fatalf("ours: %v", got)
 	}
 
-	none := dns.Chain(tb, "a", nil)
+	none := dns.Chain(tb, "a", &dns.Forward{})
 	req := new(mdns.Msg)
 	req.SetQuestion("example.com.", mdns.TypeA)
 	rcode, err := none.ServeDNS(context.Background(), newRecorder("10.89.0.4"), req)
@@ -301,7 +301,7 @@ func TestServer(t *testing.T) {
 		pc.Close()
 		t.Skipf("tcp port of %s taken: %v", pc.LocalAddr(), err)
 	}
-	srv, err := dns.Serve(pc, l, dns.Chain(tb, "a", []string{up}))
+	srv, err := dns.Serve(pc, l, dns.Chain(tb, "a", &dns.Forward{Upstreams: []string{up}}))
 	if err != nil {
 		t.Fatal(err)
 	}

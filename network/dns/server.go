@@ -18,9 +18,9 @@ type Server struct {
 }
 
 // Chain returns the handler of a network's listener: [Records] for
-// network, then [Forward] to upstreams.
-func Chain(t *Table, network string, upstreams []string) Handler {
-	return &Records{Table: t, Network: network, Next: &Forward{Upstreams: upstreams}}
+// network, then fwd.
+func Chain(t *Table, network string, fwd *Forward) Handler {
+	return &Records{Table: t, Network: network, Next: fwd}
 }
 
 // Serve starts serving h on pc and l (either may be nil) and returns once

@@ -41,7 +41,8 @@ type NFTablesConfig struct {
 //	  chain output { type nat hook output priority dstnat
 //	    fib daddr type local jump ports }
 //	  chain ports {
-//	    meta l4proto tcp th dport 8080 dnat to 10.89.0.2:80 comment "stack port=c1" }
+//	    tcp dport 8080 dnat to 10.89.0.2:80 comment "stack port=c1"
+//	    ip daddr 127.0.0.1 udp dport 5353 dnat to 10.89.0.2:53 comment "stack port=c1" }
 //	  chain postrouting { type nat hook postrouting priority srcnat
 //	    ip saddr 10.89.0.0/24 oifname != "stk-0a1b2c3d4e" masquerade comment "stack net=web"
 //	    oifname "stk-0a1b2c3d4e" ct status dnat fib saddr type local masquerade comment "stack net=web"
@@ -56,8 +57,9 @@ type NFTablesConfig struct {
 // container's reply comes back through the host and is un-NATed; the third
 // does the same for a container reaching a published port of its own
 // network through the host (hairpin). An internal network gets, instead of
-// all that, two forward rules dropping everything that would enter or leave
-// its bridge.
+// all that, two forward rules at the head of the forward chain dropping
+// everything that would enter or leave its bridge, published ports
+// included.
 //
 // The table is removed with the last network. Accept verdicts here do not
 // override a drop in another table (nft(8): a packet must be accepted by
@@ -166,8 +168,10 @@ func (n *NFTables) AddNetwork(nw Network) error {
 	tag := comment(tagNet + nw.Name)
 	post, fwd := n.chain(chainPostrouting), n.chain(chainForward)
 	if nw.Internal {
-		c.AddRule(&nftables.Rule{Table: n.table, Chain: fwd, UserData: tag, Exprs: concat(ifname(unix.NFT_META_IIFNAME, expr.CmpOpEq, nw.Bridge), ifname(unix.NFT_META_OIFNAME, expr.CmpOpNeq, nw.Bridge), dropped())})
-		c.AddRule(&nftables.Rule{Table: n.table, Chain: fwd, UserData: tag, Exprs: concat(ifname(unix.NFT_META_OIFNAME, expr.CmpOpEq, nw.Bridge), ifname(unix.NFT_META_IIFNAME, expr.CmpOpNeq, nw.Bridge), dropped())})
+		// Inserted at the head, before "ct status dnat accept": an
+		// internal network does not reach published ports either.
+		c.InsertRule(&nftables.Rule{Table: n.table, Chain: fwd, UserData: tag, Exprs: concat(ifname(unix.NFT_META_IIFNAME, expr.CmpOpEq, nw.Bridge), ifname(unix.NFT_META_OIFNAME, expr.CmpOpNeq, nw.Bridge), dropped())})
+		c.InsertRule(&nftables.Rule{Table: n.table, Chain: fwd, UserData: tag, Exprs: concat(ifname(unix.NFT_META_OIFNAME, expr.CmpOpEq, nw.Bridge), ifname(unix.NFT_META_IIFNAME, expr.CmpOpNeq, nw.Bridge), dropped())})
 	} else {
 		c.AddRule(&nftables.Rule{Table: n.table, Chain: post, UserData: tag, Exprs: concat(saddrIn(nw.Subnet), ifname(unix.NFT_META_OIFNAME, expr.CmpOpNeq, nw.Bridge), masq())})
 		c.AddRule(&nftables.Rule{Table: n.table, Chain: post, UserData: tag, Exprs: concat(ifname(unix.NFT_META_OIFNAME, expr.CmpOpEq, nw.Bridge), ctDNAT(), fibLocal(false), masq())})
