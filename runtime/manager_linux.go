@@ -459,10 +459,7 @@ func (m *Manager) cleanup(id, dir string) error {
 	if readJSON(filepath.Join(dir, stateFile), &st) == nil {
 		// The shim exits right after answering its last waiter; give it
 		// that moment, then make sure.
-		for i := 0; i < 200 && alive(st.ShimPid, st.ShimStart); i++ {
-			time.Sleep(time.Millisecond)
-		}
-		if alive(st.ShimPid, st.ShimStart) {
+		if !waitExit(st.ShimPid, st.ShimStart, 200*time.Millisecond) {
 			unix.Kill(st.ShimPid, unix.SIGKILL)
 		}
 	}

@@ -9,6 +9,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
 
@@ -124,4 +127,37 @@ func alive(pid int, start uint64) bool {
 		return false
 	}
 	return procStartTime(pid) == start
+}
+
+// waitExit waits up to timeout for the process pid started at start to
+// exit, and reports whether it has. It polls a pidfd (pidfd_open(2)),
+// which becomes readable when the process exits, so it wakes at once.
+func waitExit(pid int, start uint64, timeout time.Duration) bool {
+	if !alive(pid, start) {
+		return true
+	}
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return !alive(pid, start)
+	}
+	defer unix.Close(fd)
+	// The pid could have been reused between alive and pidfd_open.
+	if !alive(pid, start) {
+		return true
+	}
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	deadline := time.Now().Add(timeout)
+	for {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return !alive(pid, start)
+		}
+		n, err := unix.Poll(fds, int(left.Milliseconds())+1)
+		if err == nil && n > 0 {
+			return true
+		}
+		if err != nil && err != unix.EINTR {
+			return !alive(pid, start)
+		}
+	}
 }
