@@ -301,3 +301,22 @@ func createAndLeave(arg string) error {
 	}
 	return nil
 }
+
+func TestRootDeleteCreated(t *testing.T) {
+	testutil.RequiresRoot(t)
+	t.Parallel()
+	m := newManager(t)
+	id := containerID(t)
+	if err := m.Create(ctxT(t), id, runtime.Config{Spec: sh("echo never"), Rootfs: testutil.BusyboxRootfs(t)}); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := m.State(id); st.Status != runtime.Created {
+		t.Errorf("status = %s, want created", st.Status)
+	}
+	if err := m.Delete(ctxT(t), id, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.State(id); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Errorf("State after Delete = %v", err)
+	}
+}

@@ -423,8 +423,9 @@ func (m *Manager) Stats(id string) (Stats, error) {
 	return cg.Stats()
 }
 
-// Delete removes a stopped container: its cgroup and its state directory
-// with the log. With force, a running container is killed first. Nothing
+// Delete removes a stopped or created container: its cgroup and its state
+// directory with the log. With force, a running or paused container is
+// killed first. Nothing
 // of the container remains afterwards: its mounts and namespaces died
 // with its last process. Deleting a missing container returns
 // errdefs.ErrNotFound.
@@ -438,7 +439,9 @@ func (m *Manager) Delete(ctx context.Context, id string, force bool) error {
 		return err
 	}
 	if st.Status != Stopped && st.Status != Unknown {
-		if !force {
+		// A created container has never run anything: remove it as
+		// Docker does, without force.
+		if !force && st.Status != Created {
 			return fmt.Errorf("delete container %q: it is %s: %w", id, st.Status, errdefs.ErrFailedPrecondition)
 		}
 		if _, err := m.Stop(ctx, id, unix.SIGKILL, 0); err != nil {

@@ -380,10 +380,11 @@ func (s *shim) serve(ln net.Listener) {
 			}()
 		}
 	}()
-	ps, _ := s.cmd.Process.Wait()
 	code := 255
-	if ws, ok := ps.Sys().(syscall.WaitStatus); ok {
-		code = exitCode(unix.WaitStatus(ws))
+	if ps, err := s.cmd.Process.Wait(); err == nil {
+		if ws, ok := ps.Sys().(syscall.WaitStatus); ok {
+			code = exitCode(unix.WaitStatus(ws))
+		}
 	}
 	// The pipes close when the last process of the container is gone;
 	// one that escaped the PID namespace must not hold us forever.
@@ -406,15 +407,23 @@ func (s *shim) serve(ln net.Listener) {
 	if s.tty != nil {
 		s.tty.closeAll()
 	}
-	conns.Wait()
+	// Let the waiters read their answer, but do not hang on a client.
+	served := make(chan struct{})
+	go func() { conns.Wait(); close(served) }()
+	select {
+	case <-served:
+	case <-time.After(5 * time.Second):
+	}
 }
 
 func (s *shim) handle(c net.Conn) {
 	var req shimRequest
 	dec := json.NewDecoder(c)
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	if err := dec.Decode(&req); err != nil {
 		return
 	}
+	c.SetReadDeadline(time.Time{})
 	var reply shimReply
 	if req.Op == "attach" {
 		if s.tty == nil {
