@@ -24,8 +24,13 @@ const envMntNS = "_STACK_MNTNS"
 
 // Process is a process started by [Manager.Exec].
 type Process struct {
-	cmd *exec.Cmd
+	cmd     *exec.Cmd
+	console *os.File
 }
+
+// Console returns the master side of the process's terminal, or nil when
+// it has none (ExecConfig.Process.Terminal false). The caller owns it.
+func (p *Process) Console() *os.File { return p.console }
 
 // Pid returns the host PID of the process.
 func (p *Process) Pid() int { return p.cmd.Process.Pid }
@@ -63,9 +68,6 @@ func (p *Process) Wait() (int, error) {
 func (m *Manager) Exec(ctx context.Context, id string, cfg ExecConfig) (*Process, error) {
 	if cfg.Process == nil || len(cfg.Process.Args) == 0 {
 		return nil, fmt.Errorf("exec in %q: no args: %w", id, errdefs.ErrInvalidArgument)
-	}
-	if cfg.Process.Terminal {
-		return nil, fmt.Errorf("exec in %q: terminal: %w", id, errdefs.ErrNotImplemented)
 	}
 	st, err := m.State(id)
 	if err != nil {
@@ -112,10 +114,21 @@ func (m *Manager) Exec(ctx context.Context, id string, cfg ExecConfig) (*Process
 		Args:       []string{"stack-exec", "init"},
 		Env:        []string{envRole + "=" + roleExec, envInitPipe + "=3", envMntNS + "=4"},
 		ExtraFiles: []*os.File{child, files["mnt"]},
-		Stdin:      cfg.Stdin,
-		Stdout:     cfg.Stdout,
-		Stderr:     cfg.Stderr,
 		Dir:        "/",
+	}
+	// With a terminal the child's stdio becomes the terminal's slave;
+	// otherwise the caller's streams (a nil io.Reader/Writer means
+	// /dev/null, so only set what was given).
+	if !cfg.Process.Terminal {
+		if cfg.Stdin != nil {
+			cmd.Stdin = cfg.Stdin
+		}
+		if cfg.Stdout != nil {
+			cmd.Stdout = cfg.Stdout
+		}
+		if cfg.Stderr != nil {
+			cmd.Stderr = cfg.Stderr
+		}
 	}
 	errc := make(chan error, 1)
 	go func() {
@@ -153,7 +166,24 @@ func (m *Manager) Exec(ctx context.Context, id string, cfg ExecConfig) (*Process
 	if err := conn.send(syncMsg{Type: msgConfig, Config: &initConfig{Spec: &specs.Spec{Process: cfg.Process}}}); err != nil {
 		return fail(err)
 	}
+	if cfg.Process.Terminal {
+		master, err := recvFile(parent, "console")
+		if err != nil {
+			// No terminal: the child failed first, and the byte we took
+			// was the "{" of its error message.
+			conn.unread([]byte("{"))
+			if m, rerr := conn.recv(); rerr == nil && m.Type == msgError {
+				err = errors.New(m.Error)
+			}
+			return fail(fmt.Errorf("allocate terminal: %w", err))
+		}
+		p.console = master
+	}
 	msg, err := conn.recv()
+	if err != io.EOF && p.console != nil {
+		p.console.Close()
+		p.console = nil
+	}
 	switch {
 	case err == io.EOF:
 		return p, nil // exec'd

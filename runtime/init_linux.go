@@ -189,6 +189,21 @@ func execInit() error {
 	if err := joinMountNS(); err != nil {
 		return fail(fmt.Errorf("join mount namespace: %w", err))
 	}
+	if p := m.Config.Spec.Process; p.Terminal {
+		// A new session, so the terminal can become ours.
+		if _, err := unix.Setsid(); err != nil {
+			return fail(os.NewSyscallError("setsid", err))
+		}
+		master, err := openConsole(p)
+		if err != nil {
+			return fail(fmt.Errorf("allocate terminal: %w", err))
+		}
+		err = sendFile(conn.f, master)
+		master.Close()
+		if err != nil {
+			return err
+		}
+	}
 	p := m.Config.Spec.Process
 	if len(p.Args) == 0 {
 		return fail(errNoArgs)

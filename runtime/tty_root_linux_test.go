@@ -11,6 +11,7 @@ import (
 
 	"github.com/stack-dev/stack/internal/errdefs"
 	"github.com/stack-dev/stack/internal/testutil"
+	"github.com/stack-dev/stack/runtime"
 )
 
 func TestRootTerminal(t *testing.T) {
@@ -56,5 +57,44 @@ func TestRootTerminal(t *testing.T) {
 	}
 	if _, err := m.Attach(ctxT(t), id); !errors.Is(err, errdefs.ErrFailedPrecondition) {
 		t.Errorf("Attach after exit = %v", err)
+	}
+}
+
+func TestRootExecTerminal(t *testing.T) {
+	testutil.RequiresRoot(t)
+	t.Parallel()
+	m := newManager(t)
+	id := startContainer(t, m, sh("echo up; sleep 100"))
+	waitLog(t, m, id, "up")
+	p := sh("tty; read x; echo got $x").Process
+	p.Terminal = true
+	proc, err := m.Exec(ctxT(t), id, runtime.ExecConfig{Process: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	console := proc.Console()
+	defer console.Close()
+	if _, err := console.Write([]byte("hi\n")); err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(console)
+	var out []string
+	for len(out) < 3 {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			break
+		}
+		out = append(out, line)
+	}
+	code, err := proc.Wait()
+	if err != nil || code != 0 {
+		t.Errorf("Wait = %d, %v", code, err)
+	}
+	// The terminal comes from the container's own devpts instance (so it
+	// is pts/0 there); the echo of our input may come before or after
+	// tty's output.
+	got := strings.Join(out, "")
+	if !strings.Contains(got, "/dev/pts/0\r\n") || !strings.Contains(got, "hi\r\n") || !strings.HasSuffix(got, "got hi\r\n") {
+		t.Errorf("terminal output = %q", out)
 	}
 }
