@@ -20,12 +20,16 @@ import (
 	"github.com/stack-dev/stack/internal/testutil"
 )
 
+// testTag is in every name uniq makes, so the suite's leak check can tell
+// our links from those of other suites running at the same time.
+const testTag = "q7"
+
 // uniq returns a name derived from t.Name() and a random suffix, at most
 // max characters.
 func uniq(t testing.TB, max int) string {
 	var b [3]byte
 	rand.Read(b[:])
-	suffix := hex.EncodeToString(b[:])
+	suffix := testTag + hex.EncodeToString(b[:])
 	base := strings.Map(func(r rune) rune {
 		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
 			return r

@@ -127,7 +127,8 @@ func New(opts Options) (_ *Manager, retErr error) {
 
 // Close stops the embedded resolvers and releases the manager's handles.
 // It leaves networks and containers in place: a new Manager on the same
-// state root takes them over. The Manager must not be used afterwards.
+// state root takes them over. The Manager must not be used afterwards;
+// closing it again does nothing.
 func (m *Manager) Close() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -138,9 +139,11 @@ func (m *Manager) Close() error {
 	}
 	if m.closeRule != nil {
 		errs = append(errs, m.closeRule())
+		m.closeRule = nil
 	}
 	if m.nl != nil {
 		m.nl.Close()
+		m.nl = nil
 	}
 	if m.hostNS.IsOpen() {
 		m.hostNS.Close()
