@@ -130,6 +130,17 @@ func validateConfig(cfg *Config) error {
 	if s.Linux == nil {
 		s.Linux = &specs.Linux{}
 	}
+	// Refused rather than ignored: a caller asking for a seccomp filter
+	// or user namespace must not get a container without one.
+	if s.Linux.Seccomp != nil {
+		return fmt.Errorf("seccomp: %w", errdefs.ErrNotImplemented)
+	}
+	if len(s.Linux.UIDMappings) > 0 || len(s.Linux.GIDMappings) > 0 {
+		return fmt.Errorf("user namespace mappings: %w", errdefs.ErrNotImplemented)
+	}
+	if _, _, err := namespaceFlags(s.Linux.Namespaces, cfg.NetNS); err != nil {
+		return fmt.Errorf("%w: %w", err, errdefs.ErrNotImplemented)
+	}
 	return nil
 }
 
