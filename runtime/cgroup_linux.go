@@ -70,7 +70,37 @@ func v1Resources(r *specs.LinuxResources, memswSupported bool) *specs.LinuxResou
 		mem.Swap = nil
 		out.Memory = &mem
 	}
+	if b := out.BlockIO; b != nil && (b.Weight != nil || b.LeafWeight != nil) {
+		// cgroup1 writes blkio.weight, which only CFQ provided; the
+		// weight is written by setBlkioWeight instead.
+		io := *b
+		io.Weight, io.LeafWeight = nil, nil
+		out.BlockIO = &io
+	}
 	return &out
+}
+
+// setBlkioWeight writes a v1 blkio weight where the kernel has a file for
+// it: blkio.weight (CFQ, before 5.0) or blkio.bfq.weight (BFQ). Without
+// either (no proportional I/O scheduler) the weight has no effect and is
+// dropped, as Docker does with a warning.
+func setBlkioWeight(dir string, weight uint16) error {
+	for _, name := range []string{"blkio.weight", "blkio.bfq.weight"} {
+		// No O_CREATE: a missing file means no such scheduler.
+		f, err := os.OpenFile(filepath.Join(dir, name), os.O_WRONLY|os.O_TRUNC, 0)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		_, err = f.WriteString(strconv.Itoa(int(weight)))
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	}
+	return nil
 }
 
 // v2Resources translates spec resources (written in v1 terms) into
@@ -150,6 +180,12 @@ func createCgroup(c cgroupConfig, r *specs.LinuxResources) (cgroup, error) {
 			l.Delete()
 		}
 		return nil, fmt.Errorf("create cgroup %s: %w", c.Path, err)
+	}
+	if r != nil && r.BlockIO != nil && r.BlockIO.Weight != nil {
+		if err := setBlkioWeight(filepath.Join(c.Root, "blkio", c.Path), *r.BlockIO.Weight); err != nil {
+			cg.Delete()
+			return nil, fmt.Errorf("create cgroup %s: blkio weight: %w", c.Path, err)
+		}
 	}
 	return &cgroupV1{cg: cg, c: c}, nil
 }

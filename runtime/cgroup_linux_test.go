@@ -145,10 +145,14 @@ func TestCgroupV1Fixture(t *testing.T) {
 	os.WriteFile(filepath.Join(root, "cpuset/cpuset.mems"), []byte("0\n"), 0o644)
 	os.WriteFile(filepath.Join(root, "memory/memory.memsw.limit_in_bytes"), []byte("9223372036854771712\n"), 0o644) // swap accounting on
 	res := &specs.LinuxResources{
-		Memory: &specs.LinuxMemory{Limit: i64(64 << 20), Swap: i64(128 << 20)},
-		CPU:    &specs.LinuxCPU{Shares: u64(512), Quota: i64(20000), Period: u64(100000)},
-		Pids:   &specs.LinuxPids{Limit: i64(32)},
+		Memory:  &specs.LinuxMemory{Limit: i64(64 << 20), Swap: i64(128 << 20)},
+		CPU:     &specs.LinuxCPU{Shares: u64(512), Quota: i64(20000), Period: u64(100000)},
+		Pids:    &specs.LinuxPids{Limit: i64(32)},
+		BlockIO: &specs.LinuxBlockIO{Weight: u16(300)},
 	}
+	// A BFQ kernel: the weight file exists in child cgroups only.
+	os.MkdirAll(filepath.Join(root, "blkio/stack/c1"), 0o755)
+	os.WriteFile(filepath.Join(root, "blkio/stack/c1/blkio.bfq.weight"), []byte("100\n"), 0o644)
 	cg, err := createCgroup(cgroupConfig{Root: root, Path: "/stack/c1"}, res)
 	if err != nil {
 		t.Fatal(err)
@@ -163,6 +167,7 @@ func TestCgroupV1Fixture(t *testing.T) {
 		"pids/stack/c1/pids.max":                      "32",
 		"devices/stack/c1/devices.allow":              "c 10:200 rwm",
 		"cpuset/stack/c1/cpuset.cpus":                 "0-1",
+		"blkio/stack/c1/blkio.bfq.weight":             "300",
 	} {
 		if got[f] != want {
 			t.Errorf("%s = %q, want %q", f, got[f], want)

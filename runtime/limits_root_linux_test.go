@@ -123,3 +123,21 @@ func TestRootCgroupFiles(t *testing.T) {
 		}
 	}
 }
+
+func TestRootBlkioWeight(t *testing.T) {
+	testutil.RequiresRoot(t)
+	t.Parallel()
+	m := newManager(t)
+	id := startContainer(t, m, sh("sleep 100"),
+		withResources(&specs.LinuxResources{BlockIO: &specs.LinuxBlockIO{Weight: func() *uint16 { w := uint16(300); return &w }()}}))
+	st, _ := m.State(id)
+	for _, f := range []string{"blkio.weight", "blkio.bfq.weight"} {
+		if b, err := os.ReadFile(filepath.Join("/sys/fs/cgroup/blkio", st.CgroupPath, f)); err == nil {
+			if got := strings.Fields(string(b)); len(got) == 0 || got[len(got)-1] != "300" {
+				t.Errorf("%s = %q, want 300", f, b)
+			}
+			return
+		}
+	}
+	t.Log("no proportional I/O scheduler: the weight was dropped")
+}
