@@ -80,25 +80,48 @@ func v1Resources(r *specs.LinuxResources, memswSupported bool) *specs.LinuxResou
 	return &out
 }
 
+// setIOWeight writes a blkio-scale weight (10-1000) to a v2 cgroup:
+// io.bfq.weight takes it as is, io.weight (the cost model, 1-10000) takes
+// it rescaled as runc does. Without either file the weight is dropped.
+func setIOWeight(dir string, weight uint16) error {
+	if err := writeIfExists(filepath.Join(dir, "io.bfq.weight"), strconv.Itoa(int(weight))); err != errNoFile {
+		return err
+	}
+	scaled := 1 + (int(weight)-10)*9999/990
+	if err := writeIfExists(filepath.Join(dir, "io.weight"), "default "+strconv.Itoa(scaled)); err != errNoFile {
+		return err
+	}
+	return nil
+}
+
+var errNoFile = errors.New("no such cgroup file")
+
+// writeIfExists writes value to an existing cgroup file, and returns
+// errNoFile when there is none (never creating one).
+func writeIfExists(path, value string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return errNoFile
+	}
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(value)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
 // setBlkioWeight writes a v1 blkio weight where the kernel has a file for
 // it: blkio.weight (CFQ, before 5.0) or blkio.bfq.weight (BFQ). Without
 // either (no proportional I/O scheduler) the weight has no effect and is
 // dropped, as Docker does with a warning.
 func setBlkioWeight(dir string, weight uint16) error {
 	for _, name := range []string{"blkio.weight", "blkio.bfq.weight"} {
-		// No O_CREATE: a missing file means no such scheduler.
-		f, err := os.OpenFile(filepath.Join(dir, name), os.O_WRONLY|os.O_TRUNC, 0)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
+		if err := writeIfExists(filepath.Join(dir, name), strconv.Itoa(int(weight))); err != errNoFile {
 			return err
 		}
-		_, err = f.WriteString(strconv.Itoa(int(weight)))
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		return err
 	}
 	return nil
 }
@@ -136,11 +159,11 @@ func v2Resources(r *specs.LinuxResources) *cgroup2.Resources {
 			out.CPU.Max = cgroup2.NewCPUMax(quota, c.Period)
 		}
 	}
-	if b := r.BlockIO; b != nil && b.Weight != nil && out.IO != nil {
-		// io.bfq.weight takes blkio.weight's 10-1000 scale as is;
-		// cgroup2.ToResources rescales it to io.weight's 1-10000 (in a
-		// uint16 that overflows).
-		out.IO.BFQ.Weight = *b.Weight
+	if out.IO != nil {
+		// The weight is written by setIOWeight, which picks the file the
+		// kernel has (cgroup2.ToResources would write io.bfq.weight only,
+		// rescaled to io.weight's range in a uint16 that overflows).
+		out.IO.BFQ.Weight = 0
 	}
 	devices := r.Devices
 	if len(devices) == 0 {
@@ -169,6 +192,12 @@ func createCgroup(c cgroupConfig, r *specs.LinuxResources) (cgroup, error) {
 		m, err := cgroup2.NewManager(c.Root, c.Path, v2Resources(r))
 		if err != nil {
 			return nil, fmt.Errorf("create cgroup %s: %w", c.Path, err)
+		}
+		if r != nil && r.BlockIO != nil && r.BlockIO.Weight != nil {
+			if err := setIOWeight(filepath.Join(c.Root, c.Path), *r.BlockIO.Weight); err != nil {
+				m.Delete()
+				return nil, fmt.Errorf("create cgroup %s: io weight: %w", c.Path, err)
+			}
 		}
 		return &cgroupV2{m: m, dir: filepath.Join(c.Root, c.Path)}, nil
 	}

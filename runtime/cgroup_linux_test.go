@@ -59,7 +59,7 @@ func TestCgroupV2Resources(t *testing.T) {
 				"stack/c1/cpuset.cpus":         "0-1",
 				"stack/c1/cpuset.mems":         "0",
 				"stack/c1/pids.max":            "32",
-				"stack/c1/io.bfq.weight":       "500",
+				"stack/c1/io.weight":           "default 4950", // runc's 10-1000 to 1-10000 mapping
 			},
 		},
 		{
@@ -100,6 +100,13 @@ func TestCgroupV2Resources(t *testing.T) {
 			r.Devices = nil
 			if _, err := cgroup2.NewManager(root, "/stack/c1", r); err != nil {
 				t.Fatal(err)
+			}
+			if w := tt.res; w != nil && w.BlockIO != nil {
+				// A kernel with the io cost model but no BFQ.
+				os.WriteFile(filepath.Join(root, "stack/c1/io.weight"), []byte("default 100\n"), 0o644)
+				if err := setIOWeight(filepath.Join(root, "stack/c1"), *w.BlockIO.Weight); err != nil {
+					t.Fatal(err)
+				}
 			}
 			if got := fixtureFiles(t, root); !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("files:\n got  %v\n want %v", got, tt.want)
