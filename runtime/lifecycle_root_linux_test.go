@@ -274,6 +274,7 @@ func TestRootOutlivesManager(t *testing.T) {
 	if err != nil || st.Status != runtime.Running {
 		t.Fatalf("adopted state = %+v, %v", st, err)
 	}
+	waitLog(t, m, id, "gone\n")
 	if err := m.Kill(ctxT(t), id, unix.SIGKILL); err != nil {
 		t.Fatal(err)
 	}

@@ -40,7 +40,10 @@ func TestRootPidsLimit(t *testing.T) {
 	testutil.RequiresRoot(t)
 	t.Parallel()
 	m := newManager(t)
-	id := startContainer(t, m, sh("echo up; bomb() { bomb | bomb & }; bomb; sleep 100"),
+	// PID 1 prepares its wait before the bomb goes off: once the limit is
+	// reached, it could not fork a sleep. Opening a FIFO blocks without a
+	// fork; SIGCHLD from the bomb interrupts the open, hence the loop.
+	id := startContainer(t, m, sh("mkfifo /tmp/f; echo up; bomb() { bomb | bomb & }; bomb; while :; do read x < /tmp/f; done 2>/dev/null"),
 		withResources(&specs.LinuxResources{Pids: &specs.LinuxPids{Limit: int64p(32)}}))
 	waitLog(t, m, id, "up")
 	time.Sleep(500 * time.Millisecond)
@@ -48,8 +51,8 @@ func TestRootPidsLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Pids > 32 || s.PidsLimit != 32 {
-		t.Errorf("stats = %+v, want at most 32 pids", s)
+	if s.Pids > 32 || s.PidsLimit != 32 || !strings.Contains(readLog(t, m, id), "can't fork") {
+		t.Errorf("stats = %+v, want a bomb held at 32 pids; log %.300q", s, readLog(t, m, id))
 	}
 	start := time.Now()
 	st, err := m.Stop(ctxT(t), id, unix.SIGKILL, 0)

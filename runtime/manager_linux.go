@@ -174,7 +174,21 @@ func (m *Manager) startShim(ctx context.Context, dir string) (int, error) {
 		return 0, fmt.Errorf("start shim: %w", err)
 	}
 	// Reap the shim if it exits while we live; after we die, init does.
-	go cmd.Wait()
+	exited := make(chan struct{})
+	go func() {
+		cmd.Wait()
+		close(exited)
+	}()
+	// A shim that failed exits right after saying so; make sure it is
+	// gone before Create returns, so a failed Create leaves no process.
+	reap := func() {
+		select {
+		case <-exited:
+		case <-time.After(2 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+		}
+	}
 	stop := context.AfterFunc(ctx, func() { r.SetReadDeadline(time.Now()) })
 	defer stop()
 	var msg struct {
@@ -184,6 +198,7 @@ func (m *Manager) startShim(ctx context.Context, dir string) (int, error) {
 	line, err := bufio.NewReader(r).ReadBytes('\n')
 	if err != nil {
 		cmd.Process.Kill()
+		<-exited
 		if ctx.Err() != nil {
 			return 0, ctx.Err()
 		}
@@ -191,9 +206,12 @@ func (m *Manager) startShim(ctx context.Context, dir string) (int, error) {
 		return 0, fmt.Errorf("shim exited without reporting: %s", strings.TrimSpace(string(out)))
 	}
 	if err := json.Unmarshal(line, &msg); err != nil {
+		cmd.Process.Kill()
+		<-exited
 		return 0, fmt.Errorf("shim report: %w", err)
 	}
 	if msg.Error != "" {
+		reap()
 		return 0, errors.New(msg.Error)
 	}
 	return msg.Pid, nil
@@ -228,10 +246,14 @@ func (m *Manager) call(ctx context.Context, dir string, req shimRequest) (shimRe
 	return reply, nil
 }
 
-// shimGone reports whether err means the shim no longer listens.
+// shimGone reports whether err means the shim no longer listens, or
+// stopped listening while we talked to it: it has exited or is exiting
+// (it closes its socket right after recording the exit, resetting
+// connections still in the backlog).
 func shimGone(err error) bool {
 	var op *net.OpError
 	return errors.Is(err, unix.ECONNREFUSED) || errors.Is(err, unix.ENOENT) ||
+		errors.Is(err, unix.EPIPE) || errors.Is(err, unix.ECONNRESET) ||
 		(errors.As(err, &op) && op.Op == "read") || errors.Is(err, io.EOF)
 }
 
@@ -455,8 +477,10 @@ func (m *Manager) Delete(ctx context.Context, id string, force bool) error {
 		if !force && st.Status != Created {
 			return fmt.Errorf("delete container %q: it is %s: %w", id, st.Status, errdefs.ErrFailedPrecondition)
 		}
+		// Best effort: cleanup kills whatever is left in the cgroup and
+		// waits for the shim anyway.
 		if _, err := m.Stop(ctx, id, unix.SIGKILL, 0); err != nil {
-			return fmt.Errorf("delete container %q: %w", id, err)
+			m.log.Debug("stop before delete", "id", id, "err", err)
 		}
 	}
 	if err := m.cleanup(id, dir); err != nil {
