@@ -46,6 +46,15 @@ func TestRootCgroupV2(t *testing.T) {
 	if err != nil || len(strings.Fields(string(procs))) == 0 {
 		t.Errorf("cgroup.procs = %q, %v", procs, err)
 	}
+	var out strings.Builder
+	p := sh("cat /proc/self/cgroup").Process
+	proc, err := m.Exec(ctxT(t), id, runtime.ExecConfig{Process: p, Stdout: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, err := proc.Wait(); err != nil || code != 0 || !strings.HasSuffix(out.String(), "0::/\n") {
+		t.Errorf("exec: %d, %v, %q; want the container's v2 cgroup", code, err, out.String())
+	}
 	if err := m.Pause(id); err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	goruntime "runtime"
 	"strconv"
 	"syscall"
@@ -76,7 +77,8 @@ func (m *Manager) Exec(ctx context.Context, id string, cfg ExecConfig) (*Process
 	if st.Status != Running {
 		return nil, fmt.Errorf("exec in %q: container is %s: %w", id, st.Status, errdefs.ErrFailedPrecondition)
 	}
-	cg, err := loadCgroup(m.cgroupConfig(id))
+	cgc := m.cgroupConfig(id)
+	cg, err := loadCgroup(cgc)
 	if err != nil {
 		return nil, fmt.Errorf("exec in %q: %w", id, err)
 	}
@@ -130,6 +132,15 @@ func (m *Manager) Exec(ctx context.Context, id string, cfg ExecConfig) (*Process
 			cmd.Stderr = cfg.Stderr
 		}
 	}
+	if cgc.V2 {
+		// Born in the container's cgroup (clone3 CLONE_INTO_CGROUP).
+		dir, err := linux.Open(filepath.Join(cgc.Root, cgc.Path), unix.O_DIRECTORY|unix.O_RDONLY, 0)
+		if err != nil {
+			return nil, fmt.Errorf("exec in %q: %w", id, err)
+		}
+		defer dir.Close()
+		cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(dir.Fd())}
+	}
 	errc := make(chan error, 1)
 	go func() {
 		// This thread joins the namespaces and is never unlocked: the Go
@@ -157,8 +168,10 @@ func (m *Manager) Exec(ctx context.Context, id string, cfg ExecConfig) (*Process
 		cmd.Wait()
 		return nil, fmt.Errorf("exec in %q: %w", id, err)
 	}
-	if err := cg.Add(cmd.Process.Pid); err != nil {
-		return fail(fmt.Errorf("join cgroup: %w", err))
+	if !cgc.V2 {
+		if err := cg.Add(cmd.Process.Pid); err != nil {
+			return fail(fmt.Errorf("join cgroup: %w", err))
+		}
 	}
 	conn := newSyncConn(parent)
 	stop := context.AfterFunc(ctx, func() { cmd.Process.Kill() })
