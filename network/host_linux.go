@@ -53,15 +53,17 @@ func maskBits(n *net.IPNet) int {
 
 // hostPrefixes returns the IPv4 prefixes a new subnet must not overlap:
 // every route of the main table but the default, and every address, except
-// those on our own bridges (ipam knows those subnets already).
-func hostPrefixes(h *netlink.Handle) ([]netip.Prefix, error) {
+// those on the bridges named in skip (ours: ipam knows their subnets
+// already). Bridges of another manager on the same host count as the
+// host's, so two daemons never pick the same subnet.
+func hostPrefixes(h *netlink.Handle, skip map[string]bool) ([]netip.Prefix, error) {
 	links, err := h.LinkList()
 	if err != nil {
 		return nil, fmt.Errorf("list links: %w", err)
 	}
 	ours := map[int]bool{}
 	for _, l := range links {
-		if strings.HasPrefix(l.Attrs().Name, BridgePrefix) {
+		if skip[l.Attrs().Name] {
 			ours[l.Attrs().Index] = true
 		}
 	}

@@ -124,3 +124,27 @@ func assertClean(t testing.TB, m *Manager) {
 		t.Errorf("ipam still holds %v", m.ipam.Networks())
 	}
 }
+
+// TestRootTwoManagers checks that a second manager on the same host (a
+// second daemon, an e2e suite) takes the first one's bridge for a host
+// route and picks another subnet.
+func TestRootTwoManagers(t *testing.T) {
+	testutil.RequiresRoot(t)
+	t.Parallel()
+	ctx := context.Background()
+	host, _ := fakeHost(t)
+	m1 := newTestManager(t, host, func(o *Options) { o.Table = "stack1" })
+	m2 := newTestManager(t, host, func(o *Options) { o.Table = "stack2" })
+	n1, n2 := uniq(t, 20), uniq(t, 20)
+	s1, err := m1.CreateNetwork(ctx, NetworkConfig{Name: n1})
+	must(t, err)
+	s2, err := m2.CreateNetwork(ctx, NetworkConfig{Name: n2})
+	must(t, err)
+	if s1.Subnet.Overlaps(s2.Subnet) {
+		t.Errorf("both managers took %s and %s", s1.Subnet, s2.Subnet)
+	}
+	must(t, m1.RemoveNetwork(ctx, n1))
+	must(t, m2.RemoveNetwork(ctx, n2))
+	assertNoTable(t, host, "stack1")
+	assertNoTable(t, host, "stack2")
+}
