@@ -108,7 +108,9 @@ func BenchmarkRootDNS(b *testing.B) {
 	})
 }
 
-func listenPacket(network, addr string) (net.PacketConn, error) { return net.ListenPacket(network, addr) }
+func listenPacket(network, addr string) (net.PacketConn, error) {
+	return net.ListenPacket(network, addr)
+}
 
 // benchDNS sends b.N queries for "web." from 4 clients whose sockets are
 // in nsPath, and reports p50, p99 and queries per second.
