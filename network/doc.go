@@ -77,6 +77,23 @@
 // are brought back (resolvers, rules) by calling [Manager.CreateNetwork]
 // again, which is idempotent.
 //
+// # Limits
+//
+//   - IPv4 only: IPv6 subnets are refused with errdefs.ErrNotImplemented
+//     and bridges have IPv6 disabled.
+//   - A resolver binds gateway:53; a host process holding 0.0.0.0:53
+//     (a dnsmasq without bind-interfaces) makes CreateNetwork fail.
+//     Internal networks resolve our names only (SERVFAIL for the rest).
+//   - net.ipv4.ip_forward is set when the first non-internal network is
+//     created and never reset, as Docker does. A host firewall that drops
+//     forwarded packets or input to the gateways in a table of its own
+//     wins over our accepts.
+//   - An external network must be known to this manager's state (created
+//     before by it, not external); a bridge made by someone else is not
+//     adopted.
+//   - Sweep takes every bridge and veth with our prefixes and aliases in
+//     the host namespace for its own: one manager per host namespace.
+//
 // # Concurrency
 //
 // A [Manager] serialises its operations with a mutex. One Manager owns a
