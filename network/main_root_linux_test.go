@@ -69,7 +69,7 @@ func ourHostObjects(tmp string) []string {
 	if c, err := nftables.New(); err == nil {
 		tables, _ := c.ListTables()
 		for _, t := range tables {
-			if slices.Contains(testTables, t.Name) {
+			if slices.Contains(testTables, t.Name) || strings.HasPrefix(t.Name, "stacktest") {
 				out = append(out, "nftables table "+t.Name)
 			}
 		}
