@@ -60,20 +60,22 @@ type Event struct {
 
 // Container is one container of a project, as `stack ps` shows it.
 type Container struct {
-	ID       string    `json:"id"`
-	Name     string    `json:"name"`
-	Project  string    `json:"project"`
-	Service  string    `json:"service"`
-	Number   int       `json:"number"`
-	Image    string    `json:"image"`
-	Command  []string  `json:"command"`
-	State    string    `json:"state"` // created, running, paused, exited
-	Health   string    `json:"health,omitempty"`
-	ExitCode int       `json:"exit_code"`
-	Created  time.Time `json:"created"`
-	Started  time.Time `json:"started,omitzero"`
-	Finished time.Time `json:"finished,omitzero"`
-	Ports    []Port    `json:"ports,omitempty"`
+	ID       string   `json:"id"`
+	Name     string   `json:"name"`
+	Project  string   `json:"project"`
+	Service  string   `json:"service"`
+	Number   int      `json:"number"`
+	Image    string   `json:"image"`
+	Command  []string `json:"command"`
+	State    string   `json:"state"` // created, running, paused, exited
+	Health   string   `json:"health,omitempty"`
+	ExitCode int      `json:"exit_code"`
+	// RestartCount counts the restarts of the container's restart policy.
+	RestartCount int       `json:"restart_count"`
+	Created      time.Time `json:"created"`
+	Started      time.Time `json:"started,omitzero"`
+	Finished     time.Time `json:"finished,omitzero"`
+	Ports        []Port    `json:"ports,omitempty"`
 	// Networks maps each network to the container's address on it.
 	Networks map[string]string `json:"networks,omitempty"`
 }

@@ -280,6 +280,9 @@ func (d *Daemon) waitDependencies(ctx context.Context, p *spec.Project, sel *pla
 			}
 			return fmt.Errorf("dependency %s failed: %w", dep, err)
 		}
+		if cond.Condition != spec.ConditionStarted {
+			d.conditionMet(p.Name, dep, cond.Condition, ev)
+		}
 	}
 	return nil
 }
@@ -355,6 +358,22 @@ func (d *Daemon) waitCondition(ctx context.Context, p *spec.Project, service, co
 	}
 }
 
+// conditionMet reports, once per container, that a dependency's
+// containers are healthy or have completed, so the order of events shows
+// why a service started when it did.
+func (d *Daemon) conditionMet(project, service, condition string, ev func(service, container, action, msg string)) {
+	action := "healthy"
+	if condition == spec.ConditionCompletedSuccessfully {
+		action = "exited"
+	}
+	recs, _ := d.records(project)
+	for _, r := range recs {
+		if r.Service == service {
+			ev(service, r.Name, action, "")
+		}
+	}
+}
+
 // waitServices implements up --wait: every selected service running, and
 // healthy where it has a health check.
 func (d *Daemon) waitServices(ctx context.Context, p *spec.Project, sel *planner.Selection, timeout time.Duration, ev func(service, container, action, msg string)) error {
@@ -424,7 +443,7 @@ func (d *Daemon) Containers(ctx context.Context, project string) ([]api.Containe
 	out := make([]api.Container, 0, len(recs))
 	for _, r := range recs {
 		c := api.Container{ID: r.ID, Name: r.Name, Project: r.Project, Service: r.Service, Number: r.Number,
-			Image: r.Image, Created: r.Created, Health: r.Health, Networks: r.Networks}
+			Image: r.Image, Created: r.Created, Health: r.Health, Networks: r.Networks, RestartCount: r.RestartCount}
 		if r.Spec != nil && r.Spec.Process != nil {
 			c.Command = r.Spec.Process.Args
 		}

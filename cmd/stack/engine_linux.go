@@ -52,7 +52,13 @@ func newDaemonCommand(g *globalOptions) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
-			d, err := daemon.New(daemon.Config{StateRoot: g.stateRoot, Version: versionString(), Logger: newLogger(g.stderr, debug)})
+			d, err := daemon.New(daemon.Config{
+				StateRoot:    g.stateRoot,
+				Version:      versionString(),
+				Logger:       newLogger(g.stderr, debug),
+				NetworkTable: os.Getenv("STACK_NFT_TABLE"),
+				CgroupParent: os.Getenv("STACK_CGROUP_PARENT"),
+			})
 			if err != nil {
 				return err
 			}
@@ -70,6 +76,7 @@ func newDaemonCommand(g *globalOptions) *cobra.Command {
 			}
 			defer os.Remove(pidFile)
 			fmt.Fprintf(g.stderr, "stack daemon %s listening on %s, state in %s\n", versionString(), g.host, g.stateRoot)
+			defer d.Close()
 			return d.Serve(ctx, l)
 		},
 	}

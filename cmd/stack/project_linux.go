@@ -153,7 +153,7 @@ func remoteFailure(ev api.Event) error {
 func printEvent(w io.Writer, ev api.Event) {
 	what := map[string]string{
 		"create": "Created", "start": "Started", "stop": "Stopped", "remove": "Removed", "restart": "Restarted",
-		"healthy": "Healthy", "unhealthy": "Unhealthy", "kill": "Killed", "pause": "Paused", "unpause": "Unpaused",
+		"healthy": "Healthy", "unhealthy": "Unhealthy", "exited": "Exited", "kill": "Killed", "pause": "Paused", "unpause": "Unpaused",
 	}
 	switch ev.Action {
 	case "network-create":

@@ -2,7 +2,6 @@ package overlay_test
 
 import (
 	"archive/tar"
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -26,32 +25,22 @@ import (
 )
 
 // TestMain fails the package when a test leaves an overlay mount behind
-// under the temporary directory.
+// under the suite's own temporary directory.
 func TestMain(m *testing.M) {
+	suiteTmp, err := testutil.SuiteTempDir("stack-overlay-test")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 	code := m.Run()
-	if leaks := overlayMountsUnder(os.TempDir()); len(leaks) > 0 {
+	if leaks := testutil.MountsUnder(suiteTmp, "overlay"); len(leaks) > 0 {
 		fmt.Fprintf(os.Stderr, "overlay mounts leaked: %v\n", leaks)
+		code = 1
+	} else if err := os.RemoveAll(suiteTmp); err != nil && code == 0 {
+		fmt.Fprintln(os.Stderr, err)
 		code = 1
 	}
 	os.Exit(code)
-}
-
-func overlayMountsUnder(prefix string) []string {
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	var out []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := sc.Text()
-		fields := strings.Fields(line)
-		if len(fields) > 4 && strings.HasPrefix(fields[4], prefix) && strings.Contains(line, " - overlay ") {
-			out = append(out, fields[4])
-		}
-	}
-	return out
 }
 
 // busyboxImage imports an image of two layers: the busybox rootfs, and a
@@ -297,7 +286,7 @@ func TestRootOverlayUnmountCleansUp(t *testing.T) {
 	if err := d.Unmount(dir); err != nil {
 		t.Fatal(err)
 	}
-	if m := overlayMountsUnder(dir); len(m) != 0 {
+	if m := testutil.MountsUnder(dir, "overlay"); len(m) != 0 {
 		t.Fatalf("still mounted: %v", m)
 	}
 	if err := d.Unmount(dir); err != nil {
@@ -312,7 +301,7 @@ func TestRootOverlayUnmountCleansUp(t *testing.T) {
 	if err := d.Remove(dir); err != nil {
 		t.Fatal(err)
 	}
-	if m := overlayMountsUnder(dir); len(m) != 0 {
+	if m := testutil.MountsUnder(dir, "overlay"); len(m) != 0 {
 		t.Fatalf("still mounted after Remove: %v", m)
 	}
 	if _, err := os.Lstat(dir); !errors.Is(err, os.ErrNotExist) {

@@ -1,0 +1,174 @@
+package e2e
+
+import (
+	"github.com/stack-dev/stack/api"
+
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+type psEntry = api.Container
+
+func (e *env) ps() map[string]psEntry {
+	e.t.Helper()
+	var cs []psEntry
+	if err := json.Unmarshal([]byte(e.mustRun("ps", "-a", "--format", "json")), &cs); err != nil {
+		e.t.Fatal(err)
+	}
+	out := map[string]psEntry{}
+	for _, c := range cs {
+		out[c.Service] = c
+	}
+	return out
+}
+
+// TestRootHello runs examples/hello: the web service becomes healthy
+// before the client starts (the order of up's events shows it), the
+// client fetches the page by service name, the port is published on
+// 127.0.0.1, and down leaves nothing behind.
+func TestRootHello(t *testing.T) {
+	e := newEnv(t)
+	example, _ := filepath.Abs("../../examples/hello/stack.yaml")
+	out := e.mustRun("-f", example, "up", "-d")
+	healthy := strings.Index(out, "Container "+e.project+"-web-1  Healthy")
+	clientStart := strings.Index(out, "Container "+e.project+"-client-1  Started")
+	if healthy < 0 || clientStart < 0 || healthy > clientStart {
+		t.Fatalf("want web healthy before client started; up said:\n%s", out)
+	}
+	ps := e.ps()
+	if ps["web"].State != "running" || ps["client"].State != "running" || ps["web"].Health != "healthy" {
+		t.Fatalf("ps: %+v", ps)
+	}
+	if got := httpGet(t, "http://127.0.0.1:8080/"); got != "hello from busybox\n" {
+		t.Errorf("published port: got %q", got)
+	}
+	var logs string
+	for i := 0; i < 50; i++ {
+		logs = e.mustRun("-f", example, "logs", "client")
+		if strings.Contains(logs, "hello from busybox") {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !strings.Contains(logs, "client-1  | hello from busybox") {
+		t.Errorf("client log: %q", logs)
+	}
+	// A second up with nothing changed touches nothing.
+	again := e.mustRun("-f", example, "up", "-d")
+	if strings.TrimSpace(again) != "" {
+		t.Errorf("second up did something:\n%s", again)
+	}
+	if ps2 := e.ps(); ps2["web"].ID != ps["web"].ID || ps2["client"].ID != ps["client"].ID {
+		t.Errorf("second up recreated containers: %+v -> %+v", ps, ps2)
+	}
+	e.mustRun("-f", example, "down", "-t", "1")
+	if left := e.ps(); len(left) != 0 {
+		t.Errorf("containers after down: %+v", left)
+	}
+}
+
+// TestRootRecreateOnlyChanged: changing one service's environment
+// recreates that service only.
+func TestRootRecreateOnlyChanged(t *testing.T) {
+	e := newEnv(t)
+	stack := "services:\n  a:\n    image: busybox\n    command: [sleep, '3600']\n    init: true\n    environment: {V: '1'}\n  b:\n    image: busybox\n    command: [sleep, '3600']\n    init: true\n"
+	e.writeStack(stack)
+	e.mustRun("up", "-d")
+	before := e.ps()
+	e.writeStack(strings.Replace(stack, "V: '1'", "V: '2'", 1))
+	out := e.mustRun("up", "-d")
+	after := e.ps()
+	if after["a"].ID == before["a"].ID || after["b"].ID != before["b"].ID {
+		t.Errorf("want only a recreated: before %+v after %+v\nup said:\n%s", before, after, out)
+	}
+}
+
+// TestRootUnhealthyDependencyFailsUp: a dependency that never becomes
+// healthy fails up, naming it.
+func TestRootUnhealthyDependencyFailsUp(t *testing.T) {
+	e := newEnv(t)
+	e.writeStack(`services:
+  db:
+    image: busybox
+    command: [sleep, "3600"]
+    init: true
+    healthcheck:
+      test: ["CMD", "false"]
+      interval: 100ms
+      start_interval: 100ms
+      retries: 2
+  app:
+    image: busybox
+    command: [sleep, "3600"]
+    depends_on:
+      db: {condition: service_healthy}
+`)
+	code, out, errOut := e.run("up", "-d")
+	if code == 0 || !strings.Contains(errOut, "dependency db failed") || !strings.Contains(errOut, "unhealthy") {
+		t.Fatalf("up: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	if _, ok := e.ps()["app"]; ok {
+		t.Errorf("app was created although its dependency failed")
+	}
+}
+
+// TestRootVolumeSurvivesDown: a named volume keeps its data across down
+// and up, and goes with down -v.
+func TestRootVolumeSurvivesDown(t *testing.T) {
+	e := newEnv(t)
+	e.writeStack("services:\n  w:\n    image: busybox\n    command: [sh, -c, 'cat /data/f 2>/dev/null; echo written > /data/f; sleep 3600']\n    init: true\n    volumes: [data:/data]\nvolumes:\n  data:\n")
+	e.mustRun("up", "-d")
+	e.mustRun("down", "-t", "1")
+	e.mustRun("up", "-d")
+	var logs string
+	for i := 0; i < 50 && !strings.Contains(logs, "written"); i++ {
+		time.Sleep(100 * time.Millisecond)
+		logs = e.mustRun("logs")
+	}
+	if !strings.Contains(logs, "w-1  | written") {
+		t.Fatalf("volume content lost across down/up: logs %q", logs)
+	}
+	e.mustRun("down", "-v", "-t", "1")
+	if _, err := os.Stat(filepath.Join(e.root, "volumes", e.project+"_data")); !os.IsNotExist(err) {
+		t.Errorf("down -v left the volume: %v", err)
+	}
+}
+
+// TestRootDaemonCrash: containers outlive a killed daemon; the next CLI
+// call brings it back, and ps and restart policies work again.
+func TestRootDaemonCrash(t *testing.T) {
+	e := newEnv(t)
+	e.writeStack("services:\n  web:\n    image: busybox\n    command: [httpd, -f, -p, '80', -h, /var/www]\n    ports: ['127.0.0.1:18081:80']\n  flaky:\n    image: busybox\n    command: [sh, -c, 'sleep 0.3; exit 3']\n    restart: on-failure\n")
+	e.mustRun("up", "-d")
+	before := e.ps()
+	pid := e.daemonPid()
+	if pid == 0 {
+		t.Fatal("no daemon pid")
+	}
+	syscall.Kill(pid, syscall.SIGKILL)
+	for i := 0; i < 100 && syscall.Kill(pid, 0) == nil; i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := httpGet(t, "http://127.0.0.1:18081/"); got != "hello from busybox\n" {
+		t.Errorf("web stopped serving when the daemon died: %q", got)
+	}
+	after := e.ps() // starts the daemon again
+	if after["web"].ID != before["web"].ID || after["web"].State != "running" {
+		t.Errorf("web after the daemon came back: %+v (before %+v)", after["web"], before["web"])
+	}
+	// The restart policy works again: flaky keeps being restarted.
+	restarts := after["flaky"].RestartCount
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if e.ps()["flaky"].RestartCount >= restarts+2 {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Errorf("flaky was not restarted after the daemon came back: %+v", e.ps()["flaky"])
+}

@@ -1,0 +1,196 @@
+package e2e
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stack-dev/stack/internal/testutil"
+)
+
+// stackBin is the stack binary under test, built once by TestMain.
+var stackBin string
+
+func TestMain(m *testing.M) {
+	if os.Getenv("STACK_TEST_ROOT") != "1" || os.Geteuid() != 0 {
+		fmt.Println("e2e: skipped (set STACK_TEST_ROOT=1 and run as root)")
+		os.Exit(m.Run())
+	}
+	dir, err := os.MkdirTemp("", "stack-e2e-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	stackBin = filepath.Join(dir, "stack")
+	build := exec.Command("go", "build", "-o", stackBin, "../../cmd/stack")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build stack:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// env is one test's engine: its daemon's socket and state, and the
+// project under test.
+type env struct {
+	t       *testing.T
+	dir     string
+	root    string
+	project string
+	vars    []string
+}
+
+// newEnv prepares an engine of the test's own, imports a busybox image,
+// and at the end takes the project down and checks that nothing of it is
+// left on the host.
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	testutil.RequiresRoot(t)
+	dir := t.TempDir()
+	sum := sha256.Sum256([]byte(t.Name()))
+	tag := hex.EncodeToString(sum[:4])
+	e := &env{t: t, dir: dir, root: filepath.Join(dir, "root"), project: "e2e" + tag}
+	e.vars = append(os.Environ(),
+		"STACK_HOST=unix://"+filepath.Join(dir, "stack.sock"),
+		"STACK_STATE_ROOT="+e.root,
+		"STACK_NFT_TABLE=stacke2e_"+tag,
+		"STACK_CGROUP_PARENT=stack-e2e/"+tag,
+		"COMPOSE_PROJECT_NAME="+e.project,
+	)
+	e.mustRun("image", "import", "--rootfs", testutil.BusyboxRootfs(t), "busybox")
+	t.Cleanup(func() {
+		e.run("down", "-v", "-t", "1")
+		e.stopDaemon()
+		e.assertClean(tag)
+		if t.Failed() {
+			log, _ := os.ReadFile(filepath.Join(e.root, "daemon.log"))
+			t.Logf("daemon.log:\n%s", log)
+		}
+	})
+	return e
+}
+
+// run runs the stack CLI and returns its exit code and output.
+func (e *env) run(args ...string) (int, string, string) {
+	e.t.Helper()
+	cmd := exec.Command(stackBin, args...)
+	cmd.Env = e.vars
+	cmd.Dir = e.dir
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		e.t.Fatalf("run stack %v: %v", args, err)
+	}
+	return code, out.String(), errOut.String()
+}
+
+func (e *env) mustRun(args ...string) string {
+	e.t.Helper()
+	code, out, errOut := e.run(args...)
+	if code != 0 {
+		e.t.Fatalf("stack %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, out, errOut)
+	}
+	return out
+}
+
+// writeStack writes a stack file into the test directory.
+func (e *env) writeStack(content string) {
+	e.t.Helper()
+	if err := os.WriteFile(filepath.Join(e.dir, "stack.yaml"), []byte(content), 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func (e *env) daemonPid() int {
+	data, err := os.ReadFile(filepath.Join(e.root, "daemon.pid"))
+	if err != nil {
+		return 0
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+	return pid
+}
+
+func (e *env) stopDaemon() {
+	if pid := e.daemonPid(); pid > 0 {
+		syscall.Kill(pid, syscall.SIGTERM)
+		for i := 0; i < 300 && syscall.Kill(pid, 0) == nil; i++ {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
+
+// assertClean checks that no container process, mount, cgroup, bridge,
+// veth or nftables table of the test remains.
+func (e *env) assertClean(tag string) {
+	t := e.t
+	mounts, _ := os.ReadFile("/proc/self/mountinfo")
+	for _, line := range strings.Split(string(mounts), "\n") {
+		if strings.Contains(line, e.dir) {
+			t.Errorf("mount left behind: %s", line)
+		}
+	}
+	for _, d := range globs("/sys/fs/cgroup/*/stack-e2e/" + tag + "/*") {
+		if fi, err := os.Stat(d); err == nil && fi.IsDir() {
+			t.Errorf("cgroup left behind: %s", d)
+		}
+	}
+	for _, d := range append(globs("/sys/fs/cgroup/*/stack-e2e/"+tag), "/sys/fs/cgroup/unified/stack-e2e/"+tag) {
+		os.Remove(d)
+		os.Remove(filepath.Dir(d))
+	}
+	// Bridges are named after their network: "stk-" + the first 10 hex
+	// digits of the SHA-256 of its name.
+	links, _ := exec.Command("ip", "-o", "link").Output()
+	for _, net := range []string{"default", "front", "back"} {
+		sum := sha256.Sum256([]byte(e.project + "_" + net))
+		if bridge := "stk-" + hex.EncodeToString(sum[:5]); strings.Contains(string(links), bridge+":") || strings.Contains(string(links), bridge+"@") {
+			t.Errorf("bridge of network %s left behind: %s", net, bridge)
+		}
+	}
+	if out, err := exec.Command("/usr/sbin/nft", "list", "tables").Output(); err == nil && strings.Contains(string(out), "stacke2e_"+tag) {
+		t.Errorf("nftables table left behind: %s", out)
+	}
+}
+
+func globs(pattern string) []string {
+	m, _ := filepath.Glob(pattern)
+	return m
+}
+
+// httpGet fetches url with a short timeout, retrying for up to 5 seconds
+// while the connection is refused.
+func httpGet(t *testing.T, url string) string {
+	t.Helper()
+	c := &http.Client{Timeout: 2 * time.Second}
+	var lastErr error
+	for i := 0; i < 50; i++ {
+		resp, err := c.Get(url)
+		if err == nil {
+			var b bytes.Buffer
+			b.ReadFrom(resp.Body)
+			resp.Body.Close()
+			return b.String()
+		}
+		lastErr = err
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("GET %s: %v", url, lastErr)
+	return ""
+}
