@@ -147,7 +147,8 @@ func (s *local) verifyLayer(ctx context.Context, d digest.Digest) (layerRecord, 
 	}
 	defer zr.Close()
 	h := digest.SHA256.Digester()
-	tr := tar.NewReader(io.TeeReader(zr, h.Hash()))
+	tee := io.TeeReader(zr, h.Hash())
+	tr := tar.NewReader(tee)
 	var size int64
 	for {
 		hdr, err := tr.Next()
@@ -161,8 +162,10 @@ func (s *local) verifyLayer(ctx context.Context, d digest.Digest) (layerRecord, 
 			size += hdr.Size
 		}
 	}
-	// Hash the end-of-archive padding too: the diffID covers every byte.
-	if _, err := io.Copy(io.Discard, zr); err != nil {
+	// Hash the end-of-archive padding too: the diffID covers every byte,
+	// and GNU tar pads an archive to a 10 KiB record, past what the tar
+	// reader consumes.
+	if _, err := io.Copy(io.Discard, tee); err != nil {
 		return layerRecord{}, fmt.Errorf("layer %s: %v: %w", d, err, errdefs.ErrInvalidArgument)
 	}
 	if _, err := io.Copy(io.Discard, rc); err != nil {
