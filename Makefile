@@ -6,7 +6,7 @@ ROOT    := $(shell id -u)
 # Packages that must build and pass on any OS (STYLE.md: Linux isolation).
 PORTABLE := ./spec/... ./planner/... ./internal/errdefs/...
 
-.PHONY: build test test-unit test-root bench fuzz lint example clean
+.PHONY: build test test-unit test-root bench bench-peers fuzz lint example clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/stack
@@ -31,6 +31,11 @@ lint:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./spec/... ./planner/...
+
+# stack against crun, runc, podman and podman-compose, as root; writes
+# bench/RESULTS.md. BENCHFLAGS=-quick for a 2-minute run.
+bench-peers:
+	$(GO) run ./bench $(BENCHFLAGS)
 
 fuzz:
 	$(GO) test ./spec -run '^$$' -fuzz FuzzLoad -fuzztime 60s

@@ -1,0 +1,326 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/stack-dev/stack/runtime"
+)
+
+// caseRunTrue: create + start + wait + remove of /bin/true, with the host's
+// network namespace joined and with a new one; stack through the runtime
+// package in this process, crun and runc through `run` on an OCI bundle of
+// the same rootfs (their run does all four steps).
+func (b *bench) caseRunTrue() error {
+	m, err := runtime.New(runtime.Options{StateRoot: filepath.Join(b.tmp, "runtime"), CgroupParent: cgroupParent + "/runtime"})
+	if err != nil {
+		return fmt.Errorf("runtime: %w", err)
+	}
+	n := b.runs(40, 15)
+	for _, netns := range []bool{false, true} {
+		name := "1. create+start+wait+rm /bin/true, host netns"
+		join := "/proc/self/ns/net"
+		if netns {
+			name, join = "1. create+start+wait+rm /bin/true, new netns", ""
+		}
+		var ids []string
+		b.atExit(func() {
+			for _, id := range ids {
+				m.Delete(context.Background(), id, true)
+			}
+		})
+		st, err := b.measure(3, n, func(i int) error {
+			id := fmt.Sprintf("true-%v-%d", netns, i)
+			ids = append(ids, id)
+			ctx := b.ctx
+			if err := m.Create(ctx, id, runtime.Config{Spec: runtime.DefaultSpec("/bin/true"), Rootfs: b.rootfs, NetNS: join}); err != nil {
+				return err
+			}
+			if err := m.Start(ctx, id); err != nil {
+				return err
+			}
+			if s, err := m.Wait(ctx, id); err != nil || s.ExitCode != 0 {
+				return fmt.Errorf("wait: exit %d: %w", s.ExitCode, err)
+			}
+			if err := m.Delete(ctx, id, false); err != nil {
+				return err
+			}
+			ids = ids[:len(ids)-1]
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("stack runtime: %w", err)
+		}
+		for _, rt := range []string{"crun", "runc"} {
+			r := row{name: name, stack: st, peer: rt + " run"}
+			if err := b.peerErr[rt]; err != nil {
+				r.skip = oneLine(err.Error())
+			} else {
+				r.other, err = b.measure(3, n, func(i int) error {
+					id := fmt.Sprintf("stackbench-%v-%d", netns, i)
+					defer exec.Command(rt, "delete", "-f", id).Run()
+					_, err := runCmd(b.ctx, nil, rt, "run", "--bundle", b.bundles[netns], id)
+					return err
+				})
+				if err != nil {
+					r.skip = oneLine(err.Error())
+				}
+			}
+			b.rows = append(b.rows, r)
+		}
+	}
+	return nil
+}
+
+// serviceFile writes a stack file of n busybox services that sleep, the
+// same file for stack and podman-compose (the image comes from
+// BENCH_IMAGE, set per engine). SIGKILL as the stop signal keeps both
+// engines from waiting out a grace period: sleep as PID 1 ignores SIGTERM.
+func (b *bench) serviceFile(project string, n int) string {
+	var s strings.Builder
+	s.WriteString("services:\n")
+	for i := 1; i <= n; i++ {
+		fmt.Fprintf(&s, "  s%d:\n    image: ${BENCH_IMAGE}\n    command: [\"sleep\", \"3600\"]\n    stop_signal: SIGKILL\n", i)
+	}
+	return b.writeFile(project, s.String())
+}
+
+func (b *bench) writeFile(project, content string) string {
+	p := filepath.Join(b.tmp, project+".yaml")
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		logf("write %s: %v", p, err)
+	}
+	return p
+}
+
+// engine drives one compose implementation: up -d and down of a project.
+type engine struct {
+	name string
+	up   func(project, file string) error
+	down func(project, file string) error
+}
+
+func (b *bench) stackEngine() engine {
+	return engine{
+		name: "stack",
+		up: func(p, f string) error {
+			if !containsStr(b.projects, p) {
+				b.projects = append(b.projects, p)
+			}
+			_, err := b.stack("-p", p, "-f", f, "up", "-d")
+			return err
+		},
+		down: func(p, f string) error { _, err := b.stack("-p", p, "-f", f, "down", "-t", "1"); return err },
+	}
+}
+
+// podmanCompose is the peer. podman-compose 1.0.3's down leaves the
+// project's network behind, so removing it is part of the timed down:
+// stack's down removes its network too.
+func (b *bench) podmanCompose() engine {
+	pc := func(p, f string, args ...string) error {
+		_, err := runCmd(b.ctx, b.podmanEnv, "podman-compose", append([]string{"-p", p, "-f", f}, args...)...)
+		return err
+	}
+	return engine{
+		name: "podman-compose",
+		up:   func(p, f string) error { return pc(p, f, "up", "-d") },
+		down: func(p, f string) error {
+			if err := pc(p, f, "down", "-t", "1"); err != nil {
+				return err
+			}
+			_, err := b.podman("network", "rm", "-f", p+"_default")
+			return err
+		},
+	}
+}
+
+func containsStr(l []string, s string) bool {
+	for _, x := range l {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// upDown times up -d and down of an n-service stack, runs times after a
+// warm-up when warm; it returns the up, down and total times.
+func (b *bench) upDown(e engine, n, runs int, warm bool) (up, down, total sample, err error) {
+	project := fmt.Sprintf("stackbench%d", n)
+	file := b.serviceFile(project, n)
+	up, down, total = sample{unit: "ms"}, sample{unit: "ms"}, sample{unit: "ms"}
+	w := 0
+	if warm {
+		w = 1
+	}
+	defer e.down(project, file)
+	for i := 0; i < w+runs; i++ {
+		if err := b.ctx.Err(); err != nil {
+			return up, down, total, err
+		}
+		t0 := time.Now()
+		if err := e.up(project, file); err != nil {
+			return up, down, total, err
+		}
+		t1 := time.Now()
+		if err := e.down(project, file); err != nil {
+			return up, down, total, err
+		}
+		if i >= w {
+			up.vals = append(up.vals, ms(t1.Sub(t0)))
+			down.vals = append(down.vals, ms(time.Since(t1)))
+			total.vals = append(total.vals, ms(time.Since(t0)))
+		}
+	}
+	return up, down, total, nil
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// upTimes keeps the up-only samples of case 2 for the curve of case 8.
+type upKey struct {
+	engine string
+	n      int
+}
+
+// caseUpDown: up -d + down of 1, 10 and 50 services. podman-compose 1.0.3
+// sleeps 1 s after each `podman run`, so its 50-service stack takes over a
+// minute a run and is skipped in -quick.
+func (b *bench) caseUpDown() error {
+	b.upTimes = map[upKey]sample{}
+	for _, c := range []struct{ n, stackRuns, peerRuns int }{
+		{1, b.runs(10, 5), b.runs(5, 3)},
+		{10, b.runs(7, 3), b.runs(3, 1)},
+		{50, b.runs(5, 2), b.runs(1, 0)},
+	} {
+		r := row{name: fmt.Sprintf("2. up -d + down, %d service(s)", c.n), peer: "podman-compose"}
+		up, _, total, err := b.upDown(b.stackEngine(), c.n, c.stackRuns, c.n < 50)
+		if err != nil {
+			return fmt.Errorf("stack, %d services: %w", c.n, err)
+		}
+		r.stack = total
+		b.upTimes[upKey{"stack", c.n}] = up
+		switch {
+		case b.peerErr["podman-compose"] != nil:
+			r.skip = oneLine(b.peerErr["podman-compose"].Error())
+		case c.peerRuns == 0:
+			r.skip = "-quick: podman-compose sleeps 1 s per service"
+		default:
+			up, _, total, err := b.upDown(b.podmanCompose(), c.n, c.peerRuns, c.n == 1)
+			if err != nil {
+				r.skip = oneLine(err.Error())
+			} else {
+				r.other = total
+				b.upTimes[upKey{"podman-compose", c.n}] = up
+			}
+		}
+		b.rows = append(b.rows, r)
+	}
+	return nil
+}
+
+// caseCurve: how up -d grows with the number of services, the up halves
+// of case 2 plus 100 services; ms in all and per service.
+func (b *bench) caseCurve() error {
+	up, _, _, err := b.upDown(b.stackEngine(), 100, b.runs(3, 1), false)
+	if err != nil {
+		return fmt.Errorf("stack, 100 services: %w", err)
+	}
+	b.upTimes[upKey{"stack", 100}] = up
+	for _, n := range []int{10, 50, 100} {
+		st, ok := b.upTimes[upKey{"stack", n}]
+		if !ok {
+			continue
+		}
+		r := row{name: fmt.Sprintf("8. up -d alone, %d services", n), stack: st, peer: "podman-compose",
+			suffix: fmt.Sprintf(" (%s/svc)", num(st.median()/float64(n)))}
+		if pc, ok := b.upTimes[upKey{"podman-compose", n}]; ok {
+			r.other = pc
+		} else if b.peerErr["podman-compose"] != nil {
+			r.skip = oneLine(b.peerErr["podman-compose"].Error())
+		} else {
+			r.skip = "sleeps 1 s per service: 100 would take minutes a run"
+			if n == 50 {
+				r.skip = "-quick"
+			}
+		}
+		b.rows = append(b.rows, r)
+	}
+	return nil
+}
+
+// caseDNSReady: from the start of up -d until a client container has
+// fetched http://web/ by name; the client touches a file in a bind-mounted
+// directory that the host polls every 5 ms. down is not timed.
+func (b *bench) caseDNSReady() error {
+	mark := filepath.Join(b.tmp, "mark")
+	if err := os.MkdirAll(mark, 0o755); err != nil {
+		return fmt.Errorf("mark dir: %w", err)
+	}
+	project := "stackbenchdns"
+	file := b.writeFile(project, fmt.Sprintf(`services:
+  web:
+    image: ${BENCH_IMAGE}
+    command: ["httpd", "-f", "-p", "80", "-h", "/var/www"]
+    stop_signal: SIGKILL
+  client:
+    image: ${BENCH_IMAGE}
+    command: ["sh", "-c", "until wget -q -O /dev/null http://web/; do sleep 0.02; done; touch /mark/ready; exec sleep 3600"]
+    volumes: ["%s:/mark"]
+    stop_signal: SIGKILL
+`, mark))
+	ready := filepath.Join(mark, "ready")
+	timed := func(e engine, runs int) (sample, error) {
+		s := sample{unit: "ms"}
+		defer e.down(project, file)
+		for i := 0; i < 1+runs; i++ { // one warm-up
+			e.down(project, file)
+			os.Remove(ready)
+			t0 := time.Now()
+			if err := e.up(project, file); err != nil {
+				return s, err
+			}
+			if err := b.waitFile(ready, 60*time.Second); err != nil {
+				return s, err
+			}
+			if i > 0 {
+				s.vals = append(s.vals, ms(time.Since(t0)))
+			}
+		}
+		return s, nil
+	}
+	r := row{name: "3. up -d until a client fetched http://web/ by name", peer: "podman-compose"}
+	var err error
+	if r.stack, err = timed(b.stackEngine(), b.runs(10, 5)); err != nil {
+		return fmt.Errorf("stack: %w", err)
+	}
+	if err := b.peerErr["podman-compose"]; err != nil {
+		r.skip = oneLine(err.Error())
+	} else if r.other, err = timed(b.podmanCompose(), b.runs(5, 3)); err != nil {
+		r.skip = oneLine(err.Error())
+	}
+	b.rows = append(b.rows, r)
+	return nil
+}
+
+// waitFile polls for path every 5 ms.
+func (b *bench) waitFile(path string, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		if _, err := os.Stat(path); err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s did not appear within %v", filepath.Base(path), limit)
+		}
+		if !sleepCtx(b.ctx, 5*time.Millisecond) {
+			return b.ctx.Err()
+		}
+	}
+}
