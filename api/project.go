@@ -17,6 +17,9 @@ type UpRequest struct {
 	NoRecreate    bool            `json:"no_recreate,omitempty"`
 	RemoveOrphans bool            `json:"remove_orphans,omitempty"`
 	Scale         map[string]int  `json:"scale,omitempty"`
+	// Build builds the images of services with build: even when they
+	// exist (up --build); without it only missing ones are built.
+	Build bool `json:"build,omitempty"`
 	// Wait blocks until every started service is running and healthy (or
 	// completed), failing if one is not within Timeout.
 	Wait    bool          `json:"wait,omitempty"`

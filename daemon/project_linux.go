@@ -88,6 +88,9 @@ func (d *Daemon) Up(ctx context.Context, req api.UpRequest, emit func(api.Event)
 	for _, name := range sel.Services() {
 		svc := p.Services[name]
 		ref := serviceImage(p, svc)
+		if err := d.ensureBuilt(ctx, p, svc, ref, req.Build, emit); err != nil {
+			return fmt.Errorf("service %q: %w", name, err)
+		}
 		img, err := d.images.Get(ctx, ref)
 		if err != nil {
 			if errors.Is(err, errdefs.ErrNotFound) {

@@ -69,6 +69,7 @@ func (d *Daemon) Handler() http.Handler {
 	handle("GET "+v+"/images/inspect/{ref...}", func(w http.ResponseWriter, r *http.Request) (any, error) {
 		return d.InspectImage(r.Context(), r.PathValue("ref"))
 	})
+	mux.HandleFunc("POST "+v+"/build", d.handleBuild)
 	handle("GET "+v+"/projects", func(w http.ResponseWriter, r *http.Request) (any, error) {
 		return d.Projects(r.Context())
 	})

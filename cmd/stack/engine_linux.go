@@ -24,7 +24,7 @@ import (
 // engineCommands are the commands that need the engine, which only runs
 // on Linux.
 func engineCommands(g *globalOptions) []*cobra.Command {
-	return append(projectCommands(g), newImageCommand(g), newInfoCommand(g), newDaemonCommand(g))
+	return append(projectCommands(g), newImageCommand(g), newInfoCommand(g), newDaemonCommand(g), newBuildCommand(g))
 }
 
 func reexec() { daemon.Reexec() }

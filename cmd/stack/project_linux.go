@@ -77,7 +77,7 @@ func newUpCommand(g *globalOptions) *cobra.Command {
 			}
 			req := api.UpRequest{Project: data, Profiles: g.activeProfiles(), Services: args, NoDeps: o.noDeps,
 				ForceRecreate: o.forceRecreate, NoRecreate: o.noRecreate, RemoveOrphans: o.removeOrphans,
-				Wait: o.wait, Timeout: time.Duration(o.waitTimeout) * time.Second}
+				Wait: o.wait, Timeout: time.Duration(o.waitTimeout) * time.Second, Build: o.build}
 			if o.forceRecreate && o.noRecreate {
 				return argsError("--force-recreate and --no-recreate cannot be combined")
 			}
@@ -107,7 +107,7 @@ func newUpCommand(g *globalOptions) *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.BoolVarP(&o.detach, "detach", "d", false, "run in the background")
-	f.BoolVar(&o.build, "build", false, "build images before starting (images are imported for now)")
+	f.BoolVar(&o.build, "build", false, "build images of services with build: before starting, even if they exist")
 	f.BoolVar(&o.forceRecreate, "force-recreate", false, "recreate containers even if nothing changed")
 	f.BoolVar(&o.noRecreate, "no-recreate", false, "do not recreate containers that exist")
 	f.BoolVar(&o.noDeps, "no-deps", false, "do not start the named services' dependencies")
@@ -166,6 +166,8 @@ func printEvent(w io.Writer, ev api.Event) {
 		fmt.Fprintf(w, " Volume %s  Removed\n", ev.Message)
 	case "warning":
 		fmt.Fprintf(w, " warning: %s\n", ev.Message)
+	case "build", "build-step", "built":
+		fmt.Fprintf(w, " Image %s  %s\n", ev.Service, ev.Message)
 	default:
 		word := what[ev.Action]
 		if word == "" {

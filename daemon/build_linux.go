@@ -1,0 +1,343 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/stack-dev/stack/api"
+	"github.com/stack-dev/stack/image/build"
+	"github.com/stack-dev/stack/image/overlay"
+	"github.com/stack-dev/stack/internal/errdefs"
+	"github.com/stack-dev/stack/network"
+	"github.com/stack-dev/stack/runtime"
+	"github.com/stack-dev/stack/spec"
+)
+
+// buildDir holds the builder's cache and kept layers under the state root.
+const buildDir = "build"
+
+// Build builds an image from a Dockerfile, sending progress to emit.
+func (d *Daemon) Build(ctx context.Context, req api.BuildRequest, emit func(api.BuildEvent)) (api.BuildEvent, error) {
+	storage, _, err := d.engines()
+	if err != nil {
+		return api.BuildEvent{}, err
+	}
+	exec := &buildExecutor{d: d}
+	defer exec.close()
+	b, err := build.New(build.Options{
+		Store:    d.images,
+		Storage:  buildStorage{storage},
+		Executor: exec,
+		Root:     filepath.Join(d.cfg.StateRoot, buildDir),
+	})
+	if err != nil {
+		return api.BuildEvent{}, err
+	}
+	res, err := b.Build(ctx, build.Request{
+		ContextDir: req.Context, Dockerfile: req.Dockerfile, DockerfileInline: req.DockerfileInline,
+		Args: req.Args, Env: req.Env, Target: req.Target, Tags: req.Tags, Labels: req.Labels, NoCache: req.NoCache,
+		Progress: func(e build.Event) {
+			emit(api.BuildEvent{
+				Kind: e.Kind.String(), Step: e.Step, Total: e.Total, Stage: e.Stage, Instruction: e.Instruction,
+				Cached: e.Cached, Duration: e.Duration, Output: e.Output,
+			})
+		},
+	})
+	if err != nil {
+		return api.BuildEvent{}, fmt.Errorf("build: %w", err)
+	}
+	sum := imageSummary(res.Image)
+	return api.BuildEvent{Image: &sum, Steps: res.Steps, CachedSteps: res.CachedSteps}, nil
+}
+
+// buildService builds the image of a service with build:, tagged as
+// compose tags it (ref).
+func (d *Daemon) buildService(ctx context.Context, p *spec.Project, svc *spec.Service, ref string, ev func(service, container, action, msg string)) error {
+	bs := svc.Build
+	ctxDir := bs.Context
+	if ctxDir == "" {
+		ctxDir = "."
+	}
+	if !filepath.IsAbs(ctxDir) {
+		ctxDir = filepath.Join(p.WorkingDir, ctxDir)
+	}
+	tags := append([]string{ref}, bs.Tags...)
+	labels := bs.Labels
+	req := api.BuildRequest{
+		Context: ctxDir, Dockerfile: bs.Dockerfile, DockerfileInline: bs.DockerfileInline,
+		Args: bs.Args, Target: bs.Target, Tags: tags, Labels: labels, NoCache: bs.NoCache,
+	}
+	ev(svc.Name, "", "build", "building "+ref)
+	start := time.Now()
+	res, err := d.Build(ctx, req, func(e api.BuildEvent) {
+		if e.Kind == "done" {
+			msg := fmt.Sprintf("[%d/%d] %s (%.1fs)", e.Step, e.Total, e.Instruction, e.Duration.Seconds())
+			if e.Cached {
+				msg = fmt.Sprintf("[%d/%d] CACHED %s", e.Step, e.Total, e.Instruction)
+			}
+			ev(svc.Name, "", "build-step", msg)
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("build image %s: %w", ref, err)
+	}
+	ev(svc.Name, "", "built", fmt.Sprintf("%s %s in %.1fs (%d of %d layer steps cached)",
+		ref, res.Image.ID, time.Since(start).Seconds(), res.CachedSteps, res.Steps))
+	return nil
+}
+
+// buildStorage gives the builder the storage driver and the documented
+// overlay layout, where dir/upper holds a mount's changes.
+type buildStorage struct{ overlay.Driver }
+
+func (s buildStorage) UpperDir(dir string) (string, error) {
+	if s.Name() != overlay.NameOverlay {
+		return "", fmt.Errorf("keep build layers with the %s storage driver: %w", s.Name(), errdefs.ErrNotImplemented)
+	}
+	return filepath.Join(dir, "upper"), nil
+}
+
+// buildExecutor runs RUN steps as containers of the daemon's runtime, on
+// a network of their own with NAT to the outside (apt-get must reach its
+// mirror), created at the first RUN of a build and removed with it.
+type buildExecutor struct {
+	d      *Daemon
+	mu     sync.Mutex
+	net    string
+	netErr error
+}
+
+// network creates the build's network on first use.
+func (e *buildExecutor) network(ctx context.Context) (*network.Manager, string, error) {
+	nm, err := e.d.networks()
+	if err != nil {
+		return nil, "", err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.net == "" && e.netErr == nil {
+		name := "stack-build-" + newContainerID()[:12]
+		if _, err := nm.CreateNetwork(ctx, network.NetworkConfig{Name: name, Labels: map[string]string{"stack.build": "1"}}); err != nil {
+			e.netErr = fmt.Errorf("create build network: %w", err)
+		} else {
+			e.net = name
+		}
+	}
+	return nm, e.net, e.netErr
+}
+
+func (e *buildExecutor) close() {
+	if e.net == "" {
+		return
+	}
+	if nm, err := e.d.networks(); err == nil {
+		if err := nm.RemoveNetwork(context.Background(), e.net); err != nil {
+			e.d.log.Warn("remove build network", "network", e.net, "err", err)
+		}
+	}
+}
+
+// Run runs one RUN step and copies its output to rs.Output. The files
+// /etc/hosts, /etc/hostname and /etc/resolv.conf are bind-mounted for the
+// step only; when the image lacks them, the empty mount points made for
+// them are removed again so that they stay out of the layer.
+func (e *buildExecutor) Run(ctx context.Context, rs build.RunSpec) (retErr error) {
+	d := e.d
+	_, rt, err := d.engines()
+	if err != nil {
+		return err
+	}
+	nm, netName, err := e.network(ctx)
+	if err != nil {
+		return err
+	}
+	s := runtime.DefaultSpec(rs.Args...)
+	u, err := runtime.ResolveUser(rs.Rootfs, rs.User)
+	if err != nil {
+		return fmt.Errorf("user %q: %w", rs.User, err)
+	}
+	s.Process.User = u.Spec()
+	s.Process.Env = rs.Env
+	if !hasEnv(rs.Env, "HOME") && u.Home != "" {
+		s.Process.Env = append(s.Process.Env, "HOME="+u.Home)
+	}
+	s.Process.Cwd = rs.WorkDir
+	hostname := shortContainerID(rs.ID)
+	s.Hostname = hostname
+
+	st, err := nm.Setup(ctx, network.AttachConfig{ContainerID: rs.ID, Networks: []network.EndpointConfig{{Network: netName}}})
+	if err != nil {
+		return fmt.Errorf("attach build step to its network: %w", err)
+	}
+	r := &record{ID: rs.ID}
+	defer func() {
+		retErr = errors.Join(retErr, d.detachNetwork(context.WithoutCancel(ctx), r))
+	}()
+	var mounts []specs.Mount
+	{
+		gw, dnsAddr := st.Endpoints[0].Gateway, st.Endpoints[0].DNS.Addr()
+		addr := st.Endpoints[0].IP.Addr()
+		mounts, err = d.writeEtc(r, &spec.Service{Name: "build"}, hostname, []netip.Addr{addr}, gw, dnsAddr)
+		if err != nil {
+			return err
+		}
+	}
+	for _, m := range mounts {
+		p := filepath.Join(rs.Rootfs, m.Destination)
+		if _, err := os.Lstat(p); errors.Is(err, os.ErrNotExist) {
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				return err
+			}
+			if f, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644); err == nil {
+				f.Close()
+				defer os.Remove(p)
+			}
+		}
+	}
+	s.Mounts = append(s.Mounts, mounts...)
+	if err := rt.Create(ctx, rs.ID, runtime.Config{Spec: s, Rootfs: rs.Rootfs, NetNS: st.NetNSPath}); err != nil {
+		return fmt.Errorf("create build step container: %w", err)
+	}
+	defer func() {
+		if err := rt.Delete(context.WithoutCancel(ctx), rs.ID, true); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
+			retErr = errors.Join(retErr, err)
+		}
+	}()
+	logPath, err := rt.LogPath(rs.ID)
+	if err != nil {
+		return err
+	}
+	done := make(chan struct{})
+	followed := make(chan struct{})
+	go func() {
+		defer close(followed)
+		followLog(logPath, rs.Output, done)
+	}()
+	if err := rt.Start(ctx, rs.ID); err != nil {
+		close(done)
+		<-followed
+		return fmt.Errorf("start build step: %w", err)
+	}
+	final, err := rt.Wait(ctx, rs.ID)
+	close(done)
+	<-followed
+	if err != nil {
+		return fmt.Errorf("wait for build step: %w", err)
+	}
+	if final.Error != "" {
+		return fmt.Errorf("run %s: %s: %w", strings.Join(rs.Args, " "), final.Error, errdefs.ErrFailedPrecondition)
+	}
+	if final.ExitCode != 0 {
+		return &build.ExitError{Code: final.ExitCode}
+	}
+	return nil
+}
+
+func hasEnv(env []string, k string) bool {
+	for _, e := range env {
+		if strings.HasPrefix(e, k+"=") {
+			return true
+		}
+	}
+	return false
+}
+
+// followLog copies the log lines of a running step to w as they are
+// written, until done is closed and the log is drained.
+func followLog(path string, w io.Writer, done <-chan struct{}) {
+	var f *os.File
+	defer func() {
+		if f != nil {
+			f.Close()
+		}
+	}()
+	var pending []byte
+	buf := make([]byte, 64<<10)
+	drain := func() {
+		if f == nil {
+			var err error
+			if f, err = os.Open(path); err != nil {
+				f = nil
+				return
+			}
+		}
+		for {
+			n, _ := f.Read(buf)
+			if n == 0 {
+				break
+			}
+			pending = append(pending, buf[:n]...)
+		}
+		for {
+			i := strings.IndexByte(string(pending), '\n')
+			if i < 0 {
+				break
+			}
+			_ = runtime.DecodeLogs(strings.NewReader(string(pending[:i+1])), func(e runtime.LogEntry) error {
+				_, err := io.WriteString(w, e.Log)
+				return err
+			})
+			pending = pending[i+1:]
+		}
+	}
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			drain()
+			return
+		case <-t.C:
+			drain()
+		}
+	}
+}
+
+// handleBuild answers POST /build with a stream of [api.BuildEvent]s,
+// the last carrying the image or the error. A client that goes away
+// cancels the build.
+func (d *Daemon) handleBuild(w http.ResponseWriter, r *http.Request) {
+	var req api.BuildRequest
+	if err := decodeJSON(r, &req); err != nil {
+		api.WriteError(w, err)
+		return
+	}
+	stream(w, func(send func(any) error) error {
+		final, err := d.Build(r.Context(), req, func(e api.BuildEvent) { send(e) })
+		if err != nil {
+			_, body := api.ToHTTP(err)
+			return send(api.BuildEvent{Error: body.Message, ErrorClass: body.Class})
+		}
+		return send(final)
+	})
+}
+
+// ensureBuilt builds the image of a service with build: when it is not
+// here, or always when force is set (up --build). A changed image then
+// recreates the service's containers, through the planner's image check.
+func (d *Daemon) ensureBuilt(ctx context.Context, p *spec.Project, svc *spec.Service, ref string, force bool, emit func(api.Event)) error {
+	if svc.Build == nil {
+		return nil
+	}
+	if !force {
+		if _, err := d.images.Get(ctx, ref); err == nil {
+			return nil
+		}
+	}
+	return d.buildService(ctx, p, svc, ref, func(service, container, action, msg string) {
+		e := api.Event{Time: time.Now(), Project: p.Name, Service: service, Container: container, Action: action, Message: msg}
+		d.events.publish(e)
+		emit(e)
+	})
+}
