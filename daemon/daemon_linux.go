@@ -203,7 +203,7 @@ func (d *Daemon) Images(ctx context.Context) ([]api.ImageSummary, error) {
 // RemoveImage untags or deletes an image, refusing one that a container
 // uses unless force is set.
 func (d *Daemon) RemoveImage(ctx context.Context, ref string, force bool) (api.ImageRemoveReport, error) {
-	rep, err := d.images.Remove(ctx, ref, image.RemoveOptions{Force: force})
+	rep, err := d.images.Remove(ctx, ref, image.RemoveOptions{Force: force, InUse: d.imageInUse})
 	if err != nil {
 		return api.ImageRemoveReport{}, fmt.Errorf("remove image %s: %w", ref, err)
 	}

@@ -91,11 +91,8 @@ func (d *Daemon) Up(ctx context.Context, req api.UpRequest, emit func(api.Event)
 		if err := d.ensureBuilt(ctx, p, svc, ref, req.Build, emit); err != nil {
 			return fmt.Errorf("service %q: %w", name, err)
 		}
-		img, err := d.images.Get(ctx, ref)
+		img, err := d.ensureImage(ctx, ref, pullPolicy(svc), func(pr api.ImageProgress) {})
 		if err != nil {
-			if errors.Is(err, errdefs.ErrNotFound) {
-				return fmt.Errorf("service %q: image %s is not here: import it with `stack image import` (no registry is reachable to pull it): %w", name, ref, errdefs.ErrNotFound)
-			}
 			return fmt.Errorf("service %q: %w", name, err)
 		}
 		imageIDs[name] = img.ID.String()

@@ -46,6 +46,7 @@ func (d *Daemon) Handler() http.Handler {
 	handle("GET "+v+"/info", func(w http.ResponseWriter, r *http.Request) (any, error) {
 		return d.Info(r.Context())
 	})
+	d.registryRoutes(mux, v)
 	handle("GET "+v+"/images", func(w http.ResponseWriter, r *http.Request) (any, error) {
 		return d.Images(r.Context())
 	})

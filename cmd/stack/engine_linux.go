@@ -24,7 +24,9 @@ import (
 // engineCommands are the commands that need the engine, which only runs
 // on Linux.
 func engineCommands(g *globalOptions) []*cobra.Command {
-	return append(projectCommands(g), newImageCommand(g), newInfoCommand(g), newDaemonCommand(g), newBuildCommand(g))
+	cmds := append(projectCommands(g), newImageCommand(g), newInfoCommand(g), newDaemonCommand(g), newBuildCommand(g))
+	cmds = append(cmds, registryCommands(g)...)
+	return cmds
 }
 
 func reexec() { daemon.Reexec() }

@@ -22,6 +22,7 @@ func newImageCommand(g *globalOptions) *cobra.Command {
 	}
 	cmd.AddCommand(newImageImportCommand(g), newImageListCommand(g), newImageRemoveCommand(g),
 		newImageHistoryCommand(g), newImageInspectCommand(g))
+	cmd.AddCommand(imageRegistryCommands(g)...)
 	return cmd
 }
 
