@@ -214,15 +214,19 @@ func (b *Builder) Build(ctx context.Context, req Request) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	plan, err := df.plan(req.Target)
-	if err != nil {
-		return Result{}, err
-	}
 	ignore, err := readDockerignore(ctxDir)
 	if err != nil {
 		return Result{}, err
 	}
-	r := &run{b: b, req: req, df: df, ctxDir: ctxDir, ignore: ignore, total: plan.steps, stages: map[int]*state{}}
+	r := &run{b: b, req: req, df: df, ctxDir: ctxDir, ignore: ignore, stages: map[int]*state{}}
+	if err := r.metaArgs(); err != nil {
+		return Result{}, err
+	}
+	plan, err := df.plan(req.Target, r.meta)
+	if err != nil {
+		return Result{}, err
+	}
+	r.total = plan.steps
 	var final *state
 	for _, i := range plan.order {
 		st, err := r.stage(ctx, i)

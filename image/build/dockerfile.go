@@ -9,6 +9,7 @@ import (
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	"github.com/moby/buildkit/frontend/dockerfile/shell"
 
 	"github.com/stack-dev/stack/internal/errdefs"
 )
@@ -92,7 +93,8 @@ type buildPlan struct {
 // plan resolves target (a stage name; "" for the last stage) and the
 // stages it depends on through FROM and COPY --from, so stages the target
 // does not need are skipped, as buildkit does.
-func (d *dockerfile) plan(target string) (buildPlan, error) {
+func (d *dockerfile) plan(target string, meta map[string]string) (buildPlan, error) {
+	lex := shell.NewLex(d.escape)
 	t := len(d.stages) - 1
 	if target != "" {
 		i, ok := d.stageIndex(target, len(d.stages))
@@ -109,7 +111,11 @@ func (d *dockerfile) plan(target string) (buildPlan, error) {
 		}
 		need[i] = true
 		s := d.stages[i]
-		if j, ok := d.stageIndex(s.BaseName, i); ok {
+		base := s.BaseName
+		if res, err := lex.ProcessWordWithMatches(base, envGetter(meta)); err == nil {
+			base = res.Result
+		}
+		if j, ok := d.stageIndex(base, i); ok {
 			visit(j)
 		}
 		for _, c := range s.Commands {

@@ -157,7 +157,7 @@ func (r *run) stage(ctx context.Context, i int) (*state, error) {
 	start := time.Now()
 	r.progress(Event{Kind: StepStart, Step: r.step, Stage: r.stageName(i), Instruction: "FROM " + baseName})
 	var st *state
-	if j, ok := r.df.stageIndex(baseName, i); ok {
+	if j, ok := r.df.stageIndex(baseName, i); ok && r.stages[j] != nil {
 		st = r.stages[j].clone()
 	} else if st, err = r.baseImage(ctx, baseName); err != nil {
 		return nil, fmt.Errorf("%s:%d: FROM %s: %w", r.df.name, line(s.Location), baseName, err)
