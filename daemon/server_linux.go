@@ -135,6 +135,16 @@ func (d *Daemon) Handler() http.Handler {
 			return d.Logs(r.Context(), r.PathValue("name"), o, func(l api.LogLine) error { return send(l) })
 		})
 	})
+	mux.HandleFunc("POST "+v+"/projects/{name}/exec", func(w http.ResponseWriter, r *http.Request) {
+		var req api.ExecRequest
+		if err := decodeJSON(r, &req); err != nil {
+			api.WriteError(w, err)
+			return
+		}
+		if err := d.serveExec(w, r, r.PathValue("name"), req); err != nil {
+			api.WriteError(w, err)
+		}
+	})
 	mux.HandleFunc("GET "+v+"/events", func(w http.ResponseWriter, r *http.Request) {
 		ch, cancel := d.events.subscribe(r.URL.Query().Get("project"))
 		defer cancel()

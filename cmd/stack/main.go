@@ -27,12 +27,22 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err == nil {
 		return 0
 	}
+	var status exitStatus
+	if errors.As(err, &status) {
+		return int(status)
+	}
 	printError(stderr, err)
 	if errors.Is(err, errdefs.ErrInvalidArgument) || isUsageError(err) {
 		return 2
 	}
 	return 1
 }
+
+// exitStatus is the exit code of a command run in a container (exec, run):
+// the CLI exits with it and prints nothing, as docker does.
+type exitStatus int
+
+func (e exitStatus) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
 
 // printError prints err as the user should see it: one line per problem of
 // a stack file ("stack.yaml:3:5: services.web.image: ..."), otherwise one

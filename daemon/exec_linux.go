@@ -1,0 +1,213 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/stack-dev/stack/api"
+	"github.com/stack-dev/stack/internal/errdefs"
+	"github.com/stack-dev/stack/runtime"
+)
+
+// execTarget finds the running container of a service that an exec (or
+// any other per-container request) is for: replica index, or the first
+// running one when index is 0.
+func (d *Daemon) execTarget(project, service string, index int) (*record, error) {
+	_, rt, err := d.engines()
+	if err != nil {
+		return nil, err
+	}
+	recs, err := d.records(project)
+	if err != nil {
+		return nil, err
+	}
+	var known []string
+	for _, r := range recs {
+		if !slices.Contains(known, r.Service) {
+			known = append(known, r.Service)
+		}
+		if r.Service != service || (index > 0 && r.Number != index) {
+			continue
+		}
+		if st, err := rt.State(r.ID); err == nil && (st.Status == runtime.Running || st.Status == runtime.Paused) {
+			if st.Status == runtime.Paused {
+				return nil, fmt.Errorf("container %s is paused: unpause it first: %w", r.Name, errdefs.ErrFailedPrecondition)
+			}
+			return r, nil
+		}
+	}
+	if !slices.Contains(known, service) {
+		if len(known) == 0 {
+			return nil, fmt.Errorf("project %q has no containers: run `stack up` first: %w", project, errdefs.ErrNotFound)
+		}
+		return nil, fmt.Errorf("service %q has no container in project %q (it has: %s): %w", service, project, strings.Join(known, ", "), errdefs.ErrNotFound)
+	}
+	if index > 0 {
+		return nil, fmt.Errorf("service %q has no running container number %d: %w", service, index, errdefs.ErrFailedPrecondition)
+	}
+	return nil, fmt.Errorf("service %q is not running: start it with `stack up` or `stack start %s`: %w", service, service, errdefs.ErrFailedPrecondition)
+}
+
+// execProcess derives the exec'd process from the container's own: its
+// environment, user, working directory and capabilities, with what the
+// request overrides.
+func execProcess(r *record, req api.ExecRequest) (*specs.Process, error) {
+	if r.Spec == nil || r.Spec.Process == nil {
+		return nil, fmt.Errorf("container %s has no process spec: %w", r.Name, errdefs.ErrFailedPrecondition)
+	}
+	proc := *r.Spec.Process
+	proc.Args = req.Cmd
+	proc.Terminal = req.Tty
+	proc.Env = append(slices.Clone(proc.Env), req.Env...)
+	if req.Workdir != "" {
+		proc.Cwd = req.Workdir
+	}
+	if req.User != "" {
+		u, err := runtime.ResolveUser(r.Rootfs, req.User)
+		if err != nil {
+			return nil, fmt.Errorf("user %q: %w", req.User, err)
+		}
+		proc.User = u.Spec()
+	}
+	if req.Tty && !slices.ContainsFunc(proc.Env, func(e string) bool { return strings.HasPrefix(e, "TERM=") }) {
+		proc.Env = append(proc.Env, "TERM=xterm")
+	}
+	proc.ConsoleSize = nil
+	if req.Tty && req.Width > 0 && req.Height > 0 {
+		proc.ConsoleSize = &specs.Box{Width: uint(req.Width), Height: uint(req.Height)}
+	}
+	return &proc, nil
+}
+
+// serveExec takes the connection over and runs req in its container,
+// relaying frames until the process exits.
+func (d *Daemon) serveExec(w http.ResponseWriter, r *http.Request, project string, req api.ExecRequest) error {
+	if len(req.Cmd) == 0 {
+		return fmt.Errorf("exec: no command given: %w", errdefs.ErrInvalidArgument)
+	}
+	rec, err := d.execTarget(project, req.Service, req.Index)
+	if err != nil {
+		return err
+	}
+	proc, err := execProcess(rec, req)
+	if err != nil {
+		return err
+	}
+	_, rt, err := d.engines()
+	if err != nil {
+		return err
+	}
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		return fmt.Errorf("exec: the connection cannot be taken over: %w", errdefs.ErrNotImplemented)
+	}
+	conn, buf, err := hj.Hijack()
+	if err != nil {
+		return fmt.Errorf("exec: %w", err)
+	}
+	fmt.Fprintf(conn, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: %s\r\n\r\n", api.ExecUpgrade)
+	fc := api.NewFrameConn(conn, buf.Reader)
+	defer fc.Close()
+	code, err := d.runExec(context.WithoutCancel(r.Context()), rt, rec, proc, req, fc)
+	if err != nil {
+		fc.Write(api.FrameError, []byte(err.Error()))
+		return nil
+	}
+	fc.Write(api.FrameExit, api.ExitPayload(code))
+	return nil
+}
+
+// frameWriter sends what is written to it as frames of one kind.
+type frameWriter struct {
+	fc   *api.FrameConn
+	kind byte
+}
+
+func (f frameWriter) Write(p []byte) (int, error) {
+	if err := f.fc.Write(f.kind, p); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+func (d *Daemon) runExec(ctx context.Context, rt *runtime.Manager, rec *record, proc *specs.Process, req api.ExecRequest, fc *api.FrameConn) (int, error) {
+	cfg := runtime.ExecConfig{Process: proc}
+	// Stdin is a real pipe, not an io.Reader: exec.Cmd would otherwise
+	// wait, after the process exits, for a copy that only ends when the
+	// client closes its input.
+	var stdinW *os.File
+	if !req.Tty {
+		cfg.Stdout, cfg.Stderr = frameWriter{fc, api.FrameStdout}, frameWriter{fc, api.FrameStderr}
+		if req.Stdin {
+			pr, pw, err := os.Pipe()
+			if err != nil {
+				return 0, err
+			}
+			cfg.Stdin, stdinW = pr, pw
+			defer pr.Close()
+			defer pw.Close()
+		}
+	}
+	p, err := rt.Exec(ctx, rec.ID, cfg)
+	if err != nil {
+		return 0, err
+	}
+	console := p.Console()
+	var copied sync.WaitGroup
+	if console != nil {
+		defer console.Close()
+		copied.Add(1)
+		go func() {
+			defer copied.Done()
+			io.Copy(frameWriter{fc, api.FrameStdout}, console)
+		}()
+	}
+	// The client's frames: stdin, terminal resizes, the end of stdin.
+	go func() {
+		for {
+			kind, payload, err := fc.Read()
+			if err != nil {
+				if stdinW != nil {
+					stdinW.Close()
+				}
+				return
+			}
+			switch kind {
+			case api.FrameStdin:
+				switch {
+				case console != nil:
+					console.Write(payload)
+				case stdinW != nil:
+					stdinW.Write(payload)
+				}
+			case api.FrameCloseStdin:
+				if stdinW != nil {
+					stdinW.Close()
+				}
+				if console != nil {
+					console.Write([]byte{4}) // ^D: end of input at the terminal
+				}
+			case api.FrameResize:
+				if wd, ht, ok := api.ParseResize(payload); ok && console != nil {
+					unix.IoctlSetWinsize(int(console.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Col: wd, Row: ht})
+				}
+			}
+		}
+	}()
+	code, err := p.Wait()
+	if console != nil {
+		// The terminal's last output is still in the master: drain it
+		// before reporting the exit.
+		copied.Wait()
+	}
+	return code, err
+}

@@ -1,0 +1,130 @@
+package e2e
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// openPTY opens a new pseudo-terminal pair of the given size.
+func openPTY(t *testing.T, rows, cols uint16) (master, slave *os.File) {
+	t.Helper()
+	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := unix.IoctlGetInt(int(m.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.IoctlSetWinsize(int(s.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: rows, Col: cols}); err != nil {
+		t.Fatal(err)
+	}
+	return m, s
+}
+
+// TestRootExecInteractive drives `stack exec` from a terminal: the shell in
+// the container gets a terminal of its own with our size, follows a
+// resize, reads what we type, and its exit code becomes the CLI's.
+func TestRootExecInteractive(t *testing.T) {
+	e := newEnv(t)
+	e.writeStack("services:\n  app:\n    image: busybox\n    command: [sleep, '3600']\n")
+	e.mustRun("up", "-d")
+
+	master, slave := openPTY(t, 40, 100)
+	defer master.Close()
+	cmd := exec.Command(stackBin, "exec", "app", "sh")
+	cmd.Env, cmd.Dir = e.vars, e.dir
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	slave.Close()
+	var mu sync.Mutex
+	var out bytes.Buffer
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := master.Read(buf)
+			mu.Lock()
+			out.Write(buf[:n])
+			mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	waitFor := func(s string) {
+		t.Helper()
+		for i := 0; i < 100; i++ {
+			mu.Lock()
+			ok := strings.Contains(out.String(), s)
+			mu.Unlock()
+			if ok {
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		t.Fatalf("terminal never showed %q; it shows:\n%q", s, out.String())
+	}
+	waitFor("# ")
+	master.Write([]byte("tty; stty size\r"))
+	waitFor("/dev/pts/0")
+	waitFor("40 100")
+	unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 50, Col: 132})
+	cmd.Process.Signal(syscall.SIGWINCH)
+	time.Sleep(200 * time.Millisecond)
+	master.Write([]byte("stty size; echo typed-$((6*7))\r"))
+	waitFor("50 132")
+	waitFor("typed-42")
+	master.Write([]byte("exit 5\r"))
+	err := cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 5 {
+		t.Fatalf("exec exited with %v, want exit status 5", err)
+	}
+}
+
+// TestRootExecStreams runs exec without a terminal: stdout and stderr stay
+// apart, stdin is passed through, and an unknown service is named.
+func TestRootExecStreams(t *testing.T) {
+	e := newEnv(t)
+	e.writeStack("services:\n  app:\n    image: busybox\n    command: [sleep, '3600']\n")
+	e.mustRun("up", "-d")
+	cmd := exec.Command(stackBin, "exec", "-T", "app", "sh", "-c", "cat; echo err >&2; exit 3")
+	cmd.Env, cmd.Dir = e.vars, e.dir
+	cmd.Stdin = strings.NewReader("from stdin\n")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 3 {
+		t.Fatalf("exit: %v, want 3 (stderr %q)", err, stderr.String())
+	}
+	if stdout.String() != "from stdin\n" || stderr.String() != "err\n" {
+		t.Fatalf("stdout %q stderr %q", stdout.String(), stderr.String())
+	}
+	code, _, errOut := e.run("exec", "nope", "true")
+	if code == 0 || !strings.Contains(errOut, `service "nope"`) || !strings.Contains(errOut, "app") {
+		t.Fatalf("unknown service: exit %d, %q", code, errOut)
+	}
+	if got := e.mustRun("exec", "-T", "-u", "nobody", "-w", "/tmp", "-e", "X=1", "app", "sh", "-c", "id -u; pwd; echo $X"); got != "65534\n/tmp\n1\n" {
+		t.Fatalf("user/workdir/env: %q", got)
+	}
+}
