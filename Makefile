@@ -42,10 +42,16 @@ fuzz:
 	$(GO) test ./spec -run '^$$' -fuzz FuzzInterpolate -fuzztime 30s
 	$(GO) test ./spec -run '^$$' -fuzz FuzzParseDotEnv -fuzztime 30s
 
-# The main job, as far as it goes today: build stack and show the plan of
-# the hello example.
+# The main job: build stack, make a busybox image from the host's static
+# busybox (installing busybox-static when missing), bring up
+# examples/hello, and show it working. The CLI starts its daemon on demand.
 example: build
-	$(BIN) -f examples/hello/stack.yaml config
+	@dpkg -s busybox-static >/dev/null 2>&1 || apt-get install -y -qq busybox-static >/dev/null
+	@$(BIN) image inspect busybox >/dev/null 2>&1 || $(BIN) image bootstrap busybox
+	$(BIN) -f examples/hello/stack.yaml up -d
+	$(BIN) -f examples/hello/stack.yaml ps
+	$(BIN) -f examples/hello/stack.yaml logs client
+	curl -s http://127.0.0.1:8080/
 
 clean:
 	rm -rf bin
