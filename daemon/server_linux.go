@@ -47,6 +47,7 @@ func (d *Daemon) Handler() http.Handler {
 		return d.Info(r.Context())
 	})
 	d.registryRoutes(mux, v)
+	d.inspectRoutes(handle, v)
 	handle("GET "+v+"/images", func(w http.ResponseWriter, r *http.Request) (any, error) {
 		return d.Images(r.Context())
 	})
@@ -247,6 +248,7 @@ func ListenUnix(path string) (net.Listener, error) {
 // giving running requests (log streams) a moment to end.
 func (d *Daemon) Serve(ctx context.Context, l net.Listener) error {
 	d.adopt()
+	d.sweepNetworks(ctx)
 	srv := &http.Server{Handler: d.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()

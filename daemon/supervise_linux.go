@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/stack-dev/stack/api"
 	"github.com/stack-dev/stack/image"
+	"github.com/stack-dev/stack/network"
 	"github.com/stack-dev/stack/runtime"
 	"github.com/stack-dev/stack/spec"
 )
@@ -354,5 +356,34 @@ func (d *Daemon) adopt() {
 				d.supervise(r)
 			}
 		}
+	}
+}
+
+// sweepNetworks removes what a crash left of the network: endpoints of
+// containers that no longer exist, networks no container uses, and their
+// rules, links and namespaces. Links that no state names are left alone:
+// another engine with a state root of its own may share the host.
+func (d *Daemon) sweepNetworks(ctx context.Context) {
+	nm, err := d.networks()
+	if err != nil {
+		d.log.Warn("cannot sweep networks", "err", err)
+		return
+	}
+	recs, err := d.records("")
+	if err != nil {
+		d.log.Warn("cannot sweep networks", "err", err)
+		return
+	}
+	var live network.Live
+	for _, r := range recs {
+		live.Containers = append(live.Containers, r.ID)
+		for n := range r.Networks {
+			if !slices.Contains(live.Networks, n) {
+				live.Networks = append(live.Networks, n)
+			}
+		}
+	}
+	if err := nm.Sweep(ctx, live); err != nil {
+		d.log.Warn("network sweep after start", "err", err)
 	}
 }

@@ -180,6 +180,11 @@ func (m *Manager) CreateNetwork(ctx context.Context, cfg NetworkConfig) (_ Netwo
 			return NetworkStatus{}, fmt.Errorf("network %q exists with internal=%v: %w", cfg.Name, ns.Config.Internal, errdefs.ErrFailedPrecondition)
 		}
 	}
+	unlock, err := lockHost()
+	if err != nil {
+		return NetworkStatus{}, fmt.Errorf("create network %q: %w", cfg.Name, err)
+	}
+	defer unlock()
 	bridges := map[string]bool{}
 	for _, other := range m.st.Networks {
 		bridges[other.Bridge] = true

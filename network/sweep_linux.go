@@ -16,6 +16,12 @@ import (
 type Live struct {
 	Networks   []string
 	Containers []string
+	// Exclusive says this manager is the only one in its host namespace
+	// and its rules table, so bridges, veths and rules of ours that no
+	// state names are its own debris and go too. Without it, Sweep touches
+	// only what its state names and its own namespace mounts, leaving other
+	// managers' links and rules alone.
+	Exclusive bool
 }
 
 // Sweep removes everything of ours that live does not name, in the state
@@ -25,8 +31,8 @@ type Live struct {
 // all (left by a crash between a kernel change and the state write). It is
 // best effort and reports every error.
 //
-// Sweep assumes it is the only manager in its host namespace: bridges and
-// veths it finds there with our prefixes and aliases are taken for its own.
+// With live.Exclusive, bridges and veths it finds in the host namespace
+// with our prefixes and aliases are taken for its own.
 func (m *Manager) Sweep(ctx context.Context, live Live) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -64,7 +70,10 @@ func (m *Manager) Sweep(ctx context.Context, live Live) error {
 			errs = append(errs, m.ipam.RemoveNetwork(n.Name))
 		}
 	}
-	errs = append(errs, m.sweepLinks(), m.sweepNetNS(), m.sweepRules())
+	if live.Exclusive {
+		errs = append(errs, m.sweepLinks(), m.sweepRules())
+	}
+	errs = append(errs, m.sweepNetNS())
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("sweep: %w", err)
 	}

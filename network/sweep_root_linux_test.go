@@ -50,7 +50,7 @@ func TestRootSweepAfterCrash(t *testing.T) {
 	must(t, m1.Close()) // the crash: resolvers gone, everything else stays
 
 	m2 := newTestManager(t, host, opts)
-	must(t, m2.Sweep(ctx, Live{Networks: []string{keep}, Containers: []string{"alive"}}))
+	must(t, m2.Sweep(ctx, Live{Networks: []string{keep}, Containers: []string{"alive"}, Exclusive: true}))
 	// The live network comes back with its resolver.
 	_, err = m2.CreateNetwork(ctx, NetworkConfig{Name: keep})
 	must(t, err)
@@ -83,7 +83,7 @@ func TestRootSweepAfterCrash(t *testing.T) {
 	}
 
 	// Everything is gone once nothing is live.
-	must(t, m2.Sweep(ctx, Live{}))
+	must(t, m2.Sweep(ctx, Live{Exclusive: true}))
 	assertClean(t, m2)
 	assertNoTable(t, host, DefaultTable)
 }

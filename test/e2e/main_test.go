@@ -18,8 +18,9 @@ import (
 	"github.com/stack-dev/stack/internal/testutil"
 )
 
-// stackBin is the stack binary under test, built once by TestMain.
-var stackBin string
+// stackBin is the stack binary under test, built once by TestMain;
+// udpEcho a static UDP echo server and client to mount into containers.
+var stackBin, udpEcho string
 
 func TestMain(m *testing.M) {
 	if os.Getenv("STACK_TEST_ROOT") != "1" || os.Geteuid() != 0 {
@@ -38,6 +39,14 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "build stack:", err)
 		os.Exit(1)
 	}
+	udpEcho = filepath.Join(dir, "udpecho")
+	build = exec.Command("go", "build", "-o", udpEcho, "./testdata/udpecho")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build udpecho:", err)
+		os.Exit(1)
+	}
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
@@ -50,6 +59,7 @@ type env struct {
 	dir     string
 	root    string
 	project string
+	tag     string
 	vars    []string
 }
 
@@ -62,7 +72,7 @@ func newEnv(t *testing.T) *env {
 	dir := t.TempDir()
 	sum := sha256.Sum256([]byte(t.Name()))
 	tag := hex.EncodeToString(sum[:4])
-	e := &env{t: t, dir: dir, root: filepath.Join(dir, "root"), project: "e2e" + tag}
+	e := &env{t: t, dir: dir, root: filepath.Join(dir, "root"), project: "e2e" + tag, tag: tag}
 	e.vars = append(os.Environ(),
 		"STACK_HOST=unix://"+filepath.Join(dir, "stack.sock"),
 		"STACK_STATE_ROOT="+e.root,
@@ -167,6 +177,28 @@ func (e *env) assertClean(tag string) {
 	if out, err := exec.Command("/usr/sbin/nft", "list", "tables").Output(); err == nil && strings.Contains(string(out), "stacke2e_"+tag) {
 		t.Errorf("nftables table left behind: %s", out)
 	}
+}
+
+// killContainers SIGKILLs every process of the test's containers, as an
+// OOM killer or a careless admin would, and waits until they are gone.
+func (e *env) killContainers() {
+	for i := 0; i < 100; i++ {
+		var pids []string
+		for _, f := range globs("/sys/fs/cgroup/pids/stack-e2e/" + e.tag + "/*/cgroup.procs") {
+			data, _ := os.ReadFile(f)
+			pids = append(pids, strings.Fields(string(data))...)
+		}
+		if len(pids) == 0 {
+			return
+		}
+		for _, p := range pids {
+			if pid, err := strconv.Atoi(p); err == nil {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	e.t.Fatal("container processes survive SIGKILL")
 }
 
 func globs(pattern string) []string {
