@@ -41,6 +41,7 @@ func newVersionCommand(g *globalOptions) *cobra.Command {
 				return nil
 			}
 			fmt.Fprintf(g.stdout, "stack version %s\n go: %s\n os/arch: %s/%s\n", versionString(), goruntime.Version(), goruntime.GOOS, goruntime.GOARCH)
+			printServerVersion(cmd.Context(), g)
 			return nil
 		},
 	}

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/stack-dev/stack/api"
+	"github.com/stack-dev/stack/internal/errdefs"
+)
+
+func TestParsePrivatePort(t *testing.T) {
+	for _, tc := range []struct {
+		name, arg, flag string
+		port            int
+		proto           string
+		bad             bool
+	}{
+		{name: "plain", arg: "80", flag: "tcp", port: 80, proto: "tcp"},
+		{name: "flag", arg: "53", flag: "udp", port: 53, proto: "udp"},
+		{name: "argument wins", arg: "53/udp", flag: "tcp", port: 53, proto: "udp"},
+		{name: "not a number", arg: "http", flag: "tcp", bad: true},
+		{name: "out of range", arg: "70000", flag: "tcp", bad: true},
+		{name: "zero", arg: "0", flag: "tcp", bad: true},
+		{name: "bad protocol", arg: "80/sctp", flag: "tcp", bad: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			port, proto, err := parsePrivatePort(tc.arg, tc.flag)
+			if tc.bad {
+				if !errors.Is(err, errdefs.ErrInvalidArgument) {
+					t.Errorf("want an invalid-argument error, got %v", err)
+				}
+				return
+			}
+			if err != nil || port != tc.port || proto != tc.proto {
+				t.Errorf("got %d/%s, %v", port, proto, err)
+			}
+		})
+	}
+}
+
+func TestBinarySize(t *testing.T) {
+	for n, want := range map[uint64]string{0: "0B", 1023: "1023B", 1024: "1KiB", 1536: "1.5KiB", 328 << 10: "328KiB", 25276502016: "23.54GiB"} {
+		if got := binarySize(n); got != want {
+			t.Errorf("binarySize(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
+func TestWriteTop(t *testing.T) {
+	var b bytes.Buffer
+	tops := []api.ContainerTop{
+		{Name: "p-web-1", Titles: []string{"UID", "PID", "CMD"}, Processes: [][]string{{"root", "12", "sleep 3600"}}},
+		{Name: "p-db-1", Titles: []string{"UID", "PID", "CMD"}, Processes: [][]string{}},
+	}
+	if err := writeTop(&b, tops); err != nil {
+		t.Fatal(err)
+	}
+	want := "p-web-1\nUID    PID   CMD\nroot   12    sleep 3600\n\np-db-1\nUID   PID   CMD\n"
+	if b.String() != want {
+		t.Errorf("got:\n%s\nwant:\n%s", b.String(), want)
+	}
+}
+
+func TestWriteStats(t *testing.T) {
+	s := api.ContainerStats{ID: "020a7a88e3fc79ca0736", Name: "p-web-1", CPUPercent: 1.234, MemoryUsage: 328 << 10,
+		MemoryLimit: 1 << 30, MemoryPercent: 0.03, NetRx: 180, NetTx: 1500, Pids: 2}
+	var b bytes.Buffer
+	if err := writeStats(&b, []api.ContainerStats{s}, "table"); err != nil {
+		t.Fatal(err)
+	}
+	want := "CONTAINER ID   NAME      CPU %   MEM USAGE / LIMIT   MEM %   NET I/O        PIDS\n" +
+		"020a7a88e3fc   p-web-1   1.23%   328KiB / 1GiB       0.03%   180B / 1.5kB   2\n"
+	if b.String() != want {
+		t.Errorf("got:\n%s\nwant:\n%s", b.String(), want)
+	}
+	b.Reset()
+	if err := writeStats(&b, []api.ContainerStats{s, s}, "json"); err != nil {
+		t.Fatal(err)
+	}
+	if lines := strings.Split(strings.TrimSpace(b.String()), "\n"); len(lines) != 2 || !strings.Contains(lines[0], `"memory_usage":335872`) {
+		t.Errorf("json: one object per line wanted:\n%s", b.String())
+	}
+}
+
+func TestWritePruneReport(t *testing.T) {
+	var b bytes.Buffer
+	writePruneReport(&b, api.PruneReport{Networks: []string{"p_default"}, Volumes: []string{"p_web_anon_1", "p_data"}, SpaceReclaimed: 2500000})
+	want := "Deleted Networks:\np_default\n\nDeleted Volumes:\np_web_anon_1\np_data\n\nTotal reclaimed space: 2.5MB\n"
+	if b.String() != want {
+		t.Errorf("got:\n%s\nwant:\n%s", b.String(), want)
+	}
+}
+
+func TestConfirm(t *testing.T) {
+	for in, want := range map[string]bool{"y\n": true, "yes\n": true, "n\n": false, "\n": false, "": false} {
+		var out bytes.Buffer
+		if got := confirm(strings.NewReader(in), &out, "WARNING! gone.\n"); got != want {
+			t.Errorf("answer %q: got %v", in, got)
+		}
+		if !strings.HasPrefix(out.String(), "WARNING! gone.\nAre you sure you want to continue? [y/N] ") {
+			t.Errorf("prompt: %q", out.String())
+		}
+	}
+}
+
+func TestServiceQuery(t *testing.T) {
+	if got := serviceQuery([]string{"web", "db"}, "window", "500ms", "x", ""); got != "?service=web&service=db&window=500ms" {
+		t.Errorf("got %q", got)
+	}
+	if got := serviceQuery(nil); got != "" {
+		t.Errorf("got %q", got)
+	}
+}
