@@ -141,6 +141,12 @@ func ParseExit(b []byte) int {
 // daemon answers an error before the upgrade as usual (unknown service, no
 // running container); afterwards errors come as FrameError.
 func (c *Client) Exec(ctx context.Context, project string, req ExecRequest) (*FrameConn, error) {
+	return c.upgrade(ctx, "/projects/"+project+"/exec", req)
+}
+
+// upgrade sends a request whose answer takes the connection over for
+// frames (exec, run).
+func (c *Client) upgrade(ctx context.Context, path string, req any) (*FrameConn, error) {
 	conn, err := c.dialRaw(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("cannot reach the stack daemon at %s: %w: %w", c.host, unwrapDial(err), errdefs.ErrUnavailable)
@@ -150,7 +156,7 @@ func (c *Client) Exec(ctx context.Context, project string, req ExecRequest) (*Fr
 		conn.Close()
 		return nil, err
 	}
-	hreq, err := http.NewRequestWithContext(ctx, "POST", c.base+"/v"+Version+"/projects/"+project+"/exec", nil)
+	hreq, err := http.NewRequestWithContext(ctx, "POST", c.base+"/v"+Version+path, nil)
 	if err != nil {
 		conn.Close()
 		return nil, err
@@ -162,19 +168,19 @@ func (c *Client) Exec(ctx context.Context, project string, req ExecRequest) (*Fr
 	hreq.Body = io.NopCloser(bytes.NewReader(body))
 	if err := hreq.Write(conn); err != nil {
 		conn.Close()
-		return nil, fmt.Errorf("exec: send request: %w", err)
+		return nil, fmt.Errorf("send request: %w", err)
 	}
 	br := bufio.NewReader(conn)
 	resp, err := http.ReadResponse(br, hreq)
 	if err != nil {
 		conn.Close()
-		return nil, fmt.Errorf("exec: read answer: %w", err)
+		return nil, fmt.Errorf("read answer: %w", err)
 	}
 	if resp.StatusCode != http.StatusSwitchingProtocols {
 		defer conn.Close()
 		data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 		if resp.StatusCode < 300 {
-			return nil, errors.New("exec: the daemon did not switch protocols")
+			return nil, errors.New("the daemon did not switch protocols")
 		}
 		return nil, FromHTTP(resp.StatusCode, data)
 	}

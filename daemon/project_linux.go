@@ -51,6 +51,9 @@ func (d *Daemon) observe(project string) ([]planner.Observed, map[string]*record
 	byName := map[string]*record{}
 	var out []planner.Observed
 	for _, r := range recs {
+		if r.OneOff {
+			continue
+		}
 		byName[r.Name] = r
 		o := planner.Observed{ID: r.ID, Name: r.Name, Project: r.Project, Service: r.Service, Number: r.Number, ConfigHash: r.ConfigHash, ImageID: r.ImageID}
 		if st, err := rt.State(r.ID); err == nil {

@@ -25,11 +25,14 @@ const projectsDir = "projects"
 // state: which project and service it belongs to, the config it was made
 // from, and what the user asked of it. It is the daemon's "labels".
 type record struct {
-	ID         string    `json:"id"`
-	Name       string    `json:"name"`
-	Project    string    `json:"project"`
-	Service    string    `json:"service"`
-	Number     int       `json:"number"`
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	Project string `json:"project"`
+	Service string `json:"service"`
+	Number  int    `json:"number"`
+	// OneOff marks a container of `stack run`: not a replica of its
+	// service, so the planner does not see it.
+	OneOff     bool      `json:"one_off,omitempty"`
 	ConfigHash string    `json:"config_hash"`
 	Image      string    `json:"image"`
 	ImageID    string    `json:"image_id"`

@@ -146,6 +146,16 @@ func (d *Daemon) Handler() http.Handler {
 			api.WriteError(w, err)
 		}
 	})
+	mux.HandleFunc("POST "+v+"/projects/{name}/run", func(w http.ResponseWriter, r *http.Request) {
+		var req api.RunRequest
+		if err := decodeJSON(r, &req); err != nil {
+			api.WriteError(w, err)
+			return
+		}
+		if err := d.serveRun(w, r, r.PathValue("name"), req); err != nil {
+			api.WriteError(w, err)
+		}
+	})
 	mux.HandleFunc("GET "+v+"/events", func(w http.ResponseWriter, r *http.Request) {
 		ch, cancel := d.events.subscribe(r.URL.Query().Get("project"))
 		defer cancel()

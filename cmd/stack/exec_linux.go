@@ -109,26 +109,12 @@ func runExec(ctx context.Context, c *api.Client, project string, req api.ExecReq
 			}
 		}()
 	}
-	for {
-		kind, payload, err := fc.Read()
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				return errors.New("exec: the daemon closed the connection before the command exited")
-			}
-			return fmt.Errorf("exec: %w", err)
+	if err := relayFrames(fc, stdout, stderr); err != nil {
+		var status exitStatus
+		if errors.As(err, &status) {
+			return err
 		}
-		switch kind {
-		case api.FrameStdout:
-			stdout.Write(payload)
-		case api.FrameStderr:
-			stderr.Write(payload)
-		case api.FrameError:
-			return fmt.Errorf("exec: %s", payload)
-		case api.FrameExit:
-			if code := api.ParseExit(payload); code != 0 {
-				return exitStatus(code)
-			}
-			return nil
-		}
+		return fmt.Errorf("exec: %w", err)
 	}
+	return nil
 }

@@ -128,3 +128,40 @@ func TestRootExecStreams(t *testing.T) {
 		t.Fatalf("user/workdir/env: %q", got)
 	}
 }
+
+// TestRootRun runs one-off containers: dependencies start first, the
+// command's output and exit code come back, -e adds to the environment,
+// --rm leaves nothing, a detached run is listed, and up does not take it
+// for a replica of its service.
+func TestRootRun(t *testing.T) {
+	e := newEnv(t)
+	e.writeStack("services:\n  db:\n    image: busybox\n    command: [httpd, -f, -p, '80', -h, /var/www]\n  app:\n    image: busybox\n    command: [echo, default]\n    depends_on: [db]\n    environment: {A: from-file}\n")
+	cmd := exec.Command(stackBin, "run", "--rm", "-e", "B=2", "app", "sh", "-c", "echo A=$A B=$B; for i in $(seq 50); do wget -qO- http://db/ && break; sleep 0.1; done; echo to-err >&2; exit 4")
+	cmd.Env, cmd.Dir = e.vars, e.dir
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 4 {
+		t.Fatalf("run exit: %v (stderr %q)", err, stderr.String())
+	}
+	if stdout.String() != "A=from-file B=2\nhello from busybox\n" || !strings.Contains(stderr.String(), "to-err") {
+		t.Fatalf("run output: stdout %q stderr %q", stdout.String(), stderr.String())
+	}
+	if ps := e.ps(); len(ps) != 1 || ps["db"].State != "running" {
+		t.Fatalf("after run --rm: %+v", ps)
+	}
+	name := strings.TrimSpace(e.mustRun("run", "-d", "app", "sleep", "100"))
+	if !strings.HasPrefix(name, e.project+"-app-run-") {
+		t.Fatalf("detached run named %q", name)
+	}
+	e.mustRun("up", "-d")
+	var apps int
+	for _, c := range e.psAll() {
+		if c.Service == "app" {
+			apps++
+		}
+	}
+	if apps != 2 {
+		t.Fatalf("want the service's container and the one-off, got %d: %+v", apps, e.psAll())
+	}
+}

@@ -14,6 +14,16 @@ import (
 
 type psEntry = api.Container
 
+// psAll lists every container of the project, one-off ones included.
+func (e *env) psAll() []psEntry {
+	e.t.Helper()
+	var cs []psEntry
+	if err := json.Unmarshal([]byte(e.mustRun("ps", "-a", "--format", "json")), &cs); err != nil {
+		e.t.Fatal(err)
+	}
+	return cs
+}
+
 func (e *env) ps() map[string]psEntry {
 	e.t.Helper()
 	var cs []psEntry

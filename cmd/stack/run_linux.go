@@ -1,0 +1,154 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/stack-dev/stack/api"
+	"github.com/stack-dev/stack/spec"
+)
+
+func newRunCommand(g *globalOptions) *cobra.Command {
+	var o struct {
+		rm, detach, noDeps, noTTY, tty bool
+		name, user, workdir, entry     string
+		env                            []string
+	}
+	cmd := &cobra.Command{
+		Use:   "run [OPTIONS] SERVICE [COMMAND] [ARGS...]",
+		Short: "Run a one-off command in a new container of a service",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			p, err := g.loadProject()
+			if err != nil {
+				return err
+			}
+			data, err := spec.RenderJSON(p)
+			if err != nil {
+				return err
+			}
+			c, err := g.client(ctx)
+			if err != nil {
+				return err
+			}
+			in, inIsFile := g.stdin.(*os.File)
+			out, outIsFile := g.stdout.(*os.File)
+			tty := !o.detach && (o.tty || (!o.noTTY && inIsFile && outIsFile && term.IsTerminal(int(in.Fd())) && term.IsTerminal(int(out.Fd()))))
+			req := api.RunRequest{Project: data, Service: args[0], Cmd: args[1:], Env: o.env, User: o.user, Workdir: o.workdir,
+				Name: o.name, Tty: tty, Remove: o.rm, NoDeps: o.noDeps, Detach: o.detach}
+			if o.entry != "" {
+				if req.Entrypoint, err = spec.SplitShell(o.entry); err != nil {
+					return fmt.Errorf("--entrypoint: %w", err)
+				}
+			}
+			if o.detach {
+				var res api.RunResult
+				if _, err := c.Run(ctx, p.Name, req, &res); err != nil {
+					return err
+				}
+				fmt.Fprintln(g.stdout, res.Name)
+				return nil
+			}
+			return runAttached(ctx, c, p.Name, req, g.stdin, g.stdout, g.stderr)
+		},
+	}
+	cmd.Flags().SetInterspersed(false)
+	cmd.Flags().BoolVar(&o.rm, "rm", false, "remove the container when it exits")
+	cmd.Flags().BoolVarP(&o.detach, "detach", "d", false, "run in the background and print the container's name")
+	cmd.Flags().BoolVar(&o.noDeps, "no-deps", false, "do not start the service's dependencies")
+	cmd.Flags().BoolVarP(&o.noTTY, "no-TTY", "T", false, "do not allocate a pseudo-TTY")
+	cmd.Flags().BoolVarP(&o.tty, "tty", "t", false, "allocate a pseudo-TTY even when stdin is not a terminal")
+	cmd.Flags().BoolP("interactive", "i", true, "keep stdin open (with a terminal)")
+	cmd.Flags().StringVar(&o.name, "name", "", "name of the container")
+	cmd.Flags().StringVarP(&o.user, "user", "u", "", "run as this user (name or uid[:gid])")
+	cmd.Flags().StringVarP(&o.workdir, "workdir", "w", "", "working directory")
+	cmd.Flags().StringVar(&o.entry, "entrypoint", "", "override the image's entrypoint")
+	cmd.Flags().StringArrayVarP(&o.env, "env", "e", nil, "set an environment variable (KEY=VALUE)")
+	return cmd
+}
+
+// runAttached relays a one-off container's terminal or output until it
+// exits; its exit code becomes ours.
+func runAttached(ctx context.Context, c *api.Client, project string, req api.RunRequest, stdin io.Reader, stdout, stderr io.Writer) error {
+	in, _ := stdin.(*os.File)
+	isTerm := req.Tty && in != nil && term.IsTerminal(int(in.Fd()))
+	if isTerm {
+		if w, h, err := term.GetSize(int(in.Fd())); err == nil {
+			req.Width, req.Height = uint16(w), uint16(h)
+		}
+	}
+	fc, err := c.Run(ctx, project, req, nil)
+	if err != nil {
+		return err
+	}
+	defer fc.Close()
+	if isTerm {
+		old, err := term.MakeRaw(int(in.Fd()))
+		if err != nil {
+			return fmt.Errorf("run: raw terminal: %w", err)
+		}
+		defer term.Restore(int(in.Fd()), old)
+		winch := make(chan os.Signal, 1)
+		signal.Notify(winch, syscall.SIGWINCH)
+		defer signal.Stop(winch)
+		go func() {
+			for range winch {
+				if w, h, err := term.GetSize(int(in.Fd())); err == nil {
+					fc.Write(api.FrameResize, api.Resize(uint16(w), uint16(h)))
+				}
+			}
+		}()
+	}
+	if req.Tty {
+		go func() {
+			buf := make([]byte, 32<<10)
+			for {
+				n, err := stdin.Read(buf)
+				if n > 0 && fc.Write(api.FrameStdin, buf[:n]) != nil {
+					return
+				}
+				if err != nil {
+					fc.Write(api.FrameCloseStdin, nil)
+					return
+				}
+			}
+		}()
+	}
+	return relayFrames(fc, stdout, stderr)
+}
+
+// relayFrames copies output frames until the exit frame, whose code it
+// returns as an exitStatus.
+func relayFrames(fc *api.FrameConn, stdout, stderr io.Writer) error {
+	for {
+		kind, payload, err := fc.Read()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return errors.New("the daemon closed the connection before the command exited")
+			}
+			return err
+		}
+		switch kind {
+		case api.FrameStdout:
+			stdout.Write(payload)
+		case api.FrameStderr:
+			stderr.Write(payload)
+		case api.FrameError:
+			return errors.New(string(payload))
+		case api.FrameExit:
+			if code := api.ParseExit(payload); code != 0 {
+				return exitStatus(code)
+			}
+			return nil
+		}
+	}
+}
