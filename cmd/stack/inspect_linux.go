@@ -403,15 +403,15 @@ func (g *globalOptions) prune(ctx context.Context, req api.PruneRequest) error {
 
 func writePruneReport(w io.Writer, rep api.PruneReport) {
 	for _, s := range []struct {
-		title string
-		names []string
-	}{{"Deleted Networks:", rep.Networks}, {"Deleted Volumes:", rep.Volumes}, {"Deleted Images:", rep.Images}} {
+		title, prefix string
+		names         []string
+	}{{"Deleted Networks:", "", rep.Networks}, {"Deleted Volumes:", "", rep.Volumes}, {"Deleted Images:", "deleted: ", rep.Images}} {
 		if len(s.names) == 0 {
 			continue
 		}
 		fmt.Fprintln(w, s.title)
 		for _, n := range s.names {
-			fmt.Fprintln(w, n)
+			fmt.Fprintln(w, s.prefix+n)
 		}
 		fmt.Fprintln(w)
 	}

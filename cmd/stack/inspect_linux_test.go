@@ -86,8 +86,9 @@ func TestWriteStats(t *testing.T) {
 
 func TestWritePruneReport(t *testing.T) {
 	var b bytes.Buffer
-	writePruneReport(&b, api.PruneReport{Networks: []string{"p_default"}, Volumes: []string{"p_web_anon_1", "p_data"}, SpaceReclaimed: 2500000})
-	want := "Deleted Networks:\np_default\n\nDeleted Volumes:\np_web_anon_1\np_data\n\nTotal reclaimed space: 2.5MB\n"
+	writePruneReport(&b, api.PruneReport{Networks: []string{"p_default"}, Volumes: []string{"p_web_anon_1", "p_data"},
+		Images: []string{"sha256:e6d6"}, SpaceReclaimed: 2500000})
+	want := "Deleted Networks:\np_default\n\nDeleted Volumes:\np_web_anon_1\np_data\n\nDeleted Images:\ndeleted: sha256:e6d6\n\nTotal reclaimed space: 2.5MB\n"
 	if b.String() != want {
 		t.Errorf("got:\n%s\nwant:\n%s", b.String(), want)
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/stack-dev/stack/api"
+	"github.com/stack-dev/stack/internal/testutil"
 )
 
 // freePort returns a TCP port nothing listens on at 127.0.0.1.
@@ -80,9 +81,19 @@ volumes:
 		t.Errorf("version: want client and server:\n%s", out)
 	}
 
-	// down without -v leaves the volumes, now unused.
+	// down without -v leaves the volumes, now unused; busybox imported
+	// again with other content leaves the first image dangling.
 	e.mustRun("down", "-t", "1")
+	old := strings.TrimSpace(e.mustRun("image", "ls", "-q"))
+	rootfs := testutil.BusyboxRootfs(t)
+	if err := os.WriteFile(filepath.Join(rootfs, "etc", "marker"), []byte("new\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.mustRun("image", "import", "--rootfs", rootfs, "busybox")
 	out = e.mustRun("system", "prune", "--volumes", "--force")
+	if !strings.Contains(out, "Deleted Images:\ndeleted: sha256:"+old) {
+		t.Errorf("system prune: want the dangling image %s deleted:\n%s", old, out)
+	}
 	if !strings.Contains(out, "Deleted Volumes:\n"+e.project+"_web_anon_") || strings.Contains(out, data) {
 		t.Errorf("system prune --volumes: want the anonymous volume only:\n%s", out)
 	}
