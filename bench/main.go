@@ -1,3 +1,22 @@
+// Command bench measures stack and the tools a user would pick instead
+// (crun, runc, podman, podman-compose) side by side, in one run on one
+// machine, and prints a markdown table of medians and ratios. A claim
+// that stack is faster or lighter counts only when anyone can rerun it.
+//
+//	go run ./bench            # full run, about 10 minutes, writes bench/RESULTS.md
+//	go run ./bench -quick     # about 2 minutes, fewer runs and no 50-service peer stack
+//
+// It needs root on Linux. Missing peers are installed from Debian's
+// packages; a peer that still cannot run is skipped with the reason, and
+// never makes the command fail. Everything it creates (containers of
+// both engines, podman networks and images, bridges, nftables tables,
+// mounts, cgroups, temporary directories) is removed at the end, also
+// after Ctrl-C.
+//
+// Owns: the benchmark cases, the peer set-up and the results table.
+// Must not import: daemon, planner, spec or api; it drives stack through
+// its binary, as a user does, except for the runtime, which it calls
+// directly, as runtime's own benchmarks do.
 package main
 
 import (

@@ -66,7 +66,7 @@ func TestImportDirection(t *testing.T) {
 		"image":    {"internal"},
 		"spec":     {"internal"},
 		"internal": {"internal"},
-		"bench":    {"internal", "spec", "planner"},
+		"bench":    {"internal", "spec", "planner", "runtime", "network", "image"},
 		"test":     {"internal"},
 	}
 	for _, p := range listPackages(t) {
