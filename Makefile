@@ -6,7 +6,7 @@ ROOT    := $(shell id -u)
 # Packages that must build and pass on any OS (STYLE.md: Linux isolation).
 PORTABLE := ./spec/... ./planner/... ./internal/errdefs/...
 
-.PHONY: build test test-unit test-root bench bench-peers fuzz lint example clean
+.PHONY: build test test-unit test-root bench bench-peers fuzz lint example lemp clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/stack
@@ -52,6 +52,19 @@ example: build
 	$(BIN) -f examples/hello/stack.yaml ps
 	$(BIN) -f examples/hello/stack.yaml logs client
 	curl -s http://127.0.0.1:8080/
+
+# examples/lemp (nginx + php-fpm + mariadb): build stack, make the
+# debian:bookworm base image with mmdebstrap (installing it when missing),
+# bring the example up (up builds its three images the first time), and
+# show the page once it answers.
+lemp: build
+	@command -v mmdebstrap >/dev/null || apt-get install -y -qq mmdebstrap >/dev/null
+	@$(BIN) image inspect debian:bookworm >/dev/null 2>&1 || $(BIN) image bootstrap debian:bookworm
+	$(BIN) -f examples/lemp/stack.yaml up -d
+	$(BIN) -f examples/lemp/stack.yaml ps
+	@url=http://127.0.0.1:$${LEMP_HTTP_PORT:-8080}/; for i in $$(seq 100); do \
+		curl -fsS "$$url" 2>/dev/null && exit 0; sleep 0.2; \
+	done; echo "$$url did not answer in 20s"; exit 1
 
 clean:
 	rm -rf bin
