@@ -252,6 +252,7 @@ func (d *Daemon) createAndStart(ctx context.Context, p *spec.Project, svc *spec.
 		return err
 	}
 	ev(svc.Name, r.Name, "start", "")
+	d.warnUnappliedLimits(r, ev)
 	return nil
 }
 
