@@ -65,20 +65,17 @@ func newDaemonCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			path, ok := strings.CutPrefix(g.host, "unix://")
-			if !ok {
-				return argsError("daemon -H %s: only unix:// sockets are served so far", g.host)
-			}
-			l, err := daemon.ListenUnix(path)
+			l, err := g.listen()
 			if err != nil {
 				return err
 			}
+			defer l.Close()
 			pidFile := filepath.Join(g.stateRoot, "daemon.pid")
 			if err := os.WriteFile(pidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
 				return fmt.Errorf("write pid file: %w", err)
 			}
 			defer os.Remove(pidFile)
-			fmt.Fprintf(g.stderr, "stack daemon %s listening on %s, state in %s\n", versionString(), g.host, g.stateRoot)
+			fmt.Fprintf(g.stderr, "stack daemon %s listening on %s, state in %s\n", versionString(), strings.Join(g.hosts, ", "), g.stateRoot)
 			defer d.Close()
 			return d.Serve(ctx, l)
 		},
@@ -90,7 +87,7 @@ func newDaemonCommand(g *globalOptions) *cobra.Command {
 // client returns a client of the daemon, starting the daemon first when
 // nothing listens on a local socket, so a new user needs only the binary.
 func (g *globalOptions) client(ctx context.Context) (*api.Client, error) {
-	c, err := api.NewClient(g.host, nil)
+	c, err := g.newClient()
 	if err != nil {
 		return nil, err
 	}
@@ -100,8 +97,12 @@ func (g *globalOptions) client(ctx context.Context) (*api.Client, error) {
 		return c, nil
 	}
 	path, isUnix := strings.CutPrefix(g.host, "unix://")
+	if !isUnix {
+		// A remote daemon is never started from here.
+		return nil, g.remoteUnreachable(ctx, err)
+	}
 	switch {
-	case !isUnix || !errors.Is(err, errdefs.ErrUnavailable):
+	case !errors.Is(err, errdefs.ErrUnavailable):
 		return nil, err
 	case errors.Is(err, syscall.EACCES):
 		return nil, fmt.Errorf("permission denied on %s: run as root or join the stack group", path)

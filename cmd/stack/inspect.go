@@ -16,7 +16,7 @@ import (
 // never starts a daemon: one that is not running is reported as such.
 func printServerVersion(ctx context.Context, g *globalOptions) {
 	fmt.Fprintln(g.stdout, "Server:")
-	c, err := api.NewClient(g.host, nil)
+	c, err := g.newClient()
 	if err != nil {
 		fmt.Fprintf(g.stdout, " error: %v\n", err)
 		return
@@ -26,6 +26,8 @@ func printServerVersion(ctx context.Context, g *globalOptions) {
 	var v api.VersionInfo
 	err = c.Do(ctx, "GET", "/version", nil, &v)
 	switch {
+	case errors.Is(err, errdefs.ErrUnavailable) && strings.HasPrefix(g.host, "tcp://"):
+		fmt.Fprintf(g.stdout, " error: %v\n", g.remoteUnreachable(ctx, err))
 	case errors.Is(err, errdefs.ErrUnavailable):
 		fmt.Fprintf(g.stdout, " not running: no daemon answers on %s (engine commands start it)\n", g.host)
 	case err != nil:

@@ -22,7 +22,9 @@ type globalOptions struct {
 	envFiles   []string
 	profiles   []string
 	stateRoot  string
-	host       string
+	host       string   // the daemon the client talks to: the last -H
+	hosts      []string // every -H: the daemon listens on each
+	tls        tlsOptions
 
 	stdin          io.Reader
 	stdout, stderr io.Writer
@@ -80,7 +82,12 @@ func newRootCommand(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	f.StringArrayVar(&g.envFiles, "env-file", nil, "file of variables for interpolation (default: .env in the project directory)")
 	f.StringArrayVar(&g.profiles, "profile", nil, "profile to enable (repeatable)")
 	f.StringVar(&g.stateRoot, "state-root", defaultStateRoot(), "directory of images, containers and volumes (env STACK_STATE_ROOT)")
-	f.StringVarP(&g.host, "host", "H", defaultHost(), "daemon socket: unix:///path (env STACK_HOST)")
+	g.host = defaultHost()
+	g.hosts = []string{g.host}
+	f.VarP(&hostFlag{g: g}, "host", "H", "daemon socket: unix:///path or tcp://host:port (env STACK_HOST; repeatable for the daemon)")
+	f.StringVar(&g.tls.caCert, "tlscacert", "", "CA certificate that the other side's certificate must be signed by (default: ca.pem in STACK_CERT_PATH or ~/.stack)")
+	f.StringVar(&g.tls.cert, "tlscert", "", "TLS certificate (default: cert.pem in STACK_CERT_PATH or ~/.stack)")
+	f.StringVar(&g.tls.key, "tlskey", "", "TLS key (default: key.pem in STACK_CERT_PATH or ~/.stack)")
 
 	root.AddCommand(
 		newConfigCommand(g),
