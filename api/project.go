@@ -36,6 +36,9 @@ type DownRequest struct {
 	RemoveOrphans bool `json:"remove_orphans,omitempty"`
 	// Timeout is the stop grace period; the services' own when zero.
 	Timeout time.Duration `json:"timeout,omitempty"`
+	// RemoveImages is "local" (images built for the project, named after
+	// it) or "all" (every image its services used), as down --rmi.
+	RemoveImages string `json:"remove_images,omitempty"`
 }
 
 // StopRequest asks for services to be stopped (or killed, restarted).

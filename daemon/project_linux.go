@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -231,7 +232,7 @@ func (d *Daemon) createAndStart(ctx context.Context, p *spec.Project, svc *spec.
 	r := &record{
 		ID: id, Name: a.Container, Project: p.Name, Service: svc.Name, Number: a.Number,
 		ConfigHash: a.ConfigHash, Image: serviceImage(p, svc), ImageID: imageID, Created: time.Now().UTC(),
-		Restart: svc.Restart, StopSignal: svc.StopSignal,
+		Restart: svc.Restart, StopSignal: svc.StopSignal, DependsOn: svc.Dependencies(),
 	}
 	if svc.StopGracePeriod != nil {
 		r.StopGrace = time.Duration(*svc.StopGracePeriod)
@@ -409,18 +410,38 @@ func (d *Daemon) Down(ctx context.Context, project string, req api.DownRequest, 
 		d.events.publish(e)
 		emit(e)
 	}
+	switch req.RemoveImages {
+	case "", "local", "all":
+	default:
+		return fmt.Errorf("--rmi %q: want local or all: %w", req.RemoveImages, errdefs.ErrInvalidArgument)
+	}
 	recs, err := d.records(project)
 	if err != nil {
 		return err
 	}
-	// Reverse start order: dependents first. The records carry no graph,
-	// so stop by reverse creation time, which follows the waves.
-	sort.Slice(recs, func(i, j int) bool { return recs[i].Created.After(recs[j].Created) })
-	var errs []error
+	var images []string
 	for _, r := range recs {
-		if err := d.stopAndRemove(ctx, r, req.Timeout, ev); err != nil {
-			errs = append(errs, err)
+		local := strings.HasPrefix(r.Image, project+"-")
+		if (req.RemoveImages == "all" || req.RemoveImages == "local" && local) && !slices.Contains(images, r.Image) {
+			images = append(images, r.Image)
 		}
+	}
+	// Dependents first, each wave's containers in parallel: a service
+	// that ignores SIGTERM costs its grace period once, not once per
+	// container.
+	var errs []error
+	for _, wave := range stopWaves(recs) {
+		var wg sync.WaitGroup
+		waveErrs := make([]error, len(wave))
+		for i, r := range wave {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				waveErrs[i] = d.stopAndRemove(ctx, r, req.Timeout, ev)
+			}()
+		}
+		wg.Wait()
+		errs = append(errs, waveErrs...)
 	}
 	if err := d.removeNetworks(ctx, project, ev); err != nil {
 		errs = append(errs, err)
@@ -430,7 +451,92 @@ func (d *Daemon) Down(ctx context.Context, project string, req api.DownRequest, 
 			errs = append(errs, err)
 		}
 	}
+	slices.Sort(images)
+	for _, ref := range images {
+		if _, err := d.RemoveImage(ctx, ref, false); err != nil {
+			if !errors.Is(err, errdefs.ErrNotFound) {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		ev("", "", "image-remove", ref)
+	}
 	return errors.Join(errs...)
+}
+
+// stopWaves orders a project's containers for stopping: a container goes
+// in a wave after every container of a service that depends on its
+// service. Records from before dependencies were kept, and one-off
+// containers, have none and go in the first wave.
+func stopWaves(recs []*record) [][]*record {
+	services := recordServices(recs)
+	dependents := map[string]int{} // service -> how many services depend on it
+	for _, svc := range services {
+		for _, dep := range svc.deps {
+			dependents[dep]++
+		}
+	}
+	done := map[string]bool{}
+	var waves [][]*record
+	for len(done) < len(services) {
+		var ready []string
+		for name := range services {
+			if !done[name] && dependents[name] == 0 {
+				ready = append(ready, name)
+			}
+		}
+		if len(ready) == 0 {
+			// A cycle cannot come from a valid stack file; stop the rest
+			// together rather than never.
+			for name := range services {
+				if !done[name] {
+					ready = append(ready, name)
+				}
+			}
+		}
+		sort.Strings(ready)
+		var wave []*record
+		for _, name := range ready {
+			done[name] = true
+			wave = append(wave, services[name].recs...)
+			for _, dep := range services[name].deps {
+				dependents[dep]--
+			}
+		}
+		waves = append(waves, wave)
+	}
+	return waves
+}
+
+type recordService struct {
+	deps []string
+	recs []*record
+}
+
+// recordServices groups records by service; one-off containers form a
+// service of their own each, so they stop first.
+func recordServices(recs []*record) map[string]*recordService {
+	out := map[string]*recordService{}
+	for _, r := range recs {
+		key := r.Service
+		if r.OneOff {
+			key = "\x00" + r.Name
+		}
+		s := out[key]
+		if s == nil {
+			s = &recordService{}
+			out[key] = s
+		}
+		if !r.OneOff {
+			for _, d := range r.DependsOn {
+				if !slices.Contains(s.deps, d) {
+					s.deps = append(s.deps, d)
+				}
+			}
+		}
+		s.recs = append(s.recs, r)
+	}
+	return out
 }
 
 // Containers lists a project's containers (every project's when project

@@ -30,6 +30,9 @@ type record struct {
 	Project string `json:"project"`
 	Service string `json:"service"`
 	Number  int    `json:"number"`
+	// DependsOn names the services this one depends on, so that down
+	// stops dependents first without the stack file.
+	DependsOn []string `json:"depends_on,omitempty"`
 	// OneOff marks a container of `stack run`: not a replica of its
 	// service, so the planner does not see it.
 	OneOff     bool      `json:"one_off,omitempty"`

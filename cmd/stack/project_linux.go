@@ -165,6 +165,8 @@ func printEvent(w io.Writer, ev api.Event) {
 		fmt.Fprintf(w, " Volume %s  Created\n", ev.Message)
 	case "volume-remove":
 		fmt.Fprintf(w, " Volume %s  Removed\n", ev.Message)
+	case "image-remove":
+		fmt.Fprintf(w, " Image %s  Removed\n", ev.Message)
 	case "warning":
 		fmt.Fprintf(w, " warning: %s\n", ev.Message)
 	case "build", "build-step", "built":
@@ -209,6 +211,7 @@ func (g *globalOptions) attach(ctx context.Context, c *api.Client, project strin
 func newDownCommand(g *globalOptions) *cobra.Command {
 	var volumes, removeOrphans bool
 	var timeout int
+	var rmi string
 	cmd := &cobra.Command{
 		Use:   "down",
 		Short: "Stop and remove the stack's containers and networks",
@@ -222,13 +225,14 @@ func newDownCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			req := api.DownRequest{Volumes: volumes, RemoveOrphans: removeOrphans, Timeout: time.Duration(timeout) * time.Second}
+			req := api.DownRequest{Volumes: volumes, RemoveOrphans: removeOrphans, Timeout: time.Duration(timeout) * time.Second, RemoveImages: rmi}
 			return runEvents(cmd.Context(), c, "/projects/"+name+"/down", req, g.stdout)
 		},
 	}
 	cmd.Flags().BoolVarP(&volumes, "volumes", "v", false, "remove named and anonymous volumes too")
 	cmd.Flags().BoolVar(&removeOrphans, "remove-orphans", false, "remove containers of services not in the stack file (down removes them anyway)")
 	cmd.Flags().IntVarP(&timeout, "timeout", "t", 0, "seconds to wait for each container to stop")
+	cmd.Flags().StringVar(&rmi, "rmi", "", `remove images too: "local" (built for the project) or "all"`)
 	return cmd
 }
 
