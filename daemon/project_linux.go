@@ -24,6 +24,14 @@ import (
 // processes (two `up` of the same stack); different projects proceed in
 // parallel.
 func (d *Daemon) lockProject(name string) (func(), error) {
+	return d.lockProjectContext(context.Background(), name)
+}
+
+// lockProjectContext is lockProject for a caller that must give up when
+// ctx ends: a supervisor waiting for the lock that the one who stops it
+// holds (down waits for its supervisors to end) would otherwise wait
+// forever.
+func (d *Daemon) lockProjectContext(ctx context.Context, name string) (func(), error) {
 	dir := filepath.Join(d.cfg.StateRoot, "locks")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("lock project %s: %w", name, err)
@@ -32,11 +40,26 @@ func (d *Daemon) lockProject(name string) (func(), error) {
 	if err != nil {
 		return nil, fmt.Errorf("lock project %s: %w", name, err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("lock project %s: %w", name, err)
+	how := syscall.LOCK_EX
+	if ctx.Done() != nil {
+		how |= syscall.LOCK_NB
 	}
-	return func() { f.Close() }, nil
+	for {
+		err := syscall.Flock(int(f.Fd()), how)
+		if err == nil {
+			return func() { f.Close() }, nil
+		}
+		if err != syscall.EWOULDBLOCK && err != syscall.EINTR {
+			f.Close()
+			return nil, fmt.Errorf("lock project %s: %w", name, err)
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // observe reports the project's containers as the planner sees them.

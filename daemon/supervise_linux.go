@@ -160,7 +160,7 @@ func (d *Daemon) watchExit(ctx context.Context, project, name, id string) {
 		return
 	case <-time.After(delay):
 	}
-	unlock, err := d.lockProject(project)
+	unlock, err := d.lockProjectContext(ctx, project)
 	if err != nil {
 		return
 	}
