@@ -72,6 +72,13 @@ func (d *Daemon) Handler() http.Handler {
 		return d.InspectImage(r.Context(), r.PathValue("ref"))
 	})
 	mux.HandleFunc("POST "+v+"/build", d.handleBuild)
+	handle("POST "+v+"/projects/{name}/commit", func(w http.ResponseWriter, r *http.Request) (any, error) {
+		var req api.CommitRequest
+		if err := decodeJSON(r, &req); err != nil {
+			return nil, err
+		}
+		return d.Commit(r.Context(), r.PathValue("name"), req)
+	})
 	handle("GET "+v+"/projects", func(w http.ResponseWriter, r *http.Request) (any, error) {
 		return d.Projects(r.Context())
 	})

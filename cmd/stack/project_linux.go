@@ -24,7 +24,7 @@ import (
 
 func projectCommands(g *globalOptions) []*cobra.Command {
 	cmds := []*cobra.Command{newUpCommand(g), newDownCommand(g), newPsCommand(g), newLogsCommand(g), newLsCommand(g), newEventsCommand(g),
-		newExecCommand(g), newRunCommand(g)}
+		newExecCommand(g), newRunCommand(g), newCommitCommand(g)}
 	for _, op := range []struct{ name, short string }{
 		{"stop", "Stop services"}, {"start", "Start stopped services"}, {"restart", "Restart services"},
 		{"kill", "Kill services"}, {"pause", "Pause services"}, {"unpause", "Unpause services"},

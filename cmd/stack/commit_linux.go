@@ -1,0 +1,43 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stack-dev/stack/api"
+)
+
+func newCommitCommand(g *globalOptions) *cobra.Command {
+	var req api.CommitRequest
+	cmd := &cobra.Command{
+		Use:   "commit [OPTIONS] SERVICE [REPOSITORY[:TAG]]",
+		Short: "Make an image of a service container's changes",
+		Args:  cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name, err := g.projectName()
+			if err != nil {
+				return err
+			}
+			c, err := g.client(cmd.Context())
+			if err != nil {
+				return err
+			}
+			req.Service = args[0]
+			if len(args) == 2 {
+				req.Ref = args[1]
+			}
+			var res api.CommitResult
+			if err := c.Do(cmd.Context(), "POST", "/projects/"+name+"/commit", req, &res); err != nil {
+				return err
+			}
+			fmt.Fprintln(g.stdout, res.ID)
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&req.Comment, "message", "m", "", "commit message")
+	cmd.Flags().StringVarP(&req.Author, "author", "a", "", `author (e.g. "Jane <jane@example.com>")`)
+	cmd.Flags().IntVar(&req.Index, "index", 0, "replica of the service (default: the first)")
+	cmd.Flags().BoolVar(&req.NoPause, "no-pause", false, "do not freeze the container while committing")
+	return cmd
+}
