@@ -359,9 +359,10 @@ func (d *Daemon) adopt() {
 	}
 }
 
-// sweepNetworks removes what a crash left of the network: endpoints of
+// sweepNetworks removes what a crash left of the network (endpoints of
 // containers that no longer exist, networks no container uses, and their
-// rules, links and namespaces. Links that no state names are left alone:
+// rules, links and namespaces) and brings back the resolvers and rules of
+// the networks that stay. Links that no state names are left alone:
 // another engine with a state root of its own may share the host.
 func (d *Daemon) sweepNetworks(ctx context.Context) {
 	nm, err := d.networks()
@@ -385,5 +386,13 @@ func (d *Daemon) sweepNetworks(ctx context.Context) {
 	}
 	if err := nm.Sweep(ctx, live); err != nil {
 		d.log.Warn("network sweep after start", "err", err)
+	}
+	// The networks that stay get their resolvers and rules back: they
+	// lived in the daemon that is gone.
+	for _, st := range nm.Networks() {
+		cfg := network.NetworkConfig{Name: st.Name, Subnet: st.Subnet, Gateway: st.Gateway, Internal: st.Internal, Labels: st.Labels}
+		if _, err := nm.CreateNetwork(ctx, cfg); err != nil {
+			d.log.Warn("restore network after start", "network", st.Name, "err", err)
+		}
 	}
 }

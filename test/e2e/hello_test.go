@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"bytes"
 	"github.com/stack-dev/stack/api"
+	"os/exec"
 
 	"encoding/json"
 	"os"
@@ -153,7 +155,7 @@ func TestRootVolumeSurvivesDown(t *testing.T) {
 // call brings it back, and ps and restart policies work again.
 func TestRootDaemonCrash(t *testing.T) {
 	e := newEnv(t)
-	e.writeStack("services:\n  web:\n    image: busybox\n    command: [httpd, -f, -p, '80', -h, /var/www]\n    ports: ['127.0.0.1:18081:80']\n  flaky:\n    image: busybox\n    command: [sh, -c, 'sleep 0.3; exit 3']\n    restart: on-failure\n")
+	e.writeStack("services:\n  web:\n    image: busybox\n    command: [httpd, -f, -p, '80', -h, /var/www]\n    ports: ['127.0.0.1:18081:80']\n  flaky:\n    image: busybox\n    command: [sh, -c, 'echo run; sleep 0.3; exit 3']\n    restart: on-failure\n  client:\n    image: busybox\n    command: [sleep, '3600']\n")
 	e.mustRun("up", "-d")
 	before := e.ps()
 	pid := e.daemonPid()
@@ -171,14 +173,33 @@ func TestRootDaemonCrash(t *testing.T) {
 	if after["web"].ID != before["web"].ID || after["web"].State != "running" {
 		t.Errorf("web after the daemon came back: %+v (before %+v)", after["web"], before["web"])
 	}
-	// The restart policy works again: flaky keeps being restarted.
+	// Names resolve again: the resolver lived in the daemon that died.
+	if out := e.mustRun("exec", "-T", "client", "nslookup", "web"); !strings.Contains(out, "Address") || strings.Contains(out, "timed out") {
+		t.Errorf("web does not resolve after the daemon came back:\n%s", out)
+	}
+	// The restart policy works again, and logs -f, started now, follows
+	// flaky across the restarts the new daemon makes.
+	logged := strings.Count(e.mustRun("logs", "flaky"), "run")
+	follow := exec.Command(stackBin, "logs", "-f", "flaky")
+	follow.Env, follow.Dir = e.vars, e.dir
+	var followed bytes.Buffer
+	follow.Stdout = &followed
+	if err := follow.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { follow.Process.Kill(); follow.Wait() }()
 	restarts := after["flaky"].RestartCount
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if e.ps()["flaky"].RestartCount >= restarts+2 {
-			return
+	deadline := time.Now().Add(15 * time.Second)
+	for e.ps()["flaky"].RestartCount < restarts+2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("flaky was not restarted after the daemon came back: %+v", e.ps()["flaky"])
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	t.Errorf("flaky was not restarted after the daemon came back: %+v", e.ps()["flaky"])
+	time.Sleep(500 * time.Millisecond)
+	follow.Process.Kill()
+	follow.Wait()
+	if got := strings.Count(followed.String(), "run"); got <= logged {
+		t.Errorf("logs -f showed %d runs of flaky, %d were logged before it started:\n%s", got, logged, followed.String())
+	}
 }
