@@ -119,21 +119,23 @@
 // terms; v2Resources translates them (shares to cpu.weight, quota and
 // period to cpu.max, memory+swap to memory.swap.max, -1 to "max") and the
 // device rules become an eBPF program on v2. When the spec has no device
-// rules, Docker's default allow-list ([DefaultDeviceRules]) applies. On v1
-// the init is moved into its cgroup after the clone; that write may wait
-// for an RCU grace period (the kernel's cgroup_threadgroup_rwsem), up to
-// ~12 ms on a small VM, so the shim does it while the init's Go runtime
-// boots. On v2 the init is cloned straight into its cgroup
-// (CLONE_INTO_CGROUP) and nothing waits.
+// rules, Docker's default allow-list ([DefaultDeviceRules]) applies. The
+// init is born in its cgroup: on v2 it is cloned into it
+// (CLONE_INTO_CGROUP); on v1 it is cloned from a locked thread of the shim
+// that first moved itself there. Moving the process after the clone would
+// write-lock the kernel's cgroup_threadgroup_rwsem and wait for an RCU
+// grace period, 10-15 ms on a small VM; a thread moving itself does not.
+// An exec'd process is still moved after its clone on v1: the thread
+// would be the caller's, and the caller must never be in the container's
+// cgroup.procs.
 //
-// Where the time goes (this project's 2-core VM, v1, CGO_ENABLED=0, a
-// joined network namespace, create+start+wait+delete of /bin/true in ~21
-// ms at best): Create ~14 ms — the shim's Go start-up (~4.5 ms), reading
-// its config and preparing (~2 ms), the init's start-up (~4.5 ms,
-// overlapping the cgroup work), mounts, pivot_root and masks (~3 ms);
-// Start ~2 ms; Wait ~2 ms; Delete ~2.5 ms (cgroup removal in 8
-// hierarchies). A new network namespace adds 5-20 ms of kernel time
-// (setup_net), which is why the network package hands us one.
+// Where the time goes (this project's 2-core VM, v1, the runtime's test
+// binary, create+start+wait+delete of /bin/true in ~18 ms): Create ~13 ms
+// — the shim's Go start-up (~4.3 ms), reading its config (~1.3 ms), the
+// cgroup (~1 ms), the clone and exec (~1.1 ms), the init's Go start-up
+// (~2.7 ms), mounts, pivot_root and masks (~1.5 ms); Start ~1.5-2 ms;
+// Wait ~0.5-1 ms; Delete ~2 ms (cgroup removal in 8 hierarchies). A new
+// network namespace adds ~1 ms, as it does for crun.
 //
 // # Exec
 //

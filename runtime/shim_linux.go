@@ -108,16 +108,13 @@ func (s *shim) create() (ln net.Listener, retErr error) {
 			}
 		}
 	}()
-	// On v2 the init is cloned into its cgroup, which must exist first.
-	// On v1 it is moved there after the clone, and the cgroup is made
-	// while the init's runtime starts.
-	if s.b.Cgroup.V2 {
-		cg, err := createCgroup(s.b.Cgroup, spec.Linux.Resources)
-		if err != nil {
-			return nil, err
-		}
-		s.cg = cg
+	// The init is born in its cgroup: cloned into it on v2, cloned from
+	// a thread that entered it on v1 (see cgroupV1.enterThread).
+	cg, err := createCgroup(s.b.Cgroup, spec.Linux.Resources)
+	if err != nil {
+		return nil, err
 	}
+	s.cg = cg
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, os.NewSyscallError("socketpair", err)
@@ -142,6 +139,13 @@ func (s *shim) create() (ln net.Listener, retErr error) {
 	if err != nil {
 		return nil, err
 	}
+	// The clone's thread may be in a devices cgroup that denies
+	// /dev/null, which exec.Cmd would open there for unset stdio.
+	devNull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer devNull.Close()
 	s.cmd = &exec.Cmd{
 		Path:       "/proc/self/exe",
 		Args:       []string{"stack-init", "init"},
@@ -165,12 +169,15 @@ func (s *shim) create() (ln net.Listener, retErr error) {
 		s.cmd.SysProcAttr.UseCgroupFD = true
 		s.cmd.SysProcAttr.CgroupFD = int(dir.Fd())
 	}
+	s.cmd.Stdin, s.cmd.Stdout, s.cmd.Stderr = devNull, devNull, devNull
 	if !terminal {
-		// Assigned only when set: a nil *os.File in an io.Writer field
-		// is not nil.
 		s.cmd.Stdout, s.cmd.Stderr = outW, errW
 	}
-	err = startInNamespaces(s.cmd, joins)
+	var enter func() error
+	if v1, ok := cg.(*cgroupV1); ok {
+		enter = v1.enterThread
+	}
+	err = startInNamespaces(s.cmd, enter, joins)
 	if !terminal {
 		outW.Close()
 		errW.Close()
@@ -190,19 +197,6 @@ func (s *shim) create() (ln net.Listener, retErr error) {
 		}
 	}
 	pid := s.cmd.Process.Pid
-	if !s.b.Cgroup.V2 {
-		// A migration may wait for an RCU grace period (the kernel's
-		// global cgroup_threadgroup_rwsem), up to ~12 ms on a small VM;
-		// doing it after the clone overlaps it with the init's boot.
-		cg, err := createCgroup(s.b.Cgroup, spec.Linux.Resources)
-		if err != nil {
-			return nil, err
-		}
-		s.cg = cg
-		if err := cg.Add(pid); err != nil {
-			return nil, fmt.Errorf("add init to cgroup: %w", err)
-		}
-	}
 	s.sync = newSyncConn(parent)
 	cfg := &initConfig{
 		Spec: spec, Rootfs: s.b.Rootfs, Init: s.b.Init,
@@ -307,17 +301,25 @@ func namespaceFlags(ns []specs.LinuxNamespace, netns string) (uintptr, []nsJoin,
 	return flags, joins, nil
 }
 
-// startInNamespaces starts cmd from a thread that has joined joins, so the
-// child is born in them. setns(2) changes only the calling thread; the
-// thread is never unlocked, so the Go runtime ends it with its goroutine
-// instead of reusing a thread in foreign namespaces.
-func startInNamespaces(cmd *exec.Cmd, joins []nsJoin) error {
-	if len(joins) == 0 {
+// startInNamespaces starts cmd from a thread that has run enter (when not
+// nil) and joined joins, so the child is born in them. setns(2) and
+// enter change only the calling thread; the thread is never unlocked, so
+// the Go runtime ends it with its goroutine instead of reusing a thread in
+// foreign namespaces or cgroups.
+func startInNamespaces(cmd *exec.Cmd, enter func() error, joins []nsJoin) error {
+	if enter == nil && len(joins) == 0 {
 		return cmd.Start()
 	}
 	errc := make(chan error, 1)
 	go func() {
 		goruntime.LockOSThread()
+		// Before the joins: a joined mount namespace has other paths.
+		if enter != nil {
+			if err := enter(); err != nil {
+				errc <- err
+				return
+			}
+		}
 		for _, j := range joins {
 			if j.flag == unix.CLONE_NEWNS {
 				// setns(CLONE_NEWNS) refuses a thread sharing its fs_struct
