@@ -95,3 +95,12 @@ fd00::2	v6b
 		}
 	}
 }
+
+// FuzzParseResolvConf: any resolv.conf parses without a panic.
+func FuzzParseResolvConf(f *testing.F) {
+	f.Add([]byte("nameserver 10.0.0.1\nsearch a b\noptions ndots:2 timeout:1\n"))
+	f.Add([]byte("nameserver fe80::1%eth0\nnameserver\n#x\n;y\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		dns.ParseResolvConf(b)
+	})
+}
