@@ -41,6 +41,9 @@ fuzz:
 	$(GO) test ./spec -run '^$$' -fuzz FuzzLoad -fuzztime 60s
 	$(GO) test ./spec -run '^$$' -fuzz FuzzInterpolate -fuzztime 30s
 	$(GO) test ./spec -run '^$$' -fuzz FuzzParseDotEnv -fuzztime 30s
+	$(GO) test ./image/build -run '^$$' -fuzz FuzzParseDockerfile -fuzztime 30s
+	$(GO) test ./api -run '^$$' -fuzz FuzzFrameRead -fuzztime 30s
+	$(GO) test ./network/dns -run '^$$' -fuzz FuzzParseResolvConf -fuzztime 30s
 
 # The main job: build stack, make a busybox image from the host's static
 # busybox (installing busybox-static when missing), bring up
