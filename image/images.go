@@ -196,7 +196,7 @@ func summary(ix *index, md digest.Digest, rec *imageRecord) Image {
 // name (so that Remove untags it) rather than an ID or a digest.
 func resolve(ix *index, ref string) (md digest.Digest, byName bool, err error) {
 	notFound := fmt.Errorf("image %q: %w", ref, errdefs.ErrNotFound)
-	isID := idRE.MatchString(ref)
+	isID := idRE().MatchString(ref)
 	hexPart := strings.TrimPrefix(ref, "sha256:")
 	if isID && (len(hexPart) == 64 || strings.HasPrefix(ref, "sha256:")) {
 		return matchID(ix, ref, hexPart, notFound)

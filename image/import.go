@@ -299,7 +299,7 @@ func (a archive) names(ann map[string]string) []string {
 		return []string{a.opts.Name}
 	case n == "":
 		return nil
-	case tagRE.MatchString(n) && !strings.ContainsAny(n, "/:"):
+	case tagRE().MatchString(n) && !strings.ContainsAny(n, "/:"):
 		// Only a tag: it needs a repository.
 		if a.opts.Name == "" {
 			return nil

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/opencontainers/go-digest"
 
@@ -19,15 +20,22 @@ const (
 	legacyDomain     = "index.docker.io"
 )
 
+// The reference grammar's expressions compile on first use, not at
+// start: every run of the binary (the CLI, each container's shim) would
+// otherwise pay for them, tagRE's {0,127} alone unrolling to 180 KB.
 var (
 	// pathComponentRE is one path component of a repository name, as the
 	// distribution reference grammar defines it.
-	pathComponentRE = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$`)
+	pathComponentRE = lazyRE(`^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$`)
 	// domainRE is a registry host with an optional port.
-	domainRE = regexp.MustCompile(`^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*(?::[0-9]+)?$|^\[[0-9a-fA-F:]+\](?::[0-9]+)?$`)
-	tagRE    = regexp.MustCompile(`^[\w][\w.-]{0,127}$`)
-	idRE     = regexp.MustCompile(`^(?:sha256:)?[0-9a-f]{1,64}$`)
+	domainRE = lazyRE(`^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*(?::[0-9]+)?$|^\[[0-9a-fA-F:]+\](?::[0-9]+)?$`)
+	tagRE    = lazyRE(`^[\w][\w.-]{0,127}$`)
+	idRE     = lazyRE(`^(?:sha256:)?[0-9a-f]{1,64}$`)
 )
+
+func lazyRE(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
+}
 
 // Reference is a normalised image reference: the registry domain, the
 // repository path within it, and a tag and/or a manifest digest.
@@ -71,7 +79,7 @@ func ParseReference(s string) (Reference, error) {
 	if i := strings.LastIndexByte(rest, ':'); i >= 0 && i > strings.LastIndexByte(rest, '/') {
 		r.Tag = rest[i+1:]
 		rest = rest[:i]
-		if !tagRE.MatchString(r.Tag) {
+		if !tagRE().MatchString(r.Tag) {
 			return invalid("bad tag")
 		}
 	}
@@ -79,11 +87,11 @@ func ParseReference(s string) (Reference, error) {
 		return invalid("empty name")
 	}
 	domain, path := splitDomain(rest)
-	if !domainRE.MatchString(domain) {
+	if !domainRE().MatchString(domain) {
 		return invalid("bad registry domain")
 	}
 	for _, c := range strings.Split(path, "/") {
-		if !pathComponentRE.MatchString(c) {
+		if !pathComponentRE().MatchString(c) {
 			if strings.ToLower(c) != c {
 				return invalid("repository name must be lowercase")
 			}
