@@ -21,7 +21,7 @@ func newImageCommand(g *globalOptions) *cobra.Command {
 		Short: "Manage images",
 	}
 	cmd.AddCommand(newImageImportCommand(g), newImageListCommand(g), newImageRemoveCommand(g),
-		newImageHistoryCommand(g), newImageInspectCommand(g))
+		newImageHistoryCommand(g), newImageInspectCommand(g), newImagePruneCommand(g))
 	cmd.AddCommand(imageRegistryCommands(g)...)
 	return cmd
 }

@@ -275,7 +275,7 @@ func newVolumeCommand(g *globalOptions) *cobra.Command {
 		},
 	}
 	prune.Flags().BoolVarP(&all, "all", "a", false, "remove named volumes too, not only anonymous ones")
-	prune.Flags().BoolVar(&force, "force", false, "do not ask for confirmation (-f is the stack file, as everywhere in stack)")
+	prune.Flags().BoolVar(&force, "force", false, "do not ask for confirmation (prune -f works too)")
 	cmd.AddCommand(ls, rm, prune)
 	return cmd
 }
@@ -363,7 +363,7 @@ func newSystemCommand(g *globalOptions) *cobra.Command {
 	}
 	prune.Flags().BoolVarP(&all, "all", "a", false, "remove all unused images, not only dangling ones (and named volumes with --volumes)")
 	prune.Flags().BoolVar(&volumes, "volumes", false, "remove unused volumes too")
-	prune.Flags().BoolVar(&force, "force", false, "do not ask for confirmation (-f is the stack file, as everywhere in stack)")
+	prune.Flags().BoolVar(&force, "force", false, "do not ask for confirmation (prune -f works too)")
 	cmd.AddCommand(prune)
 	return cmd
 }
@@ -416,4 +416,26 @@ func writePruneReport(w io.Writer, rep api.PruneReport) {
 		fmt.Fprintln(w)
 	}
 	fmt.Fprintf(w, "Total reclaimed space: %s\n", humanSize(rep.SpaceReclaimed))
+}
+
+func newImagePruneCommand(g *globalOptions) *cobra.Command {
+	var all, force bool
+	cmd := &cobra.Command{
+		Use:   "prune",
+		Short: "Remove dangling images (all unused ones with -a)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			what := "WARNING! This will remove all dangling images."
+			if all {
+				what = "WARNING! This will remove all images without at least one container associated to them."
+			}
+			if !force && !confirm(g.stdin, g.stdout, what) {
+				return nil
+			}
+			return g.prune(cmd.Context(), api.PruneRequest{Images: true, All: all})
+		},
+	}
+	cmd.Flags().BoolVarP(&all, "all", "a", false, "remove all unused images, not only dangling ones")
+	cmd.Flags().BoolVar(&force, "force", false, "do not ask for confirmation (prune -f works too)")
+	return cmd
 }

@@ -60,17 +60,19 @@ func printError(w io.Writer, err error) {
 }
 
 // localShorthands are the -f flags of subcommands that docker users type
-// (logs -f, image rm -f), which the global -f (--file) would otherwise
-// take: after the subcommand, they mean the subcommand's flag.
-var localShorthands = map[string]string{"logs": "--follow", "rm": "--force"}
+// (logs -f, image rm -f, system prune -f), which the global -f (--file)
+// would otherwise take: after the subcommand, they mean the subcommand's
+// flag.
+var localShorthands = map[string]string{"logs": "--follow", "rm": "--force", "prune": "--force"}
 
 // rewriteShorthands turns "-f" after a subcommand of localShorthands into
-// that subcommand's long flag, leaving "-f FILE" before it alone.
+// that subcommand's long flag, leaving "-f FILE" before it alone, and the
+// command line of exec and run (`exec web rm -f x`) alone too.
 func rewriteShorthands(args []string) []string {
 	out := append([]string(nil), args...)
 	long := ""
 	for i, a := range out {
-		if a == "--" {
+		if a == "--" || (long == "" && (a == "exec" || a == "run")) {
 			break
 		}
 		if l, ok := localShorthands[a]; ok && long == "" {
