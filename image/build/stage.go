@@ -202,6 +202,16 @@ func (r *run) baseImage(ctx context.Context, ref string) (*state, error) {
 	for i, d := range m.Layers {
 		st.layers = append(st.layers, layer{desc: d, diffID: st.file.RootFS.DiffIDs[i]})
 	}
+	// The base's layers are unpacked where the store keeps them; knowing
+	// their directories lets a step mount them directly, with no
+	// intermediate image written just to find them.
+	if len(st.layers) > 0 {
+		if rf, err := r.b.opts.Store.Rootfs(ctx, img.Manifest.String()); err == nil && len(rf.Layers) == len(st.layers) {
+			for i := range st.layers {
+				st.layers[i].dir = rf.Layers[i]
+			}
+		}
+	}
 	st.file.RootFS.DiffIDs = nil
 	if st.file.Created != nil {
 		st.created = st.file.Created.UTC()

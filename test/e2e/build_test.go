@@ -44,6 +44,10 @@ CMD ["sh", "-c", "cat /msg /page.txt; sleep 3600"]
 			t.Errorf("history lacks %q:\n%s", want, hist)
 		}
 	}
+	// A build leaves its image and no intermediate ones.
+	if ls := e.mustRun("image", "ls"); strings.Contains(ls, "<none>") {
+		t.Errorf("image ls after a first build:\n%s", ls)
+	}
 	logs := waitLogs(e, "web", "v1")
 	if !strings.Contains(logs, "built for e2e") {
 		t.Errorf("logs: %q", logs)
