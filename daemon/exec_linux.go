@@ -106,16 +106,10 @@ func (d *Daemon) serveExec(w http.ResponseWriter, r *http.Request, project strin
 	if err != nil {
 		return err
 	}
-	hj, ok := w.(http.Hijacker)
-	if !ok {
-		return fmt.Errorf("exec: the connection cannot be taken over: %w", errdefs.ErrNotImplemented)
-	}
-	conn, buf, err := hj.Hijack()
+	fc, err := upgradeToFrames(w)
 	if err != nil {
 		return fmt.Errorf("exec: %w", err)
 	}
-	fmt.Fprintf(conn, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: %s\r\n\r\n", api.ExecUpgrade)
-	fc := api.NewFrameConn(conn, buf.Reader)
 	defer fc.Close()
 	code, err := d.runExec(context.WithoutCancel(r.Context()), rt, rec, proc, req, fc)
 	if err != nil {
@@ -124,6 +118,21 @@ func (d *Daemon) serveExec(w http.ResponseWriter, r *http.Request, project strin
 	}
 	fc.Write(api.FrameExit, api.ExitPayload(code))
 	return nil
+}
+
+// upgradeToFrames takes the request's connection over, answers the
+// protocol switch, and frames the connection for an exec or a run.
+func upgradeToFrames(w http.ResponseWriter) (*api.FrameConn, error) {
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		return nil, fmt.Errorf("the connection cannot be taken over: %w", errdefs.ErrNotImplemented)
+	}
+	conn, buf, err := hj.Hijack()
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(conn, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: %s\r\n\r\n", api.ExecUpgrade)
+	return api.NewFrameConn(conn, buf.Reader), nil
 }
 
 // frameWriter sends what is written to it as frames of one kind.

@@ -152,16 +152,10 @@ func (d *Daemon) serveRun(w http.ResponseWriter, r *http.Request, project string
 	if term != nil {
 		defer term.Close()
 	}
-	hj, ok := w.(http.Hijacker)
-	if !ok {
-		return fmt.Errorf("run: the connection cannot be taken over: %w", errdefs.ErrNotImplemented)
-	}
-	conn, buf, err := hj.Hijack()
+	fc, err := upgradeToFrames(w)
 	if err != nil {
 		return fmt.Errorf("run: %w", err)
 	}
-	fmt.Fprintf(conn, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: %s\r\n\r\n", api.ExecUpgrade)
-	fc := api.NewFrameConn(conn, buf.Reader)
 	defer fc.Close()
 	go func() {
 		for {

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -64,52 +62,14 @@ func newExecCommand(g *globalOptions) *cobra.Command {
 // runExec starts req and relays the terminal or the standard streams
 // until the command exits; its exit code becomes ours.
 func runExec(ctx context.Context, c *api.Client, project string, req api.ExecRequest, stdin io.Reader, stdout, stderr io.Writer) error {
-	in, _ := stdin.(*os.File)
-	if req.Tty && in != nil && term.IsTerminal(int(in.Fd())) {
-		if w, h, err := term.GetSize(int(in.Fd())); err == nil {
-			req.Width, req.Height = uint16(w), uint16(h)
-		}
-	}
+	t := terminalOf(stdin, req.Tty)
+	req.Width, req.Height = terminalSize(t)
 	fc, err := c.Exec(ctx, project, req)
 	if err != nil {
 		return err
 	}
 	defer fc.Close()
-	if req.Tty && in != nil && term.IsTerminal(int(in.Fd())) {
-		old, err := term.MakeRaw(int(in.Fd()))
-		if err != nil {
-			return fmt.Errorf("exec: raw terminal: %w", err)
-		}
-		defer term.Restore(int(in.Fd()), old)
-		winch := make(chan os.Signal, 1)
-		signal.Notify(winch, syscall.SIGWINCH)
-		defer signal.Stop(winch)
-		go func() {
-			for range winch {
-				if w, h, err := term.GetSize(int(in.Fd())); err == nil {
-					fc.Write(api.FrameResize, api.Resize(uint16(w), uint16(h)))
-				}
-			}
-		}()
-	}
-	if req.Stdin || req.Tty {
-		go func() {
-			buf := make([]byte, 32<<10)
-			for {
-				n, err := stdin.Read(buf)
-				if n > 0 {
-					if fc.Write(api.FrameStdin, buf[:n]) != nil {
-						return
-					}
-				}
-				if err != nil {
-					fc.Write(api.FrameCloseStdin, nil)
-					return
-				}
-			}
-		}()
-	}
-	if err := relayFrames(fc, stdout, stderr); err != nil {
+	if err := relaySession(fc, t, req.Stdin || req.Tty, stdin, stdout, stderr); err != nil {
 		var status exitStatus
 		if errors.As(err, &status) {
 			return err

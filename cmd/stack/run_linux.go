@@ -2,12 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -79,76 +76,12 @@ func newRunCommand(g *globalOptions) *cobra.Command {
 // runAttached relays a one-off container's terminal or output until it
 // exits; its exit code becomes ours.
 func runAttached(ctx context.Context, c *api.Client, project string, req api.RunRequest, stdin io.Reader, stdout, stderr io.Writer) error {
-	in, _ := stdin.(*os.File)
-	isTerm := req.Tty && in != nil && term.IsTerminal(int(in.Fd()))
-	if isTerm {
-		if w, h, err := term.GetSize(int(in.Fd())); err == nil {
-			req.Width, req.Height = uint16(w), uint16(h)
-		}
-	}
+	t := terminalOf(stdin, req.Tty)
+	req.Width, req.Height = terminalSize(t)
 	fc, err := c.Run(ctx, project, req, nil)
 	if err != nil {
 		return err
 	}
 	defer fc.Close()
-	if isTerm {
-		old, err := term.MakeRaw(int(in.Fd()))
-		if err != nil {
-			return fmt.Errorf("run: raw terminal: %w", err)
-		}
-		defer term.Restore(int(in.Fd()), old)
-		winch := make(chan os.Signal, 1)
-		signal.Notify(winch, syscall.SIGWINCH)
-		defer signal.Stop(winch)
-		go func() {
-			for range winch {
-				if w, h, err := term.GetSize(int(in.Fd())); err == nil {
-					fc.Write(api.FrameResize, api.Resize(uint16(w), uint16(h)))
-				}
-			}
-		}()
-	}
-	if req.Tty {
-		go func() {
-			buf := make([]byte, 32<<10)
-			for {
-				n, err := stdin.Read(buf)
-				if n > 0 && fc.Write(api.FrameStdin, buf[:n]) != nil {
-					return
-				}
-				if err != nil {
-					fc.Write(api.FrameCloseStdin, nil)
-					return
-				}
-			}
-		}()
-	}
-	return relayFrames(fc, stdout, stderr)
-}
-
-// relayFrames copies output frames until the exit frame, whose code it
-// returns as an exitStatus.
-func relayFrames(fc *api.FrameConn, stdout, stderr io.Writer) error {
-	for {
-		kind, payload, err := fc.Read()
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				return errors.New("the daemon closed the connection before the command exited")
-			}
-			return err
-		}
-		switch kind {
-		case api.FrameStdout:
-			stdout.Write(payload)
-		case api.FrameStderr:
-			stderr.Write(payload)
-		case api.FrameError:
-			return errors.New(string(payload))
-		case api.FrameExit:
-			if code := api.ParseExit(payload); code != 0 {
-				return exitStatus(code)
-			}
-			return nil
-		}
-	}
+	return relaySession(fc, t, req.Tty, stdin, stdout, stderr)
 }
