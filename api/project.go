@@ -34,7 +34,8 @@ type DownRequest struct {
 	// RemoveOrphans is accepted for compatibility: down removes every
 	// container of the project, orphans included.
 	RemoveOrphans bool `json:"remove_orphans,omitempty"`
-	// Timeout is the stop grace period; the services' own when zero.
+	// Timeout is the stop grace period; the services' own when zero (the
+	// CLI sends a nanosecond for -t 0).
 	Timeout time.Duration `json:"timeout,omitempty"`
 	// RemoveImages is "local" (images built for the project, named after
 	// it) or "all" (every image its services used), as down --rmi.

@@ -118,9 +118,19 @@ func (d *Daemon) Up(ctx context.Context, req api.UpRequest, emit func(api.Event)
 		if err := d.ensureBuilt(ctx, p, svc, ref, req.Build, emit); err != nil {
 			return fmt.Errorf("service %q: %w", name, err)
 		}
-		img, err := d.ensureImage(ctx, ref, pullPolicy(svc), func(pr api.ImageProgress) {})
+		// Compose's lines: one when a pull starts, one when it ends.
+		pulling := false
+		img, err := d.ensureImage(ctx, ref, pullPolicy(svc), func(api.ImageProgress) {
+			if !pulling {
+				pulling = true
+				emit(api.Event{Project: p.Name, Service: name, Action: "pull", Message: ref + "  Pulling"})
+			}
+		})
 		if err != nil {
 			return fmt.Errorf("service %q: %w", name, err)
+		}
+		if pulling {
+			emit(api.Event{Project: p.Name, Service: name, Action: "pull", Message: ref + "  Pulled"})
 		}
 		imageIDs[name] = img.ID.String()
 	}

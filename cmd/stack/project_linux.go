@@ -103,7 +103,7 @@ func newUpCommand(g *globalOptions) *cobra.Command {
 			if o.detach {
 				return nil
 			}
-			return g.attach(ctx, c, p.Name, args, time.Duration(o.timeout)*time.Second)
+			return g.attach(ctx, c, p.Name, args, stopGrace(cmd, o.timeout))
 		},
 	}
 	f := cmd.Flags()
@@ -165,6 +165,8 @@ func printEvent(w io.Writer, ev api.Event) {
 		fmt.Fprintf(w, " Volume %s  Created\n", ev.Message)
 	case "volume-remove":
 		fmt.Fprintf(w, " Volume %s  Removed\n", ev.Message)
+	case "pull":
+		fmt.Fprintf(w, " Image %s\n", ev.Message)
 	case "image-remove":
 		fmt.Fprintf(w, " Image %s  Removed\n", ev.Message)
 	case "warning":
@@ -225,7 +227,7 @@ func newDownCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			req := api.DownRequest{Volumes: volumes, RemoveOrphans: removeOrphans, Timeout: time.Duration(timeout) * time.Second, RemoveImages: rmi}
+			req := api.DownRequest{Volumes: volumes, RemoveOrphans: removeOrphans, Timeout: stopGrace(cmd, timeout), RemoveImages: rmi}
 			return runEvents(cmd.Context(), c, "/projects/"+name+"/down", req, g.stdout)
 		},
 	}
@@ -234,6 +236,19 @@ func newDownCommand(g *globalOptions) *cobra.Command {
 	cmd.Flags().IntVarP(&timeout, "timeout", "t", 0, "seconds to wait for each container to stop")
 	cmd.Flags().StringVar(&rmi, "rmi", "", `remove images too: "local" (built for the project) or "all"`)
 	return cmd
+}
+
+// stopGrace turns a -t flag into the grace period of a request: zero (the
+// services' own) when not given, and for an explicit -t 0 the shortest
+// one, so that 0 means what it means to docker: no wait before SIGKILL.
+func stopGrace(cmd *cobra.Command, seconds int) time.Duration {
+	if !cmd.Flags().Changed("timeout") {
+		return 0
+	}
+	if seconds <= 0 {
+		return time.Nanosecond
+	}
+	return time.Duration(seconds) * time.Second
 }
 
 func newLifecycleCommand(g *globalOptions, op, short string) *cobra.Command {
@@ -251,7 +266,7 @@ func newLifecycleCommand(g *globalOptions, op, short string) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			req := api.StopRequest{Services: args, Timeout: time.Duration(timeout) * time.Second, Signal: signalName}
+			req := api.StopRequest{Services: args, Timeout: stopGrace(cmd, timeout), Signal: signalName}
 			return runEvents(cmd.Context(), c, "/projects/"+name+"/"+op, req, g.stdout)
 		},
 	}
