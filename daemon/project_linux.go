@@ -484,6 +484,11 @@ func (d *Daemon) Down(ctx context.Context, project string, req api.DownRequest, 
 			errs = append(errs, err)
 		}
 	}
+	if _, rt, err := d.engines(); err == nil {
+		if all, err := rt.List(); err == nil && len(all) == 0 {
+			rt.RemoveCgroupParent()
+		}
+	}
 	slices.Sort(images)
 	for _, ref := range images {
 		if _, err := d.RemoveImage(ctx, ref, false); err != nil {

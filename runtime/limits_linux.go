@@ -89,3 +89,30 @@ func readLimits(c cgroupConfig) (Limits, error) {
 	}
 	return l, nil
 }
+
+// RemoveCgroupParent removes the cgroup directories that hold the
+// containers' cgroups (the parent and each ancestor under the hierarchy's
+// root), where they are empty. Leaving them costs little, but a host
+// should not keep directories of an engine that has nothing running.
+func (m *Manager) RemoveCgroupParent() {
+	c := m.cgroupConfig("x")
+	var roots []string
+	if c.V2 {
+		roots = []string{c.Root}
+	} else {
+		roots, _ = filepath.Glob(filepath.Join(c.Root, "*"))
+	}
+	for _, root := range roots {
+		for p := m.cgroupParent; p != "/" && p != "." && p != ""; p = filepath.Dir(p) {
+			// A systemd unit's cgroup is systemd's to remove.
+			if ext := filepath.Ext(p); ext == ".slice" || ext == ".scope" || ext == ".service" {
+				break
+			}
+			// rmdir fails on a cgroup with children or processes: then the
+			// parent is in use, and so is every ancestor.
+			if err := os.Remove(filepath.Join(root, p)); err != nil {
+				break
+			}
+		}
+	}
+}
