@@ -45,11 +45,15 @@ fuzz:
 	$(GO) test ./api -run '^$$' -fuzz FuzzFrameRead -fuzztime 30s
 	$(GO) test ./network/dns -run '^$$' -fuzz FuzzParseResolvConf -fuzztime 30s
 
+# need installs Debian packages that are missing (a fresh machine has no
+# apt lists yet, hence the update).
+need = dpkg -s $(1) >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq --no-install-recommends $(1) >/dev/null; }
+
 # The main job: build stack, make a busybox image from the host's static
 # busybox (installing busybox-static when missing), bring up
 # examples/hello, and show it working. The CLI starts its daemon on demand.
 example: build
-	@dpkg -s busybox-static >/dev/null 2>&1 || apt-get install -y -qq busybox-static >/dev/null
+	@$(call need,busybox-static curl nftables)
 	@$(BIN) image inspect busybox >/dev/null 2>&1 || $(BIN) image bootstrap busybox
 	$(BIN) -f examples/hello/stack.yaml up -d
 	$(BIN) -f examples/hello/stack.yaml ps
@@ -61,7 +65,7 @@ example: build
 # bring the example up (up builds its three images the first time), and
 # show the page once it answers.
 lemp: build
-	@command -v mmdebstrap >/dev/null || apt-get install -y -qq mmdebstrap >/dev/null
+	@$(call need,mmdebstrap curl nftables)
 	@$(BIN) image inspect debian:bookworm >/dev/null 2>&1 || $(BIN) image bootstrap debian:bookworm
 	$(BIN) -f examples/lemp/stack.yaml up -d
 	$(BIN) -f examples/lemp/stack.yaml ps
