@@ -91,9 +91,19 @@ func TestRootExecInteractive(t *testing.T) {
 	waitFor("40 100")
 	unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 50, Col: 132})
 	cmd.Process.Signal(syscall.SIGWINCH)
-	time.Sleep(200 * time.Millisecond)
-	master.Write([]byte("stty size; echo typed-$((6*7))\r"))
+	// The resize travels on its own: ask until the shell sees it.
+	for i := 0; i < 50; i++ {
+		master.Write([]byte("stty size\r"))
+		time.Sleep(100 * time.Millisecond)
+		mu.Lock()
+		resized := strings.Contains(out.String(), "50 132")
+		mu.Unlock()
+		if resized {
+			break
+		}
+	}
 	waitFor("50 132")
+	master.Write([]byte("echo typed-$((6*7))\r"))
 	waitFor("typed-42")
 	master.Write([]byte("exit 5\r"))
 	err := cmd.Wait()

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"github.com/stack-dev/stack/api"
 	"os/exec"
 
@@ -182,7 +181,7 @@ func TestRootDaemonCrash(t *testing.T) {
 	logged := strings.Count(e.mustRun("logs", "flaky"), "run")
 	follow := exec.Command(stackBin, "logs", "-f", "flaky")
 	follow.Env, follow.Dir = e.vars, e.dir
-	var followed bytes.Buffer
+	var followed syncBuffer
 	follow.Stdout = &followed
 	if err := follow.Start(); err != nil {
 		t.Fatal(err)
@@ -196,7 +195,10 @@ func TestRootDaemonCrash(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	time.Sleep(500 * time.Millisecond)
+	// The restarts are logged; logs -f shows them as they come.
+	for i := 0; i < 50 && strings.Count(followed.String(), "run") <= logged; i++ {
+		time.Sleep(100 * time.Millisecond)
+	}
 	follow.Process.Kill()
 	follow.Wait()
 	if got := strings.Count(followed.String(), "run"); got <= logged {
