@@ -95,7 +95,7 @@ func readLimits(c cgroupConfig) (Limits, error) {
 // root), where they are empty. Leaving them costs little, but a host
 // should not keep directories of an engine that has nothing running.
 func (m *Manager) RemoveCgroupParent() {
-	c := m.cgroupConfig("x")
+	c := m.cgroupConfig("") // the hierarchy; the path is not used
 	var roots []string
 	if c.V2 {
 		roots = []string{c.Root}

@@ -15,11 +15,7 @@ func newCommitCommand(g *globalOptions) *cobra.Command {
 		Short: "Make an image of a service container's changes",
 		Args:  cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			name, err := g.projectName()
-			if err != nil {
-				return err
-			}
-			c, err := g.client(cmd.Context())
+			name, c, err := g.projectClient(cmd.Context())
 			if err != nil {
 				return err
 			}

@@ -86,6 +86,17 @@ func newDaemonCommand(g *globalOptions) *cobra.Command {
 
 // client returns a client of the daemon, starting the daemon first when
 // nothing listens on a local socket, so a new user needs only the binary.
+// projectClient names the project a command acts on and connects to the
+// daemon, the start of most project commands.
+func (g *globalOptions) projectClient(ctx context.Context) (string, *api.Client, error) {
+	name, err := g.projectName()
+	if err != nil {
+		return "", nil, err
+	}
+	c, err := g.client(ctx)
+	return name, c, err
+}
+
 func (g *globalOptions) client(ctx context.Context) (*api.Client, error) {
 	c, err := g.newClient()
 	if err != nil {

@@ -29,11 +29,7 @@ func newExecCommand(g *globalOptions) *cobra.Command {
 			if o.detach {
 				return fmt.Errorf("exec --detach: %w", errdefs.ErrNotImplemented)
 			}
-			name, err := g.projectName()
-			if err != nil {
-				return err
-			}
-			c, err := g.client(cmd.Context())
+			name, c, err := g.projectClient(cmd.Context())
 			if err != nil {
 				return err
 			}

@@ -48,11 +48,7 @@ func newTopCommand(g *globalOptions) *cobra.Command {
 		Use:   "top [SERVICE...]",
 		Short: "Show the processes of the stack's running containers",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			name, err := g.projectName()
-			if err != nil {
-				return err
-			}
-			c, err := g.client(cmd.Context())
+			name, c, err := g.projectClient(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -173,11 +169,7 @@ func newPortCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			name, err := g.projectName()
-			if err != nil {
-				return err
-			}
-			c, err := g.client(cmd.Context())
+			name, c, err := g.projectClient(cmd.Context())
 			if err != nil {
 				return err
 			}

@@ -219,11 +219,7 @@ func newDownCommand(g *globalOptions) *cobra.Command {
 		Short: "Stop and remove the stack's containers and networks",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			name, err := g.projectName()
-			if err != nil {
-				return err
-			}
-			c, err := g.client(cmd.Context())
+			name, c, err := g.projectClient(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -258,11 +254,7 @@ func newLifecycleCommand(g *globalOptions, op, short string) *cobra.Command {
 		Use:   op + " [SERVICE...]",
 		Short: short,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			name, err := g.projectName()
-			if err != nil {
-				return err
-			}
-			c, err := g.client(cmd.Context())
+			name, c, err := g.projectClient(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -286,11 +278,7 @@ func newPsCommand(g *globalOptions) *cobra.Command {
 		Use:   "ps [SERVICE...]",
 		Short: "List the stack's containers",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			name, err := g.projectName()
-			if err != nil {
-				return err
-			}
-			c, err := g.client(cmd.Context())
+			name, c, err := g.projectClient(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -389,11 +377,7 @@ func newLogsCommand(g *globalOptions) *cobra.Command {
 		Use:   "logs [SERVICE...]",
 		Short: "Show the output of the stack's containers",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			name, err := g.projectName()
-			if err != nil {
-				return err
-			}
-			c, err := g.client(cmd.Context())
+			name, c, err := g.projectClient(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -543,11 +527,7 @@ func newEventsCommand(g *globalOptions) *cobra.Command {
 		Short: "Stream what happens to the stack's containers",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			name, err := g.projectName()
-			if err != nil {
-				return err
-			}
-			c, err := g.client(cmd.Context())
+			name, c, err := g.projectClient(cmd.Context())
 			if err != nil {
 				return err
 			}
