@@ -96,7 +96,7 @@ func (d *Daemon) observe(project string) ([]planner.Observed, map[string]*record
 func (d *Daemon) Up(ctx context.Context, req api.UpRequest, emit func(api.Event)) error {
 	p, err := spec.DecodeJSON(req.Project)
 	if err != nil {
-		return fmt.Errorf("%w: %w", err, errdefs.ErrInvalidArgument)
+		return err
 	}
 	unlock, err := d.lockProject(p.Name)
 	if err != nil {

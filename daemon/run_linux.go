@@ -12,6 +12,7 @@ import (
 
 	"github.com/stack-dev/stack/api"
 	"github.com/stack-dev/stack/internal/errdefs"
+	"github.com/stack-dev/stack/internal/ident"
 	"github.com/stack-dev/stack/planner"
 	"github.com/stack-dev/stack/runtime"
 	"github.com/stack-dev/stack/spec"
@@ -80,6 +81,9 @@ func (d *Daemon) startOneOff(ctx context.Context, project string, req api.RunReq
 	name := req.Name
 	if name == "" {
 		name = fmt.Sprintf("%s-%s-run-%s", p.Name, svc.Name, id[:12])
+	}
+	if err := ident.Name("container name", name); err != nil {
+		return nil, fmt.Errorf("run: %w", err)
 	}
 	if recs, err := d.records(project); err == nil && slices.ContainsFunc(recs, func(r *record) bool { return r.Name == name }) {
 		return nil, fmt.Errorf("a container named %s exists: %w", name, errdefs.ErrAlreadyExists)
