@@ -18,7 +18,7 @@
 // built at package initialisation (0.4-0.9 ms and 165 KB in every process
 // of the binary). So the compiler here is small and self-contained: the
 // syscall numbers come from golang.org/x/sys/unix (zsyscalls.go, generated
-// by mktables.go into tables that need no initialisation), and the program
+// by mktables into tables that need no initialisation), and the program
 // is built with golang.org/x/net/bpf.
 //
 // # The program

@@ -6,7 +6,7 @@ import (
 	"github.com/opencontainers/runtime-spec/specs-go"
 )
 
-//go:generate go run mktables.go
+//go:generate go run ./mktables
 
 // syscallTable is one architecture's system call numbers, sorted by name.
 // It is a literal of constants, laid out by the linker: unlike a map it
