@@ -171,7 +171,7 @@ func (d *Daemon) findRecord(project, nameOrID string) (*record, error) {
 			return r, nil
 		}
 	}
-	return nil, fmt.Errorf("container %q: %w", nameOrID, errdefs.ErrNotFound)
+	return nil, fmt.Errorf("container %s: %w", ident.Quote(nameOrID), errdefs.ErrNotFound)
 }
 
 // newContainerID returns a random 64-hex-digit id, as docker's.

@@ -28,15 +28,15 @@ func (d *Daemon) startOneOff(ctx context.Context, project string, req api.RunReq
 		return nil, err
 	}
 	if p.Name != project {
-		return nil, fmt.Errorf("run: project %q in the path, %q in the body: %w", project, p.Name, errdefs.ErrInvalidArgument)
+		return nil, fmt.Errorf("run: project %s in the path, %s in the body: %w", project, p.Name, errdefs.ErrInvalidArgument)
 	}
 	base, ok := p.Services[req.Service]
 	if !ok {
-		return nil, fmt.Errorf("no such service %q (the stack has: %s): %w", req.Service, strings.Join(sortedKeys(p.Services), ", "), errdefs.ErrNotFound)
+		return nil, fmt.Errorf("no such service %s (the stack has: %s): %w", ident.Quote(req.Service), strings.Join(sortedKeys(p.Services), ", "), errdefs.ErrNotFound)
 	}
 	if deps := base.Dependencies(); !req.NoDeps && len(deps) > 0 {
 		up := api.UpRequest{Project: req.Project, Services: deps}
-		if err := d.Up(ctx, up, func(api.Event) {}); err != nil {
+		if err := d.Up(ctx, p, up, func(api.Event) {}); err != nil {
 			return nil, fmt.Errorf("start the dependencies of %s: %w", req.Service, err)
 		}
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/stack-dev/stack/api"
 	"github.com/stack-dev/stack/internal/errdefs"
 	"github.com/stack-dev/stack/internal/ident"
+	"github.com/stack-dev/stack/spec"
 )
 
 // Handler returns the daemon's REST API. Every route is under /v1; errors
@@ -95,19 +96,27 @@ func (d *Daemon) Handler() http.Handler {
 			api.WriteError(w, err)
 			return
 		}
-		if err := sameProject(r, req.Project); err != nil {
+		p, err := spec.DecodeJSON(req.Project)
+		if err == nil && p.Name != r.PathValue("name") {
+			err = fmt.Errorf("project %s in the path, %s in the body: %w", r.PathValue("name"), p.Name, errdefs.ErrInvalidArgument)
+		}
+		if err != nil {
 			api.WriteError(w, err)
 			return
 		}
 		streamEvents(w, func(emit func(api.Event)) error {
 			// The request's context ends if the client goes away; an up
 			// carries on regardless, as docker compose's does.
-			return d.Up(context.WithoutCancel(r.Context()), req, emit)
+			return d.Up(context.WithoutCancel(r.Context()), p, req, emit)
 		})
 	})
 	mux.HandleFunc("POST "+v+"/projects/{name}/down", func(w http.ResponseWriter, r *http.Request) {
 		var req api.DownRequest
 		if err := decodeJSON(r, &req); err != nil {
+			api.WriteError(w, err)
+			return
+		}
+		if err := checkDown(req); err != nil {
 			api.WriteError(w, err)
 			return
 		}
@@ -134,7 +143,7 @@ func (d *Daemon) Handler() http.Handler {
 		if t := q.Get("tail"); t != "" && t != "all" {
 			n, err := strconv.Atoi(t)
 			if err != nil {
-				api.WriteError(w, fmt.Errorf("tail %q: %w", t, errdefs.ErrInvalidArgument))
+				api.WriteError(w, fmt.Errorf("tail %s: %w", ident.Quote(t), errdefs.ErrInvalidArgument))
 				return
 			}
 			o.Tail = n
@@ -142,7 +151,7 @@ func (d *Daemon) Handler() http.Handler {
 		if s := q.Get("since"); s != "" {
 			since, err := time.Parse(time.RFC3339Nano, s)
 			if err != nil {
-				api.WriteError(w, fmt.Errorf("since %q: %w", s, errdefs.ErrInvalidArgument))
+				api.WriteError(w, fmt.Errorf("since %s: %w", ident.Quote(s), errdefs.ErrInvalidArgument))
 				return
 			}
 			o.Since = since
@@ -220,20 +229,6 @@ func requestNames(r *http.Request) error {
 	}
 	if p := r.URL.Query().Get("project"); p != "" {
 		return ident.Project(p)
-	}
-	return nil
-}
-
-// sameProject checks that a body's project is the one the path names.
-func sameProject(r *http.Request, project json.RawMessage) error {
-	var head struct {
-		Name string `json:"name"`
-	}
-	if err := json.Unmarshal(project, &head); err != nil {
-		return fmt.Errorf("decode project: %s: %w", shorten(err.Error()), errdefs.ErrInvalidArgument)
-	}
-	if head.Name != r.PathValue("name") {
-		return fmt.Errorf("project %s in the path, %s in the body: %w", ident.Quote(r.PathValue("name")), ident.Quote(head.Name), errdefs.ErrInvalidArgument)
 	}
 	return nil
 }
