@@ -42,7 +42,7 @@ func defaultSeccomp(t *testing.T, s *specs.Spec) *specs.Spec {
 }
 
 const probeScript = "grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status | tr '\\t' ' '; " +
-	"/sysprobe add_key keyctl userfaultfd bpf perf_event_open; " +
+	"/sysprobe add_key keyctl userfaultfd bpf perf_event_open unshare; " +
 	"unshare -U -r true 2>/dev/null && echo userns: ok || echo userns: denied"
 
 func TestRootSeccomp(t *testing.T) {
@@ -50,7 +50,7 @@ func TestRootSeccomp(t *testing.T) {
 	t.Parallel()
 	m := newManager(t)
 	probe := withProbe(t)
-	filtered := "NoNewPrivs: 0\nSeccomp: 2\nadd_key: EPERM\nkeyctl: EPERM\nuserfaultfd: EPERM\nbpf: EPERM\nperf_event_open: EPERM\nuserns: denied\n"
+	filtered := "NoNewPrivs: 0\nSeccomp: 2\nadd_key: EPERM\nkeyctl: EPERM\nuserfaultfd: EPERM\nbpf: EPERM\nperf_event_open: EPERM\nunshare: EPERM\nuserns: denied\n"
 	t.Run("default profile", func(t *testing.T) {
 		_, out := run(t, m, defaultSeccomp(t, sh(probeScript)), probe)
 		if out != filtered {
@@ -59,7 +59,7 @@ func TestRootSeccomp(t *testing.T) {
 	})
 	t.Run("unconfined", func(t *testing.T) {
 		_, out := run(t, m, sh(probeScript), probe)
-		for _, want := range []string{"Seccomp: 0\n", "add_key: ok\n", "keyctl: ok\n", "userfaultfd: ok\n", "userns: ok\n"} {
+		for _, want := range []string{"Seccomp: 0\n", "add_key: ok\n", "keyctl: ok\n", "userfaultfd: ok\n", "unshare: EINVAL\n", "userns: ok\n"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("without a filter, want %q in:\n%s", want, out)
 			}

@@ -1,6 +1,7 @@
 package seccomp
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"slices"
@@ -136,7 +137,13 @@ func Compile(profile *specs.LinuxSeccomp, goarch string) (*Program, error) {
 			admitted = append(admitted, a)
 		}
 	}
-	known := map[string]bool{}
+	// known[k] is set when an admitted architecture knows the k-th name
+	// of the profile (in the order of its syscalls, then of their names).
+	var names int
+	for _, sc := range profile.Syscalls {
+		names += len(sc.Names)
+	}
+	known := make([]bool, names)
 	blocks := make([][]bpf.Instruction, len(admitted))
 	for i, a := range admitted {
 		blocks[i] = archBlock(a, profile, rules, def, known)
@@ -170,11 +177,13 @@ func Compile(profile *specs.LinuxSeccomp, goarch string) (*Program, error) {
 		p.Filter = append(p.Filter, r.Jt, r.Jf)
 		p.Filter = binary.LittleEndian.AppendUint32(p.Filter, r.K)
 	}
+	k := 0
 	for _, sc := range profile.Syscalls {
 		for _, name := range sc.Names {
-			if !known[name] && !slices.Contains(p.Unknown, name) {
+			if !known[k] && !slices.Contains(p.Unknown, name) {
 				p.Unknown = append(p.Unknown, name)
 			}
+			k++
 		}
 	}
 	sort.Strings(p.Unknown)
@@ -216,35 +225,37 @@ func action(a specs.LinuxSeccompAction, errnoRet *uint) (uint32, error) {
 }
 
 // archBlock compiles the checks of one architecture; it starts with the
-// load of the system call number. It records in known the names the
+// load of the system call number. It marks in known the names the
 // architecture's table has.
-func archBlock(a arch, profile *specs.LinuxSeccomp, rules []rule, def uint32, known map[string]bool) []bpf.Instruction {
-	byNr := map[uint32][]rule{}
+func archBlock(a arch, profile *specs.LinuxSeccomp, rules []rule, def uint32, known []bool) []bpf.Instruction {
+	// Every (number, rule) pair, sorted by number, then rule: the rules
+	// of one number are a run, in profile order.
+	type use struct {
+		nr   uint32
+		rule int
+	}
+	var uses []use
+	k := 0
 	for i, sc := range profile.Syscalls {
 		for _, name := range sc.Names {
-			nr, ok := a.table.lookup(name)
-			if !ok {
-				continue
+			if nr, ok := a.table.lookup(name); ok {
+				known[k] = true
+				uses = append(uses, use{nr, i})
 			}
-			known[name] = true
-			byNr[nr] = append(byNr[nr], rules[i])
+			k++
 		}
 	}
+	slices.SortFunc(uses, func(x, y use) int { return cmp.Or(cmp.Compare(x.nr, y.nr), cmp.Compare(x.rule, y.rule)) })
 	// Calls newer than any the profile names fail with ENOSYS, unless
 	// the profile allows what it does not name.
 	newer := uint32(retErrno | errnoENOSYS)
-	if def == retAllow || def == retLog || len(byNr) == 0 {
+	if def == retAllow || def == retLog || len(uses) == 0 {
 		newer = def
 	}
 	var top uint32 = 0xffffffff
 	if a.name == specs.ArchX86_64 {
 		top = x32Bit - 1
 	}
-	nrs := make([]uint32, 0, len(byNr))
-	for nr := range byNr {
-		nrs = append(nrs, nr)
-	}
-	slices.Sort(nrs)
 	var rs []region
 	add := func(r region) {
 		if n := len(rs); n > 0 && r.rules == nil && rs[n-1].rules == nil && rs[n-1].ret == r.ret && rs[n-1].hi+1 == r.lo {
@@ -254,20 +265,28 @@ func archBlock(a arch, profile *specs.LinuxSeccomp, rules []rule, def uint32, kn
 		rs = append(rs, r)
 	}
 	next := uint32(0)
-	for _, nr := range nrs {
-		if nr > top {
-			continue
+	for i := 0; i < len(uses); {
+		nr := uses[i].nr
+		j := i
+		for j < len(uses) && uses[j].nr == nr {
+			j++
 		}
-		if nr > next {
-			add(region{lo: next, hi: nr - 1, ret: def})
+		if nr <= top {
+			if nr > next {
+				add(region{lo: next, hi: nr - 1, ret: def})
+			}
+			if first := rules[uses[i].rule]; len(first.args) == 0 {
+				add(region{lo: nr, hi: nr, ret: first.ret})
+			} else {
+				rr := make([]rule, 0, j-i)
+				for _, u := range uses[i:j] {
+					rr = append(rr, rules[u.rule])
+				}
+				add(region{lo: nr, hi: nr, rules: rr, fallback: def})
+			}
+			next = nr + 1
 		}
-		rr := byNr[nr]
-		if len(rr[0].args) == 0 {
-			add(region{lo: nr, hi: nr, ret: rr[0].ret})
-		} else {
-			add(region{lo: nr, hi: nr, rules: rr, fallback: def})
-		}
-		next = nr + 1
+		i = j
 	}
 	if next <= top {
 		add(region{lo: next, hi: top, ret: newer})
@@ -275,42 +294,71 @@ func archBlock(a arch, profile *specs.LinuxSeccomp, rules []rule, def uint32, kn
 	if top != 0xffffffff {
 		add(region{lo: top + 1, hi: 0xffffffff, ret: retErrno | errnoENOSYS})
 	}
-	return append([]bpf.Instruction{bpf.LoadAbsolute{Off: offNr, Size: 4}}, tree(rs)...)
+	out := make([]bpf.Instruction, 0, 1+treeSize(rs))
+	out = append(out, bpf.LoadAbsolute{Off: offNr, Size: 4})
+	return emitTree(out, rs)
 }
 
-// tree emits a binary search over regions that cover a range of numbers
-// without gaps; the accumulator holds the system call number.
-func tree(rs []region) []bpf.Instruction {
+// treeSize is the number of instructions emitTree emits for rs.
+func treeSize(rs []region) int {
 	if len(rs) == 1 {
-		return leaf(rs[0])
+		return leafSize(rs[0])
 	}
 	mid := len(rs) / 2
-	left, right := tree(rs[:mid]), tree(rs[mid:])
-	var out []bpf.Instruction
-	if len(left) <= 255 {
-		out = append(out, bpf.JumpIf{Cond: bpf.JumpGreaterOrEqual, Val: rs[mid].lo, SkipTrue: uint8(len(left))})
+	left := treeSize(rs[:mid])
+	node := 1
+	if left > 255 {
+		node = 2
+	}
+	return node + left + treeSize(rs[mid:])
+}
+
+// emitTree appends to out a binary search over regions that cover a range
+// of numbers without gaps; the accumulator holds the system call number.
+func emitTree(out []bpf.Instruction, rs []region) []bpf.Instruction {
+	if len(rs) == 1 {
+		return leaf(out, rs[0])
+	}
+	mid := len(rs) / 2
+	if left := treeSize(rs[:mid]); left <= 255 {
+		out = append(out, bpf.JumpIf{Cond: bpf.JumpGreaterOrEqual, Val: rs[mid].lo, SkipTrue: uint8(left)})
 	} else {
 		// Too far for a conditional jump: true lands on a long jump over
 		// the left half.
 		out = append(out,
 			bpf.JumpIf{Cond: bpf.JumpGreaterOrEqual, Val: rs[mid].lo, SkipTrue: 0, SkipFalse: 1},
-			bpf.Jump{Skip: uint32(len(left))})
+			bpf.Jump{Skip: uint32(left)})
 	}
-	return append(append(out, left...), right...)
+	out = emitTree(out, rs[:mid])
+	return emitTree(out, rs[mid:])
 }
 
-// leaf emits the verdict of one region.
-func leaf(r region) []bpf.Instruction {
-	if r.rules == nil {
-		return []bpf.Instruction{bpf.RetConstant{Val: r.ret}}
+// leafSize is the number of instructions leaf emits for r.
+func leafSize(r region) int {
+	n := 1
+	for _, ru := range r.rules {
+		if len(ru.args) == 0 {
+			return n
+		}
+		for _, a := range ru.args {
+			n += argSize[a.Op]
+		}
+		n++
 	}
-	var out []bpf.Instruction
+	return n
+}
+
+// leaf appends the verdict of one region to out.
+func leaf(out []bpf.Instruction, r region) []bpf.Instruction {
+	if r.rules == nil {
+		return append(out, bpf.RetConstant{Val: r.ret})
+	}
 	for _, ru := range r.rules {
 		if len(ru.args) == 0 {
 			// Unconditional: the rules after it can never apply.
 			return append(out, bpf.RetConstant{Val: ru.ret})
 		}
-		out = append(out, ruleBlock(ru)...)
+		out = ruleBlock(out, ru)
 	}
 	return append(out, bpf.RetConstant{Val: r.fallback})
 }
@@ -367,17 +415,23 @@ var argOps = map[specs.LinuxSeccompOperator]func(lo uint32, v, v2 uint64) []bpf.
 	},
 }
 
-// ruleBlock emits a rule with arguments: every comparison, then the
-// rule's verdict; a comparison that does not hold skips to the
+// argSize is the length of each operator's check.
+var argSize = map[specs.LinuxSeccompOperator]int{
+	specs.OpEqualTo: 4, specs.OpNotEqual: 4, specs.OpMaskedEqual: 6,
+	specs.OpGreaterThan: 5, specs.OpGreaterEqual: 5, specs.OpLessThan: 5, specs.OpLessEqual: 5,
+}
+
+// ruleBlock appends a rule with arguments to out: every comparison, then
+// the rule's verdict; a comparison that does not hold skips to the
 // instruction after the verdict.
-func ruleBlock(ru rule) []bpf.Instruction {
-	var out []bpf.Instruction
+func ruleBlock(out []bpf.Instruction, ru rule) []bpf.Instruction {
+	start := len(out)
 	for _, a := range ru.args {
 		out = append(out, argOps[a.Op](offArgs+8*uint32(a.Index), a.Value, a.ValueTwo)...)
 	}
 	out = append(out, bpf.RetConstant{Val: ru.ret})
-	for i, in := range out {
-		j, ok := in.(bpf.JumpIf)
+	for i := start; i < len(out); i++ {
+		j, ok := out[i].(bpf.JumpIf)
 		if !ok {
 			continue
 		}

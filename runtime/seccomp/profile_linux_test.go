@@ -107,3 +107,19 @@ func FuzzLoadProfile(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkDefaultAndCompile is what a container's create pays for its
+// filter before any process starts: Docker's profile resolved for the
+// container's capabilities, then compiled.
+func BenchmarkDefaultAndCompile(b *testing.B) {
+	s := specWithCaps(dockerCaps...)
+	for b.Loop() {
+		p, err := Default(s)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := Compile(p, goruntime.GOARCH); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -67,8 +67,8 @@ func TestRootSecurityDefaults(t *testing.T) {
 	if got, want := status("probe", "self"), "Groups: 0 \nNoNewPrivs: 0\nSeccomp: 2\n"; got != want {
 		t.Errorf("an exec'd process:\n%s\nwant:\n%s", got, want)
 	}
-	filtered := "add_key: EPERM\nkeyctl: EPERM\nuserfaultfd: EPERM\nbpf: EPERM\nperf_event_open: EPERM\n"
-	if got := e.mustRun("exec", "-T", "probe", "/sysprobe", "add_key", "keyctl", "userfaultfd", "bpf", "perf_event_open"); got != filtered {
+	filtered := "add_key: EPERM\nkeyctl: EPERM\nuserfaultfd: EPERM\nbpf: EPERM\nperf_event_open: EPERM\nunshare: EPERM\n"
+	if got := e.mustRun("exec", "-T", "probe", "/sysprobe", "add_key", "keyctl", "userfaultfd", "bpf", "perf_event_open", "unshare"); got != filtered {
 		t.Errorf("under the default profile:\n%s\nwant:\n%s", got, filtered)
 	}
 	if code, out, _ := e.run("exec", "-T", "probe", "unshare", "-U", "-r", "true"); code == 0 {

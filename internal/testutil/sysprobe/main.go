@@ -45,6 +45,12 @@ var probes = map[string]func() error{
 		return err
 	},
 	"mkdir": func() error { return unix.Mkdir("/tmp/sysprobe-dir", 0o755) },
+	"unshare": func() error {
+		// A filter answers first; without one, the kernel refuses a
+		// multi-threaded caller with EINVAL, never EPERM, so EPERM here
+		// means a filter.
+		return unix.Unshare(unix.CLONE_NEWUSER)
+	},
 	"ping": func() error {
 		// An ICMP datagram socket needs no CAP_NET_RAW when the group is
 		// in net.ipv4.ping_group_range.
