@@ -66,14 +66,25 @@ func (m *Manager) dir(id string) (string, error) {
 	return securejoin.SecureJoin(m.root, id)
 }
 
-// LogPath returns the path of the container's log, in the format
-// [LogEntry] describes. It exists from Create until Delete.
-func (m *Manager) LogPath(id string) (string, error) {
+// Log returns where the container's output goes, in the format
+// [LogEntry] describes: Config.Log as Create was given it, its path filled
+// in.
+func (m *Manager) Log(id string) (LogConfig, error) {
 	dir, err := m.dir(id)
 	if err != nil {
-		return "", err
+		return LogConfig{}, err
 	}
-	return filepath.Join(dir, logFile), nil
+	var b bundle
+	if err := readJSON(filepath.Join(dir, bundleFile), &b); err != nil {
+		return LogConfig{}, fmt.Errorf("container %q: %w", id, err)
+	}
+	return b.Log, nil
+}
+
+// LogPath returns the path of the container's current log file.
+func (m *Manager) LogPath(id string) (string, error) {
+	l, err := m.Log(id)
+	return l.Path, err
 }
 
 // Create prepares container id from cfg: its shim starts, makes the
@@ -105,7 +116,10 @@ func (m *Manager) Create(ctx context.Context, id string, cfg Config) (retErr err
 	}()
 	b := bundle{
 		ID: id, Spec: spec, Rootfs: cfg.Rootfs, NetNS: cfg.NetNS, Init: cfg.Init,
-		Cgroup: m.cgroupConfig(id), Seccomp: filter,
+		Cgroup: m.cgroupConfig(id), Seccomp: filter, Log: cfg.Log,
+	}
+	if b.Log.Path == "" {
+		b.Log.Path = filepath.Join(dir, defaultLog)
 	}
 	if err := writeJSON(filepath.Join(dir, bundleFile), b); err != nil {
 		return fmt.Errorf("create container %q: %w", id, err)
@@ -375,10 +389,99 @@ func (m *Manager) Wait(ctx context.Context, id string) (State, error) {
 	if serr != nil {
 		return State{}, serr
 	}
-	if st.Status != Stopped {
-		return st, fmt.Errorf("wait container %q: shim is gone: %w", id, errdefs.ErrUnavailable)
+	switch st.Status {
+	case Stopped:
+		return st, nil
+	case Unknown:
+		// The shim died: nobody waits for the container any more.
+		return m.recover(id)
 	}
+	return st, fmt.Errorf("wait container %q: shim is gone: %w", id, errdefs.ErrUnavailable)
+}
+
+// recover takes over a container whose shim is gone (killed, or crashed):
+// it reads what the container wrote to its output pipes since nobody read
+// them, kills every process of its cgroup, reads the rest, and records
+// the exit. The status is the init's own when it became our child (a
+// process whose shim dies goes to the nearest child subreaper: the
+// daemon is one, and the shim it started is its child); otherwise 137,
+// since it was killed here. A container whose shim is gone cannot be
+// watched, signalled, attached to or logged any more, so it is stopped
+// rather than left running unseen.
+func (m *Manager) recover(id string) (State, error) {
+	dir, err := m.dir(id)
+	if err != nil {
+		return State{}, err
+	}
+	st := State{ID: id}
+	if err := readJSON(filepath.Join(dir, stateFile), &st); err == nil && st.Status == Stopped {
+		return st, nil
+	}
+	var b bundle
+	if err := readJSON(filepath.Join(dir, bundleFile), &b); err != nil {
+		return st, fmt.Errorf("recover container %q: %w", id, err)
+	}
+	var sink *logSink
+	if lf, err := openLogFile(b.Log); err == nil {
+		defer lf.Close()
+		sink = &logSink{w: lf, now: time.Now}
+	}
+	drain := func() {
+		if sink == nil {
+			return
+		}
+		for stream, name := range map[string]string{"stdout": stdoutFIFO, "stderr": stderrFIFO} {
+			fd, err := unix.Open(filepath.Join(dir, name), unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+			if err != nil {
+				continue
+			}
+			sink.copyStream(stream, nonblockingReader(fd))
+			unix.Close(fd)
+		}
+	}
+	drain()
+	code := 137
+	if cg, err := loadCgroup(b.Cgroup); err == nil {
+		cg.Thaw()
+		if err := killCgroup(cg, 2*time.Second); err != nil {
+			m.log.Warn("recover: kill container", "id", id, "err", err)
+		}
+		st.OOMKilled = cg.OOMKills() > 0
+	}
+	if st.Pid > 0 {
+		var ws unix.WaitStatus
+		if pid, err := unix.Wait4(st.Pid, &ws, unix.WNOHANG, nil); err == nil && pid == st.Pid {
+			code = exitCode(ws)
+		}
+	}
+	drain()
+	st.Status, st.ExitCode, st.FinishedAt = Stopped, code, time.Now().UTC()
+	st.Error = "the container's shim died; its processes were killed"
+	if err := writeJSON(filepath.Join(dir, stateFile), st); err != nil {
+		m.log.Warn("recover: record exit", "id", id, "err", err)
+	}
+	os.Remove(filepath.Join(dir, shimSock))
+	m.log.Info("recovered a container whose shim died", "id", id, "exit", code)
 	return st, nil
+}
+
+// nonblockingReader reads a non-blocking fd until it has nothing more
+// (EAGAIN) or no writer (EOF), both of which read as io.EOF.
+type nonblockingReader int
+
+func (fd nonblockingReader) Read(p []byte) (int, error) {
+	for {
+		n, err := unix.Read(int(fd), p)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN || n == 0 && err == nil:
+			return 0, io.EOF
+		case err != nil:
+			return 0, err
+		}
+		return n, nil
+	}
 }
 
 // Kill sends sig to the container's init process.
@@ -414,6 +517,9 @@ func (m *Manager) Stop(ctx context.Context, id string, sig unix.Signal, grace ti
 	st, err := m.State(id)
 	if err != nil || st.Status == Stopped {
 		return st, err
+	}
+	if st.Status == Unknown {
+		return m.recover(id)
 	}
 	if st.Status == Paused {
 		// A frozen process cannot act on its signal; SIGKILL would be
@@ -490,6 +596,10 @@ func (m *Manager) Delete(ctx context.Context, id string, force bool) error {
 	st, err := m.State(id)
 	if err != nil {
 		return err
+	}
+	if st.Status == Unknown {
+		// Keep what it printed since its shim died.
+		m.recover(id)
 	}
 	if st.Status != Stopped && st.Status != Unknown {
 		// A created container has never run anything: remove it as

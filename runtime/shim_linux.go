@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	goruntime "runtime"
 	"runtime/debug"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -121,17 +123,17 @@ func (s *shim) create() (ln net.Listener, retErr error) {
 	}
 	parent, child := os.NewFile(uintptr(fds[0]), "sync"), os.NewFile(uintptr(fds[1]), "sync-child")
 	defer child.Close()
-	log, err := os.OpenFile(filepath.Join(s.dir, logFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	log, err := openLogFile(s.b.Log)
 	if err != nil {
 		return nil, err
 	}
 	terminal := spec.Process.Terminal
 	var outR, outW, errR, errW *os.File
 	if !terminal {
-		if outR, outW, err = os.Pipe(); err != nil {
+		if outR, outW, err = openFIFO(filepath.Join(s.dir, stdoutFIFO)); err != nil {
 			return nil, err
 		}
-		if errR, errW, err = os.Pipe(); err != nil {
+		if errR, errW, err = openFIFO(filepath.Join(s.dir, stderrFIFO)); err != nil {
 			return nil, err
 		}
 	}
@@ -240,6 +242,41 @@ func (s *shim) create() (ln net.Listener, retErr error) {
 		return nil, err
 	}
 	return listenUnix(s.dir, shimSock)
+}
+
+// openFIFO makes the named pipe of one of the container's output streams
+// and opens it twice: read-write for the container (its stdout or
+// stderr), read-only for the shim. Unlike an anonymous pipe, the
+// container's own end counts as a reader, so if the shim dies the
+// container's writes do not fail with EPIPE: they fill the pipe's buffer
+// (raised to 1 MiB) and then block, and whoever recovers the container
+// (see Manager.recover) reads them from the pipe, by its name. Nothing
+// the container prints is lost to a dead shim.
+func openFIFO(path string) (r, w *os.File, err error) {
+	os.Remove(path)
+	if err := unix.Mkfifo(path, 0o600); err != nil {
+		return nil, nil, &os.PathError{Op: "mkfifo", Path: path, Err: err}
+	}
+	if w, err = os.OpenFile(path, os.O_RDWR, 0); err != nil {
+		return nil, nil, err
+	}
+	if r, err = os.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK, 0); err != nil {
+		w.Close()
+		return nil, nil, err
+	}
+	unix.FcntlInt(w.Fd(), unix.F_SETPIPE_SZ, fifoSize())
+	return r, w, nil
+}
+
+// fifoSize is 1 MiB, or the host's pipe-max-size when that is lower.
+func fifoSize() int {
+	size := 1 << 20
+	if b, err := os.ReadFile("/proc/sys/fs/pipe-max-size"); err == nil {
+		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && n < size {
+			size = n
+		}
+	}
+	return size
 }
 
 func hasNamespace(ns []specs.LinuxNamespace, t specs.LinuxNamespaceType) bool {

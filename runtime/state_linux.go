@@ -22,9 +22,11 @@ import (
 const (
 	bundleFile = "config.json"   // what Create was given, for the shim
 	stateFile  = "state.json"    // written by the shim only
-	logFile    = "container.log" // the container's stdout and stderr
+	defaultLog = "container.log" // the container's stdout and stderr, unless Config.Log.Path
 	shimLog    = "shim.log"      // the shim's own stderr
 	shimSock   = "shim.sock"     // the shim's control socket
+	stdoutFIFO = "stdout.fifo"   // the container's stdout (see shim.create)
+	stderrFIFO = "stderr.fifo"
 )
 
 // bundle is the container's configuration as stored for its shim.
@@ -35,6 +37,7 @@ type bundle struct {
 	NetNS  string       `json:"netns,omitempty"`
 	Init   bool         `json:"init,omitempty"`
 	Cgroup cgroupConfig `json:"cgroup"`
+	Log    LogConfig    `json:"log"`
 	// Seccomp is Spec.Linux.Seccomp compiled (Spec keeps none): the init
 	// and every exec'd process load it.
 	Seccomp *seccomp.Program `json:"seccomp,omitempty"`

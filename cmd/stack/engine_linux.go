@@ -63,14 +63,18 @@ func newDaemonCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			d, err := daemon.New(daemon.Config{
+			cfg := daemon.Config{
 				StateRoot:          g.stateRoot,
 				Version:            versionString(),
 				Logger:             newLogger(g.stderr, debug),
 				NetworkTable:       os.Getenv("STACK_NFT_TABLE"),
 				CgroupParent:       os.Getenv("STACK_CGROUP_PARENT"),
-				InsecureRegistries: append(fc.InsecureRegistries, insecure...),
-			})
+				InsecureRegistries: insecure,
+			}
+			if err := fc.Apply(&cfg); err != nil {
+				return err
+			}
+			d, err := daemon.New(cfg)
 			if err != nil {
 				return err
 			}
@@ -90,7 +94,7 @@ func newDaemonCommand(g *globalOptions) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&debug, "debug", false, "log debug records")
-	cmd.Flags().StringVar(&configFile, "config-file", daemon.DefaultConfigFile, "daemon configuration file (JSON, dockerd's keys: insecure-registries)")
+	cmd.Flags().StringVar(&configFile, "config-file", daemon.DefaultConfigFile, "daemon configuration file (JSON, dockerd's keys: insecure-registries, log-opts)")
 	cmd.Flags().StringArrayVar(&insecure, "insecure-registry", nil, "registry (host[:port] or CIDR) that may be reached over plain HTTP or without a verified certificate (repeatable)")
 	return cmd
 }
