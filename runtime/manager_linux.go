@@ -15,6 +15,7 @@ import (
 	"path"
 	"path/filepath"
 	goruntime "runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -37,6 +38,9 @@ type Manager struct {
 	cgroupParent string
 	cgroupV2Root string
 	log          *slog.Logger
+	// held keeps a read end of each container's output pipes open: see
+	// output_linux.go.
+	held heldOutputs
 }
 
 // New returns a Manager keeping its state under o.StateRoot, which it
@@ -128,6 +132,7 @@ func (m *Manager) Create(ctx context.Context, id string, cfg Config) (retErr err
 	if err != nil {
 		return fmt.Errorf("create container %q: %w", id, err)
 	}
+	m.held.hold(id, dir)
 	m.log.Debug("container created", "id", id, "pid", pid)
 	return nil
 }
@@ -378,6 +383,9 @@ func (m *Manager) Wait(ctx context.Context, id string) (State, error) {
 	if err != nil {
 		return State{}, err
 	}
+	// A Manager that did not create the container (a restarted daemon)
+	// takes its share of the output pipes now.
+	m.held.hold(id, dir)
 	reply, err := m.call(ctx, dir, shimRequest{Op: "wait"})
 	if err == nil && reply.State != nil {
 		return *reply.State, nil
@@ -402,12 +410,11 @@ func (m *Manager) Wait(ctx context.Context, id string) (State, error) {
 // recover takes over a container whose shim is gone (killed, or crashed):
 // it reads what the container wrote to its output pipes since nobody read
 // them, kills every process of its cgroup, reads the rest, and records
-// the exit. The status is the init's own when it became our child (a
-// process whose shim dies goes to the nearest child subreaper: the
-// daemon is one, and the shim it started is its child); otherwise 137,
-// since it was killed here. A container whose shim is gone cannot be
-// watched, signalled, attached to or logged any more, so it is stopped
-// rather than left running unseen.
+// the exit: 137 when it was still running (it was killed here), 255 when
+// it had ended already (its status went with its parent). A container
+// whose shim is gone cannot be watched, signalled, attached to or logged
+// any more, so it is stopped rather than left running unseen; its restart
+// policy brings it back.
 func (m *Manager) recover(id string) (State, error) {
 	dir, err := m.dir(id)
 	if err != nil {
@@ -421,26 +428,38 @@ func (m *Manager) recover(id string) (State, error) {
 	if err := readJSON(filepath.Join(dir, bundleFile), &b); err != nil {
 		return st, fmt.Errorf("recover container %q: %w", id, err)
 	}
-	var sink *logSink
+	var drain func(final bool)
+	// The pipes' content is logged once the processes are gone (killed
+	// below): before, a container printing fast would keep it busy.
 	if lf, err := openLogFile(b.Log); err == nil {
 		defer lf.Close()
-		sink = &logSink{w: lf, now: time.Now}
-	}
-	drain := func() {
-		if sink == nil {
-			return
-		}
-		for stream, name := range map[string]string{"stdout": stdoutFIFO, "stderr": stderrFIFO} {
-			fd, err := unix.Open(filepath.Join(dir, name), unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
-			if err != nil {
-				continue
+		sink := &logSink{w: lf, now: time.Now}
+		if pipes, err := openOutputs(dir); err == nil {
+			defer pipes[0].Close()
+			defer pipes[1].Close()
+			var lws [2]*lineWriter
+			for i := range lws {
+				lws[i] = &lineWriter{stream: outputStreams[i].name, sink: sink}
 			}
-			sink.copyStream(stream, nonblockingReader(fd))
-			unix.Close(fd)
+			drain = func(final bool) {
+				for i, p := range pipes {
+					if err := drainPipe(p, lws[i]); err != nil {
+						m.log.Warn("recover: log the container's output", "id", id, "err", err)
+					}
+					if final {
+						lws[i].flush()
+					}
+				}
+			}
 		}
 	}
-	drain()
-	code := 137
+	if drain == nil {
+		drain = func(bool) {}
+	}
+	st.ExitCode, st.Error = 255, "its shim died, and so did its exit status"
+	if running(st.Pid) {
+		st.ExitCode, st.Error = 137, "its shim died; it was killed"
+	}
 	if cg, err := loadCgroup(b.Cgroup); err == nil {
 		cg.Thaw()
 		if err := killCgroup(cg, 2*time.Second); err != nil {
@@ -448,40 +467,31 @@ func (m *Manager) recover(id string) (State, error) {
 		}
 		st.OOMKilled = cg.OOMKills() > 0
 	}
-	if st.Pid > 0 {
-		var ws unix.WaitStatus
-		if pid, err := unix.Wait4(st.Pid, &ws, unix.WNOHANG, nil); err == nil && pid == st.Pid {
-			code = exitCode(ws)
-		}
-	}
-	drain()
-	st.Status, st.ExitCode, st.FinishedAt = Stopped, code, time.Now().UTC()
-	st.Error = "the container's shim died; its processes were killed"
+	// Everything it wrote is in the pipes, which we hold: read it now
+	// that nothing adds to it.
+	drain(true)
+	st.Status, st.FinishedAt = Stopped, time.Now().UTC()
 	if err := writeJSON(filepath.Join(dir, stateFile), st); err != nil {
 		m.log.Warn("recover: record exit", "id", id, "err", err)
 	}
 	os.Remove(filepath.Join(dir, shimSock))
-	m.log.Info("recovered a container whose shim died", "id", id, "exit", code)
+	m.log.Info("recovered a container whose shim died", "id", id, "exit", st.ExitCode)
 	return st, nil
 }
 
-// nonblockingReader reads a non-blocking fd until it has nothing more
-// (EAGAIN) or no writer (EOF), both of which read as io.EOF.
-type nonblockingReader int
-
-func (fd nonblockingReader) Read(p []byte) (int, error) {
-	for {
-		n, err := unix.Read(int(fd), p)
-		switch {
-		case err == unix.EINTR:
-			continue
-		case err == unix.EAGAIN || n == 0 && err == nil:
-			return 0, io.EOF
-		case err != nil:
-			return 0, err
-		}
-		return n, nil
+// running reports whether pid is a process that has not ended (a zombie
+// has).
+func running(pid int) bool {
+	if pid <= 0 {
+		return false
 	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i >= 0 && len(s) > i+2 && s[i+2] != 'Z' && s[i+2] != 'X'
 }
 
 // Kill sends sig to the container's init process.
@@ -622,6 +632,7 @@ func (m *Manager) Delete(ctx context.Context, id string, force bool) error {
 // cleanup removes what a container leaves outside its processes: the
 // cgroup (after killing anything still in it) and the state directory.
 func (m *Manager) cleanup(id, dir string) error {
+	m.held.release(id)
 	var errs []error
 	var st State
 	if readJSON(filepath.Join(dir, stateFile), &st) == nil {

@@ -13,8 +13,6 @@ import (
 	"path/filepath"
 	goruntime "runtime"
 	"runtime/debug"
-	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -128,12 +126,9 @@ func (s *shim) create() (ln net.Listener, retErr error) {
 		return nil, err
 	}
 	terminal := spec.Process.Terminal
-	var outR, outW, errR, errW *os.File
+	var outputs, readEnds [2]*os.File
 	if !terminal {
-		if outR, outW, err = openFIFO(filepath.Join(s.dir, stdoutFIFO)); err != nil {
-			return nil, err
-		}
-		if errR, errW, err = openFIFO(filepath.Join(s.dir, stderrFIFO)); err != nil {
+		if outputs, readEnds, err = createOutputs(s.dir); err != nil {
 			return nil, err
 		}
 	}
@@ -173,7 +168,7 @@ func (s *shim) create() (ln net.Listener, retErr error) {
 	}
 	s.cmd.Stdin, s.cmd.Stdout, s.cmd.Stderr = devNull, devNull, devNull
 	if !terminal {
-		s.cmd.Stdout, s.cmd.Stderr = outW, errW
+		s.cmd.Stdout, s.cmd.Stderr = outputs[0], outputs[1]
 	}
 	var enter func() error
 	if v1, ok := cg.(*cgroupV1); ok {
@@ -181,20 +176,22 @@ func (s *shim) create() (ln net.Listener, retErr error) {
 	}
 	err = startInNamespaces(s.cmd, enter, joins)
 	if !terminal {
-		outW.Close()
-		errW.Close()
+		outputs[0].Close()
+		outputs[1].Close()
 	}
 	if err != nil {
 		return nil, fmt.Errorf("start init: %w", err)
 	}
 	sink := &logSink{w: log, now: time.Now}
 	if !terminal {
-		for stream, r := range map[string]*os.File{"stdout": outR, "stderr": errR} {
+		for i, r := range readEnds {
 			s.logs.Add(1)
 			go func() {
 				defer s.logs.Done()
-				sink.copyStream(stream, r)
-				r.Close()
+				defer r.Close()
+				if err := followPipe(r, &lineWriter{stream: outputStreams[i].name, sink: sink}); err != nil {
+					fmt.Fprintf(os.Stderr, "log the container's %s: %v\n", outputStreams[i].name, err)
+				}
 			}()
 		}
 	}
@@ -242,41 +239,6 @@ func (s *shim) create() (ln net.Listener, retErr error) {
 		return nil, err
 	}
 	return listenUnix(s.dir, shimSock)
-}
-
-// openFIFO makes the named pipe of one of the container's output streams
-// and opens it twice: read-write for the container (its stdout or
-// stderr), read-only for the shim. Unlike an anonymous pipe, the
-// container's own end counts as a reader, so if the shim dies the
-// container's writes do not fail with EPIPE: they fill the pipe's buffer
-// (raised to 1 MiB) and then block, and whoever recovers the container
-// (see Manager.recover) reads them from the pipe, by its name. Nothing
-// the container prints is lost to a dead shim.
-func openFIFO(path string) (r, w *os.File, err error) {
-	os.Remove(path)
-	if err := unix.Mkfifo(path, 0o600); err != nil {
-		return nil, nil, &os.PathError{Op: "mkfifo", Path: path, Err: err}
-	}
-	if w, err = os.OpenFile(path, os.O_RDWR, 0); err != nil {
-		return nil, nil, err
-	}
-	if r, err = os.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK, 0); err != nil {
-		w.Close()
-		return nil, nil, err
-	}
-	unix.FcntlInt(w.Fd(), unix.F_SETPIPE_SZ, fifoSize())
-	return r, w, nil
-}
-
-// fifoSize is 1 MiB, or the host's pipe-max-size when that is lower.
-func fifoSize() int {
-	size := 1 << 20
-	if b, err := os.ReadFile("/proc/sys/fs/pipe-max-size"); err == nil {
-		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && n < size {
-			size = n
-		}
-	}
-	return size
 }
 
 func hasNamespace(ns []specs.LinuxNamespace, t specs.LinuxNamespaceType) bool {
@@ -426,8 +388,9 @@ func (s *shim) serve(ln net.Listener) {
 			code = exitCode(unix.WaitStatus(ws))
 		}
 	}
-	// The pipes close when the last process of the container is gone;
-	// one that escaped the PID namespace must not hold us forever.
+	// The pipes' writers are gone when the last process of the
+	// container is; one that escaped the PID namespace must not hold us
+	// forever.
 	done := make(chan struct{})
 	go func() { s.logs.Wait(); close(done) }()
 	select {

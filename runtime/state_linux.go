@@ -25,8 +25,6 @@ const (
 	defaultLog = "container.log" // the container's stdout and stderr, unless Config.Log.Path
 	shimLog    = "shim.log"      // the shim's own stderr
 	shimSock   = "shim.sock"     // the shim's control socket
-	stdoutFIFO = "stdout.fifo"   // the container's stdout (see shim.create)
-	stderrFIFO = "stderr.fifo"
 )
 
 // bundle is the container's configuration as stored for its shim.
