@@ -11,6 +11,7 @@ import (
 	goruntime "runtime"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/containerd/cgroups/v3"
 	"golang.org/x/sys/unix"
@@ -138,19 +139,30 @@ func New(cfg Config) (*Daemon, error) {
 
 // lockStateRoot takes the state root for this daemon: two daemons on one
 // state root would each believe they own its records, mounts and links.
+// A daemon that is dying holds it for a moment longer, so the lock is
+// waited for a few seconds (a CLI that saw the old one go starts the new
+// one at once).
 func lockStateRoot(root string) (func(), error) {
 	f, err := os.OpenFile(filepath.Join(root, "daemon.lock"), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("lock state root: %w", err)
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		f.Close()
-		if errors.Is(err, unix.EWOULDBLOCK) {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil {
+			return func() { f.Close() }, nil
+		}
+		if !errors.Is(err, unix.EWOULDBLOCK) && !errors.Is(err, unix.EINTR) {
+			f.Close()
+			return nil, fmt.Errorf("lock state root: %w", err)
+		}
+		if time.Now().After(deadline) {
+			f.Close()
 			return nil, fmt.Errorf("state root %s is in use by another stack daemon: %w", root, errdefs.ErrAlreadyExists)
 		}
-		return nil, fmt.Errorf("lock state root: %w", err)
+		time.Sleep(20 * time.Millisecond)
 	}
-	return func() { f.Close() }, nil
 }
 
 // Close stops watching containers and releases the network manager. The

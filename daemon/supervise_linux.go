@@ -459,7 +459,9 @@ func (d *Daemon) sweepNetworks(ctx context.Context) {
 		return
 	}
 	recs, _ := d.records("")
-	var live network.Live
+	// The links and rules of this engine's instance and table are its
+	// own (see network.Live).
+	live := network.Live{Exclusive: true}
 	for _, r := range recs {
 		live.Containers = append(live.Containers, r.ID)
 		for n := range r.Networks {

@@ -62,7 +62,7 @@ func ourHostObjects(tmp string) []string {
 	links, _ := netlink.LinkList()
 	for _, l := range links {
 		a := l.Attrs()
-		if isOurs(l) && strings.Contains(a.Alias, "-"+testTag) {
+		if (strings.HasPrefix(a.Alias, bridgeAliasPrefix) || strings.HasPrefix(a.Alias, vethAliasPrefix)) && strings.Contains(a.Alias, "-"+testTag) {
 			out = append(out, "link "+a.Name+" ("+a.Alias+")")
 		}
 	}

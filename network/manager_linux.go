@@ -30,6 +30,7 @@ import (
 // operations are serialised.
 type Manager struct {
 	root      string
+	instance  string
 	log       *slog.Logger
 	hostNS    netns.NsHandle
 	nl        *netlink.Handle
@@ -59,8 +60,13 @@ func New(opts Options) (_ *Manager, retErr error) {
 	if err := os.MkdirAll(filepath.Join(opts.StateRoot, netnsDir), 0o700); err != nil {
 		return nil, fmt.Errorf("network: %w", err)
 	}
+	instance, err := LoadInstance(opts.StateRoot)
+	if err != nil {
+		return nil, fmt.Errorf("network: %w", err)
+	}
 	m := &Manager{
 		root:      opts.StateRoot,
+		instance:  instance,
 		log:       opts.Logger,
 		upstreams: slices.Clone(opts.Upstreams),
 		dnsPort:   opts.DNSPort,
@@ -74,7 +80,6 @@ func New(opts Options) (_ *Manager, retErr error) {
 	if m.dnsPort == 0 {
 		m.dnsPort = DefaultDNSPort
 	}
-	var err error
 	if opts.HostNetNS != "" {
 		m.hostNS, err = netns.GetFromPath(opts.HostNetNS)
 	} else {
@@ -151,6 +156,10 @@ func (m *Manager) Close() error {
 	return errors.Join(errs...)
 }
 
+// Instance returns the identity of the manager's state root, which goes
+// into the names of its bridges and veths.
+func (m *Manager) Instance() string { return m.instance }
+
 // Records returns the DNS record table of the manager's networks.
 func (m *Manager) Records() *dns.Table { return m.records }
 
@@ -197,7 +206,11 @@ func (m *Manager) CreateNetwork(ctx context.Context, cfg NetworkConfig) (_ Netwo
 	if err != nil {
 		return NetworkStatus{}, fmt.Errorf("create network: %w", err)
 	}
-	ns = &networkState{Config: cfg, Bridge: BridgeName(cfg.Name)}
+	bridge := BridgeName(m.instance, cfg.Name)
+	if known {
+		bridge = ns.Bridge // named by an older version, maybe
+	}
+	ns = &networkState{Config: cfg, Bridge: bridge}
 	ns.Config.Subnet, ns.Config.Gateway, ns.Config.IPRange = alloc.Subnet, alloc.Gateway, alloc.IPRange
 	if !known {
 		defer func() {
@@ -466,7 +479,7 @@ func (m *Manager) Setup(ctx context.Context, cfg AttachConfig) (_ Status, retErr
 		ep := Endpoint{
 			Network:   epc.Network,
 			Interface: fmt.Sprintf("eth%d", i),
-			HostVeth:  vethName(id, epc.Network),
+			HostVeth:  vethName(m.instance, id, epc.Network),
 			IP:        netip.PrefixFrom(addr, ns.Config.Subnet.Bits()),
 			Gateway:   ns.Config.Gateway,
 			MAC:       macFor(addr),
@@ -639,8 +652,12 @@ func (m *Manager) teardownLocked(id string, cs *containerState) error {
 	for _, epc := range cs.Networks {
 		// The veth's other end goes with it; deleting it also covers a
 		// veth left by a setup that failed before recording it.
-		errs = append(errs, m.deleteLink(vethName(id, epc.Network)))
+		errs = append(errs, m.deleteLink(vethName(m.instance, id, epc.Network)))
 		errs = append(errs, m.ipam.Release(epc.Network, id))
+	}
+	for _, ep := range cs.Endpoints {
+		// An older version named veths otherwise.
+		errs = append(errs, m.deleteLink(ep.HostVeth))
 	}
 	if cs.OwnNetNS {
 		errs = append(errs, removeNetNS(cs.NetNSPath))

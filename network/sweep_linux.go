@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 )
 
 // Live names what is still alive: the networks of stacks that exist and
@@ -17,10 +16,10 @@ type Live struct {
 	Networks   []string
 	Containers []string
 	// Exclusive says this manager is the only one in its host namespace
-	// and its rules table, so bridges, veths and rules of ours that no
-	// state names are its own debris and go too. Without it, Sweep touches
-	// only what its state names and its own namespace mounts, leaving other
-	// managers' links and rules alone.
+	// and its rules table, so links of an older version (whose aliases
+	// named no instance) and rules that no state names are its own debris
+	// and go too. Without it, Sweep leaves those alone. Links that name
+	// this manager's instance are its own either way.
 	Exclusive bool
 }
 
@@ -31,8 +30,8 @@ type Live struct {
 // all (left by a crash between a kernel change and the state write). It is
 // best effort and reports every error.
 //
-// With live.Exclusive, bridges and veths it finds in the host namespace
-// with our prefixes and aliases are taken for its own.
+// Bridges and veths whose aliases name this manager's instance are its
+// own; with live.Exclusive, those of an older version are too.
 func (m *Manager) Sweep(ctx context.Context, live Live) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -70,8 +69,9 @@ func (m *Manager) Sweep(ctx context.Context, live Live) error {
 			errs = append(errs, m.ipam.RemoveNetwork(n.Name))
 		}
 	}
+	errs = append(errs, m.sweepLinks(live.Exclusive))
 	if live.Exclusive {
-		errs = append(errs, m.sweepLinks(), m.sweepRules())
+		errs = append(errs, m.sweepRules())
 	}
 	errs = append(errs, m.sweepNetNS())
 	if err := errors.Join(errs...); err != nil {
@@ -81,34 +81,30 @@ func (m *Manager) Sweep(ctx context.Context, live Live) error {
 }
 
 // sweepLinks deletes our veths of unknown containers and our bridges of
-// unknown networks.
-func (m *Manager) sweepLinks() error {
+// unknown networks: this instance's, and with legacy also those whose
+// aliases name no instance.
+func (m *Manager) sweepLinks(legacy bool) error {
 	links, err := m.nl.LinkList()
 	if err != nil {
 		return fmt.Errorf("list links: %w", err)
 	}
 	var errs []error
 	// Veths first: a bridge goes more cleanly without ports.
-	for _, l := range links {
-		a := l.Attrs()
-		if !isOurs(l) || !strings.HasPrefix(a.Name, VethPrefix) {
-			continue
+	for _, bridges := range []bool{false, true} {
+		for _, l := range links {
+			bridge, id, network, mine, old := m.linkOwner(l)
+			if bridge != bridges || !mine && !(old && legacy) {
+				continue
+			}
+			if bridge {
+				if _, ok := m.st.Networks[network]; ok {
+					continue
+				}
+			} else if cs, ok := m.st.Containers[id]; ok && slices.ContainsFunc(cs.Endpoints, func(e Endpoint) bool { return e.Network == network }) {
+				continue
+			}
+			errs = append(errs, m.deleteLink(l.Attrs().Name))
 		}
-		id, network, _ := strings.Cut(strings.TrimPrefix(a.Alias, vethAliasPrefix), " ")
-		if cs, ok := m.st.Containers[id]; ok && slices.ContainsFunc(cs.Endpoints, func(e Endpoint) bool { return e.Network == network }) {
-			continue
-		}
-		errs = append(errs, m.deleteLink(a.Name))
-	}
-	for _, l := range links {
-		a := l.Attrs()
-		if !isOurs(l) || !strings.HasPrefix(a.Name, BridgePrefix) {
-			continue
-		}
-		if _, ok := m.st.Networks[strings.TrimPrefix(a.Alias, bridgeAliasPrefix)]; ok {
-			continue
-		}
-		errs = append(errs, m.deleteLink(a.Name))
 	}
 	return errors.Join(errs...)
 }

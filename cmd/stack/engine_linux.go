@@ -117,12 +117,20 @@ func (g *globalOptions) client(ctx context.Context) (*api.Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	path, isUnix := strings.CutPrefix(g.host, "unix://")
+	revive := func() {
+		// A daemon that dies under a request is started again, and the
+		// request sent once more.
+		if isUnix {
+			c.Revive = g.startDaemon
+		}
+	}
 	var v api.VersionInfo
 	err = c.Do(ctx, "GET", "/version", nil, &v)
 	if err == nil {
+		revive()
 		return c, nil
 	}
-	path, isUnix := strings.CutPrefix(g.host, "unix://")
 	if !isUnix {
 		// A remote daemon is never started from here.
 		return nil, g.remoteUnreachable(ctx, err)
@@ -132,18 +140,25 @@ func (g *globalOptions) client(ctx context.Context) (*api.Client, error) {
 		return nil, err
 	case errors.Is(err, syscall.EACCES):
 		return nil, fmt.Errorf("permission denied on %s: run as root or join the stack group", path)
-	case !errors.Is(err, syscall.ENOENT) && !errors.Is(err, syscall.ECONNREFUSED):
+	case !api.Gone(err):
 		return nil, err
 	}
-	if err := g.startDaemon(ctx, c); err != nil {
+	// Nothing listens, or a daemon is exiting (its socket accepted and
+	// reset): start one.
+	if err := g.startDaemon(ctx); err != nil {
 		return nil, err
 	}
+	revive()
 	return c, nil
 }
 
 // startDaemon starts `stack daemon` in its own session, detached from this
 // process, and waits until it answers.
-func (g *globalOptions) startDaemon(ctx context.Context, c *api.Client) error {
+func (g *globalOptions) startDaemon(ctx context.Context) error {
+	c, err := g.newClient()
+	if err != nil {
+		return err
+	}
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("start the daemon: %w", err)
