@@ -91,6 +91,7 @@ func newRootCommand(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 
 	root.AddCommand(
 		newConfigCommand(g),
+		newConvertCommand(g),
 		newVersionCommand(g),
 	)
 	root.AddCommand(engineCommands(g)...)
