@@ -95,7 +95,7 @@ func prune(m map[string]any) {
 			delete(m, k)
 		case map[string]any:
 			prune(v)
-			if len(v) == 0 && (k == "status" || k == "resources" || k == "metadata" || k == "strategy" || k == "spec") {
+			if len(v) == 0 && (k == "status" || k == "resources" || k == "metadata" || k == "strategy" || k == "updateStrategy" || k == "spec") {
 				delete(m, k)
 			}
 		case []any:
@@ -312,4 +312,3 @@ func firstNonEmpty(ss ...string) string {
 }
 
 func ptr[T any](v T) *T { return &v }
-

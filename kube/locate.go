@@ -102,6 +102,20 @@ func walk(n *yaml.Node, p path) *yaml.Node {
 			found = n
 		default:
 			key := fmt.Sprint(seg)
+			if n.Kind == yaml.SequenceNode {
+				// The list form of a mapping (environment: [KEY=value]).
+				var entry *yaml.Node
+				for _, e := range n.Content {
+					if e.Kind == yaml.ScalarNode && (e.Value == key || strings.HasPrefix(e.Value, key+"=")) {
+						entry = e
+					}
+				}
+				if entry == nil {
+					return nil
+				}
+				found, n = entry, entry
+				continue
+			}
 			if n.Kind != yaml.MappingNode {
 				return nil
 			}
@@ -119,7 +133,6 @@ func walk(n *yaml.Node, p path) *yaml.Node {
 	}
 	return found
 }
-
 
 // itoa is strconv.Itoa for int32 ports.
 func itoa(n int32) string { return strconv.Itoa(int(n)) }

@@ -362,5 +362,3 @@ func (c *converter) ingress(b *podBuild, in *ingressExt, ports []corev1.ServiceP
 	}
 	c.add(ing, p)
 }
-
-
