@@ -270,8 +270,8 @@ func TestConvertProblems(t *testing.T) {
 			errs: []string{"stack.yaml:7:5: secrets.s.environment: variable NOT_SET_ANYWHERE is not set"},
 		},
 		{
-			name:  "warnings",
-			yaml:  "services:\n  a:\n    image: a\n    container_name: the-a\n    domainname: corp.test\n    stop_signal: SIGINT\n    init: true\n    ulimits:\n      nofile: 1024\n    cpu_shares: 512\n    cpu_quota: 50000\n    cpu_period: 100000\n    cpuset: \"0\"\n    memswap_limit: 1g\n    mem_limit: 512m\n    pids_limit: 100\n    restart: on-failure\n    links: [b]\n    depends_on:\n      c:\n        condition: service_completed_successfully\n  b:\n    image: b\n  c:\n    image: c\n",
+			name: "warnings",
+			yaml: "services:\n  a:\n    image: a\n    container_name: the-a\n    domainname: corp.test\n    stop_signal: SIGINT\n    init: true\n    ulimits:\n      nofile: 1024\n    cpu_shares: 512\n    cpu_quota: 50000\n    cpu_period: 100000\n    cpuset: \"0\"\n    memswap_limit: 1g\n    mem_limit: 512m\n    pids_limit: 100\n    restart: on-failure\n    links: [b]\n    depends_on:\n      c:\n        condition: service_completed_successfully\n  b:\n    image: b\n  c:\n    image: c\n",
 			warns: []string{
 				"stack.yaml:4:5: services.a.container_name: ignored: the controller names pods (<service>-<hash>); other services reach it by service name",
 				"stack.yaml:5:5: services.a.domainname: ignored: pods take the cluster's DNS domain",
