@@ -1,7 +1,5 @@
 //go:build tools
 
-// Package tools pins the control-plane programs the kube API-server tests
-// run: build.sh builds them from this module.
 package tools
 
 import (
