@@ -2,7 +2,8 @@ package kube
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -76,7 +77,7 @@ func (d *extDecoder) mapping(v any, p path, known ...string) map[string]any {
 		return nil
 	}
 	for _, k := range sortedKeys(m) {
-		if known != nil && !contains(known, k) {
+		if known != nil && !slices.Contains(known, k) {
 			d.fail(p.with(k), "unknown key: known keys are %s", strings.Join(known, ", "))
 		}
 	}
@@ -161,7 +162,7 @@ func decodeProjectExt(v any, base path) (projectExt, []extProblem) {
 		ve.StorageClassName = d.str(vm, "storageClassName", vp)
 		d.dnsSubdomain(ve.StorageClassName, vp.with("storageClassName"), "storage class")
 		ve.AccessMode = d.str(vm, "accessMode", vp)
-		if ve.AccessMode != "" && !contains(accessModes, ve.AccessMode) {
+		if ve.AccessMode != "" && !slices.Contains(accessModes, ve.AccessMode) {
 			d.fail(vp.with("accessMode"), "%q: want one of %s", ve.AccessMode, strings.Join(accessModes, ", "))
 		}
 		if out.Volumes == nil {
@@ -186,7 +187,7 @@ func decodeServiceExt(v any, base path) (serviceExt, []extProblem) {
 		return out, d.problems
 	}
 	out.ServiceType = d.str(m, "serviceType", base)
-	if out.ServiceType != "" && !contains(serviceTypes, out.ServiceType) {
+	if out.ServiceType != "" && !slices.Contains(serviceTypes, out.ServiceType) {
 		d.fail(base.with("serviceType"), "%q: want one of %s", out.ServiceType, strings.Join(serviceTypes, ", "))
 	}
 	ip := base.with("ingress")
@@ -238,20 +239,6 @@ func kindOf(v any) string {
 	}
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
+// sortedKeys returns the keys of m in order: output must not depend on
+// map order.
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }

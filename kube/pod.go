@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -273,7 +274,7 @@ func (c *converter) services(b *podBuild, s *spec.Service, ext serviceExt) {
 	for _, net := range sortedKeys(s.Networks) {
 		if n := s.Networks[net]; n != nil {
 			for j, a := range n.Aliases {
-				if a == b.name || contains(names, a) {
+				if a == b.name || slices.Contains(names, a) {
 					continue
 				}
 				if errs := validation.IsDNS1123Label(a); len(errs) > 0 {

@@ -43,18 +43,24 @@ else ~/.kube/config, as kubectl does.`,
 	return cmd
 }
 
-func (o *kubeOptions) client() (*cluster.Client, error) {
-	return cluster.New(cluster.Config{Kubeconfig: o.kubeconfig, Context: o.context})
+// connect converts the stack (the services args select) and opens the
+// cluster; the context ends on Ctrl-C.
+func (o *kubeOptions) connect(g *globalOptions, args []string) (context.Context, context.CancelFunc, *kube.Manifests, *cluster.Client, error) {
+	m, err := g.convertProject(args, o.namespace, o.waitImage)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	c, err := cluster.New(cluster.Config{Kubeconfig: o.kubeconfig, Context: o.context})
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	return ctx, stop, m, c, nil
 }
 
 // printKubeEvent prints one step the way up prints its steps.
 func (g *globalOptions) printKubeEvent(ev cluster.Event) {
 	fmt.Fprintf(g.stdout, " %s %s  %s\n", ev.Kind, ev.Name, ev.Action)
-}
-
-// interruptible returns a context that Ctrl-C cancels.
-func interruptible() (context.Context, context.CancelFunc) {
-	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 }
 
 func newKubeApplyCommand(g *globalOptions, o *kubeOptions) *cobra.Command {
@@ -68,15 +74,10 @@ objects of the project that the stack no longer has (claims excepted: kube
 delete removes them). An unchanged object is left alone, so a second apply
 rolls out only the services that changed.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := g.convertProject(args, o.namespace, o.waitImage)
+			ctx, stop, m, c, err := o.connect(g, args)
 			if err != nil {
 				return err
 			}
-			c, err := o.client()
-			if err != nil {
-				return err
-			}
-			ctx, stop := interruptible()
 			defer stop()
 			return c.Apply(ctx, m, cluster.ApplyOptions{
 				Wait:     !noWait,
@@ -103,15 +104,10 @@ PersistentVolumeClaims and so the data included unless --keep-volumes, then
 the namespace if stack made it, and waits until they are gone.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := g.convertProject(nil, o.namespace, o.waitImage)
+			ctx, stop, m, c, err := o.connect(g, nil)
 			if err != nil {
 				return err
 			}
-			c, err := o.client()
-			if err != nil {
-				return err
-			}
-			ctx, stop := interruptible()
 			defer stop()
 			return c.Delete(ctx, m.Project, m.Namespace, cluster.DeleteOptions{KeepVolumes: keepVolumes, Timeout: o.timeout, Progress: g.printKubeEvent})
 		},
@@ -126,15 +122,10 @@ func newKubeStatusCommand(g *globalOptions, o *kubeOptions) *cobra.Command {
 		Short: "Show the stack's objects on the cluster",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := g.convertProject(nil, o.namespace, o.waitImage)
+			ctx, stop, m, c, err := o.connect(g, nil)
 			if err != nil {
 				return err
 			}
-			c, err := o.client()
-			if err != nil {
-				return err
-			}
-			ctx, stop := interruptible()
 			defer stop()
 			st, err := c.Status(ctx, m.Project, m.Namespace)
 			if err != nil {
