@@ -40,4 +40,16 @@ build kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver
 build kube-controller-manager k8s.io/kubernetes/cmd/kube-controller-manager
 build kube-scheduler k8s.io/kubernetes/cmd/kube-scheduler
 build kwok sigs.k8s.io/kwok/cmd/kwok
+
+# kwok moves fake nodes and pods through the stages of its configuration:
+# its own "fast" stages (nodes Ready at once; pods scheduled become
+# Running and Ready, deleted pods go), from the pinned kwok module.
+if [ ! -s "$dir/kwok-stages.yaml" ]; then
+  kwok_dir=$(cd "$tools" && GOWORK=off go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)
+  for f in "$kwok_dir"/kustomize/stage/node/fast/node-initialize.yaml "$kwok_dir"/kustomize/stage/pod/fast/pod-*.yaml; do
+    echo "---"
+    cat "$f"
+  done >"$dir/kwok-stages.yaml.tmp"
+  mv "$dir/kwok-stages.yaml.tmp" "$dir/kwok-stages.yaml"
+fi
 echo "$dir"

@@ -39,8 +39,8 @@ stop() {
 if [ "$cmd" = stop ]; then stop; exit 0; fi
 [ "$cmd" = start ] || { echo "usage: $0 start|stop DIR" >&2; exit 2; }
 
-for b in etcd kube-apiserver kube-controller-manager kube-scheduler kwok; do
-  [ -x "$bin/$b" ] || { echo "$bin/$b is missing: run $here/build.sh" >&2; exit 3; }
+for b in etcd kube-apiserver kube-controller-manager kube-scheduler kwok kwok-stages.yaml; do
+  [ -e "$bin/$b" ] || { echo "$bin/$b is missing: run $here/build.sh" >&2; exit 3; }
 done
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
@@ -115,7 +115,7 @@ run kube-controller-manager "$bin/kube-controller-manager" --kubeconfig "$dir/ku
   --use-service-account-credentials=false --controllers '*,-nodeipam,-nodelifecycle' \
   --concurrent-deployment-syncs 10 --concurrent-statefulset-syncs 10
 run kube-scheduler "$bin/kube-scheduler" --kubeconfig "$dir/kubeconfig" --leader-elect=false --secure-port 0
-run kwok "$bin/kwok" --kubeconfig "$dir/kubeconfig" --manage-all-nodes=false \
+run kwok "$bin/kwok" --kubeconfig "$dir/kubeconfig" --config "$bin/kwok-stages.yaml" --manage-all-nodes=false \
   --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake --cidr 10.244.0.0/16 --node-ip 10.0.0.1 \
   --server-address ""
 
@@ -125,6 +125,10 @@ for n in 0 1; do
     \"labels\":{\"type\":\"kwok\",\"kubernetes.io/hostname\":\"kwok-node-$n\",\"kubernetes.io/os\":\"linux\"}},
     \"status\":{\"allocatable\":{\"cpu\":\"32\",\"memory\":\"256Gi\",\"pods\":\"110\"},
     \"capacity\":{\"cpu\":\"32\",\"memory\":\"256Gi\",\"pods\":\"110\"}}}" >/dev/null
+  # The API server taints a new node not-ready; the node lifecycle
+  # controller, which would lift it, is off (it would want heartbeats).
+  curl -ksS --fail-with-body -H "Authorization: Bearer $token" -H 'Content-Type: application/merge-patch+json' \
+    -X PATCH "https://127.0.0.1:$api_port/api/v1/nodes/kwok-node-$n" --data '{"spec":{"taints":null}}' >/dev/null
 done
 api POST /apis/storage.k8s.io/v1/storageclasses '{"apiVersion":"storage.k8s.io/v1","kind":"StorageClass",
   "metadata":{"name":"standard","annotations":{"storageclass.kubernetes.io/is-default-class":"true"}},

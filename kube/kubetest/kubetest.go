@@ -60,6 +60,9 @@ func missing() string {
 			gone = append(gone, b)
 		}
 	}
+	if fi, err := os.Stat(filepath.Join(dir, "kwok-stages.yaml")); err != nil || fi.Size() == 0 {
+		gone = append(gone, "kwok-stages.yaml")
+	}
 	if _, err := exec.LookPath("openssl"); err != nil {
 		gone = append(gone, "openssl (PATH)")
 	}
