@@ -76,7 +76,7 @@ lemp: build
 
 # The control plane the kube API-server tests run (etcd, kube-apiserver,
 # kube-controller-manager, kube-scheduler, kwok), built from the pinned
-# tools module into ~/.cache/stack-kube (about 13 minutes cold on 2 cores,
+# tools module into ~/.cache/stack-kube (15 to 28 minutes cold on 2 cores,
 # a second warm); then those tests alone.
 kube-harness:
 	bash kube/harness/build.sh
