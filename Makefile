@@ -4,7 +4,7 @@ GO      ?= go
 BIN     ?= bin/stack
 ROOT    := $(shell id -u)
 # Packages that must build and pass on any OS (STYLE.md: Linux isolation).
-PORTABLE := ./spec/... ./planner/... ./internal/errdefs/...
+PORTABLE := ./spec/... ./planner/... ./internal/errdefs/... ./internal/ident/...
 
 .PHONY: build test test-unit test-root bench bench-peers fuzz lint example lemp kube-harness test-kube clean
 
@@ -44,6 +44,9 @@ fuzz:
 	$(GO) test ./image/build -run '^$$' -fuzz FuzzParseDockerfile -fuzztime 30s
 	$(GO) test ./api -run '^$$' -fuzz FuzzFrameRead -fuzztime 30s
 	$(GO) test ./network/dns -run '^$$' -fuzz FuzzParseResolvConf -fuzztime 30s
+	$(GO) test ./internal/ident -run '^$$' -fuzz FuzzName -fuzztime 30s
+	$(GO) test ./runtime/seccomp -run '^$$' -fuzz FuzzCompile -fuzztime 30s
+	$(GO) test ./runtime/seccomp -run '^$$' -fuzz FuzzLoadProfile -fuzztime 30s
 	$(GO) test ./kube -run '^$$' -fuzz FuzzDecodeExtension -fuzztime 30s
 
 # need installs Debian packages that are missing (a fresh machine has no

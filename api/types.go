@@ -68,6 +68,9 @@ type Info struct {
 	Images            int    `json:"images"`
 	Containers        int    `json:"containers"`
 	ContainersRunning int    `json:"containers_running"`
+	// SecurityOptions are the isolation defaults in force, in docker's
+	// form: "name=seccomp,profile=builtin", "name=cgroupns".
+	SecurityOptions []string `json:"security_options"`
 }
 
 // VersionInfo is the daemon's version.

@@ -90,6 +90,9 @@ func run(o options) (err error) {
 		{"8 up curve", b.caseCurve},
 	}
 	for _, c := range cases {
+		if !o.selects(c.name) {
+			continue
+		}
 		if ctx.Err() != nil {
 			return fmt.Errorf("interrupted: %w", ctx.Err())
 		}

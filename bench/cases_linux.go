@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -9,24 +10,44 @@ import (
 	"strings"
 	"time"
 
+	"github.com/opencontainers/runtime-spec/specs-go"
+
 	"github.com/stack-dev/stack/runtime"
+	"github.com/stack-dev/stack/runtime/seccomp"
 )
 
 // caseRunTrue: create + start + wait + remove of /bin/true, with the host's
-// network namespace joined and with a new one; stack through the runtime
-// package in this process, crun and runc through `run` on an OCI bundle of
-// the same rootfs (their run does all four steps).
+// network namespace joined and with a new one, then with a new one under
+// Docker's default seccomp profile; stack through the runtime package in
+// this process, crun and runc through `run` on an OCI bundle of the same
+// rootfs (their run does all four steps). The filtered row is also set
+// against stack's own unfiltered one, measured in the same run, and
+// against crun with the same profile (crun compiles it with libseccomp).
 func (b *bench) caseRunTrue() error {
 	m, err := runtime.New(runtime.Options{StateRoot: filepath.Join(b.tmp, "runtime"), CgroupParent: cgroupParent + "/runtime"})
 	if err != nil {
 		return fmt.Errorf("runtime: %w", err)
 	}
 	n := b.runs(40, 15)
-	for _, netns := range []bool{false, true} {
-		name := "1. create+start+wait+rm /bin/true, host netns"
+	var unfiltered sample
+	for _, v := range []struct {
+		name    string
+		netns   bool
+		seccomp bool
+	}{
+		{"1. create+start+wait+rm /bin/true, host netns", false, false},
+		{"1. create+start+wait+rm /bin/true, new netns", true, false},
+		{"1. create+start+wait+rm /bin/true, new netns, Docker's seccomp profile", true, true},
+	} {
 		join := "/proc/self/ns/net"
-		if netns {
-			name, join = "1. create+start+wait+rm /bin/true, new netns", ""
+		if v.netns {
+			join = ""
+		}
+		spec := runtime.DefaultSpec("/bin/true")
+		if v.seccomp {
+			if spec.Linux.Seccomp, err = seccomp.Default(spec); err != nil {
+				return err
+			}
 		}
 		var ids []string
 		b.atExit(func() {
@@ -35,10 +56,10 @@ func (b *bench) caseRunTrue() error {
 			}
 		})
 		st, err := b.measure(3, n, func(i int) error {
-			id := fmt.Sprintf("true-%v-%d", netns, i)
+			id := fmt.Sprintf("true-%v-%v-%d", v.netns, v.seccomp, i)
 			ids = append(ids, id)
 			ctx := b.ctx
-			if err := m.Create(ctx, id, runtime.Config{Spec: runtime.DefaultSpec("/bin/true"), Rootfs: b.rootfs, NetNS: join}); err != nil {
+			if err := m.Create(ctx, id, runtime.Config{Spec: spec, Rootfs: b.rootfs, NetNS: join}); err != nil {
 				return err
 			}
 			if err := m.Start(ctx, id); err != nil {
@@ -56,15 +77,30 @@ func (b *bench) caseRunTrue() error {
 		if err != nil {
 			return fmt.Errorf("stack runtime: %w", err)
 		}
-		for _, rt := range []string{"crun", "runc"} {
-			r := row{name: name, stack: st, peer: rt + " run"}
-			if err := b.peerErr[rt]; err != nil {
+		if v.netns && !v.seccomp {
+			unfiltered = st
+		}
+		peers := []string{"crun", "runc"}
+		if v.seccomp {
+			b.rows = append(b.rows, row{name: v.name, stack: st, peer: "stack, no filter", other: unfiltered})
+			peers = []string{"crun"}
+		}
+		for _, rt := range peers {
+			r := row{name: v.name, stack: st, peer: rt + " run"}
+			if v.seccomp {
+				r.peer += ", same profile"
+			}
+			bundle, err := b.bundleFor(rt, v.netns, v.seccomp)
+			if err == nil {
+				err = b.peerErr[rt]
+			}
+			if err != nil {
 				r.skip = oneLine(err.Error())
 			} else {
 				r.other, err = b.measure(3, n, func(i int) error {
-					id := fmt.Sprintf("stackbench-%v-%d", netns, i)
+					id := fmt.Sprintf("stackbench-%v-%d", v.netns, i)
 					defer exec.Command(rt, "delete", "-f", id).Run()
-					_, err := runCmd(b.ctx, nil, rt, "run", "--bundle", b.bundles[netns], id)
+					_, err := runCmd(b.ctx, nil, rt, "run", "--bundle", bundle, id)
 					return err
 				})
 				if err != nil {
@@ -75,6 +111,37 @@ func (b *bench) caseRunTrue() error {
 		}
 	}
 	return nil
+}
+
+// bundleFor returns the /bin/true bundle of a case: the smoke test's, or
+// for seccomp one whose spec has Docker's default profile for the peer's
+// own capabilities.
+func (b *bench) bundleFor(rt string, netns, filter bool) (string, error) {
+	if !filter {
+		return b.bundles[netns], nil
+	}
+	dir := filepath.Join(b.tmp, "bundle-seccomp-"+rt)
+	if _, err := os.Stat(filepath.Join(dir, "config.json")); err == nil {
+		return dir, nil
+	}
+	if err := b.bundle(rt, dir, netns, "/bin/true"); err != nil {
+		return "", err
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	if err != nil {
+		return "", err
+	}
+	var s specs.Spec
+	if err := json.Unmarshal(data, &s); err != nil {
+		return "", err
+	}
+	if s.Linux.Seccomp, err = seccomp.Default(&s); err != nil {
+		return "", err
+	}
+	if data, err = json.MarshalIndent(&s, "", "\t"); err != nil {
+		return "", err
+	}
+	return dir, os.WriteFile(filepath.Join(dir, "config.json"), data, 0o644)
 }
 
 // serviceFile writes a stack file of n busybox services that sleep, the

@@ -5,6 +5,7 @@
 //
 //	go run ./bench            # full run, about 10 minutes, writes bench/RESULTS.md
 //	go run ./bench -quick     # about 2 minutes, fewer runs and no 50-service peer stack
+//	go run ./bench -only 1    # one case (here: create to exit), printed only
 //
 // It needs root on Linux. Missing peers are installed from Debian's
 // packages; a peer that still cannot run is skipped with the reason, and
@@ -23,6 +24,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 )
 
 // options are the command-line knobs of one run.
@@ -30,6 +33,7 @@ type options struct {
 	quick   bool
 	out     string
 	install bool
+	only    string // comma-separated case numbers; empty: all
 }
 
 func main() {
@@ -38,9 +42,35 @@ func main() {
 	flag.BoolVar(&o.quick, "quick", false, "fewer runs and no 50-service peer stack (about 2 minutes)")
 	flag.StringVar(&o.out, "o", "bench/RESULTS.md", "where to write the results (empty: do not write)")
 	flag.BoolVar(&o.install, "install", true, "apt-get install missing peers")
+	flag.StringVar(&o.only, "only", "", "run only these cases, by number (\"1,6\"); the results are not written unless -o is given")
 	flag.Parse()
+	if o.only != "" && !isSet("o") {
+		o.out = ""
+	}
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
+}
+
+// isSet reports whether the command line gave the flag name.
+func isSet(name string) bool {
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+// selects reports whether -only lets the case named name run: its name
+// starts with its numbers ("4+5 DNS and TCP").
+func (o options) selects(name string) bool {
+	if o.only == "" {
+		return true
+	}
+	nums, _, _ := strings.Cut(name, " ")
+	for _, n := range strings.Split(nums, "+") {
+		if slices.Contains(strings.Split(o.only, ","), n) {
+			return true
+		}
+	}
+	return false
 }

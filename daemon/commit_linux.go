@@ -10,6 +10,7 @@ import (
 	"github.com/stack-dev/stack/api"
 	"github.com/stack-dev/stack/image"
 	"github.com/stack-dev/stack/internal/errdefs"
+	"github.com/stack-dev/stack/internal/ident"
 	"github.com/stack-dev/stack/runtime"
 )
 
@@ -37,7 +38,7 @@ func (d *Daemon) Commit(ctx context.Context, project string, req api.CommitReque
 		}
 	}
 	if r == nil {
-		return api.CommitResult{}, fmt.Errorf("service %q has no container to commit in project %q (it has: %s): %w", req.Service, project, strings.Join(known, ", "), errdefs.ErrNotFound)
+		return api.CommitResult{}, fmt.Errorf("service %s has no container to commit in project %s (it has: %s): %w", ident.Quote(req.Service), project, strings.Join(known, ", "), errdefs.ErrNotFound)
 	}
 	if st, err := rt.State(r.ID); err == nil && st.Status == runtime.Running && !req.NoPause {
 		if err := rt.Pause(r.ID); err != nil {

@@ -39,6 +39,11 @@ type Config struct {
 	NetworkTable string
 	// Logger receives what the daemon logs. Optional.
 	Logger *slog.Logger
+	// InsecureRegistries may be reached over plain HTTP or with a
+	// certificate that does not verify ("host[:port]" or a CIDR), as
+	// docker's insecure-registries; loopback registries always may.
+	// Optional.
+	InsecureRegistries []string
 }
 
 // Daemon owns the state root and the engines below it. Its methods are
@@ -84,8 +89,18 @@ func New(cfg Config) (*Daemon, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if err := os.MkdirAll(cfg.StateRoot, 0o711); err != nil {
-		return nil, fmt.Errorf("create state root: %w", err)
+	// Only root may enter the state root: below it are containers'
+	// files (setuid binaries among them), volumes and logs (Docker's
+	// CVE-2021-41091). The directories that hold them are closed too, and
+	// an older state root (0711, volumes 0755) is tightened.
+	for _, dir := range []string{"", containerDir, rootfsDir, volumesDir, logsDir, projectsDir, storageDir} {
+		path := filepath.Join(cfg.StateRoot, dir)
+		if err := os.MkdirAll(path, 0o700); err != nil {
+			return nil, fmt.Errorf("create state root: %w", err)
+		}
+		if err := os.Chmod(path, 0o700); err != nil {
+			return nil, fmt.Errorf("state root: %w", err)
+		}
 	}
 	store, err := image.NewStore(filepath.Join(cfg.StateRoot, imageDir))
 	if err != nil {
@@ -248,6 +263,9 @@ func (d *Daemon) Info(ctx context.Context) (api.Info, error) {
 		OperatingSystem: osRelease(),
 		Architecture:    goruntime.GOARCH,
 		CPUs:            goruntime.NumCPU(),
+		// Every container gets Docker's seccomp profile (unless it opts
+		// out) and a cgroup namespace.
+		SecurityOptions: []string{"name=seccomp,profile=builtin", "name=cgroupns"},
 	}
 	switch cgroups.Mode() {
 	case cgroups.Unified:

@@ -15,6 +15,7 @@ import (
 
 	"github.com/stack-dev/stack/api"
 	"github.com/stack-dev/stack/internal/errdefs"
+	"github.com/stack-dev/stack/internal/ident"
 	"github.com/stack-dev/stack/runtime"
 )
 
@@ -47,12 +48,12 @@ func (d *Daemon) execTarget(project, service string, index int) (*record, error)
 	}
 	if !slices.Contains(known, service) {
 		if len(known) == 0 {
-			return nil, fmt.Errorf("project %q has no containers: run `stack up` first: %w", project, errdefs.ErrNotFound)
+			return nil, fmt.Errorf("project %s has no containers: run `stack up` first: %w", project, errdefs.ErrNotFound)
 		}
-		return nil, fmt.Errorf("service %q has no container in project %q (it has: %s): %w", service, project, strings.Join(known, ", "), errdefs.ErrNotFound)
+		return nil, fmt.Errorf("service %s has no container in project %s (it has: %s): %w", ident.Quote(service), project, strings.Join(known, ", "), errdefs.ErrNotFound)
 	}
 	if index > 0 {
-		return nil, fmt.Errorf("service %q has no running container number %d: %w", service, index, errdefs.ErrFailedPrecondition)
+		return nil, fmt.Errorf("service %s has no running container number %d: %w", ident.Quote(service), index, errdefs.ErrFailedPrecondition)
 	}
 	return nil, fmt.Errorf("service %q is not running: start it with `stack up` or `stack start %s`: %w", service, service, errdefs.ErrFailedPrecondition)
 }
@@ -74,7 +75,7 @@ func execProcess(r *record, req api.ExecRequest) (*specs.Process, error) {
 	if req.User != "" {
 		u, err := runtime.ResolveUser(r.Rootfs, req.User)
 		if err != nil {
-			return nil, fmt.Errorf("user %q: %w", req.User, err)
+			return nil, fmt.Errorf("user %s: %w", ident.Quote(req.User), err)
 		}
 		proc.User = u.Spec()
 	}

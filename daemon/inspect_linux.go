@@ -20,6 +20,7 @@ import (
 
 	"github.com/stack-dev/stack/api"
 	"github.com/stack-dev/stack/internal/errdefs"
+	"github.com/stack-dev/stack/internal/ident"
 	"github.com/stack-dev/stack/runtime"
 )
 
@@ -37,7 +38,7 @@ func (d *Daemon) inspectRoutes(handle handleFunc, v string) {
 		if s := r.URL.Query().Get("window"); s != "" {
 			dur, err := time.ParseDuration(s)
 			if err != nil || dur < 0 || dur > 10*time.Second {
-				return nil, fmt.Errorf("window %q: want a duration up to 10s: %w", s, errdefs.ErrInvalidArgument)
+				return nil, fmt.Errorf("window %s: want a duration up to 10s: %w", ident.Quote(s), errdefs.ErrInvalidArgument)
 			}
 			window = dur
 		}
@@ -47,12 +48,12 @@ func (d *Daemon) inspectRoutes(handle handleFunc, v string) {
 		q := r.URL.Query()
 		port, err := strconv.Atoi(q.Get("port"))
 		if err != nil || port <= 0 || port > 65535 {
-			return nil, fmt.Errorf("port %q: want a number from 1 to 65535: %w", q.Get("port"), errdefs.ErrInvalidArgument)
+			return nil, fmt.Errorf("port %s: want a number from 1 to 65535: %w", ident.Quote(q.Get("port")), errdefs.ErrInvalidArgument)
 		}
 		index := 0
 		if s := q.Get("index"); s != "" {
 			if index, err = strconv.Atoi(s); err != nil || index < 0 {
-				return nil, fmt.Errorf("index %q: want a positive number: %w", s, errdefs.ErrInvalidArgument)
+				return nil, fmt.Errorf("index %s: want a positive number: %w", ident.Quote(s), errdefs.ErrInvalidArgument)
 			}
 		}
 		return d.Port(r.PathValue("name"), q.Get("service"), port, q.Get("protocol"), index)
@@ -393,7 +394,7 @@ func (d *Daemon) Port(project, service string, port int, proto string, index int
 		proto = "tcp"
 	}
 	if proto != "tcp" && proto != "udp" {
-		return api.Port{}, fmt.Errorf("protocol %q: want tcp or udp: %w", proto, errdefs.ErrInvalidArgument)
+		return api.Port{}, fmt.Errorf("protocol %s: want tcp or udp: %w", ident.Quote(proto), errdefs.ErrInvalidArgument)
 	}
 	r, err := d.execTarget(project, service, index)
 	if err != nil {

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/stack-dev/stack/api"
 	"github.com/stack-dev/stack/internal/errdefs"
+	"github.com/stack-dev/stack/internal/ident"
 )
 
 // Lifecycle stops, starts, restarts, kills, pauses or unpauses the
@@ -33,7 +35,7 @@ func (d *Daemon) Lifecycle(ctx context.Context, project, op string, req api.Stop
 	}
 	for _, s := range req.Services {
 		if !known[s] {
-			return fmt.Errorf("service %q has no container in project %s (services: %v): %w", s, project, sortedKeys(known), errdefs.ErrNotFound)
+			return fmt.Errorf("service %s has no container in project %s (services: %s): %w", ident.Quote(s), project, strings.Join(sortedKeys(known), ", "), errdefs.ErrNotFound)
 		}
 	}
 	want := map[string]bool{}
@@ -59,7 +61,7 @@ func (d *Daemon) Lifecycle(ctx context.Context, project, op string, req api.Stop
 			sig := unix.SIGKILL
 			if req.Signal != "" {
 				if sig = unix.SignalNum(normalizeSignal(req.Signal)); sig == 0 {
-					return fmt.Errorf("unknown signal %q: %w", req.Signal, errdefs.ErrInvalidArgument)
+					return fmt.Errorf("unknown signal %s: %w", ident.Quote(req.Signal), errdefs.ErrInvalidArgument)
 				}
 			}
 			err = rt.Kill(ctx, r.ID, sig)

@@ -13,6 +13,7 @@ import (
 	"github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/stack-dev/stack/internal/errdefs"
+	"github.com/stack-dev/stack/internal/ident"
 	"github.com/stack-dev/stack/network"
 	"github.com/stack-dev/stack/network/dns"
 	"github.com/stack-dev/stack/planner"
@@ -277,5 +278,5 @@ func (d *Daemon) serviceContainer(project, service string) (*record, error) {
 			return r, nil
 		}
 	}
-	return nil, fmt.Errorf("service %q has no container: %w", service, errdefs.ErrNotFound)
+	return nil, fmt.Errorf("service %s has no container: %w", ident.Quote(service), errdefs.ErrNotFound)
 }

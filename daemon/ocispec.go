@@ -2,7 +2,10 @@ package daemon
 
 import (
 	"fmt"
+	"maps"
+	"os"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -12,6 +15,7 @@ import (
 	"github.com/stack-dev/stack/image"
 	"github.com/stack-dev/stack/internal/errdefs"
 	"github.com/stack-dev/stack/runtime"
+	"github.com/stack-dev/stack/runtime/seccomp"
 	"github.com/stack-dev/stack/spec"
 )
 
@@ -56,6 +60,15 @@ func buildSpec(in specInput) (*specs.Spec, error) {
 	if err != nil {
 		return nil, fmt.Errorf("service %q: user %q: %w", svc.Name, user, err)
 	}
+	extra, err := runtime.ResolveGroups(in.Rootfs, svc.GroupAdd)
+	if err != nil {
+		return nil, fmt.Errorf("service %q: group_add: %w", svc.Name, err)
+	}
+	for _, g := range extra {
+		if !slices.Contains(u.AdditionalGids, g) {
+			u.AdditionalGids = append(u.AdditionalGids, g)
+		}
+	}
 	p.User = u.Spec()
 
 	hostname := svc.Hostname
@@ -98,9 +111,7 @@ func buildSpec(in specInput) (*specs.Spec, error) {
 		}
 		p.Rlimits = append(p.Rlimits, rl)
 	}
-	if len(svc.Sysctls) > 0 {
-		s.Linux.Sysctl = svc.Sysctls
-	}
+	s.Linux.Sysctl = sysctls(svc)
 	s.Root.Readonly = svc.ReadOnly
 	s.Linux.Resources = resources(svc, s.Linux.Resources)
 
@@ -119,7 +130,70 @@ func buildSpec(in specInput) (*specs.Spec, error) {
 		s.Mounts = append(s.Mounts, m)
 	}
 	s.Mounts = append(s.Mounts, in.Mounts...)
+	if err := applySecurityOpts(s, svc); err != nil {
+		return nil, fmt.Errorf("service %q: %w", svc.Name, err)
+	}
 	return s, nil
+}
+
+// sysctls are the service's, over the two Docker sets in a container with
+// a network namespace of its own: unprivileged ICMP echo sockets (ping
+// without CAP_NET_RAW) and binding any port without
+// CAP_NET_BIND_SERVICE.
+func sysctls(svc *spec.Service) map[string]string {
+	out := map[string]string{}
+	if svc.NetworkMode != "host" && !strings.HasPrefix(svc.NetworkMode, "service:") {
+		out["net.ipv4.ping_group_range"] = "0 2147483647"
+		out["net.ipv4.ip_unprivileged_port_start"] = "0"
+	}
+	maps.Copy(out, svc.Sysctls)
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// applySecurityOpts sets the container's seccomp profile (Docker's default
+// unless the service has seccomp=unconfined or a profile of its own, or is
+// privileged), no_new_privs and systempaths=unconfined. It runs once the
+// capabilities are settled: the default profile grants calls by
+// capability.
+func applySecurityOpts(s *specs.Spec, svc *spec.Service) error {
+	profile, unconfined := "", svc.Privileged
+	for _, entry := range svc.SecurityOpt {
+		o, err := spec.ParseSecurityOpt(entry)
+		if err != nil {
+			return fmt.Errorf("security_opt: %w: %w", err, errdefs.ErrInvalidArgument)
+		}
+		switch o.Kind {
+		case "seccomp":
+			if o.Unconfined() {
+				unconfined = true
+			} else {
+				profile = o.Value
+			}
+		case "no-new-privileges":
+			s.Process.NoNewPrivileges = o.Value == "true"
+		case "systempaths":
+			s.Linux.MaskedPaths, s.Linux.ReadonlyPaths = nil, nil
+		}
+	}
+	var err error
+	switch {
+	case unconfined:
+		s.Linux.Seccomp = nil
+	case profile != "":
+		data, rerr := os.ReadFile(profile)
+		if rerr != nil {
+			return fmt.Errorf("security_opt: seccomp profile: %w", rerr)
+		}
+		if s.Linux.Seccomp, err = seccomp.LoadProfile(data, s); err != nil {
+			return fmt.Errorf("security_opt: seccomp profile %s: %w", profile, err)
+		}
+	default:
+		s.Linux.Seccomp, err = seccomp.Default(s)
+	}
+	return err
 }
 
 // containerArgs merges the service's entrypoint and command with the

@@ -1,12 +1,15 @@
 package daemon
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/stack-dev/stack/image"
 	"github.com/stack-dev/stack/spec"
@@ -77,7 +80,7 @@ func TestBuildSpec(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Process.User.UID != 1000 || s.Process.User.GID != 1000 || !slices.Equal(s.Process.User.AdditionalGids, []uint32{1001}) {
+	if s.Process.User.UID != 1000 || s.Process.User.GID != 1000 || !slices.Equal(s.Process.User.AdditionalGids, []uint32{1000, 1001}) {
 		t.Errorf("user = %+v", s.Process.User)
 	}
 	if s.Hostname != "box" || s.Domainname != "example.test" || s.Process.Cwd != "/srv" || !s.Process.Terminal || !s.Root.Readonly {
@@ -113,14 +116,52 @@ func TestBuildSpec(t *testing.T) {
 		t.Errorf("env = %v", s.Process.Env)
 	}
 
+	wantSysctl := map[string]string{"net.core.somaxconn": "1024", "net.ipv4.ping_group_range": "0 2147483647", "net.ipv4.ip_unprivileged_port_start": "0"}
+	if !maps.Equal(s.Linux.Sysctl, wantSysctl) {
+		t.Errorf("sysctls = %v, want %v", s.Linux.Sysctl, wantSysctl)
+	}
+	if s.Linux.Seccomp == nil || s.Linux.Seccomp.DefaultAction != specs.ActErrno || s.Process.NoNewPrivileges {
+		t.Errorf("want Docker's default seccomp profile and no no_new_privs: %+v", s.Process)
+	}
+
 	svc.Privileged = true
 	s, err = buildSpec(specInput{Service: svc, Rootfs: rootfs})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(s.Linux.MaskedPaths) != 0 || len(s.Process.Capabilities.Bounding) < 38 {
-		t.Errorf("privileged: masked %v, %d caps", s.Linux.MaskedPaths, len(s.Process.Capabilities.Bounding))
+	if len(s.Linux.MaskedPaths) != 0 || len(s.Process.Capabilities.Bounding) < 38 || s.Linux.Seccomp != nil {
+		t.Errorf("privileged: masked %v, %d caps, seccomp %v", s.Linux.MaskedPaths, len(s.Process.Capabilities.Bounding), s.Linux.Seccomp != nil)
 	}
+	svc.Privileged = false
+
+	svc.NetworkMode = "host"
+	svc.GroupAdd = []string{"extra", "4000"}
+	svc.User = "root"
+	svc.SecurityOpt = []string{"no-new-privileges", "systempaths=unconfined", "seccomp=unconfined", "label=disable"}
+	s, err = buildSpec(specInput{Service: svc, Rootfs: rootfs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(s.Process.User.AdditionalGids, []uint32{0, 1001, 4000}) {
+		t.Errorf("group_add: groups = %v, want [0 1001 4000]", s.Process.User.AdditionalGids)
+	}
+	if _, ok := s.Linux.Sysctl["net.ipv4.ping_group_range"]; ok {
+		t.Errorf("host network: sysctls = %v, want the service's only", s.Linux.Sysctl)
+	}
+	if !s.Process.NoNewPrivileges || s.Linux.Seccomp != nil || len(s.Linux.MaskedPaths) != 0 || len(s.Linux.ReadonlyPaths) != 0 {
+		t.Errorf("security_opt not applied: nnp %v seccomp %v masked %v ro %v", s.Process.NoNewPrivileges, s.Linux.Seccomp != nil, s.Linux.MaskedPaths, s.Linux.ReadonlyPaths)
+	}
+	profile := filepath.Join(t.TempDir(), "profile.json")
+	os.WriteFile(profile, []byte(`{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO"}]}`), 0o644)
+	svc.SecurityOpt = []string{"seccomp=" + profile}
+	if s, err = buildSpec(specInput{Service: svc, Rootfs: rootfs}); err != nil || s.Linux.Seccomp.DefaultAction != specs.ActAllow {
+		t.Errorf("seccomp=PROFILE: %v, %+v", err, s.Linux.Seccomp)
+	}
+	svc.GroupAdd = []string{"nosuchgroup"}
+	if _, err := buildSpec(specInput{Service: svc, Rootfs: rootfs}); err == nil || !strings.Contains(err.Error(), `group "nosuchgroup"`) {
+		t.Errorf("unknown group: %v", err)
+	}
+	svc.GroupAdd = nil
 
 	svc.User = "nosuchuser"
 	if _, err := buildSpec(specInput{Service: svc, Rootfs: rootfs}); err == nil {

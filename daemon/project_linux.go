@@ -15,6 +15,7 @@ import (
 
 	"github.com/stack-dev/stack/api"
 	"github.com/stack-dev/stack/internal/errdefs"
+	"github.com/stack-dev/stack/internal/ident"
 	"github.com/stack-dev/stack/planner"
 	"github.com/stack-dev/stack/runtime"
 	"github.com/stack-dev/stack/spec"
@@ -92,12 +93,10 @@ func (d *Daemon) observe(project string) ([]planner.Observed, map[string]*record
 // Up brings a project to the state its stack file describes: networks and
 // volumes first, then containers wave by wave in dependency order, each
 // service waiting for the conditions of its depends_on. emit receives
-// every step as it happens.
-func (d *Daemon) Up(ctx context.Context, req api.UpRequest, emit func(api.Event)) error {
-	p, err := spec.DecodeJSON(req.Project)
-	if err != nil {
-		return fmt.Errorf("%w: %w", err, errdefs.ErrInvalidArgument)
-	}
+// every step as it happens. p is req.Project decoded (spec.DecodeJSON),
+// which the caller does before it answers, so a bad project is a plain
+// error response rather than the last event of a stream.
+func (d *Daemon) Up(ctx context.Context, p *spec.Project, req api.UpRequest, emit func(api.Event)) error {
 	unlock, err := d.lockProject(p.Name)
 	if err != nil {
 		return err
@@ -443,10 +442,8 @@ func (d *Daemon) Down(ctx context.Context, project string, req api.DownRequest, 
 		d.events.publish(e)
 		emit(e)
 	}
-	switch req.RemoveImages {
-	case "", "local", "all":
-	default:
-		return fmt.Errorf("--rmi %q: want local or all: %w", req.RemoveImages, errdefs.ErrInvalidArgument)
+	if err := checkDown(req); err != nil {
+		return err
 	}
 	recs, err := d.records(project)
 	if err != nil {
@@ -500,6 +497,15 @@ func (d *Daemon) Down(ctx context.Context, project string, req api.DownRequest, 
 		ev("", "", "image-remove", ref)
 	}
 	return errors.Join(errs...)
+}
+
+// checkDown checks what Down can check before doing anything.
+func checkDown(req api.DownRequest) error {
+	switch req.RemoveImages {
+	case "", "local", "all":
+		return nil
+	}
+	return fmt.Errorf("--rmi %s: want local or all: %w", ident.Quote(req.RemoveImages), errdefs.ErrInvalidArgument)
 }
 
 // stopWaves orders a project's containers for stopping: a container goes

@@ -15,6 +15,7 @@ import (
 	"github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/stack-dev/stack/internal/errdefs"
+	"github.com/stack-dev/stack/internal/ident"
 )
 
 // projectsDir holds one directory per project, with a record per
@@ -78,6 +79,9 @@ func (d *Daemon) recordPath(project, name string) string {
 // saveRecord writes r atomically: a crash leaves the old or the new record,
 // never half of one.
 func (d *Daemon) saveRecord(r *record) error {
+	if err := errors.Join(ident.Project(r.Project), ident.Name("container name", r.Name)); err != nil {
+		return fmt.Errorf("save record: %w", err)
+	}
 	data, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode record of %s: %w", r.Name, err)
@@ -99,15 +103,37 @@ func (d *Daemon) removeRecord(r *record) error {
 }
 
 // records returns the containers of project, sorted by name; every
-// project's when project is "".
+// project's when project is "". Only directories and files whose names
+// are valid project and container names are read: nothing planted in the
+// state root under another name is taken for a container.
 func (d *Daemon) records(project string) ([]*record, error) {
-	pattern := filepath.Join(d.cfg.StateRoot, projectsDir, "*", "*.json")
-	if project != "" {
-		pattern = filepath.Join(d.cfg.StateRoot, projectsDir, project, "*.json")
+	root := filepath.Join(d.cfg.StateRoot, projectsDir)
+	projects := []string{project}
+	if project == "" {
+		ents, err := os.ReadDir(root)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("read container records: %w", err)
+		}
+		projects = projects[:0]
+		for _, e := range ents {
+			projects = append(projects, e.Name())
+		}
 	}
-	files, err := filepath.Glob(pattern)
-	if err != nil {
-		return nil, err
+	var files []string
+	for _, p := range projects {
+		if ident.Project(p) != nil {
+			continue
+		}
+		ents, err := os.ReadDir(filepath.Join(root, p))
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("read container records: %w", err)
+		}
+		for _, e := range ents {
+			name, ok := strings.CutSuffix(e.Name(), ".json")
+			if ok && e.Type().IsRegular() && ident.Name("container name", name) == nil {
+				files = append(files, filepath.Join(root, p, e.Name()))
+			}
+		}
 	}
 	var out []*record
 	for _, f := range files {
@@ -145,7 +171,7 @@ func (d *Daemon) findRecord(project, nameOrID string) (*record, error) {
 			return r, nil
 		}
 	}
-	return nil, fmt.Errorf("container %q: %w", nameOrID, errdefs.ErrNotFound)
+	return nil, fmt.Errorf("container %s: %w", ident.Quote(nameOrID), errdefs.ErrNotFound)
 }
 
 // newContainerID returns a random 64-hex-digit id, as docker's.

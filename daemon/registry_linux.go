@@ -25,7 +25,7 @@ const bootstrapCacheDir = "cache/bootstrap"
 // from the daemon's ~/.docker/config.json (root's, as the daemon runs as
 // root), as docker's do.
 func (d *Daemon) registryOptions(ref string, emit func(api.ImageProgress)) registry.Options {
-	return registry.Options{Progress: func(p registry.Progress) {
+	return registry.Options{Insecure: d.cfg.InsecureRegistries, Progress: func(p registry.Progress) {
 		emit(api.ImageProgress{Ref: ref, Layer: p.Layer.String(), Status: p.Status.String(), Current: p.Current, Total: p.Total})
 	}}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stack-dev/stack/api"
 	"github.com/stack-dev/stack/internal/errdefs"
+	"github.com/stack-dev/stack/internal/ident"
 	"github.com/stack-dev/stack/planner"
 	"github.com/stack-dev/stack/runtime"
 	"github.com/stack-dev/stack/spec"
@@ -27,15 +28,15 @@ func (d *Daemon) startOneOff(ctx context.Context, project string, req api.RunReq
 		return nil, err
 	}
 	if p.Name != project {
-		return nil, fmt.Errorf("run: project %q in the path, %q in the body: %w", project, p.Name, errdefs.ErrInvalidArgument)
+		return nil, fmt.Errorf("run: project %s in the path, %s in the body: %w", project, p.Name, errdefs.ErrInvalidArgument)
 	}
 	base, ok := p.Services[req.Service]
 	if !ok {
-		return nil, fmt.Errorf("no such service %q (the stack has: %s): %w", req.Service, strings.Join(sortedKeys(p.Services), ", "), errdefs.ErrNotFound)
+		return nil, fmt.Errorf("no such service %s (the stack has: %s): %w", ident.Quote(req.Service), strings.Join(sortedKeys(p.Services), ", "), errdefs.ErrNotFound)
 	}
 	if deps := base.Dependencies(); !req.NoDeps && len(deps) > 0 {
 		up := api.UpRequest{Project: req.Project, Services: deps}
-		if err := d.Up(ctx, up, func(api.Event) {}); err != nil {
+		if err := d.Up(ctx, p, up, func(api.Event) {}); err != nil {
 			return nil, fmt.Errorf("start the dependencies of %s: %w", req.Service, err)
 		}
 	}
@@ -80,6 +81,9 @@ func (d *Daemon) startOneOff(ctx context.Context, project string, req api.RunReq
 	name := req.Name
 	if name == "" {
 		name = fmt.Sprintf("%s-%s-run-%s", p.Name, svc.Name, id[:12])
+	}
+	if err := ident.Name("container name", name); err != nil {
+		return nil, fmt.Errorf("run: %w", err)
 	}
 	if recs, err := d.records(project); err == nil && slices.ContainsFunc(recs, func(r *record) bool { return r.Name == name }) {
 		return nil, fmt.Errorf("a container named %s exists: %w", name, errdefs.ErrAlreadyExists)

@@ -5,17 +5,22 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/stack-dev/stack/api"
 	"github.com/stack-dev/stack/internal/errdefs"
+	"github.com/stack-dev/stack/internal/ident"
+	"github.com/stack-dev/stack/spec"
 )
 
 // Handler returns the daemon's REST API. Every route is under /v1; errors
@@ -91,15 +96,27 @@ func (d *Daemon) Handler() http.Handler {
 			api.WriteError(w, err)
 			return
 		}
+		p, err := spec.DecodeJSON(req.Project)
+		if err == nil && p.Name != r.PathValue("name") {
+			err = fmt.Errorf("project %s in the path, %s in the body: %w", r.PathValue("name"), p.Name, errdefs.ErrInvalidArgument)
+		}
+		if err != nil {
+			api.WriteError(w, err)
+			return
+		}
 		streamEvents(w, func(emit func(api.Event)) error {
 			// The request's context ends if the client goes away; an up
 			// carries on regardless, as docker compose's does.
-			return d.Up(context.WithoutCancel(r.Context()), req, emit)
+			return d.Up(context.WithoutCancel(r.Context()), p, req, emit)
 		})
 	})
 	mux.HandleFunc("POST "+v+"/projects/{name}/down", func(w http.ResponseWriter, r *http.Request) {
 		var req api.DownRequest
 		if err := decodeJSON(r, &req); err != nil {
+			api.WriteError(w, err)
+			return
+		}
+		if err := checkDown(req); err != nil {
 			api.WriteError(w, err)
 			return
 		}
@@ -126,7 +143,7 @@ func (d *Daemon) Handler() http.Handler {
 		if t := q.Get("tail"); t != "" && t != "all" {
 			n, err := strconv.Atoi(t)
 			if err != nil {
-				api.WriteError(w, fmt.Errorf("tail %q: %w", t, errdefs.ErrInvalidArgument))
+				api.WriteError(w, fmt.Errorf("tail %s: %w", ident.Quote(t), errdefs.ErrInvalidArgument))
 				return
 			}
 			o.Tail = n
@@ -134,7 +151,7 @@ func (d *Daemon) Handler() http.Handler {
 		if s := q.Get("since"); s != "" {
 			since, err := time.Parse(time.RFC3339Nano, s)
 			if err != nil {
-				api.WriteError(w, fmt.Errorf("since %q: %w", s, errdefs.ErrInvalidArgument))
+				api.WriteError(w, fmt.Errorf("since %s: %w", ident.Quote(s), errdefs.ErrInvalidArgument))
 				return
 			}
 			o.Since = since
@@ -179,7 +196,41 @@ func (d *Daemon) Handler() http.Handler {
 			}
 		})
 	})
-	return mux
+	return checkNames(mux)
+}
+
+// checkNames refuses a request whose path or query names a project or a
+// volume by a name that could not be one (a path, a glob), before any
+// handler sees it: they become file names and keys. The names are taken
+// from the escaped path, so an encoded slash (..%2F..) is caught too.
+func checkNames(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := requestNames(r); err != nil {
+			api.WriteError(w, err)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func requestNames(r *http.Request) error {
+	segs := strings.Split(r.URL.EscapedPath(), "/")
+	if len(segs) >= 4 && segs[1] == "v"+api.Version {
+		name, err := url.PathUnescape(segs[3])
+		if err != nil {
+			return fmt.Errorf("path %s: %w", ident.Quote(r.URL.EscapedPath()), errdefs.ErrInvalidArgument)
+		}
+		switch segs[2] {
+		case "projects":
+			return ident.Project(name)
+		case "volumes":
+			return ident.Name("volume name", name)
+		}
+	}
+	if p := r.URL.Query().Get("project"); p != "" {
+		return ident.Project(p)
+	}
+	return nil
 }
 
 // stream answers with a stream of JSON values, one per line, flushed as
@@ -221,11 +272,44 @@ func streamEvents(w http.ResponseWriter, op func(emit func(api.Event)) error) {
 	})
 }
 
+// maxJSONBody bounds a JSON request body. The largest is up's, which
+// carries the project: a few KiB per service. Streamed bodies (image
+// imports, build contexts) are not JSON and are not bounded by it.
+const maxJSONBody = 8 << 20
+
+// decodeJSON decodes a request body of at most maxJSONBody bytes into v,
+// refusing fields v does not have. The error quotes little of the body.
 func decodeJSON(r *http.Request, v any) error {
-	if err := json.NewDecoder(r.Body).Decode(v); err != nil {
-		return fmt.Errorf("decode request body: %v: %w", err, errdefs.ErrInvalidArgument)
+	body := &countingReader{r: io.LimitReader(r.Body, maxJSONBody+1)}
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if body.n > maxJSONBody {
+		return fmt.Errorf("request body is larger than %d MiB: %w", maxJSONBody>>20, errdefs.ErrInvalidArgument)
+	}
+	if err != nil {
+		return fmt.Errorf("decode request body: %s: %w", shorten(err.Error()), errdefs.ErrInvalidArgument)
 	}
 	return nil
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// shorten cuts a message that may quote outside input to a line's length.
+func shorten(s string) string {
+	if len(s) > 200 {
+		return s[:200] + "..."
+	}
+	return s
 }
 
 // ListenUnix listens on a unix socket at path, creating its directory,

@@ -162,7 +162,7 @@ func (m *Manager) Records() *dns.Table { return m.records }
 // been created (not external) before, and it fails with
 // [errdefs.ErrNotFound] otherwise.
 func (m *Manager) CreateNetwork(ctx context.Context, cfg NetworkConfig) (_ NetworkStatus, retErr error) {
-	if err := validateNetworkName(cfg.Name); err != nil {
+	if err := validateID("network", cfg.Name); err != nil {
 		return NetworkStatus{}, fmt.Errorf("create network: %w", err)
 	}
 	m.mu.Lock()

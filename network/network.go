@@ -8,9 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"strings"
 
-	"github.com/stack-dev/stack/internal/errdefs"
+	"github.com/stack-dev/stack/internal/ident"
 	"github.com/stack-dev/stack/network/nat"
 )
 
@@ -205,27 +204,6 @@ func bridgeMAC(name string) net.HardwareAddr {
 	return net.HardwareAddr{0x02, 0x5b, sum[0], sum[1], sum[2], sum[3]}
 }
 
-// validateID checks that id is safe as a path component and in an
-// interface alias.
-func validateID(kind, id string) error {
-	if id == "" || len(id) > 128 || id[0] == '.' || id[0] == '-' {
-		return fmt.Errorf("%s %q: %w", kind, id, errdefs.ErrInvalidArgument)
-	}
-	for _, r := range id {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '_', r == '.', r == '-':
-		default:
-			return fmt.Errorf("%s %q: only letters, digits, '_', '.' and '-': %w", kind, id, errdefs.ErrInvalidArgument)
-		}
-	}
-	return nil
-}
-
-// validateNetworkName checks a network name: like an ID, but spaces are
-// refused too since the name goes into an interface alias after a space.
-func validateNetworkName(name string) error {
-	if strings.ContainsAny(name, " \n") {
-		return fmt.Errorf("network %q: %w", name, errdefs.ErrInvalidArgument)
-	}
-	return validateID("network", name)
-}
+// validateID checks a name that becomes a link name, a file name or a
+// key: see internal/ident.
+func validateID(kind, id string) error { return ident.Name(kind, id) }

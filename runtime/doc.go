@@ -161,10 +161,20 @@
 // with a terminal gets one the same way, from the container's devpts, and
 // [Process.Console] returns its master.
 //
+// # Seccomp
+//
+// A spec with Linux.Seccomp is compiled by Create (package
+// runtime/seccomp), so a bad profile fails Create in the caller's process;
+// the bundle carries the program, and the init loads it on the thread it
+// execs from, with SECCOMP_FILTER_FLAG_TSYNC, as the last step before
+// execve(2) (before dropping capabilities when no_new_privs is off: see
+// applyProcess). Exec'd processes load the container's program too.
+// [seccomp.Default] gives Docker's default profile for a spec.
+//
 // # Not yet
 //
-// User namespaces and seccomp are refused with errdefs.ErrNotImplemented
-// (a caller asking for them must not silently get a container without);
+// User namespaces are refused with errdefs.ErrNotImplemented (a caller
+// asking for them must not silently get a container without one);
 // AppArmor/SELinux labels are ignored; checkpointing and stdin for
 // containers without a terminal are not supported.
 //

@@ -77,6 +77,16 @@ func (m *Manager) Exec(ctx context.Context, id string, cfg ExecConfig) (*Process
 	if st.Status != Running {
 		return nil, fmt.Errorf("exec in %q: container is %s: %w", id, st.Status, errdefs.ErrFailedPrecondition)
 	}
+	// An exec'd process runs under the container's seccomp filter, as in
+	// Docker.
+	dir, err := m.dir(id)
+	if err != nil {
+		return nil, err
+	}
+	var b bundle
+	if err := readJSON(filepath.Join(dir, bundleFile), &b); err != nil {
+		return nil, fmt.Errorf("exec in %q: %w", id, err)
+	}
 	cgc := m.cgroupConfig(id)
 	cg, err := loadCgroup(cgc)
 	if err != nil {
@@ -176,7 +186,7 @@ func (m *Manager) Exec(ctx context.Context, id string, cfg ExecConfig) (*Process
 	conn := newSyncConn(parent)
 	stop := context.AfterFunc(ctx, func() { cmd.Process.Kill() })
 	defer stop()
-	if err := conn.send(syncMsg{Type: msgConfig, Config: &initConfig{Spec: &specs.Spec{Process: cfg.Process}}}); err != nil {
+	if err := conn.send(syncMsg{Type: msgConfig, Config: &initConfig{Spec: &specs.Spec{Process: cfg.Process}, Seccomp: b.Seccomp}}); err != nil {
 		return fail(err)
 	}
 	if cfg.Process.Terminal {

@@ -114,14 +114,14 @@ func containerInit() error {
 		return err
 	}
 	if !cfg.Init {
-		return fail(finalizeProcess(p, argv0, p.Args, env))
+		return fail(finalizeProcess(p, cfg.Seccomp, argv0, p.Args, env))
 	}
 	// init: true. We stay PID 1 as the reaper and run the process as our
 	// child, forked from this thread so it inherits the credentials set
 	// here (as tini does, PID 1 runs as the container's user). We cannot
 	// exec a fresh copy of ourselves instead: the binary may be
 	// dynamically linked and the container has no loader for it.
-	if err := applyProcess(p); err != nil {
+	if err := applyProcess(p, cfg.Seccomp); err != nil {
 		return fail(err)
 	}
 	sigs := make(chan os.Signal, 32)
@@ -212,7 +212,7 @@ func execInit() error {
 	if err != nil {
 		return fail(err)
 	}
-	return fail(finalizeProcess(p, argv0, p.Args, processEnv(p.Env, homeOf(p.User.UID))))
+	return fail(finalizeProcess(p, m.Config.Seccomp, argv0, p.Args, processEnv(p.Env, homeOf(p.User.UID))))
 }
 
 // reap is PID 1 for init: true, like tini: it forwards every signal to

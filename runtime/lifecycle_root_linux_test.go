@@ -102,11 +102,6 @@ func TestRootCreateErrors(t *testing.T) {
 	if err := m.Create(ctxT(t), "../escape", runtime.Config{Spec: sh("true"), Rootfs: rootfs}); !errors.Is(err, errdefs.ErrInvalidArgument) {
 		t.Errorf("Create with a bad id = %v", err)
 	}
-	spec = sh("true")
-	spec.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow}
-	if err := m.Create(ctxT(t), "seccomp", runtime.Config{Spec: spec, Rootfs: rootfs}); !errors.Is(err, errdefs.ErrNotImplemented) {
-		t.Errorf("Create with seccomp = %v, want ErrNotImplemented", err)
-	}
 	if err := m.Start(ctxT(t), "never-created"); err == nil {
 		t.Error("Start of a missing container succeeded")
 	}

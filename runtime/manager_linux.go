@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	goruntime "runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -23,6 +24,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/stack-dev/stack/internal/errdefs"
+	"github.com/stack-dev/stack/runtime/seccomp"
 )
 
 // Manager creates and controls containers. It keeps no state in memory:
@@ -87,6 +89,10 @@ func (m *Manager) Create(ctx context.Context, id string, cfg Config) (retErr err
 	if err := validateConfig(&cfg); err != nil {
 		return fmt.Errorf("create container %q: %w", id, err)
 	}
+	spec, filter, err := compileSeccomp(cfg.Spec)
+	if err != nil {
+		return fmt.Errorf("create container %q: %w", id, err)
+	}
 	if err := os.Mkdir(dir, 0o700); errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("container %q: %w", id, errdefs.ErrAlreadyExists)
 	} else if err != nil {
@@ -98,8 +104,8 @@ func (m *Manager) Create(ctx context.Context, id string, cfg Config) (retErr err
 		}
 	}()
 	b := bundle{
-		ID: id, Spec: cfg.Spec, Rootfs: cfg.Rootfs, NetNS: cfg.NetNS, Init: cfg.Init,
-		Cgroup: m.cgroupConfig(id),
+		ID: id, Spec: spec, Rootfs: cfg.Rootfs, NetNS: cfg.NetNS, Init: cfg.Init,
+		Cgroup: m.cgroupConfig(id), Seccomp: filter,
 	}
 	if err := writeJSON(filepath.Join(dir, bundleFile), b); err != nil {
 		return fmt.Errorf("create container %q: %w", id, err)
@@ -130,11 +136,8 @@ func validateConfig(cfg *Config) error {
 	if s.Linux == nil {
 		s.Linux = &specs.Linux{}
 	}
-	// Refused rather than ignored: a caller asking for a seccomp filter
-	// or user namespace must not get a container without one.
-	if s.Linux.Seccomp != nil {
-		return fmt.Errorf("seccomp: %w", errdefs.ErrNotImplemented)
-	}
+	// Refused rather than ignored: a caller asking for a user namespace
+	// must not get a container without one.
 	if len(s.Linux.UIDMappings) > 0 || len(s.Linux.GIDMappings) > 0 {
 		return fmt.Errorf("user namespace mappings: %w", errdefs.ErrNotImplemented)
 	}
@@ -142,6 +145,23 @@ func validateConfig(cfg *Config) error {
 		return fmt.Errorf("%w: %w", err, errdefs.ErrNotImplemented)
 	}
 	return nil
+}
+
+// compileSeccomp compiles the spec's seccomp profile, once, here: the
+// init and exec'd processes only load the program. It returns the spec
+// without the profile (a copy when it had one), for the bundle.
+func compileSeccomp(s *specs.Spec) (*specs.Spec, *seccomp.Program, error) {
+	if s.Linux.Seccomp == nil {
+		return s, nil, nil
+	}
+	p, err := seccomp.Compile(s.Linux.Seccomp, goruntime.GOARCH)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, linux := *s, *s.Linux
+	linux.Seccomp = nil
+	c.Linux = &linux
+	return &c, p, nil
 }
 
 // startShim spawns the container's shim in its own session and waits for

@@ -14,6 +14,7 @@ import (
 
 	"github.com/stack-dev/stack/internal/errdefs"
 	"github.com/stack-dev/stack/internal/linux"
+	"github.com/stack-dev/stack/runtime/seccomp"
 )
 
 // rlimitResource maps a spec's rlimit name to its resource number.
@@ -131,22 +132,33 @@ func lastCap() (int, error) {
 
 // finalizeProcess turns the calling thread into the container's process and
 // execs it. It returns only on failure.
-func finalizeProcess(p *specs.Process, argv0 string, argv, env []string) error {
-	if err := applyProcess(p); err != nil {
+func finalizeProcess(p *specs.Process, filter *seccomp.Program, argv0 string, argv, env []string) error {
+	if err := applyProcess(p, filter); err != nil {
 		return err
 	}
 	return linux.Exec(argv0, argv, env)
 }
 
 // applyProcess gives the calling thread the process's settings: rlimits,
-// oom_score_adj, cwd, user and groups, capabilities, no_new_privs. The
+// oom_score_adj, cwd, user and groups, capabilities, no_new_privs, and
+// the seccomp filter (nil for none). The
 // capability calls (capset(2), PR_CAPBSET_DROP, ambient) act on the
 // calling thread only, which is why Init holds its thread from the start
 // and execs (or forks) from it: execve(2) keeps only the calling thread,
 // and a child copies the credentials of the thread that cloned it.
 // (setuid(2) and setgroups(2) go through package syscall, which applies
 // them to every thread.)
-func applyProcess(p *specs.Process) error {
+//
+// The filter goes last, so that as few calls as possible run under it,
+// except without no_new_privs: loading it then needs CAP_SYS_ADMIN, so it
+// goes before the capabilities are dropped, and the profile must allow
+// the calls that drop them (Docker's does). runc does the same.
+func applyProcess(p *specs.Process, filter *seccomp.Program) error {
+	if filter != nil && !p.NoNewPrivileges {
+		if err := filter.Load(); err != nil {
+			return err
+		}
+	}
 	if err := setRlimits(p.Rlimits); err != nil {
 		return err
 	}
@@ -238,6 +250,9 @@ func applyProcess(p *specs.Process) error {
 	if p.NoNewPrivileges {
 		if err := linux.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			return err
+		}
+		if filter != nil {
+			return filter.Load()
 		}
 	}
 	return nil

@@ -202,6 +202,7 @@ func (s *shim) create() (ln net.Listener, retErr error) {
 		Spec: spec, Rootfs: s.b.Rootfs, Init: s.b.Init,
 		CgroupNS: hasNamespace(spec.Linux.Namespaces, specs.CgroupNamespace),
 		CgroupV2: s.b.Cgroup.V2,
+		Seccomp:  s.b.Seccomp,
 	}
 	if err := s.sync.send(syncMsg{Type: msgConfig, Config: cfg}); err != nil {
 		return nil, fmt.Errorf("send config to init: %w", err)

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/stack-dev/stack/internal/errdefs"
+	"github.com/stack-dev/stack/runtime/seccomp"
 )
 
 // Files in a container's state directory.
@@ -34,6 +35,9 @@ type bundle struct {
 	NetNS  string       `json:"netns,omitempty"`
 	Init   bool         `json:"init,omitempty"`
 	Cgroup cgroupConfig `json:"cgroup"`
+	// Seccomp is Spec.Linux.Seccomp compiled (Spec keeps none): the init
+	// and every exec'd process load it.
+	Seccomp *seccomp.Program `json:"seccomp,omitempty"`
 }
 
 // writeFileAtomic replaces path with data: a temporary file in the same

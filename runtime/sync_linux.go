@@ -10,6 +10,8 @@ import (
 	"strconv"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/stack-dev/stack/runtime/seccomp"
 )
 
 // The processes of one container and how they talk:
@@ -81,6 +83,8 @@ type initConfig struct {
 	CgroupNS bool `json:"cgroupNS,omitempty"`
 	// CgroupV2 selects how a "cgroup" mount is done.
 	CgroupV2 bool `json:"cgroupV2,omitempty"`
+	// Seccomp is the filter the process runs under, nil for none.
+	Seccomp *seccomp.Program `json:"seccomp,omitempty"`
 }
 
 type syncMsg struct {

@@ -9,6 +9,7 @@ import (
 	"github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/stack-dev/stack/internal/errdefs"
+	"github.com/stack-dev/stack/internal/ident"
 )
 
 // Options configure a [Manager].
@@ -128,18 +129,5 @@ type ExecConfig struct {
 }
 
 // validateID checks that id is safe as a path component and a cgroup
-// name: 1 to 128 characters of [a-zA-Z0-9_.-], starting with a letter or
-// digit. (Not a regexp: compiling `{0,127}` unrolls 127 states, which cost
-// every re-exec of the binary a millisecond at start-up.)
-func validateID(id string) error {
-	ok := len(id) > 0 && len(id) <= 128
-	for i := 0; ok && i < len(id); i++ {
-		c := id[i]
-		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
-		ok = alnum || i > 0 && (c == '_' || c == '.' || c == '-')
-	}
-	if !ok {
-		return fmt.Errorf("container id %q: must be 1-128 of [a-zA-Z0-9_.-], starting with a letter or digit: %w", id, errdefs.ErrInvalidArgument)
-	}
-	return nil
-}
+// name.
+func validateID(id string) error { return ident.Name("container id", id) }

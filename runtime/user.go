@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -32,12 +33,15 @@ func (u User) Spec() specs.User {
 // ResolveUser resolves a Docker-style user string ("name", "uid",
 // "name:group", "uid:gid", and mixes) against rootfs/etc/passwd and
 // rootfs/etc/group, following symlinks only inside rootfs. The rules are
-// Docker's (runc libcontainer/user.GetExecUser): a user found in passwd
-// takes its primary group from there and its supplementary groups from the
-// groups that list it; an explicit group replaces the primary group and
-// disables the supplementary groups; a numeric id missing from the files is
-// used as is (group 0). An empty string means root. A name that matches no
-// entry is an error wrapping errdefs.ErrInvalidArgument.
+// Docker's (runc libcontainer/user.GetExecUser, then moby's getUser): a
+// user found in passwd takes its primary group from there and its
+// supplementary groups from the groups that list it; an explicit group
+// replaces the primary group and disables the supplementary groups; a
+// numeric id missing from the files is used as is (group 0). The primary
+// group is always the first supplementary group, as Docker sets it (so
+// `groups` in a root container says root). An empty string means root. A
+// name that matches no entry is an error wrapping
+// errdefs.ErrInvalidArgument.
 func ResolveUser(rootfs, user string) (User, error) {
 	userArg, groupArg, _ := strings.Cut(user, ":")
 	if userArg == "" {
@@ -94,8 +98,10 @@ func ResolveUser(rootfs, user string) (User, error) {
 			}
 			u.GID = uint32(gidNum)
 		}
+		u.AdditionalGids = []uint32{u.GID}
 		return u, nil
 	}
+	u.AdditionalGids = []uint32{u.GID}
 	if name == "" {
 		return u, nil
 	}
@@ -105,13 +111,45 @@ func ResolveUser(rootfs, user string) (User, error) {
 			continue
 		}
 		for _, member := range strings.Split(f[3], ",") {
-			if member == name {
+			if member == name && !slices.Contains(u.AdditionalGids, uint32(gid)) {
 				u.AdditionalGids = append(u.AdditionalGids, uint32(gid))
 				break
 			}
 		}
 	}
 	return u, nil
+}
+
+// ResolveGroups resolves compose's group_add entries, group names or
+// numbers, against rootfs/etc/group, as docker does: a number is taken as
+// it is, a name must be in the file.
+func ResolveGroups(rootfs string, groups []string) ([]uint32, error) {
+	if len(groups) == 0 {
+		return nil, nil
+	}
+	data, err := readRootfsFile(rootfs, "/etc/group")
+	if err != nil {
+		return nil, err
+	}
+	records := colonRecords(data, 4)
+	out := make([]uint32, 0, len(groups))
+	for _, g := range groups {
+		if n, err := strconv.ParseUint(g, 10, 32); err == nil {
+			out = append(out, uint32(n))
+			continue
+		}
+		found := false
+		for _, f := range records {
+			if gid, err := strconv.ParseUint(f[2], 10, 32); err == nil && f[0] == g {
+				out, found = append(out, uint32(gid)), true
+				break
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("group %q: no such group in the image's /etc/group: %w", g, errdefs.ErrInvalidArgument)
+		}
+	}
+	return out, nil
 }
 
 // readRootfsFile reads path inside rootfs, resolving symlinks as if rootfs

@@ -85,6 +85,7 @@ func (l *loader) decodeNetwork(name string, n *yaml.Node) *Network {
 			switch key {
 			case "name":
 				nw.Name = l.str(v, p)
+				l.pos[p] = v
 			case "driver":
 				nw.Driver = l.str(v, p)
 				if nw.Driver != "bridge" && nw.Driver != "" {
@@ -219,6 +220,7 @@ func (l *loader) decodeVolume(name string, n *yaml.Node) *Volume {
 			switch key {
 			case "name":
 				vol.Name = l.str(v, p)
+				l.pos[p] = v
 			case "driver":
 				if vol.Driver = l.str(v, p); vol.Driver != "local" && vol.Driver != "" {
 					l.notImplemented(v, p, "volume driver "+vol.Driver+" (stack has local volumes)")

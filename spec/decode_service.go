@@ -13,10 +13,10 @@ import (
 var serviceKeys = []string{
 	"annotations", "build", "cap_add", "cap_drop", "command", "configs", "container_name", "cpu_period", "cpu_quota",
 	"cpu_shares", "cpus", "cpuset", "depends_on", "deploy", "develop", "dns", "dns_opt", "dns_search", "domainname",
-	"entrypoint", "env_file", "environment", "expose", "extra_hosts", "healthcheck", "hostname", "image", "init",
+	"entrypoint", "env_file", "environment", "expose", "extra_hosts", "group_add", "healthcheck", "hostname", "image", "init",
 	"labels", "links", "logging", "mem_limit", "mem_reservation", "memswap_limit", "network_mode", "networks",
 	"pids_limit", "platform", "ports", "privileged", "profiles", "pull_policy", "read_only", "restart", "scale",
-	"secrets", "shm_size", "stdin_open", "stop_grace_period", "stop_signal", "sysctls", "tmpfs", "tty", "ulimits",
+	"secrets", "security_opt", "shm_size", "stdin_open", "stop_grace_period", "stop_signal", "sysctls", "tmpfs", "tty", "ulimits",
 	"user", "volumes", "volumes_from", "working_dir",
 }
 
@@ -25,10 +25,10 @@ var serviceExtra = map[string]fieldKind{
 	"attach": ignored, "blkio_config": unsupported, "cgroup": unsupported, "cgroup_parent": unsupported,
 	"cpu_count": unsupported, "cpu_percent": unsupported, "cpu_rt_period": unsupported, "cpu_rt_runtime": unsupported,
 	"credential_spec": unsupported, "device_cgroup_rules": unsupported, "devices": unsupported, "external_links": unsupported,
-	"gpus": unsupported, "group_add": unsupported, "ipc": unsupported, "isolation": unsupported, "label_file": unsupported,
+	"gpus": unsupported, "ipc": unsupported, "isolation": unsupported, "label_file": unsupported,
 	"mac_address": unsupported, "mem_swappiness": unsupported, "models": unsupported, "oom_kill_disable": unsupported,
 	"oom_score_adj": unsupported, "pid": unsupported, "post_start": unsupported, "pre_start": unsupported,
-	"pre_stop": unsupported, "provider": unsupported, "runtime": unsupported, "security_opt": unsupported,
+	"pre_stop": unsupported, "provider": unsupported, "runtime": unsupported,
 	"storage_opt": unsupported, "use_api_socket": unsupported, "userns_mode": unsupported, "uts": unsupported,
 }
 
@@ -133,6 +133,16 @@ func (l *loader) decodeService(name string, n *yaml.Node) *Service {
 			s.Privileged = l.boolean(v, p)
 		case "cap_add":
 			s.CapAdd = l.strList(v, p, false)
+		case "security_opt":
+			s.SecurityOpt = l.securityOpts(v, p)
+		case "group_add":
+			for _, g := range l.scalarList(v, p) {
+				if g.Value == "" || strings.ContainsAny(g.Value, ":\n") {
+					l.errorf(g, p, "group %q: want a group name or number", g.Value)
+					continue
+				}
+				s.GroupAdd = append(s.GroupAdd, g.Value)
+			}
 		case "cap_drop":
 			s.CapDrop = l.strList(v, p, false)
 		case "sysctls":

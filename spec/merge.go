@@ -154,8 +154,9 @@ func mapKey(n *yaml.Node, key string) *yaml.Node {
 //   - ports, volumes, secrets and configs merge by their unique key
 //     (ports by host ip, host port, target and protocol; the others by
 //     target), an override entry replacing the base entry with its key;
-//   - dns, dns_search, dns_opt, expose, cap_add, cap_drop, profiles, tmpfs,
-//     links, volumes_from and env_file append what is new;
+//   - dns, dns_search, dns_opt, expose, cap_add, cap_drop, security_opt,
+//     group_add, profiles, tmpfs, links, volumes_from and env_file append
+//     what is new;
 //   - other sequences append;
 //   - a value tagged !reset removes the key, one tagged !override replaces
 //     it whole.
@@ -234,7 +235,7 @@ func (l *loader) mergeSequence(base, over *yaml.Node, path string) *yaml.Node {
 			return over
 		case "ports", "volumes", "secrets", "configs":
 			return l.mergeUnique(base, over, path, field)
-		case "dns", "dns_search", "dns_opt", "expose", "cap_add", "cap_drop", "profiles", "tmpfs", "links", "volumes_from", "env_file", "external_links":
+		case "dns", "dns_search", "dns_opt", "expose", "cap_add", "cap_drop", "security_opt", "group_add", "profiles", "tmpfs", "links", "volumes_from", "env_file", "external_links":
 			return l.appendNew(base, over)
 		}
 	}

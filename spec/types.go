@@ -71,17 +71,22 @@ type Service struct {
 	Secrets     []FileRef       `yaml:"secrets,omitempty" json:"secrets,omitempty"`
 	Configs     []FileRef       `yaml:"configs,omitempty" json:"configs,omitempty"`
 
-	StopSignal      string            `yaml:"stop_signal,omitempty" json:"stop_signal,omitempty"`
-	StopGracePeriod *Duration         `yaml:"stop_grace_period,omitempty" json:"stop_grace_period,omitempty"`
-	Init            *bool             `yaml:"init,omitempty" json:"init,omitempty"`
-	Tty             bool              `yaml:"tty,omitempty" json:"tty,omitempty"`
-	StdinOpen       bool              `yaml:"stdin_open,omitempty" json:"stdin_open,omitempty"`
-	ReadOnly        bool              `yaml:"read_only,omitempty" json:"read_only,omitempty"`
-	Privileged      bool              `yaml:"privileged,omitempty" json:"privileged,omitempty"`
-	CapAdd          []string          `yaml:"cap_add,omitempty" json:"cap_add,omitempty"`
-	CapDrop         []string          `yaml:"cap_drop,omitempty" json:"cap_drop,omitempty"`
-	Sysctls         map[string]string `yaml:"sysctls,omitempty" json:"sysctls,omitempty"`
-	Ulimits         map[string]Ulimit `yaml:"ulimits,omitempty" json:"ulimits,omitempty"`
+	StopSignal      string    `yaml:"stop_signal,omitempty" json:"stop_signal,omitempty"`
+	StopGracePeriod *Duration `yaml:"stop_grace_period,omitempty" json:"stop_grace_period,omitempty"`
+	Init            *bool     `yaml:"init,omitempty" json:"init,omitempty"`
+	Tty             bool      `yaml:"tty,omitempty" json:"tty,omitempty"`
+	StdinOpen       bool      `yaml:"stdin_open,omitempty" json:"stdin_open,omitempty"`
+	ReadOnly        bool      `yaml:"read_only,omitempty" json:"read_only,omitempty"`
+	Privileged      bool      `yaml:"privileged,omitempty" json:"privileged,omitempty"`
+	CapAdd          []string  `yaml:"cap_add,omitempty" json:"cap_add,omitempty"`
+	CapDrop         []string  `yaml:"cap_drop,omitempty" json:"cap_drop,omitempty"`
+	// SecurityOpt entries are checked by ParseSecurityOpt; a seccomp
+	// profile's path is absolute.
+	SecurityOpt []string `yaml:"security_opt,omitempty" json:"security_opt,omitempty"`
+	// GroupAdd are supplementary groups, names or numbers.
+	GroupAdd []string          `yaml:"group_add,omitempty" json:"group_add,omitempty"`
+	Sysctls  map[string]string `yaml:"sysctls,omitempty" json:"sysctls,omitempty"`
+	Ulimits  map[string]Ulimit `yaml:"ulimits,omitempty" json:"ulimits,omitempty"`
 
 	ShmSize        ByteSize `yaml:"shm_size,omitempty" json:"shm_size,omitempty"`
 	MemLimit       ByteSize `yaml:"mem_limit,omitempty" json:"mem_limit,omitempty"`

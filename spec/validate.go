@@ -10,6 +10,9 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/stack-dev/stack/internal/errdefs"
+	"github.com/stack-dev/stack/internal/ident"
 )
 
 // normalize fills in what Compose derives: the default network,
@@ -118,6 +121,7 @@ func (l *loader) validate(p *Project) {
 		port      uint32
 	}
 	published := map[hostPort]string{}
+	l.checkNames(p)
 	for _, name := range p.ServiceNames() {
 		s := p.Services[name]
 		sp := "services." + name
@@ -224,6 +228,42 @@ func (l *loader) validate(p *Project) {
 		}
 	}
 	l.checkCycles(p)
+}
+
+// checkNames applies internal/ident's rules to every name that becomes a
+// path, a key or a link name: the daemon refuses the same names, but here
+// the error has a line.
+func (l *loader) checkNames(p *Project) {
+	for _, name := range p.ServiceNames() {
+		sp := "services." + name
+		if err := ident.Service(name); err != nil {
+			l.errorf(l.pos[sp], sp, "%s", strings.TrimSuffix(err.Error(), ": "+errdefs.ErrInvalidArgument.Error()))
+		}
+		if cn := p.Services[name].ContainerName; cn != "" {
+			if err := ident.Name("container_name", cn); err != nil {
+				l.errorf(l.pos[sp+".container_name"], sp+".container_name", "%s", strings.TrimSuffix(err.Error(), ": "+errdefs.ErrInvalidArgument.Error()))
+			}
+		}
+	}
+	for _, key := range sortedKeys(p.Volumes) {
+		if err := ident.Name("volume name", p.Volumes[key].Name); err != nil {
+			l.errorf(l.namePos("volumes."+key), "volumes."+key+".name", "%s", strings.TrimSuffix(err.Error(), ": "+errdefs.ErrInvalidArgument.Error()))
+		}
+	}
+	for _, key := range sortedKeys(p.Networks) {
+		if err := ident.Name("network name", p.Networks[key].Name); err != nil {
+			l.errorf(l.namePos("networks."+key), "networks."+key+".name", "%s", strings.TrimSuffix(err.Error(), ": "+errdefs.ErrInvalidArgument.Error()))
+		}
+	}
+}
+
+// namePos is the node of a volume's or network's name: key, else the
+// object itself.
+func (l *loader) namePos(path string) *yaml.Node {
+	if n := l.pos[path+".name"]; n != nil {
+		return n
+	}
+	return l.pos[path]
 }
 
 // portPos finds the node of a port entry, for error positions.

@@ -47,7 +47,11 @@ func defaultHost() string {
 }
 
 func newDaemonCommand(g *globalOptions) *cobra.Command {
-	var debug bool
+	var (
+		debug      bool
+		configFile string
+		insecure   []string
+	)
 	cmd := &cobra.Command{
 		Use:   "daemon",
 		Short: "Run the stack daemon (the CLI starts it on demand)",
@@ -55,12 +59,17 @@ func newDaemonCommand(g *globalOptions) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
+			fc, err := daemon.LoadConfigFile(configFile, cmd.Flags().Changed("config-file"))
+			if err != nil {
+				return err
+			}
 			d, err := daemon.New(daemon.Config{
-				StateRoot:    g.stateRoot,
-				Version:      versionString(),
-				Logger:       newLogger(g.stderr, debug),
-				NetworkTable: os.Getenv("STACK_NFT_TABLE"),
-				CgroupParent: os.Getenv("STACK_CGROUP_PARENT"),
+				StateRoot:          g.stateRoot,
+				Version:            versionString(),
+				Logger:             newLogger(g.stderr, debug),
+				NetworkTable:       os.Getenv("STACK_NFT_TABLE"),
+				CgroupParent:       os.Getenv("STACK_CGROUP_PARENT"),
+				InsecureRegistries: append(fc.InsecureRegistries, insecure...),
 			})
 			if err != nil {
 				return err
@@ -81,6 +90,8 @@ func newDaemonCommand(g *globalOptions) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&debug, "debug", false, "log debug records")
+	cmd.Flags().StringVar(&configFile, "config-file", daemon.DefaultConfigFile, "daemon configuration file (JSON, dockerd's keys: insecure-registries)")
+	cmd.Flags().StringArrayVar(&insecure, "insecure-registry", nil, "registry (host[:port] or CIDR) that may be reached over plain HTTP or without a verified certificate (repeatable)")
 	return cmd
 }
 

@@ -292,6 +292,20 @@ func newInfoCommand(g *globalOptions) *cobra.Command {
 			fmt.Fprintf(w, "Server Version: %s\nAPI Version: %s\n", info.ServerVersion, info.APIVersion)
 			fmt.Fprintf(w, "Containers: %d (running: %d)\nImages: %d\n", info.Containers, info.ContainersRunning, info.Images)
 			fmt.Fprintf(w, "Storage Driver: %s\nCgroup Driver: %s\nCgroup Version: %s\nRuntime: %s\n", info.StorageDriver, info.CgroupDriver, info.CgroupVersion, info.Runtime)
+			if len(info.SecurityOptions) > 0 {
+				fmt.Fprintln(w, "Security Options:")
+				for _, o := range info.SecurityOptions {
+					// docker's layout: the name, then each other key.
+					for i, kv := range strings.Split(o, ",") {
+						k, v, _ := strings.Cut(kv, "=")
+						if i == 0 {
+							fmt.Fprintf(w, "  %s\n", v)
+						} else {
+							fmt.Fprintf(w, "   %s%s: %s\n", strings.ToUpper(k[:1]), k[1:], v)
+						}
+					}
+				}
+			}
 			fmt.Fprintf(w, "Kernel Version: %s\nOperating System: %s\nArchitecture: %s\nCPUs: %d\nTotal Memory: %s\nState Root: %s\n",
 				info.KernelVersion, info.OperatingSystem, info.Architecture, info.CPUs, humanSize(info.MemTotal), info.StateRoot)
 			return nil

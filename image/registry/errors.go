@@ -1,15 +1,19 @@
 package registry
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"golang.org/x/sys/unix"
 
+	"github.com/stack-dev/stack/image"
 	"github.com/stack-dev/stack/internal/errdefs"
 )
 
@@ -48,10 +52,40 @@ func classify(ref string, err error) error {
 		}
 		return fmt.Errorf("%s: %w", ref, err)
 	}
+	if errors.Is(err, ErrPlainHTTP) {
+		return fmt.Errorf("%s: %w", ref, err)
+	}
+	if tlsFailure(err) {
+		host := ref
+		if r, perr := image.ParseReference(ref); perr == nil {
+			host = r.Domain
+		}
+		return fmt.Errorf("%s: %w: the registry's TLS does not verify: if you trust it, start the daemon with --insecure-registry %s (or list it under insecure-registries in /etc/stack/daemon.json): %w",
+			ref, err, host, errdefs.ErrFailedPrecondition)
+	}
 	if unreachable(err) {
 		return fmt.Errorf("%s: %w: no registry is reachable: %s: %w: %w", ref, err, OfflineHint, ErrNoRegistry, errdefs.ErrUnavailable)
 	}
 	return fmt.Errorf("%s: %w", ref, err)
+}
+
+// tlsFailure reports whether err is a failed TLS handshake or certificate
+// check: a registry with a self-signed certificate, or one that speaks
+// plain HTTP on its TLS port.
+func tlsFailure(err error) bool {
+	var (
+		header   tls.RecordHeaderError
+		verify   *tls.CertificateVerificationError
+		unknown  x509.UnknownAuthorityError
+		hostname x509.HostnameError
+		invalid  x509.CertificateInvalidError
+	)
+	if errors.As(err, &header) || errors.As(err, &verify) || errors.As(err, &unknown) || errors.As(err, &hostname) || errors.As(err, &invalid) {
+		return true
+	}
+	// net/http turns the RecordHeaderError of a plain-HTTP answer into
+	// an untyped error with this text (net/http/transport.go).
+	return strings.Contains(err.Error(), "server gave HTTP response to HTTPS client")
 }
 
 func hasCode(e *transport.Error, codes ...transport.ErrorCode) bool {

@@ -26,7 +26,7 @@ var errInvalid = errdefs.ErrInvalidArgument
 // the image is created, so an interrupted pull leaves no image, only
 // blobs that a later pull reuses (or prune collects).
 func Pull(ctx context.Context, s Store, ref string, opts Options) (image.Image, error) {
-	r, nr, err := parse(ref)
+	r, nr, err := opts.parse(ref)
 	if err != nil {
 		return image.Image{}, fmt.Errorf("pull %s: %w", ref, err)
 	}

@@ -16,7 +16,7 @@ import (
 // bytes. Progress is reported for the image as a whole, under the
 // manifest's digest.
 func Push(ctx context.Context, s Store, ref string, opts Options) (digest.Digest, error) {
-	_, nr, err := parse(ref)
+	_, nr, err := opts.parse(ref)
 	if err != nil {
 		return "", fmt.Errorf("push %s: %w", ref, err)
 	}

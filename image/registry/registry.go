@@ -40,6 +40,11 @@ type Options struct {
 	// Progress receives the progress of every layer. It is called from
 	// several goroutines, but never concurrently for one layer. Optional.
 	Progress func(Progress)
+	// Insecure lists the registries ("host[:port]", or a CIDR of their
+	// addresses) that may be reached over plain HTTP or with a
+	// certificate that does not verify, as docker's insecure-registries.
+	// Loopback registries always may; any other needs TLS. Optional.
+	Insecure []string
 }
 
 // Status is the state of one layer in a [Progress] report.
@@ -100,22 +105,21 @@ func (o Options) remote(ctx context.Context) []remote.Option {
 	if kc == nil {
 		kc = authn.DefaultKeychain
 	}
-	opts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(kc), remote.WithPlatform(o.platform()), remote.WithJobs(o.jobs())}
-	if o.Transport != nil {
-		opts = append(opts, remote.WithTransport(o.Transport))
+	return []remote.Option{
+		remote.WithContext(ctx), remote.WithAuthFromKeychain(kc), remote.WithPlatform(o.platform()), remote.WithJobs(o.jobs()),
+		remote.WithTransport(newInsecure(o.Insecure).transport(o.Transport)),
 	}
-	return opts
 }
 
 // parse normalises ref as the store does ("busybox" is
 // "docker.io/library/busybox:latest") and returns it with its registry
 // form.
-func parse(ref string) (image.Reference, name.Reference, error) {
+func (o Options) parse(ref string) (image.Reference, name.Reference, error) {
 	r, err := image.ParseReference(ref)
 	if err != nil {
 		return r, nil, err
 	}
-	nr, err := name.ParseReference(r.String())
+	nr, err := name.ParseReference(r.String(), newInsecure(o.Insecure).nameOptions(r.Domain)...)
 	if err != nil {
 		return r, nil, fmt.Errorf("reference %q: %v: %w", ref, err, errInvalid)
 	}

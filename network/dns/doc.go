@@ -14,7 +14,11 @@
 // # Handler chain
 //
 // Queries pass through a chain of [Handler]s, as in CoreDNS: [Records],
-// then [Forward]. Records answers
+// then [Forward]. Records refuses (REFUSED) a client whose address is not
+// on the listener's network: every network's gateway is reachable from
+// every container through the host, and another project's container must
+// learn nothing of this one's names, nor use its forwarder. Otherwise it
+// answers
 //
 //   - A for the names of containers on the networks the client can see:
 //     the network the listener belongs to, plus the other networks of the

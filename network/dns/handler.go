@@ -60,6 +60,12 @@ func (h *Records) ServeDNS(ctx context.Context, w mdns.ResponseWriter, r *mdns.M
 	q := r.Question[0]
 	client := clientAddr(w)
 	v := h.Table.view(h.Network, client)
+	// A network's resolver serves that network: a container of another
+	// network (another project's) reaches the gateway's address through
+	// the host, and must learn nothing of this one's names.
+	if sub, ok := v.s.subnetOf[h.Network]; !ok || !sub.Contains(client) {
+		return mdns.RcodeRefused, nil
+	}
 	if v.client != nil && len(v.client.Upstreams) > 0 {
 		ctx = withUpstreams(ctx, v.client.Upstreams)
 	}

@@ -2,6 +2,7 @@ package dns_test
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/netip"
 	"slices"
@@ -96,7 +97,10 @@ func TestRecords(t *testing.T) {
 		{name: "and the other way", client: "10.89.1.2", network: "b", qname: "web.", qtype: mdns.TypeA, rcode: mdns.RcodeNameError},
 		{name: "multi-homed client sees both", client: "10.89.0.9", network: "a", qname: "other.", qtype: mdns.TypeA, answer: []string{"10.89.1.2"}},
 		{name: "multi-homed name per network", client: "10.89.1.2", network: "b", qname: "m.", qtype: mdns.TypeA, answer: []string{"10.89.1.9"}},
-		{name: "unknown client sees the listener's network", client: "192.0.2.7", network: "a", qname: "db.", qtype: mdns.TypeA, answer: []string{"10.89.0.4"}},
+		{name: "a client off the network is refused", client: "192.0.2.7", network: "a", qname: "db.", qtype: mdns.TypeA, rcode: mdns.RcodeRefused},
+		{name: "so is another network's, names and forwarding alike", client: "10.89.1.2", network: "a", qname: "example.com.", qtype: mdns.TypeA, rcode: mdns.RcodeRefused},
+		{name: "and its reverse lookups", client: "10.89.1.2", network: "a", qname: "4.0.89.10.in-addr.arpa.", qtype: mdns.TypePTR, rcode: mdns.RcodeRefused},
+		{name: "the gateway is on the network", client: "10.89.0.1", network: "a", qname: "db.", qtype: mdns.TypeA, answer: []string{"10.89.0.4"}},
 		{name: "unknown single label", client: "10.89.0.4", network: "a", qname: "nosuch.", qtype: mdns.TypeA, rcode: mdns.RcodeNameError},
 		{name: "unknown in our domain", client: "10.89.0.4", network: "a", qname: "nosuch.stack.internal.", qtype: mdns.TypeA, rcode: mdns.RcodeNameError},
 		{name: "outside name is forwarded", client: "10.89.0.4", network: "a", qname: "example.com.", qtype: mdns.TypeA, answer: []string{upstreamMark}},
@@ -116,6 +120,13 @@ func TestRecords(t *testing.T) {
 			rcode, err := h.ServeDNS(context.Background(), w, req)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if tt.rcode == mdns.RcodeRefused {
+				// A refusal is written by the server; nothing else is.
+				if rcode != tt.rcode || w.msg != nil {
+					t.Fatalf("rcode = %d (msg %v), want a bare refusal", rcode, w.msg)
+				}
+				return
 			}
 			if rcode != tt.rcode || w.msg == nil || w.msg.Rcode != tt.rcode {
 				t.Fatalf("rcode = %d (msg %v), want %d", rcode, w.msg, tt.rcode)
@@ -190,9 +201,9 @@ func TestTableChangesAtOnce(t *testing.T) {
 	req := new(mdns.Msg)
 	req.SetQuestion("web.", mdns.TypeA)
 	w := newRecorder("10.89.0.4")
-	h.ServeDNS(context.Background(), w, req)
-	if w.msg.Rcode != mdns.RcodeNameError {
-		t.Fatalf("after network removal: %v", w.msg)
+	// The network is gone: its listener (about to close) answers nothing.
+	if rcode, _ := h.ServeDNS(context.Background(), w, req); rcode != mdns.RcodeRefused || w.msg != nil {
+		t.Fatalf("after network removal: rcode %d, %v", rcode, w.msg)
 	}
 	if err := tb.Add(dns.Record{Network: "a"}); err == nil {
 		t.Fatal("incomplete record accepted")
@@ -291,7 +302,12 @@ func TestForward(t *testing.T) {
 // TCP, with a plain upstream on another loopback address.
 func TestServer(t *testing.T) {
 	up := upstream(t, "127.0.0.2", "198.51.100.1")
-	tb := testTable(t)
+	// The network is 127.0.0.0/16 here: queries come from loopback.
+	tb := dns.NewTable("")
+	tb.AddNetwork("a", netip.MustParsePrefix("127.0.0.0/16"))
+	for i, addr := range []string{"10.89.0.2", "10.89.0.3"} {
+		tb.Add(dns.Record{Network: "a", Container: fmt.Sprintf("web%d", i), Addr: netip.MustParseAddr(addr), Names: []string{"web"}})
+	}
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -308,16 +324,24 @@ func TestServer(t *testing.T) {
 	defer srv.Shutdown(context.Background())
 	addr := pc.LocalAddr().String()
 	for _, proto := range []string{"udp", "tcp"} {
-		c := &mdns.Client{Net: proto, Timeout: 2 * time.Second}
 		for _, tc := range []struct {
+			from  string // the client's address
 			qname string
 			rcode int
 			want  string
 		}{
-			{"web.", mdns.RcodeSuccess, "10.89.0.2 10.89.0.3"},
-			{"other.", mdns.RcodeNameError, ""},
-			{"example.com.", mdns.RcodeSuccess, "198.51.100.1"},
+			{"127.0.0.1", "web.", mdns.RcodeSuccess, "10.89.0.2 10.89.0.3"},
+			{"127.0.0.1", "other.", mdns.RcodeNameError, ""},
+			{"127.0.0.1", "example.com.", mdns.RcodeSuccess, "198.51.100.1"},
+			{"127.1.0.5", "web.", mdns.RcodeRefused, ""},
+			{"127.1.0.5", "example.com.", mdns.RcodeRefused, ""},
 		} {
+			c := &mdns.Client{Net: proto, Timeout: 2 * time.Second, Dialer: &net.Dialer{Timeout: 2 * time.Second}}
+			if proto == "udp" {
+				c.Dialer.LocalAddr = &net.UDPAddr{IP: net.ParseIP(tc.from)}
+			} else {
+				c.Dialer.LocalAddr = &net.TCPAddr{IP: net.ParseIP(tc.from)}
+			}
 			req := new(mdns.Msg)
 			req.SetQuestion(tc.qname, mdns.TypeA)
 			resp, _, err := c.Exchange(req, addr)
@@ -327,7 +351,7 @@ func TestServer(t *testing.T) {
 			got := answers(resp)
 			slices.Sort(got)
 			if resp.Rcode != tc.rcode || strings.Join(got, " ") != tc.want {
-				t.Fatalf("%s %s: rcode %d %v, want %d %q", proto, tc.qname, resp.Rcode, got, tc.rcode, tc.want)
+				t.Fatalf("%s %s from %s: rcode %d %v, want %d %q", proto, tc.qname, tc.from, resp.Rcode, got, tc.rcode, tc.want)
 			}
 		}
 	}

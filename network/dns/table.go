@@ -50,6 +50,8 @@ type snapshot struct {
 	// networksOf maps a container to its networks.
 	networksOf map[string][]string
 	subnets    []netip.Prefix
+	// subnetOf maps a network to its subnet.
+	subnetOf map[string]netip.Prefix
 }
 
 // NewTable returns an empty table for domain ([DefaultDomain] when empty;
@@ -145,9 +147,11 @@ func (t *Table) publish() {
 		names:      map[string]map[string][]netip.Addr{},
 		addrs:      map[netip.Addr]*Record{},
 		networksOf: map[string][]string{},
+		subnetOf:   map[string]netip.Prefix{},
 	}
-	for _, p := range t.subnets {
+	for n, p := range t.subnets {
 		s.subnets = append(s.subnets, p)
+		s.subnetOf[n] = p
 	}
 	for _, r := range t.records {
 		r := r
