@@ -91,6 +91,8 @@ func newRootCommand(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 
 	root.AddCommand(
 		newConfigCommand(g),
+		newConvertCommand(g),
+		newKubeCommand(g),
 		newVersionCommand(g),
 	)
 	root.AddCommand(engineCommands(g)...)
