@@ -459,9 +459,10 @@ func (d *Daemon) sweepNetworks(ctx context.Context) {
 		return
 	}
 	recs, _ := d.records("")
-	// The links and rules of this engine's instance and table are its
-	// own (see network.Live).
-	live := network.Live{Exclusive: true}
+	// The links of this engine's instance and the rules of its table are
+	// its own; links an older version made could be another engine's,
+	// unless this is the default state root (see network.Live).
+	live := network.Live{OwnRules: true, LegacyLinks: filepath.Clean(d.cfg.StateRoot) == DefaultStateRoot}
 	for _, r := range recs {
 		live.Containers = append(live.Containers, r.ID)
 		for n := range r.Networks {

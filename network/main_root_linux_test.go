@@ -20,6 +20,9 @@ import (
 // such as the daemon's, may run alongside with links of their own, so only
 // ours count.)
 func TestMain(m *testing.M) {
+	if IsResolver() {
+		ResolverMain()
+	}
 	root := os.Getenv("STACK_TEST_ROOT") == "1"
 	tmp, err := os.MkdirTemp("", "network-test-")
 	if err != nil {

@@ -147,3 +147,27 @@ func writeFileAtomic(path string, b []byte) (retErr error) {
 	defer d.Close()
 	return d.Sync()
 }
+
+// writeFile replaces path with b through a temporary file and a rename,
+// without syncing: for files whose loss in a power cut costs nothing (the
+// resolver's, which the manager writes again).
+func writeFile(path string, b []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	return nil
+}

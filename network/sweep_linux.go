@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 )
 
 // Live names what is still alive: the networks of stacks that exist and
@@ -15,12 +16,14 @@ import (
 type Live struct {
 	Networks   []string
 	Containers []string
-	// Exclusive says this manager is the only one in its host namespace
-	// and its rules table, so links of an older version (whose aliases
-	// named no instance) and rules that no state names are its own debris
-	// and go too. Without it, Sweep leaves those alone. Links that name
-	// this manager's instance are its own either way.
-	Exclusive bool
+	// OwnRules says the manager's rules table is its alone, so rules that
+	// no state names are its own debris and go too.
+	OwnRules bool
+	// LegacyLinks says links of an older version (whose aliases named no
+	// instance) are this manager's: it is the only engine of the host
+	// that can have made them. Links that name this manager's instance
+	// are its own either way.
+	LegacyLinks bool
 }
 
 // Sweep removes everything of ours that live does not name, in the state
@@ -31,7 +34,7 @@ type Live struct {
 // best effort and reports every error.
 //
 // Bridges and veths whose aliases name this manager's instance are its
-// own; with live.Exclusive, those of an older version are too.
+// own; with live.LegacyLinks, those of an older version are too.
 func (m *Manager) Sweep(ctx context.Context, live Live) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -69,11 +72,11 @@ func (m *Manager) Sweep(ctx context.Context, live Live) error {
 			errs = append(errs, m.ipam.RemoveNetwork(n.Name))
 		}
 	}
-	errs = append(errs, m.sweepLinks(live.Exclusive))
-	if live.Exclusive {
+	errs = append(errs, m.sweepLinks(live.LegacyLinks))
+	if live.OwnRules {
 		errs = append(errs, m.sweepRules())
 	}
-	errs = append(errs, m.sweepNetNS())
+	errs = append(errs, m.sweepNetNS(), m.sweepResolverFiles())
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("sweep: %w", err)
 	}
@@ -105,6 +108,31 @@ func (m *Manager) sweepLinks(legacy bool) error {
 			}
 			errs = append(errs, m.deleteLink(l.Attrs().Name))
 		}
+	}
+	return errors.Join(errs...)
+}
+
+// sweepResolverFiles removes the resolver's files of networks and
+// containers no state names (a crash between one and the other), and
+// stops the resolver when no network is left.
+func (m *Manager) sweepResolverFiles() error {
+	var errs []error
+	for dir, known := range map[string]func(string) bool{
+		resolverNets: func(n string) bool { _, ok := m.st.Networks[n]; return ok },
+		resolverCtrs: func(id string) bool { _, ok := m.st.Containers[id]; return ok },
+	} {
+		ents, _ := os.ReadDir(m.resolverPath(dir))
+		for _, e := range ents {
+			name := strings.TrimSuffix(e.Name(), ".json")
+			if !known(name) {
+				if err := os.Remove(m.resolverPath(dir, e.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
+					errs = append(errs, err)
+				}
+			}
+		}
+	}
+	if len(m.st.Networks) == 0 {
+		m.stopResolver()
 	}
 	return errors.Join(errs...)
 }

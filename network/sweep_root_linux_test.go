@@ -50,7 +50,7 @@ func TestRootSweepAfterCrash(t *testing.T) {
 	must(t, m1.Close()) // the crash: resolvers gone, everything else stays
 
 	m2 := newTestManager(t, host, opts)
-	must(t, m2.Sweep(ctx, Live{Networks: []string{keep}, Containers: []string{"alive"}, Exclusive: true}))
+	must(t, m2.Sweep(ctx, Live{Networks: []string{keep}, Containers: []string{"alive"}, OwnRules: true, LegacyLinks: true}))
 	// The live network comes back with its resolver.
 	_, err = m2.CreateNetwork(ctx, NetworkConfig{Name: keep})
 	must(t, err)
@@ -83,7 +83,7 @@ func TestRootSweepAfterCrash(t *testing.T) {
 	}
 
 	// Everything is gone once nothing is live.
-	must(t, m2.Sweep(ctx, Live{Exclusive: true}))
+	must(t, m2.Sweep(ctx, Live{OwnRules: true, LegacyLinks: true}))
 	assertClean(t, m2)
 	assertNoTable(t, host, DefaultTable)
 }
@@ -112,7 +112,7 @@ func TestRootTwoInstances(t *testing.T) {
 	_, err = b.Setup(ctx, AttachConfig{ContainerID: "c", Networks: []EndpointConfig{{Network: name}}})
 	must(t, err)
 	// a sweeps as a restarted daemon with nothing live, then removes.
-	must(t, a.Sweep(ctx, Live{Exclusive: true}))
+	must(t, a.Sweep(ctx, Live{OwnRules: true, LegacyLinks: true}))
 	must(t, a.RemoveNetwork(ctx, name))
 	for _, link := range []string{sb.Bridge, vethName(b.instance, "c", name)} {
 		if _, err := b.nl.LinkByName(link); err != nil {

@@ -15,7 +15,6 @@ import (
 	"path"
 	"path/filepath"
 	goruntime "runtime"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -25,6 +24,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/stack-dev/stack/internal/errdefs"
+	"github.com/stack-dev/stack/internal/linux"
 	"github.com/stack-dev/stack/runtime/seccomp"
 )
 
@@ -481,18 +481,7 @@ func (m *Manager) recover(id string) (State, error) {
 
 // running reports whether pid is a process that has not ended (a zombie
 // has).
-func running(pid int) bool {
-	if pid <= 0 {
-		return false
-	}
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i >= 0 && len(s) > i+2 && s[i+2] != 'Z' && s[i+2] != 'X'
-}
+func running(pid int) bool { return pid > 0 && linux.ProcStartTime(pid) != 0 }
 
 // Kill sends sig to the container's init process.
 func (m *Manager) Kill(ctx context.Context, id string, sig unix.Signal) error {

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/stack-dev/stack/internal/errdefs"
+	"github.com/stack-dev/stack/internal/linux"
 	"github.com/stack-dev/stack/runtime/seccomp"
 )
 
@@ -97,24 +98,7 @@ func readJSON(path string, v any) error {
 
 // procStartTime returns field 22 of /proc/pid/stat, the start time in
 // clock ticks since boot, or 0 when pid does not exist.
-func procStartTime(pid int) uint64 {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0
-	}
-	// comm (field 2) may contain spaces and parentheses; count from the last ')'.
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 20 {
-		return 0
-	}
-	n, _ := strconv.ParseUint(f[19], 10, 64)
-	return n
-}
+func procStartTime(pid int) uint64 { return linux.ProcStartTime(pid) }
 
 // alive reports whether the process pid started at start still runs (a
 // zombie counts as gone).

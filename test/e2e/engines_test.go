@@ -1,9 +1,14 @@
 package e2e
 
 import (
+	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 const twoEnginesStack = `services:
@@ -85,4 +90,80 @@ func TestRootTwoEngines(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestRootDNSWithoutDaemon: with the daemon killed, containers still
+// resolve each other's names (the resolver is a process of its own).
+func TestRootDNSWithoutDaemon(t *testing.T) {
+	e := newEnv(t)
+	out := filepath.Join(e.dir, "out")
+	if err := os.Mkdir(out, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	e.writeStack(`services:
+  web:
+    image: busybox
+    command: [sleep, "3600"]
+  client:
+    image: busybox
+    volumes: ["` + out + `:/out"]
+    command: [sh, -c, "i=0; while true; do i=$((i+1)); nslookup web > /out/$$i.tmp 2>&1 && mv /out/$$i.tmp /out/ok-$$i || mv /out/$$i.tmp /out/fail-$$i; sleep 0.1; done"]
+`)
+	e.mustRun("up", "-d")
+	waitFile := func(prefix string) string {
+		for i := 0; i < 100; i++ {
+			ents, _ := os.ReadDir(out)
+			for _, ent := range ents {
+				if strings.HasPrefix(ent.Name(), prefix) {
+					return ent.Name()
+				}
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Fatalf("no %s* file in %s", prefix, out)
+		return ""
+	}
+	waitFile("ok-")
+	pid := e.daemonPid()
+	if pid == 0 {
+		t.Fatal("no daemon pid")
+	}
+	syscall.Kill(pid, syscall.SIGKILL)
+	for i := 0; i < 100 && processRuns(pid); i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	// Only answers given after the daemon died count.
+	ents, _ := os.ReadDir(out)
+	for _, ent := range ents {
+		os.Remove(filepath.Join(out, ent.Name()))
+	}
+	got := waitFile("ok-")
+	data, _ := os.ReadFile(filepath.Join(out, got))
+	if !strings.Contains(string(data), "Name:") {
+		t.Errorf("the answer while the daemon is down:\n%s", data)
+	}
+	if ents, _ := os.ReadDir(out); len(ents) > 0 {
+		for _, ent := range ents {
+			if strings.HasPrefix(ent.Name(), "fail-") {
+				data, _ := os.ReadFile(filepath.Join(out, ent.Name()))
+				t.Errorf("a lookup failed while the daemon was down:\n%s", data)
+				break
+			}
+		}
+	}
+	if processRuns(pid) {
+		t.Fatal("the daemon runs: the test is void")
+	}
+}
+
+// processRuns reports whether pid is a process that has not ended (a
+// zombie has).
+func processRuns(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i >= 0 && len(s) > i+2 && s[i+2] != 'Z' && s[i+2] != 'X'
 }

@@ -140,7 +140,7 @@ func (e *env) daemonPid() int {
 func (e *env) stopDaemon() {
 	if pid := e.daemonPid(); pid > 0 {
 		syscall.Kill(pid, syscall.SIGTERM)
-		for i := 0; i < 300 && syscall.Kill(pid, 0) == nil; i++ {
+		for i := 0; i < 300 && processRuns(pid); i++ {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
@@ -168,6 +168,14 @@ func (e *env) assertClean(tag string) {
 	}
 	for _, d := range globs("/sys/fs/cgroup/*/stack-e2e") {
 		os.Remove(d) // empty once every test's parent is gone
+	}
+	// The networks' resolver ends with the last network.
+	if data, err := os.ReadFile(filepath.Join(e.root, "network", "dns", "pid")); err == nil {
+		var pid int
+		fmt.Sscan(string(data), &pid)
+		if pid > 0 && processRuns(pid) {
+			t.Errorf("the resolver (pid %d) still runs", pid)
+		}
 	}
 	// Every link of the engine has an alias that names its instance.
 	if inst := engineInstance(e.root); inst != "" {
