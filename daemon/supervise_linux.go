@@ -439,6 +439,15 @@ func (d *Daemon) sweepOrphans(ctx context.Context, atStart bool) {
 			}
 		}
 	}
+	if atStart {
+		// Volumes a crash cut short while they were made.
+		vols, _ := os.ReadDir(filepath.Join(d.cfg.StateRoot, volumesDir))
+		for _, v := range vols {
+			if strings.HasPrefix(v.Name(), ".new-") {
+				os.RemoveAll(filepath.Join(d.cfg.StateRoot, volumesDir, v.Name()))
+			}
+		}
+	}
 	ents, _ := os.ReadDir(filepath.Join(d.cfg.StateRoot, logsDir))
 	for _, e := range ents {
 		id, _, _ := strings.Cut(e.Name(), ".")

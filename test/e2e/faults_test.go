@@ -421,3 +421,19 @@ func TestRootFaultsDiskFull(t *testing.T) {
 	e.assertNothingLeft("disk full")
 	e.recoverAndClean("after the disk was full")
 }
+
+// TestRootCLIOutlivesADyingDaemon: a command run the moment the daemon is
+// killed (its socket may still accept, then reset) starts a new daemon
+// and succeeds, every time.
+func TestRootCLIOutlivesADyingDaemon(t *testing.T) {
+	e := newEnv(t)
+	e.writeStack("services:\n  a:\n    image: busybox\n    command: [sleep, \"3600\"]\n")
+	e.mustRun("up", "-d")
+	for i := range 25 {
+		pid := e.daemonPid()
+		syscall.Kill(pid, syscall.SIGKILL)
+		if code, out, errOut := e.run("ps"); code != 0 || !strings.Contains(out, e.project+"-a-1") {
+			t.Fatalf("ps %d right after the daemon was killed: exit %d\n%s%s", i+1, code, out, errOut)
+		}
+	}
+}
