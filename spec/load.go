@@ -40,6 +40,9 @@ type LoadOptions struct {
 	Environ []string
 	// Stdin is read for a file named "-". Optional.
 	Stdin io.Reader
+	// NoInterpolate leaves ${VAR} expressions as they are written (config
+	// --no-interpolate). Optional.
+	NoInterpolate bool
 }
 
 // Load reads, interpolates, merges, decodes and validates a stack. The
@@ -95,7 +98,9 @@ func (l *loader) load(opts LoadOptions) (*Project, error) {
 		if doc == nil {
 			continue
 		}
-		l.interpolate(doc, "")
+		if !opts.NoInterpolate {
+			l.interpolate(doc, "")
+		}
 		l.canonicalize(doc)
 		l.includes(doc, src, map[string]bool{f.path: true})
 		l.extends(doc, src, nil)

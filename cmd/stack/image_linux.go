@@ -202,7 +202,7 @@ func newImageRemoveCommand(g *globalOptions) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&force, "force", false, "remove the image even if it has several names or is in use")
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "remove the image even if it has several names or is in use")
 	return cmd
 }
 

@@ -267,7 +267,7 @@ func newVolumeCommand(g *globalOptions) *cobra.Command {
 		},
 	}
 	prune.Flags().BoolVarP(&all, "all", "a", false, "remove named volumes too, not only anonymous ones")
-	prune.Flags().BoolVar(&force, "force", false, "do not ask for confirmation (prune -f works too)")
+	prune.Flags().BoolVarP(&force, "force", "f", false, "do not prompt for confirmation")
 	cmd.AddCommand(ls, rm, prune)
 	return cmd
 }
@@ -355,7 +355,7 @@ func newSystemCommand(g *globalOptions) *cobra.Command {
 	}
 	prune.Flags().BoolVarP(&all, "all", "a", false, "remove all unused images, not only dangling ones (and named volumes with --volumes)")
 	prune.Flags().BoolVar(&volumes, "volumes", false, "remove unused volumes too")
-	prune.Flags().BoolVar(&force, "force", false, "do not ask for confirmation (prune -f works too)")
+	prune.Flags().BoolVarP(&force, "force", "f", false, "do not prompt for confirmation")
 	cmd.AddCommand(prune)
 	return cmd
 }
@@ -428,6 +428,6 @@ func newImagePruneCommand(g *globalOptions) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVarP(&all, "all", "a", false, "remove all unused images, not only dangling ones")
-	cmd.Flags().BoolVar(&force, "force", false, "do not ask for confirmation (prune -f works too)")
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "do not prompt for confirmation")
 	return cmd
 }
