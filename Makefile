@@ -8,8 +8,13 @@ PORTABLE := ./spec/... ./planner/... ./internal/errdefs/... ./internal/ident/...
 
 .PHONY: build test test-unit test-root bench bench-peers fuzz lint example lemp clean
 
+# The version and commit `stack version` reports, stamped at link time.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT  ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+
 build:
-	$(GO) build -o $(BIN) ./cmd/stack
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/stack
 
 test: lint
 ifeq ($(ROOT),0)

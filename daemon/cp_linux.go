@@ -136,4 +136,3 @@ func copyPathError(t api.CopyTarget, err error) error {
 	}
 	return fmt.Errorf("%s:%s: %w", t.Service, t.Path, err)
 }
-

@@ -214,6 +214,7 @@ func (m *Manager) startShim(ctx context.Context, dir string) (int, error) {
 	var msg struct {
 		Pid   int    `json:"pid"`
 		Error string `json:"error"`
+		Class string `json:"class"`
 	}
 	line, err := bufio.NewReader(r).ReadBytes('\n')
 	if err != nil {
@@ -232,7 +233,7 @@ func (m *Manager) startShim(ctx context.Context, dir string) (int, error) {
 	}
 	if msg.Error != "" {
 		reap()
-		return 0, errors.New(msg.Error)
+		return 0, syncMsg{Error: msg.Error, Class: msg.Class}.err()
 	}
 	return msg.Pid, nil
 }

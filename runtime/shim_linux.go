@@ -80,12 +80,12 @@ func shimMain() error {
 		ready.Close()
 	}
 	if err := readJSON(filepath.Join(s.dir, bundleFile), &s.b); err != nil {
-		report(map[string]string{"error": err.Error()})
+		report(errorMsg(err))
 		return err
 	}
 	ln, err := s.create()
 	if err != nil {
-		report(map[string]string{"error": err.Error()})
+		report(errorMsg(err)) // with its class: a missing executable stays one
 		return err
 	}
 	report(map[string]int{"pid": s.state.Pid})
@@ -464,7 +464,7 @@ func (s *shim) do(req shimRequest, reply *shimReply) error {
 		if err != io.EOF {
 			switch {
 			case err == nil && m.Type == msgError:
-				err = errors.New(m.Error)
+				err = m.err()
 			case err == nil:
 				err = fmt.Errorf("unexpected message %q from init", m.Type)
 			}

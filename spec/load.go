@@ -587,3 +587,16 @@ func (l *loader) dirOf(n *yaml.Node) string {
 	}
 	return ""
 }
+
+// Environment returns the variables interpolation uses for the stack opts
+// names: the shell's, over those of the env files (.env in the project
+// directory by default), as `config --environment` prints them.
+func Environment(opts LoadOptions) (map[string]string, error) {
+	l := &loader{origin: map[*yaml.Node]*source{}, pos: map[string]*yaml.Node{}}
+	shell := environMap(opts.Environ)
+	_, workDir, err := l.resolveFiles(opts, shell)
+	if err != nil {
+		return nil, err
+	}
+	return l.environment(opts, workDir, shell)
+}

@@ -56,7 +56,7 @@ type Service struct {
 	Healthcheck   *Healthcheck         `yaml:"healthcheck,omitempty" json:"healthcheck,omitempty"`
 	// Develop holds the watch rules of `stack watch` (compose's develop:).
 	Develop *Develop `yaml:"develop,omitempty" json:"develop,omitempty"`
-	Restart       string               `yaml:"restart,omitempty" json:"restart,omitempty"`
+	Restart string   `yaml:"restart,omitempty" json:"restart,omitempty"`
 
 	Ports       []Port                     `yaml:"ports,omitempty" json:"ports,omitempty"`
 	Expose      []string                   `yaml:"expose,omitempty" json:"expose,omitempty"`

@@ -22,7 +22,7 @@ func newCpCommand(g *globalOptions) *cobra.Command {
 		index                    int
 	}
 	cmd := &cobra.Command{
-		Use: "cp [OPTIONS] SERVICE:SRC_PATH DEST_PATH|-\n\tstack cp [OPTIONS] SRC_PATH|- SERVICE:DEST_PATH",
+		Use:   "cp [OPTIONS] SERVICE:SRC_PATH DEST_PATH|-\n\tstack cp [OPTIONS] SRC_PATH|- SERVICE:DEST_PATH",
 		Short: "Copy files/folders between a service container and the local filesystem",
 		Args:  cobra.ExactArgs(2),
 		ValidArgsFunction: func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {

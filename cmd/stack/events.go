@@ -58,7 +58,7 @@ func progressOf(ev api.Event) (progressEvent, bool) {
 	case "build-step":
 		return progressEvent{ID: "Service " + ev.Service, Text: "Building", Details: ev.Message, Status: statusWorking}, true
 	case "built":
-		return progressEvent{ID: "Image " + ev.Service, Text: "Built", Status: statusDone}, true
+		return progressEvent{ID: "Service " + ev.Service, Text: "Built", Status: statusDone}, true
 	case "warning", "error", "":
 		return progressEvent{}, false
 	}

@@ -315,12 +315,6 @@ func newInfoCommand(g *globalOptions) *cobra.Command {
 	return cmd
 }
 
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
-
 // shortID shortens "sha256:abcdef..." to docker's 12 hex digits.
 func shortID(id string) string {
 	id = strings.TrimPrefix(id, "sha256:")

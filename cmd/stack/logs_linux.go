@@ -21,11 +21,11 @@ import (
 
 // logOptions are what logs (and a foreground up) print.
 type logOptions struct {
-	services                                  []string
-	tail, since                               string
-	until                                     time.Time
-	index                                     int
-	follow, timestamps, noPrefix, noColor     bool
+	services                              []string
+	tail, since                           string
+	until                                 time.Time
+	index                                 int
+	follow, timestamps, noPrefix, noColor bool
 }
 
 func newLogsCommand(g *globalOptions) *cobra.Command {

@@ -92,18 +92,11 @@ func printError(w io.Writer, err error) {
 }
 
 // splitError separates an error's first line from the detail under it:
-// the rest of a multi-line message, or the other errors of a join. The
-// detail's tabs become spaces and its blank lines at either end go.
+// the rest of a multi-line message (the other errors of a join, a build's
+// output, suggestions). The detail's tabs become spaces and its blank
+// lines at either end go.
 func splitError(err error) (string, []string) {
-	var parts []string
-	if j, ok := err.(interface{ Unwrap() []error }); ok && !isUsageError(err) {
-		for _, e := range j.Unwrap() {
-			parts = append(parts, e.Error())
-		}
-	} else {
-		parts = []string{err.Error()}
-	}
-	lines := strings.Split(strings.Join(parts, "\n"), "\n")
+	lines := strings.Split(err.Error(), "\n")
 	first := strings.TrimSpace(lines[0])
 	var detail []string
 	for _, l := range lines[1:] {

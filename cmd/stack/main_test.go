@@ -97,8 +97,8 @@ func TestUsageErrors(t *testing.T) {
 	dir := writeStack(t, "services: {web: {image: nginx}}\n")
 	for _, args := range [][]string{{"nosuchcommand"}, {"config", "--nosuchflag"}} {
 		code, _, errOut := runCLI(t, dir, args...)
-		if code != 2 || !strings.HasPrefix(errOut, "stack: ") || strings.Count(errOut, "\n") != 1 {
-			t.Errorf("%v: code %d, stderr %q; want 2 and one line", args, code, errOut)
+		if code != 2 || !strings.HasPrefix(errOut, "stack: ") || !strings.Contains(errOut, "\n    ") {
+			t.Errorf("%v: code %d, stderr %q; want 2, one line and an indented hint", args, code, errOut)
 		}
 	}
 	code, _, errOut := runCLI(t, t.TempDir(), "config")

@@ -102,10 +102,10 @@ func terminalDims(w io.Writer) func() (int, int) {
 
 type quietProgress struct{}
 
-func (quietProgress) Event(progressEvent)  {}
+func (quietProgress) Event(progressEvent)   {}
 func (quietProgress) Output(string, string) {}
-func (quietProgress) Warn(string)          {}
-func (quietProgress) Done()                {}
+func (quietProgress) Warn(string)           {}
+func (quietProgress) Done()                 {}
 
 // plainProgress prints one line per change: " Container demo-web-1  Started".
 type plainProgress struct {
@@ -237,9 +237,10 @@ func (p *ttyProgress) Event(e progressEvent) {
 		p.tasks[e.ID] = t
 		p.ids = append(p.ids, e.ID)
 	}
-	if t.Status != statusWorking && e.Status == statusWorking {
-		// Working again (Stopped, then Removing): time it afresh.
-		t.start, t.end = now, time.Time{}
+	if e.Status == statusWorking {
+		// Working (again: Created, then Starting): the timer runs on
+		// from the resource's first change, as compose's does.
+		t.end = time.Time{}
 	}
 	t.progressEvent = e
 	if e.Status != statusWorking && t.end.IsZero() {

@@ -51,15 +51,7 @@ func (g *globalOptions) loadProject() (*spec.Project, error) {
 // loadProjectWith loads the stack; noInterpolate leaves ${VAR} alone, as
 // config --no-interpolate.
 func (g *globalOptions) loadProjectWith(noInterpolate bool) (*spec.Project, error) {
-	p, err := spec.Load(spec.LoadOptions{
-		Files:         g.files,
-		WorkingDir:    g.projectDir,
-		ProjectName:   g.project,
-		EnvFiles:      g.envFiles,
-		Environ:       os.Environ(),
-		Stdin:         g.stdin,
-		NoInterpolate: noInterpolate,
-	})
+	p, err := spec.Load(g.loadOptions(noInterpolate))
 	if err != nil {
 		return nil, err
 	}
