@@ -46,6 +46,8 @@ fuzz:
 	$(GO) test ./spec -run '^$$' -fuzz FuzzLoad -fuzztime 60s
 	$(GO) test ./spec -run '^$$' -fuzz FuzzInterpolate -fuzztime 30s
 	$(GO) test ./spec -run '^$$' -fuzz FuzzParseDotEnv -fuzztime 30s
+	$(GO) test ./spec -run '^$$' -fuzz FuzzVariables -fuzztime 30s
+	$(GO) test ./internal/archive -run '^$$' -fuzz FuzzUntar -fuzztime 30s
 	$(GO) test ./image/build -run '^$$' -fuzz FuzzParseDockerfile -fuzztime 30s
 	$(GO) test ./api -run '^$$' -fuzz FuzzFrameRead -fuzztime 30s
 	$(GO) test ./network/dns -run '^$$' -fuzz FuzzParseResolvConf -fuzztime 30s

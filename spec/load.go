@@ -311,7 +311,7 @@ func (l *loader) parse(data []byte, src *source) *yaml.Node {
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
-		l.errs = append(l.errs, yamlError(src.file, err))
+		l.errs = append(l.errs, yamlError(src.file, data, err))
 		return nil
 	}
 	var extra yaml.Node
@@ -524,8 +524,12 @@ func joinPath(base, key string) string {
 }
 
 // yamlError turns a yaml.v3 syntax error ("yaml: line 3: ...") into an
-// Error with the file name.
-func yamlError(file string, err error) error {
+// Error with the file name, at the line and column of the mistake when
+// yamlDiagnosis finds it in data (yaml.v3's line is often another one).
+func yamlError(file string, data []byte, err error) error {
+	if p, ok := yamlDiagnosis(data); ok {
+		return &Error{File: file, Line: p.line, Column: p.col, Msg: "invalid YAML: " + p.msg, Class: errdefs.ErrInvalidArgument}
+	}
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	line := 0
 	if rest, ok := strings.CutPrefix(msg, "line "); ok {
