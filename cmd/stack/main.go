@@ -112,11 +112,13 @@ func splitError(err error) (string, []string) {
 }
 
 // suggest returns the names closest to a mistyped one, as cobra's
-// "Did you mean this?" does: within two edits, or sharing its prefix.
+// "Did you mean this?" does: within two edits (fewer than the name has
+// letters), or sharing its prefix.
 func suggest(typed string, names []string) []string {
 	var out []string
 	for _, n := range names {
-		if levenshtein(typed, n) <= 2 || (len(typed) > 1 && strings.HasPrefix(strings.ToLower(n), strings.ToLower(typed))) {
+		d := levenshtein(typed, n)
+		if d <= 2 && d < len(typed) || (len(typed) > 1 && strings.HasPrefix(strings.ToLower(n), strings.ToLower(typed))) {
 			out = append(out, n)
 		}
 	}

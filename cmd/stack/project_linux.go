@@ -434,8 +434,10 @@ func (g *globalOptions) replicaIndexes(cmd *cobra.Command, service string) []str
 		return nil
 	}
 	c, err := g.newClient()
+	ctx, cancel := completionContext()
+	defer cancel()
 	if err == nil {
-		if cs, err := g.containers(cmd.Context(), c, name); err == nil {
+		if cs, err := g.containers(ctx, c, name); err == nil {
 			var out []string
 			for _, ct := range cs {
 				if ct.Service == service && ct.Number > 0 && !slices.Contains(out, strconv.Itoa(ct.Number)) {
@@ -459,8 +461,10 @@ func (g *globalOptions) projectNames(cmd *cobra.Command) []string {
 	if err != nil {
 		return nil
 	}
+	ctx, cancel := completionContext()
+	defer cancel()
 	var ps []api.Project
-	if err := c.Do(cmd.Context(), "GET", "/projects", nil, &ps); err != nil {
+	if err := c.Do(ctx, "GET", "/projects", nil, &ps); err != nil {
 		return nil
 	}
 	var out []string

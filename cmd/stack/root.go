@@ -119,6 +119,7 @@ compose's; the options of the stack file go before the command.`,
 		newVersionCommand(g),
 	)
 	root.AddCommand(engineCommands(g)...)
+	g.wireCompletions(root)
 	return root
 }
 
