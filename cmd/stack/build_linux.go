@@ -259,7 +259,7 @@ func runBuild(ctx context.Context, c *api.Client, service string, req api.BuildR
 		return last, err
 	}
 	pr.Event(progressEvent{ID: id, Text: "Built", Status: statusDone,
-		Details: fmt.Sprintf("%s %s (%d of %d steps cached)", strings.Join(last.Image.RepoTags, ", "), shortImageID(last.Image.ID), last.CachedSteps, last.Steps)})
+		Details: fmt.Sprintf("%s %s (%d of %d layer steps cached)", strings.Join(last.Image.RepoTags, ", "), shortImageID(last.Image.ID), last.CachedSteps, last.Steps)})
 	return last, nil
 }
 
