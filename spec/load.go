@@ -79,14 +79,53 @@ type loader struct {
 }
 
 func (l *loader) load(opts LoadOptions) (*Project, error) {
-	shell := environMap(opts.Environ)
-	files, workDir, err := l.resolveFiles(opts, shell)
+	merged, files, workDir, err := l.mergeFiles(opts)
 	if err != nil {
 		return nil, err
 	}
-	env, err := l.environment(opts, workDir, shell)
+	p := l.decodeProject(merged)
+	p.WorkingDir = workDir
+	for _, f := range files {
+		p.Files = append(p.Files, f.name)
+	}
+	l.projectName(p, opts, workDir, merged)
+	l.normalize(p)
+	l.validate(p)
+	p.Warnings = append(p.Warnings, l.warns...)
+	return p, nil
+}
+
+// RenderUninterpolated returns the stack files opts names merged into one
+// YAML document with their ${VAR} expressions as written (config
+// --no-interpolate): a document that cannot be decoded before
+// interpolation (a port "${PORT}:80") is printed as it merges.
+func RenderUninterpolated(opts LoadOptions) ([]byte, error) {
+	opts.NoInterpolate = true
+	l := &loader{origin: map[*yaml.Node]*source{}, pos: map[string]*yaml.Node{}}
+	merged, _, _, err := l.mergeFiles(opts)
 	if err != nil {
 		return nil, err
+	}
+	var b bytes.Buffer
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(l.stripTags(merged)); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), enc.Close()
+}
+
+// mergeFiles reads, interpolates (unless opts.NoInterpolate) and merges
+// the stack files, includes and extends resolved.
+func (l *loader) mergeFiles(opts LoadOptions) (*yaml.Node, []stackFile, string, error) {
+	shell := environMap(opts.Environ)
+	files, workDir, err := l.resolveFiles(opts, shell)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	env, err := l.environment(opts, workDir, shell)
+	if err != nil {
+		return nil, nil, "", err
 	}
 	l.env = env
 	l.home = env["HOME"]
@@ -111,21 +150,12 @@ func (l *loader) load(opts LoadOptions) (*Project, error) {
 		}
 	}
 	if len(l.errs) > 0 {
-		return nil, joinSorted(l.errs)
+		return nil, nil, "", joinSorted(l.errs)
 	}
 	if merged == nil {
-		return nil, &Error{File: files[0].name, Msg: "empty stack file: add a services: section", Class: errdefs.ErrInvalidArgument}
+		return nil, nil, "", &Error{File: files[0].name, Msg: "empty stack file: add a services: section", Class: errdefs.ErrInvalidArgument}
 	}
-	p := l.decodeProject(merged)
-	p.WorkingDir = workDir
-	for _, f := range files {
-		p.Files = append(p.Files, f.name)
-	}
-	l.projectName(p, opts, workDir, merged)
-	l.normalize(p)
-	l.validate(p)
-	p.Warnings = append(p.Warnings, l.warns...)
-	return p, nil
+	return merged, files, workDir, nil
 }
 
 type stackFile struct {

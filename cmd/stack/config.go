@@ -113,6 +113,17 @@ func configOutput(ctx context.Context, g *globalOptions, o configOptions, args [
 		}
 		return nil
 	}
+	if o.noInterpolate && !o.variables && !o.quiet && !o.services && !o.volumes && !o.networks && !o.profiles && !o.images && o.hash == "" {
+		out, err := spec.RenderUninterpolated(g.loadOptions(true))
+		if err != nil {
+			return err
+		}
+		if o.format == "json" {
+			return fmt.Errorf("config --no-interpolate --format json: %w: the document is printed as YAML", errdefs.ErrNotImplemented)
+		}
+		_, err = w.Write(out)
+		return err
+	}
 	p, err := g.loadProjectWith(o.noInterpolate)
 	if err != nil {
 		return err

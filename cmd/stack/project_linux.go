@@ -160,8 +160,8 @@ func (g *globalOptions) runUp(cmd *cobra.Command, o upOptions, args []string) er
 	if o.menu {
 		return fmt.Errorf("up --menu drives Docker Desktop: %w", errdefs.ErrNotImplemented)
 	}
-	if o.wait {
-		o.detach = true
+	if o.wait || o.noStart {
+		o.detach = true // nothing runs to attach to with --no-start
 	}
 	if o.watch && o.detach {
 		return usageError{errors.New("--watch and --detach are incompatible")}

@@ -47,15 +47,23 @@ func TestRootComposeCommands(t *testing.T) {
 			}
 			code, out, errOut := e.runRow(r)
 			if code != r.exit {
-				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, r.exit, out, errOut)
+				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, r.exit, tail(out), tail(errOut))
 			}
 			for _, c := range r.checks {
 				if msg := checkOutput(c, out, errOut, e.dir); msg != "" {
-					t.Errorf("%s: %s\nstdout:\n%s\nstderr:\n%s", c, msg, out, errOut)
+					t.Errorf("%s: %s\nstdout:\n%s\nstderr:\n%s", c, msg, tail(out), tail(errOut))
 				}
 			}
 		})
 	}
+}
+
+// tail is the end of a long output, for a failure's message.
+func tail(s string) string {
+	if len(s) > 2000 {
+		return "..." + s[len(s)-2000:]
+	}
+	return s
 }
 
 // runRow runs a row's command, interrupting it when a check asks.

@@ -83,7 +83,7 @@ func TestRootHello(t *testing.T) {
 	// A second up with nothing changed touches nothing, and says the
 	// containers are running, as compose does.
 	again := e.mustProgress("-f", example, "up", "-d")
-	if strings.TrimSpace(again) != " Container "+e.project+"-client-1  Running\n Container "+e.project+"-web-1  Running" {
+	if strings.TrimSpace(again) != "Container "+e.project+"-client-1  Running\n Container "+e.project+"-web-1  Running" {
 		t.Errorf("second up did something:\n%s", again)
 	}
 	if ps2 := e.ps(); ps2["web"].ID != ps["web"].ID || ps2["client"].ID != ps["client"].ID {
