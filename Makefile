@@ -4,9 +4,9 @@ GO      ?= go
 BIN     ?= bin/stack
 ROOT    := $(shell id -u)
 # Packages that must build and pass on any OS (STYLE.md: Linux isolation).
-PORTABLE := ./spec/... ./planner/... ./internal/errdefs/... ./internal/ident/...
+PORTABLE := ./spec/... ./planner/... ./internal/errdefs/... ./internal/ident/... ./internal/archive/...
 
-.PHONY: build test test-unit test-root bench bench-peers fuzz lint example lemp clean
+.PHONY: build deps test test-unit test-root bench bench-peers fuzz lint example lemp clean
 
 # The version and commit `stack version` reports, stamped at link time.
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
@@ -16,7 +16,23 @@ LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/stack
 
-test: lint
+# The Debian packages the root tests use: busybox-static (the busybox
+# image), iproute2 and nftables (networks), curl, mmdebstrap (the Debian
+# base image of the LEMP test) and podman (saved images load in it).
+TEST_DEBS := busybox-static iproute2 nftables curl mmdebstrap podman
+
+# deps installs what the tests need and the machine lacks; as root only,
+# since the tests that need it run as root only.
+deps:
+ifeq ($(ROOT),0)
+	@missing=""; for p in $(TEST_DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then echo "installing$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; fi
+endif
+
+# As root, the integration and end-to-end tests run too, after deps has
+# installed what they need: `make test` is all a fresh machine needs.
+test: deps lint
 ifeq ($(ROOT),0)
 	STACK_TEST_ROOT=1 $(GO) test -count=1 -timeout 30m ./...
 else
