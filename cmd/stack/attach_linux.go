@@ -33,14 +33,7 @@ func newAttachCommand(g *globalOptions) *cobra.Command {
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: g.completeService,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			name, p, err := g.projectOrName()
-			if err != nil {
-				return err
-			}
-			if err := checkServices(p, args); err != nil {
-				return err
-			}
-			c, err := g.client(cmd.Context())
+			name, _, c, err := g.serviceClient(cmd.Context(), args)
 			if err != nil {
 				return err
 			}

@@ -30,14 +30,7 @@ func newExecCommand(g *globalOptions) *cobra.Command {
 			if o.privileged {
 				return fmt.Errorf("exec --privileged: %w: an exec'd process gets its container's privileges", errdefs.ErrNotImplemented)
 			}
-			name, p, err := g.projectOrName()
-			if err != nil {
-				return err
-			}
-			if err := checkServices(p, args[:1]); err != nil {
-				return err
-			}
-			c, err := g.client(cmd.Context())
+			name, _, c, err := g.serviceClient(cmd.Context(), args[:1])
 			if err != nil {
 				return err
 			}

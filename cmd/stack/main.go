@@ -110,38 +110,3 @@ func splitError(err error) (string, []string) {
 	}
 	return first, detail
 }
-
-// suggest returns the names closest to a mistyped one, as cobra's
-// "Did you mean this?" does: within two edits (fewer than the name has
-// letters), or sharing its prefix.
-func suggest(typed string, names []string) []string {
-	var out []string
-	for _, n := range names {
-		d := levenshtein(typed, n)
-		if d <= 2 && d < len(typed) || (len(typed) > 1 && strings.HasPrefix(strings.ToLower(n), strings.ToLower(typed))) {
-			out = append(out, n)
-		}
-	}
-	return out
-}
-
-func levenshtein(a, b string) int {
-	ra, rb := []rune(strings.ToLower(a)), []rune(strings.ToLower(b))
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
-}

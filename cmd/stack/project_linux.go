@@ -358,14 +358,7 @@ func newLifecycleCommand(g *globalOptions, op, short string) *cobra.Command {
 		Short:             short,
 		ValidArgsFunction: g.completeServices,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			name, p, err := g.projectOrName()
-			if err != nil {
-				return err
-			}
-			if err := checkServices(p, args); err != nil {
-				return err
-			}
-			c, err := g.client(cmd.Context())
+			name, _, c, err := g.serviceClient(cmd.Context(), args)
 			if err != nil {
 				return err
 			}
@@ -472,4 +465,19 @@ func (g *globalOptions) projectNames(cmd *cobra.Command) []string {
 		out = append(out, p.Name)
 	}
 	return out
+}
+
+// serviceClient is the start of a command on some of a project's
+// services: the project's name (and its stack file, when there is one),
+// the services checked against it, and a connection to the daemon.
+func (g *globalOptions) serviceClient(ctx context.Context, services []string) (string, *spec.Project, *api.Client, error) {
+	name, p, err := g.projectOrName()
+	if err != nil {
+		return "", nil, nil, err
+	}
+	if err := checkServices(p, services); err != nil {
+		return "", nil, nil, err
+	}
+	c, err := g.client(ctx)
+	return name, p, c, err
 }

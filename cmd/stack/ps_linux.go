@@ -128,14 +128,7 @@ func newPsCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			name, p, err := g.projectOrName()
-			if err != nil {
-				return err
-			}
-			if err := checkServices(p, args); err != nil {
-				return err
-			}
-			c, err := g.client(cmd.Context())
+			name, p, c, err := g.serviceClient(cmd.Context(), args)
 			if err != nil {
 				return err
 			}
@@ -346,14 +339,7 @@ func newImagesCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			name, p, err := g.projectOrName()
-			if err != nil {
-				return err
-			}
-			if err := checkServices(p, args); err != nil {
-				return err
-			}
-			c, err := g.client(cmd.Context())
+			name, _, c, err := g.serviceClient(cmd.Context(), args)
 			if err != nil {
 				return err
 			}
@@ -484,14 +470,7 @@ func newEventsCommand(g *globalOptions) *cobra.Command {
 			if since != "" {
 				return fmt.Errorf("events --since: past events are not kept: not implemented")
 			}
-			name, p, err := g.projectOrName()
-			if err != nil {
-				return err
-			}
-			if err := checkServices(p, args); err != nil {
-				return err
-			}
-			c, err := g.client(cmd.Context())
+			name, _, c, err := g.serviceClient(cmd.Context(), args)
 			if err != nil {
 				return err
 			}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"strings"
 
 	"github.com/stack-dev/stack/spec"
 )
@@ -25,8 +24,8 @@ func checkServices(p *spec.Project, names []string) error {
 // with the closest names as a suggestion.
 func noSuchService(name string, known []string) error {
 	msg := "no such service: " + name
-	if s := suggest(name, known); len(s) > 0 {
-		msg += "\n\nDid you mean this?\n\t" + strings.Join(s, "\n\t")
+	if s := spec.Closest(name, known); s != "" {
+		msg += "\n\nDid you mean this?\n\t" + s
 	}
 	return usageError{errors.New(msg)}
 }
