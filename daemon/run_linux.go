@@ -100,7 +100,7 @@ func (d *Daemon) startOneOff(ctx context.Context, project string, req api.RunReq
 		cmd = req.Cmd
 	}
 	if err := d.createContainer(ctx, p, r, &svc, cmd); err != nil {
-		return nil, err
+		return nil, namedError(err, r)
 	}
 	r.Healthcheck = nil
 	if err := d.saveRecord(r); err != nil {

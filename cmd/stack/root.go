@@ -75,7 +75,7 @@ func (g *globalOptions) activeProfiles() []string {
 func newRootCommand(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	g := &globalOptions{stdin: stdin, stdout: stdout, stderr: stderr}
 	root := &cobra.Command{
-		Use:   "stack [OPTIONS] COMMAND",
+		Use:   "stack",
 		Short: "Run multi-container development environments from a stack file",
 		Long: `Run multi-container development environments from a Compose-compatible stack
 file, on stack's own container engine. The commands and flags are docker
