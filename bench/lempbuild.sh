@@ -9,6 +9,7 @@
 # `bench/lempbuild.sh serial bin/stack --parallel 1`. Prints one line:
 # LABEL SECONDS. The Debian base comes from the tarball `stack image
 # bootstrap` caches, when BOOTSTRAP_TAR names one, else from mmdebstrap.
+# LEMP_CMD=build times the builds alone (default: up -d --build).
 set -euo pipefail
 label=$1 bin=$(readlink -f "$2"); shift 2
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,6 +29,7 @@ fi
 "$bin" image bootstrap debian:bookworm >/dev/null 2>&1
 cd "$work/lemp"
 start=$(date +%s.%N)
-"$bin" "$@" up -d --build >"$work/up.log" 2>&1 || { cat "$work/up.log" >&2; exit 1; }
+# shellcheck disable=SC2086
+"$bin" "$@" ${LEMP_CMD:-up -d --build} >"$work/up.log" 2>&1 || { cat "$work/up.log" >&2; exit 1; }
 end=$(date +%s.%N)
 awk -v l="$label" -v s="$start" -v e="$end" 'BEGIN { printf "%s %.1f\n", l, e - s }'

@@ -296,7 +296,7 @@ func (d *Daemon) createAndStart(ctx context.Context, p *spec.Project, svc *spec.
 	}
 	ev(svc.Name, r.Name, "creating", "")
 	if err := d.createContainer(ctx, p, r, svc, nil); err != nil {
-		return err
+		return namedError(err, r)
 	}
 	defer func() {
 		if retErr != nil {
@@ -313,7 +313,7 @@ func (d *Daemon) createAndStart(ctx context.Context, p *spec.Project, svc *spec.
 	}
 	ev(svc.Name, r.Name, "starting", "")
 	if err := d.startRecord(ctx, r); err != nil {
-		return err
+		return namedError(err, r)
 	}
 	ev(svc.Name, r.Name, "start", "")
 	d.warnUnappliedLimits(r, ev)

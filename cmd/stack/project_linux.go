@@ -192,7 +192,9 @@ func (g *globalOptions) runUp(cmd *cobra.Command, o upOptions, args []string) er
 	}
 	req := api.UpRequest{Project: data, Profiles: g.activeProfiles(), Services: args, NoDeps: o.noDeps,
 		ForceRecreate: o.forceRecreate, NoRecreate: o.noRecreate, RemoveOrphans: o.removeOrphans,
-		Wait: o.wait, Timeout: time.Duration(o.waitTimeout) * time.Second, Build: o.build, Scale: scale, NoStart: o.noStart}
+		Wait: o.wait, Timeout: time.Duration(o.waitTimeout) * time.Second, Scale: scale, NoStart: o.noStart}
+	// Build stays false: the images --build asks for are built, in
+	// parallel, above, and the daemon would build them again one by one.
 	before, _ := g.containers(ctx, c, p.Name)
 	touched := map[string]bool{}
 	err = runEvents(ctx, c, "/projects/"+p.Name+"/up", req, pr, func(ev api.Event) {
