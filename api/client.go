@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/stack-dev/stack/internal/errdefs"
@@ -26,6 +27,12 @@ type Client struct {
 	hc   *http.Client
 	base string
 	host string
+	// Revive, when set, is called once when a request got no answer
+	// because the daemon went away under it (the connection was refused,
+	// reset or cut before the answer began: a daemon that crashed or is
+	// exiting); when it returns nil, the request is sent again. A request
+	// with a streamed body is not sent again. Optional.
+	Revive func(ctx context.Context) error
 }
 
 // NewClient returns a client for host: unix:///path or tcp://host:port.
@@ -105,27 +112,41 @@ func (c *Client) Stream(ctx context.Context, method, path string, in any, fn fun
 }
 
 func (c *Client) send(ctx context.Context, method, path string, in any) (*http.Response, error) {
-	var body io.Reader
+	var stream io.Reader // a body that can be sent once only
+	var data []byte
 	contentType := ""
 	switch v := in.(type) {
 	case nil:
 	case io.Reader:
-		body, contentType = v, "application/octet-stream"
+		stream, contentType = v, "application/octet-stream"
 	default:
-		data, err := json.Marshal(v)
-		if err != nil {
+		var err error
+		if data, err = json.Marshal(v); err != nil {
 			return nil, fmt.Errorf("encode request: %w", err)
 		}
-		body, contentType = bytes.NewReader(data), "application/json"
+		contentType = "application/json"
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+"/v"+Version+path, body)
-	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", method, path, err)
+	resend := stream == nil && c.Revive != nil
+	do := func() (*http.Response, error) {
+		b := stream
+		if data != nil {
+			b = bytes.NewReader(data)
+		}
+		req, err := http.NewRequestWithContext(ctx, method, c.base+"/v"+Version+path, b)
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: %w", method, path, err)
+		}
+		if contentType != "" {
+			req.Header.Set("Content-Type", contentType)
+		}
+		return c.hc.Do(req)
 	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
+	resp, err := do()
+	if err != nil && resend && ctx.Err() == nil && Gone(err) {
+		if rerr := c.Revive(ctx); rerr == nil {
+			resp, err = do()
+		}
 	}
-	resp, err := c.hc.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -138,6 +159,14 @@ func (c *Client) send(ctx context.Context, method, path string, in any) (*http.R
 		return nil, FromHTTP(resp.StatusCode, data)
 	}
 	return resp, nil
+}
+
+// Gone reports whether err means the daemon is not there (nothing listens
+// on its socket) or went away before it answered (a reset or cut
+// connection: a daemon that crashed or is exiting).
+func Gone(err error) bool {
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, syscall.ENOENT) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 // unwrapDial shortens a transport error to its cause ("connect: permission

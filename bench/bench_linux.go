@@ -202,7 +202,7 @@ func (b *bench) stopStack() {
 		exec.Command("nft", "delete", "table", fam, "stackbench").Run()
 	}
 	for _, p := range b.projects {
-		if link := network.BridgeName(p + "_default"); linkExists(link) {
+		if link := network.BridgeName(network.Instance(filepath.Join(b.tmp, "state", "network")), p+"_default"); linkExists(link) {
 			exec.Command("ip", "link", "delete", link).Run()
 		}
 	}

@@ -6,8 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
+	"strconv"
 
 	"github.com/stack-dev/stack/internal/errdefs"
+	"github.com/stack-dev/stack/spec"
 )
 
 // DefaultConfigFile is where the daemon reads its settings, as dockerd
@@ -18,6 +21,40 @@ const DefaultConfigFile = "/etc/stack/daemon.json"
 // are dockerd's, so a daemon.json line can be copied over.
 type FileConfig struct {
 	InsecureRegistries []string `json:"insecure-registries,omitempty"`
+	// LogOpts are the default rotation of containers' logs: max-size
+	// ("10m") and max-file ("3"), as dockerd's log-opts.
+	LogOpts map[string]string `json:"log-opts,omitempty"`
+}
+
+// Apply puts the file's settings into cfg: its log-opts as cfg's log
+// rotation, its insecure registries before cfg's own.
+func (fc FileConfig) Apply(cfg *Config) error {
+	cfg.InsecureRegistries = append(slices.Clone(fc.InsecureRegistries), cfg.InsecureRegistries...)
+	for k, v := range fc.LogOpts {
+		switch k {
+		case "max-size":
+			size, err := spec.ParseByteSize(v)
+			if err != nil || size <= 0 {
+				return fmt.Errorf("daemon configuration: log-opts max-size %q: want a positive size such as 10m: %w", v, errdefs.ErrInvalidArgument)
+			}
+			cfg.LogMaxSize = int64(size)
+		case "max-file":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				return fmt.Errorf("daemon configuration: log-opts max-file %q: want a positive number: %w", v, errdefs.ErrInvalidArgument)
+			}
+			cfg.LogMaxFiles = n
+		default:
+			return fmt.Errorf("daemon configuration: log-opts %q: stack knows max-size and max-file: %w", k, errdefs.ErrInvalidArgument)
+		}
+	}
+	if cfg.LogMaxFiles > 0 && cfg.LogMaxSize == 0 {
+		cfg.LogMaxSize = DefaultLogMaxSize
+	}
+	if cfg.LogMaxSize > 0 && cfg.LogMaxFiles == 0 {
+		cfg.LogMaxFiles = DefaultLogMaxFiles
+	}
+	return nil
 }
 
 // LoadConfigFile reads the daemon's configuration file. A missing file is
@@ -35,7 +72,7 @@ func LoadConfigFile(path string, required bool) (FileConfig, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&fc); err != nil {
-		return fc, fmt.Errorf("daemon configuration %s: %v (stack knows insecure-registries): %w", path, err, errdefs.ErrInvalidArgument)
+		return fc, fmt.Errorf("daemon configuration %s: %v (stack knows insecure-registries and log-opts): %w", path, err, errdefs.ErrInvalidArgument)
 	}
 	return fc, nil
 }

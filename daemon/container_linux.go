@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -92,10 +91,26 @@ func (d *Daemon) createContainer(ctx context.Context, p *spec.Project, r *record
 	r.Spec, r.Rootfs, r.NetNS = s, rootfs, net.netns
 	r.Init = svc.Init != nil && *svc.Init
 	r.Healthcheck = healthcheckOf(svc, img.Config)
-	if err := rt.Create(ctx, r.ID, runtime.Config{Spec: s, Rootfs: rootfs, NetNS: r.NetNS, Init: r.Init}); err != nil {
+	var logOpts map[string]string
+	if svc.Logging != nil {
+		logOpts = svc.Logging.Options
+	}
+	if r.Log, err = d.logConfig(r, logOpts); err != nil {
+		return fmt.Errorf("service %q: %w: %w", svc.Name, err, errdefs.ErrInvalidArgument)
+	}
+	if err := os.MkdirAll(filepath.Dir(r.Log.Path), 0o700); err != nil {
+		return fmt.Errorf("create container %s: %w", r.Name, err)
+	}
+	if err := rt.Create(ctx, r.ID, r.runtimeConfig()); err != nil {
 		return fmt.Errorf("create container %s: %w", r.Name, err)
 	}
 	return nil
+}
+
+// runtimeConfig is what the runtime needs to create the container of r
+// (again, for each run).
+func (r *record) runtimeConfig() runtime.Config {
+	return runtime.Config{Spec: r.Spec, Rootfs: r.Rootfs, NetNS: r.NetNS, Init: r.Init, Log: r.Log}
 }
 
 func (d *Daemon) rootfsPath(id string) string { return filepath.Join(d.cfg.StateRoot, rootfsDir, id) }
@@ -113,7 +128,7 @@ func (d *Daemon) startRecord(ctx context.Context, r *record) error {
 	st, err := rt.State(r.ID)
 	switch {
 	case errors.Is(err, errdefs.ErrNotFound):
-		if err := rt.Create(ctx, r.ID, runtime.Config{Spec: r.Spec, Rootfs: r.Rootfs, NetNS: r.NetNS, Init: r.Init}); err != nil {
+		if err := rt.Create(ctx, r.ID, r.runtimeConfig()); err != nil {
 			return fmt.Errorf("start container %s: %w", r.Name, err)
 		}
 	case err != nil:
@@ -121,71 +136,38 @@ func (d *Daemon) startRecord(ctx context.Context, r *record) error {
 	case st.Status == runtime.Running || st.Status == runtime.Paused:
 		return nil
 	case st.Status != runtime.Created:
-		if err := d.retireRun(ctx, r); err != nil {
-			return err
+		// A runtime container runs once: delete the finished run (its
+		// log is the container's, outside the runtime's state).
+		if err := rt.Delete(ctx, r.ID, true); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
+			return fmt.Errorf("delete finished run of %s: %w", r.Name, err)
 		}
-		if err := rt.Create(ctx, r.ID, runtime.Config{Spec: r.Spec, Rootfs: r.Rootfs, NetNS: r.NetNS, Init: r.Init}); err != nil {
+		if err := rt.Create(ctx, r.ID, r.runtimeConfig()); err != nil {
 			return fmt.Errorf("start container %s: %w", r.Name, err)
 		}
 	}
 	if err := rt.Start(ctx, r.ID); err != nil {
 		return fmt.Errorf("start container %s: %w", r.Name, err)
 	}
-	r.StoppedByUser = false
-	if r.Healthcheck != nil {
-		r.Health = "starting"
-	}
-	if err := d.saveRecord(r); err != nil {
+	updated, err := d.updateRecord(r.Project, r.Name, func(c *record) error {
+		if c.ID != r.ID {
+			return errStale
+		}
+		c.StoppedByUser = false
+		c.Run++
+		c.Health = ""
+		if c.Healthcheck != nil {
+			c.Health = "starting"
+		}
+		// What the caller counted (a restart) goes in too.
+		c.RestartCount = max(c.RestartCount, r.RestartCount)
+		return nil
+	})
+	if err != nil {
 		return err
 	}
+	*r = *updated
 	d.supervise(r)
 	return nil
-}
-
-// retireRun deletes the runtime container of a finished run, appending its
-// log to the container's log across runs.
-func (d *Daemon) retireRun(ctx context.Context, r *record) error {
-	_, rt, err := d.engines()
-	if err != nil {
-		return err
-	}
-	if err := d.shipLog(r); err != nil {
-		d.log.Warn("keep log of finished run", "container", r.Name, "err", err)
-	}
-	if err := rt.Delete(ctx, r.ID, true); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
-		return fmt.Errorf("delete finished run of %s: %w", r.Name, err)
-	}
-	return nil
-}
-
-// shipLog appends the runtime log of the current run to the container's
-// own log.
-func (d *Daemon) shipLog(r *record) error {
-	_, rt, err := d.engines()
-	if err != nil {
-		return err
-	}
-	src, err := rt.LogPath(r.ID)
-	if err != nil {
-		return err
-	}
-	in, err := os.Open(src)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil
-		}
-		return err
-	}
-	defer in.Close()
-	if err := os.MkdirAll(filepath.Join(d.cfg.StateRoot, logsDir), 0o700); err != nil {
-		return err
-	}
-	out, err := os.OpenFile(d.logPath(r.ID), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = io.Copy(out, in)
-	return errors.Join(err, out.Close())
 }
 
 // stopContainer stops a container with its stop signal, killing it after
@@ -198,10 +180,12 @@ func (d *Daemon) stopContainer(ctx context.Context, r *record, grace time.Durati
 	}
 	d.unsupervise(r.ID)
 	if byUser && !r.StoppedByUser {
-		r.StoppedByUser = true
-		if err := d.saveRecord(r); err != nil {
-			return err
+		// Best effort: a container that is being removed needs no
+		// record of it, and a full disk must not keep it running.
+		if _, err := d.updateRecord(r.Project, r.Name, func(c *record) error { c.StoppedByUser = true; return nil }); err != nil {
+			d.log.Warn("record a stop", "container", r.Name, "err", err)
 		}
+		r.StoppedByUser = true
 	}
 	if grace == 0 {
 		grace = r.StopGrace
@@ -230,25 +214,42 @@ func normalizeSignal(s string) string {
 	return s
 }
 
-// removeContainer deletes a container, its storage, network and record,
-// doing as much as it can even when a step fails.
+// removeContainer deletes a container: its processes, runtime state,
+// cgroup, network, storage, /etc files and log, then its record. Every
+// step is idempotent and works from the container's ID alone, so it
+// finishes the removal of a container whatever a crash left of it (a dead
+// shim, a half-removed state directory, a record written before anything
+// existed). It writes nothing before it frees (the record's removing mark
+// is best effort), so it works on a full disk. It goes on after a failed
+// step and keeps the record until every step succeeded: the next down, or
+// the daemon's next start, tries again.
 func (d *Daemon) removeContainer(ctx context.Context, r *record) error {
 	storage, rt, err := d.engines()
 	if err != nil {
 		return err
 	}
 	d.unsupervise(r.ID)
+	if r.State != stateRemoving {
+		r.State = stateRemoving
+		if err := d.store.put(r, false); err != nil {
+			d.log.Warn("mark a removal", "container", r.Name, "err", err)
+		}
+	}
 	dir := d.rootfsPath(r.ID)
 	var errs []error
 	if err := rt.Delete(ctx, r.ID, true); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
 		errs = append(errs, err)
 	}
 	errs = append(errs, d.detachNetwork(ctx, r), storage.Unmount(dir), storage.Remove(dir))
-	if err := os.Remove(d.logPath(r.ID)); err != nil && !errors.Is(err, os.ErrNotExist) {
-		errs = append(errs, err)
+	for _, f := range append(r.Log.Files(), d.logPath(r.ID)) {
+		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
 	}
-	errs = append(errs, d.removeRecord(r))
 	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("remove container %s: %w", r.Name, err)
+	}
+	if err := d.removeRecord(r); err != nil {
 		return fmt.Errorf("remove container %s: %w", r.Name, err)
 	}
 	return nil

@@ -21,9 +21,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	if runtime.IsInit() {
-		runtime.Init()
-	}
+	Reexec()
 	os.Exit(m.Run())
 }
 

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 	goruntime "runtime"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/containerd/cgroups/v3"
 	"golang.org/x/sys/unix"
@@ -44,7 +46,19 @@ type Config struct {
 	// docker's insecure-registries; loopback registries always may.
 	// Optional.
 	InsecureRegistries []string
+	// LogMaxSize and LogMaxFiles rotate containers' logs whose service
+	// sets no logging options (docker's log-opts max-size and max-file).
+	// Optional: DefaultLogMaxSize and DefaultLogMaxFiles.
+	LogMaxSize  int64
+	LogMaxFiles int
 }
+
+// The rotation of a container's log when neither the service nor the
+// daemon's configuration says: at most 30 MiB of it is kept.
+const (
+	DefaultLogMaxSize  = 10 << 20
+	DefaultLogMaxFiles = 3
+)
 
 // Daemon owns the state root and the engines below it. Its methods are
 // safe for concurrent use.
@@ -52,6 +66,9 @@ type Daemon struct {
 	cfg    Config
 	log    *slog.Logger
 	images image.Store
+	store  *recordStore
+	// unlockRoot releases the state root's lock.
+	unlockRoot func()
 
 	// The storage driver and the runtime need root and touch the kernel;
 	// they are opened on first use, so image commands work without them.
@@ -102,12 +119,50 @@ func New(cfg Config) (*Daemon, error) {
 			return nil, fmt.Errorf("state root: %w", err)
 		}
 	}
-	store, err := image.NewStore(filepath.Join(cfg.StateRoot, imageDir))
+	unlock, err := lockStateRoot(cfg.StateRoot)
 	if err != nil {
+		return nil, err
+	}
+	images, err := image.NewStore(filepath.Join(cfg.StateRoot, imageDir))
+	if err != nil {
+		unlock()
 		return nil, fmt.Errorf("open image store: %w", err)
 	}
+	records, err := loadRecords(filepath.Join(cfg.StateRoot, projectsDir), log)
+	if err != nil {
+		unlock()
+		return nil, err
+	}
 	ctx, stop := context.WithCancel(context.Background())
-	return &Daemon{cfg: cfg, log: log, images: store, events: newEventBus(), baseCtx: ctx, stop: stop, supervisors: map[string]*supervisor{}}, nil
+	return &Daemon{cfg: cfg, log: log, images: images, store: records, unlockRoot: unlock, events: newEventBus(), baseCtx: ctx, stop: stop, supervisors: map[string]*supervisor{}}, nil
+}
+
+// lockStateRoot takes the state root for this daemon: two daemons on one
+// state root would each believe they own its records, mounts and links.
+// A daemon that is dying holds it for a moment longer, so the lock is
+// waited for a few seconds (a CLI that saw the old one go starts the new
+// one at once).
+func lockStateRoot(root string) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(root, "daemon.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock state root: %w", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil {
+			return func() { f.Close() }, nil
+		}
+		if !errors.Is(err, unix.EWOULDBLOCK) && !errors.Is(err, unix.EINTR) {
+			f.Close()
+			return nil, fmt.Errorf("lock state root: %w", err)
+		}
+		if time.Now().After(deadline) {
+			f.Close()
+			return nil, fmt.Errorf("state root %s is in use by another stack daemon: %w", root, errdefs.ErrAlreadyExists)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // Close stops watching containers and releases the network manager. The
@@ -122,10 +177,12 @@ func (d *Daemon) Close() error {
 		s.cancel()
 		s.wg.Wait()
 	}
+	var err error
 	if d.netMgr != nil {
-		return d.netMgr.Close()
+		err = d.netMgr.Close()
 	}
-	return nil
+	d.unlockRoot()
+	return err
 }
 
 // networks opens the network manager on first use.

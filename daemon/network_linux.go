@@ -38,10 +38,21 @@ func (d *Daemon) openNetwork() (*network.Manager, error) {
 	if data, err := os.ReadFile("/etc/resolv.conf"); err == nil {
 		upstreams = dns.ParseResolvConf(data).Upstreams()
 	}
+	root := filepath.Join(d.cfg.StateRoot, networkDir)
+	table := d.cfg.NetworkTable
+	if table == "" && filepath.Clean(d.cfg.StateRoot) != DefaultStateRoot {
+		// An engine of its own (a second state root) has rules of its
+		// own: its down must not take another's networks' rules.
+		inst, err := network.LoadInstance(root)
+		if err != nil {
+			return nil, fmt.Errorf("open network manager: %w", err)
+		}
+		table = network.DefaultTable + "_" + inst
+	}
 	m, err := network.New(network.Options{
-		StateRoot: filepath.Join(d.cfg.StateRoot, networkDir),
+		StateRoot: root,
 		Logger:    d.log,
-		Table:     d.cfg.NetworkTable,
+		Table:     table,
 		Upstreams: upstreams,
 	})
 	if err != nil {

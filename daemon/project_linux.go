@@ -102,6 +102,9 @@ func (d *Daemon) Up(ctx context.Context, p *spec.Project, req api.UpRequest, emi
 		return err
 	}
 	defer unlock()
+	if err := d.finishTeardowns(ctx, p.Name); err != nil {
+		return err
+	}
 	sel, err := planner.Select(p, planner.SelectOptions{Profiles: req.Profiles, Services: req.Services, NoDeps: req.NoDeps})
 	if err != nil {
 		return err
@@ -283,33 +286,43 @@ func (d *Daemon) apply(ctx context.Context, p *spec.Project, a planner.Action, o
 	return fmt.Errorf("unknown action %s", a.Kind)
 }
 
-// createAndStart creates a service's container instance and starts it.
+// createAndStart creates a service's container instance and starts it
+// (with noStart, leaves it created). Its record is written first, marked
+// creating: a crash from there on leaves a record that names everything
+// that may exist of the container, and the teardown of the next up, down
+// or daemon start removes it all.
 func (d *Daemon) createAndStart(ctx context.Context, p *spec.Project, svc *spec.Service, a planner.Action, imageID string, noStart bool, ev func(service, container, action, msg string)) (retErr error) {
 	id := newContainerID()
 	r := &record{
 		ID: id, Name: a.Container, Project: p.Name, Service: svc.Name, Number: a.Number,
 		ConfigHash: a.ConfigHash, Image: serviceImage(p, svc), ImageID: imageID, Created: time.Now().UTC(),
-		Restart: svc.Restart, StopSignal: svc.StopSignal, DependsOn: svc.Dependencies(),
+		Restart: svc.Restart, StopSignal: svc.StopSignal, DependsOn: svc.Dependencies(), State: stateCreating,
 	}
 	if svc.StopGracePeriod != nil {
 		r.StopGrace = time.Duration(*svc.StopGracePeriod)
 	}
-	ev(svc.Name, r.Name, "creating", "")
-	if err := d.createContainer(ctx, p, r, svc, nil); err != nil {
-		return namedError(err, r)
+	if err := d.store.put(r, false); err != nil {
+		return err
 	}
 	defer func() {
 		if retErr != nil {
 			d.removeContainer(context.WithoutCancel(ctx), r)
 		}
 	}()
+	ev(svc.Name, r.Name, "creating", "")
+	if err := d.createContainer(ctx, p, r, svc, nil); err != nil {
+		return namedError(err, r)
+	}
+	r.State = ""
+	if noStart {
+		r.StoppedByUser = true
+	}
 	if err := d.saveRecord(r); err != nil {
 		return err
 	}
 	ev(svc.Name, r.Name, "create", a.Reason)
 	if noStart {
-		r.StoppedByUser = true
-		return d.saveRecord(r)
+		return nil
 	}
 	ev(svc.Name, r.Name, "starting", "")
 	if err := d.startRecord(ctx, r); err != nil {
@@ -318,6 +331,20 @@ func (d *Daemon) createAndStart(ctx context.Context, p *spec.Project, svc *spec.
 	ev(svc.Name, r.Name, "start", "")
 	d.warnUnappliedLimits(r, ev)
 	return nil
+}
+
+// finishTeardowns removes what crashes left of project: containers whose
+// creation or removal a crash cut short. The caller holds the project's
+// lock.
+func (d *Daemon) finishTeardowns(ctx context.Context, project string) error {
+	var errs []error
+	for _, r := range d.store.list(project) {
+		if r.State == stateCreating || r.State == stateRemoving {
+			d.log.Info("finishing the teardown a crash interrupted", "container", r.Name, "state", r.State)
+			errs = append(errs, d.removeContainer(ctx, r))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // stopAndRemove stops a container and removes it with its storage.
@@ -639,8 +666,11 @@ func (d *Daemon) Containers(ctx context.Context, project string) ([]api.Containe
 		}
 		st, err := rt.State(r.ID)
 		switch {
+		case r.State != "":
+			c.State = r.State
 		case err != nil:
-			c.State = "missing"
+			// Between two runs: the last one's exit.
+			c.State, c.ExitCode, c.Finished = "exited", r.ExitCode, r.Finished
 		case st.Status == runtime.Stopped || st.Status == runtime.Unknown:
 			c.State, c.ExitCode = "exited", st.ExitCode
 		default:

@@ -6,16 +6,21 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/stack-dev/stack/internal/errdefs"
 	"github.com/stack-dev/stack/internal/ident"
+	"github.com/stack-dev/stack/runtime"
 )
 
 // projectsDir holds one directory per project, with a record per
@@ -52,6 +57,10 @@ type record struct {
 	Restart       string `json:"restart,omitempty"`
 	StoppedByUser bool   `json:"stopped_by_user,omitempty"`
 	RestartCount  int    `json:"restart_count,omitempty"`
+	// ExitCode and Finished are those of the last run that ended, kept
+	// for when no runtime state holds them (between runs).
+	ExitCode int       `json:"exit_code,omitempty"`
+	Finished time.Time `json:"finished,omitzero"`
 	// Healthcheck is the container's health check, nil when it has none.
 	Healthcheck *healthConfig `json:"healthcheck,omitempty"`
 	// Health is "", "starting", "healthy" or "unhealthy".
@@ -63,6 +72,14 @@ type record struct {
 	// StopSignal and StopGrace are the service's stop settings.
 	StopSignal string        `json:"stop_signal,omitempty"`
 	StopGrace  time.Duration `json:"stop_grace,omitempty"`
+	// State is stateCreating until the container exists, stateRemoving
+	// once its teardown began, empty otherwise.
+	State string `json:"state,omitempty"`
+	// Run counts the container's runs; a health watch updates the record
+	// only for the run it watches.
+	Run int `json:"run,omitempty"`
+	// Log is where the container's shim writes its output, across runs.
+	Log runtime.LogConfig `json:"log"`
 }
 
 type recordPort struct {
@@ -72,84 +89,90 @@ type recordPort struct {
 	Protocol      string `json:"protocol"`
 }
 
-func (d *Daemon) recordPath(project, name string) string {
-	return filepath.Join(d.cfg.StateRoot, projectsDir, project, name+".json")
+// Record states. A record is written before anything of its container
+// exists (creating) and marked before its teardown starts (removing), so
+// a crash at any point leaves a record that names what may exist: the
+// daemon's next start finishes the teardown of both, and down does too.
+// Every host resource of a container is named after its ID (its overlay
+// mount, runtime state and cgroup, network namespace, veths, addresses,
+// rules, /etc files and log), so the record is the journal entry of all
+// of them.
+const (
+	stateCreating = "creating"
+	stateRemoving = "removing"
+)
+
+// recordStore is the one owner of the containers' records: readers get
+// copies, writers go through put and update under one mutex, and a change
+// is on disk (temporary file, rename) before it returns. It is loaded
+// once, when the daemon starts; nothing else writes the files.
+type recordStore struct {
+	root string // <state root>/projects
+	mu   sync.Mutex
+	recs map[recordKey]*record
 }
 
-// saveRecord writes r atomically: a crash leaves the old or the new record,
-// never half of one.
-func (d *Daemon) saveRecord(r *record) error {
-	if err := errors.Join(ident.Project(r.Project), ident.Name("container name", r.Name)); err != nil {
-		return fmt.Errorf("save record: %w", err)
-	}
-	data, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encode record of %s: %w", r.Name, err)
-	}
-	path := d.recordPath(r.Project, r.Name)
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return fmt.Errorf("save record of %s: %w", r.Name, err)
-	}
-	return writeFileAtomic(path, data, 0o600)
-}
+type recordKey struct{ project, name string }
 
-func (d *Daemon) removeRecord(r *record) error {
-	err := os.Remove(d.recordPath(r.Project, r.Name))
+// loadRecords reads every record under root, removing the temporary files
+// a crash left mid-write. Only directories and files whose names are valid
+// project and container names are read: nothing planted in the state root
+// under another name is taken for a container.
+func loadRecords(root string, log *slog.Logger) (*recordStore, error) {
+	s := &recordStore{root: root, recs: map[recordKey]*record{}}
+	projects, err := os.ReadDir(root)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("remove record of %s: %w", r.Name, err)
+		return nil, fmt.Errorf("read container records: %w", err)
 	}
-	os.Remove(filepath.Dir(d.recordPath(r.Project, r.Name))) // the project's directory, once empty
-	return nil
-}
-
-// records returns the containers of project, sorted by name; every
-// project's when project is "". Only directories and files whose names
-// are valid project and container names are read: nothing planted in the
-// state root under another name is taken for a container.
-func (d *Daemon) records(project string) ([]*record, error) {
-	root := filepath.Join(d.cfg.StateRoot, projectsDir)
-	projects := []string{project}
-	if project == "" {
-		ents, err := os.ReadDir(root)
-		if err != nil && !errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("read container records: %w", err)
-		}
-		projects = projects[:0]
-		for _, e := range ents {
-			projects = append(projects, e.Name())
-		}
-	}
-	var files []string
-	for _, p := range projects {
-		if ident.Project(p) != nil {
+	for _, pd := range projects {
+		if !pd.IsDir() || ident.Project(pd.Name()) != nil {
 			continue
 		}
-		ents, err := os.ReadDir(filepath.Join(root, p))
-		if err != nil && !errors.Is(err, os.ErrNotExist) {
+		dir := filepath.Join(root, pd.Name())
+		ents, err := os.ReadDir(dir)
+		if err != nil {
 			return nil, fmt.Errorf("read container records: %w", err)
 		}
 		for _, e := range ents {
-			name, ok := strings.CutSuffix(e.Name(), ".json")
-			if ok && e.Type().IsRegular() && ident.Name("container name", name) == nil {
-				files = append(files, filepath.Join(root, p, e.Name()))
-			}
-		}
-	}
-	var out []*record
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			if errors.Is(err, os.ErrNotExist) {
+			path := filepath.Join(dir, e.Name())
+			if strings.HasPrefix(e.Name(), ".") && strings.Contains(e.Name(), ".tmp") {
+				os.Remove(path) // a write cut short by a crash
 				continue
 			}
-			return nil, fmt.Errorf("read container record: %w", err)
+			name, ok := strings.CutSuffix(e.Name(), ".json")
+			if !ok || !e.Type().IsRegular() || ident.Name("container name", name) != nil {
+				continue
+			}
+			data, err := os.ReadFile(path)
+			if err != nil {
+				return nil, fmt.Errorf("read container record: %w", err)
+			}
+			var r record
+			if err := json.Unmarshal(data, &r); err != nil || r.Project != pd.Name() || r.Name != name {
+				log.Warn("skipping a corrupt container record", "file", path, "err", err)
+				continue
+			}
+			s.recs[recordKey{r.Project, r.Name}] = &r
 		}
-		var r record
-		if err := json.Unmarshal(data, &r); err != nil {
-			d.log.Warn("skipping a corrupt container record", "file", f, "err", err)
-			continue
+		os.Remove(dir) // once empty
+	}
+	return s, nil
+}
+
+func (s *recordStore) path(project, name string) string {
+	return filepath.Join(s.root, project, name+".json")
+}
+
+// list returns copies of the records of project (all when ""), sorted by
+// project and name.
+func (s *recordStore) list(project string) []*record {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*record
+	for k, r := range s.recs {
+		if project == "" || k.project == project {
+			out = append(out, r.clone())
 		}
-		out = append(out, &r)
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Project != out[j].Project {
@@ -157,21 +180,124 @@ func (d *Daemon) records(project string) ([]*record, error) {
 		}
 		return out[i].Name < out[j].Name
 	})
-	return out, nil
+	return out
+}
+
+// put writes r, new or replacing the record of its name. durable syncs it
+// to disk: a container that exists is worth a power loss; an intent,
+// health or removal mark is not (a crash of the process loses nothing
+// the page cache holds, and a power loss takes every container with it).
+func (s *recordStore) put(r *record, durable bool) error {
+	if err := errors.Join(ident.Project(r.Project), ident.Name("container name", r.Name)); err != nil {
+		return fmt.Errorf("save record: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.write(r, durable); err != nil {
+		return err
+	}
+	s.recs[recordKey{r.Project, r.Name}] = r.clone()
+	return nil
+}
+
+// update applies fn to the record of project/name under the lock and
+// writes the result; fn's error (errStale from a watch of an older run,
+// for one) leaves the record as it was.
+func (s *recordStore) update(project, name string, durable bool, fn func(*record) error) (*record, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cur, ok := s.recs[recordKey{project, name}]
+	if !ok {
+		return nil, fmt.Errorf("container %s: %w", ident.Quote(name), errdefs.ErrNotFound)
+	}
+	r := cur.clone()
+	if err := fn(r); err != nil {
+		return nil, err
+	}
+	if err := s.write(r, durable); err != nil {
+		return nil, err
+	}
+	s.recs[recordKey{project, name}] = r
+	return r.clone(), nil
+}
+
+// remove deletes the record of project/name, and its project directory
+// once empty.
+func (s *recordStore) remove(project, name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	err := os.Remove(s.path(project, name))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove record of %s: %w", name, err)
+	}
+	delete(s.recs, recordKey{project, name})
+	os.Remove(filepath.Dir(s.path(project, name)))
+	return nil
+}
+
+func (s *recordStore) write(r *record, durable bool) error {
+	data, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("encode record of %s: %w", r.Name, err)
+	}
+	path := s.path(r.Project, r.Name)
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("save record of %s: %w", r.Name, err)
+	}
+	if err := writeFileAtomic(path, data, 0o600, durable); err != nil {
+		return fmt.Errorf("save record of %s: %w", r.Name, err)
+	}
+	return nil
+}
+
+// clone copies r deeply enough for its holder to change it: its maps and
+// slices. Spec and Healthcheck are set when the container is created and
+// never changed afterwards, so copies share them.
+func (r *record) clone() *record {
+	c := *r
+	c.DependsOn = slices.Clone(r.DependsOn)
+	c.Networks = maps.Clone(r.Networks)
+	c.Ports = slices.Clone(r.Ports)
+	return &c
+}
+
+// errStale is returned by an update of a watch whose run has ended: the
+// container was restarted or recreated since.
+var errStale = errors.New("record changed since")
+
+func (d *Daemon) saveRecord(r *record) error { return d.store.put(r, true) }
+
+// updateRecord changes the record of r's container through fn.
+func (d *Daemon) updateRecord(project, name string, fn func(*record) error) (*record, error) {
+	return d.store.update(project, name, true, fn)
+}
+
+func (d *Daemon) removeRecord(r *record) error { return d.store.remove(r.Project, r.Name) }
+
+// records returns the containers of project, sorted by name; every
+// project's when project is "".
+func (d *Daemon) records(project string) ([]*record, error) {
+	return d.store.list(project), nil
 }
 
 // findRecord returns the record of a container by name or ID prefix.
 func (d *Daemon) findRecord(project, nameOrID string) (*record, error) {
-	recs, err := d.records(project)
-	if err != nil {
-		return nil, err
-	}
-	for _, r := range recs {
+	for _, r := range d.store.list(project) {
 		if r.Name == nameOrID || strings.HasPrefix(r.ID, nameOrID) && len(nameOrID) >= 4 {
 			return r, nil
 		}
 	}
 	return nil, fmt.Errorf("container %s: %w", ident.Quote(nameOrID), errdefs.ErrNotFound)
+}
+
+// recordByID returns the record of the container id.
+func (d *Daemon) recordByID(id string) (*record, error) {
+	for _, r := range d.store.list("") {
+		if r.ID == id {
+			return r, nil
+		}
+	}
+	return nil, fmt.Errorf("container %s: %w", id, errdefs.ErrNotFound)
 }
 
 // newContainerID returns a random 64-hex-digit id, as docker's.
@@ -181,9 +307,9 @@ func newContainerID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// writeFileAtomic writes data to path through a synced temporary file and
-// a rename.
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+// writeFileAtomic writes data to path through a temporary file and a
+// rename, syncing the file first when durable.
+func writeFileAtomic(path string, data []byte, mode os.FileMode, durable bool) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
 	if err != nil {
 		return err
@@ -197,9 +323,11 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 		tmp.Close()
 		return err
 	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
+	if durable {
+		if err := tmp.Sync(); err != nil {
+			tmp.Close()
+			return err
+		}
 	}
 	if err := tmp.Close(); err != nil {
 		return err

@@ -88,21 +88,29 @@ func (d *Daemon) startOneOff(ctx context.Context, project string, req api.RunReq
 	if err := ident.Name("container name", name); err != nil {
 		return nil, fmt.Errorf("run: %w", err)
 	}
+	if err := d.finishTeardowns(ctx, project); err != nil {
+		return nil, err
+	}
 	if recs, err := d.records(project); err == nil && slices.ContainsFunc(recs, func(r *record) bool { return r.Name == name }) {
 		return nil, fmt.Errorf("a container named %s exists: %w", name, errdefs.ErrAlreadyExists)
 	}
 	r := &record{
 		ID: id, Name: name, Project: p.Name, Service: svc.Name, OneOff: true,
-		Image: serviceImage(p, &svc), Created: time.Now().UTC(), StopSignal: svc.StopSignal,
+		Image: serviceImage(p, &svc), Created: time.Now().UTC(), StopSignal: svc.StopSignal, State: stateCreating,
 	}
 	var cmd []string
 	if len(req.Cmd) > 0 {
 		cmd = req.Cmd
 	}
+	// The record first, as for up: see createAndStart.
+	if err := d.store.put(r, false); err != nil {
+		return nil, err
+	}
 	if err := d.createContainer(ctx, p, r, &svc, cmd); err != nil {
+		d.removeContainer(context.WithoutCancel(ctx), r)
 		return nil, namedError(err, r)
 	}
-	r.Healthcheck = nil
+	r.Healthcheck, r.State = nil, ""
 	if err := d.saveRecord(r); err != nil {
 		d.removeContainer(context.WithoutCancel(ctx), r)
 		return nil, err
@@ -217,21 +225,15 @@ func (d *Daemon) serveRun(w http.ResponseWriter, r *http.Request, project string
 // relayUntilExit waits for the container to exit and, when sendLog, sends
 // its output from the log as it is written.
 func (d *Daemon) relayUntilExit(ctx context.Context, rt *runtime.Manager, rec *record, fc *api.FrameConn, sendLog bool) (int, error) {
-	logPath, err := rt.LogPath(rec.ID)
-	if err != nil {
-		return 0, err
-	}
-	var offset int64
+	cur := &logCursor{}
 	relay := func() error {
-		n, err := readLogFrom(logPath, offset, func(e runtime.LogEntry) error {
+		return cur.readNew(logFiles(rec.Log), func(e runtime.LogEntry) error {
 			kind := api.FrameStdout
 			if e.Stream == "stderr" {
 				kind = api.FrameStderr
 			}
 			return fc.Write(kind, []byte(e.Log))
 		})
-		offset += n
-		return err
 	}
 	exited := make(chan runtime.State, 1)
 	waitErr := make(chan error, 1)

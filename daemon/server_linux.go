@@ -349,7 +349,7 @@ func ListenUnix(path string) (net.Listener, error) {
 // Serve answers API requests on l until ctx is done, then shuts down,
 // giving running requests (log streams) a moment to end.
 func (d *Daemon) Serve(ctx context.Context, l net.Listener) error {
-	d.adopt()
+	d.adopt(ctx)
 	d.sweepNetworks(ctx)
 	srv := &http.Server{Handler: d.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)

@@ -3,7 +3,10 @@ package daemon
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,6 +17,9 @@ import (
 
 	"github.com/stack-dev/stack/api"
 	"github.com/stack-dev/stack/image"
+	"github.com/stack-dev/stack/image/build"
+	"github.com/stack-dev/stack/internal/errdefs"
+	"github.com/stack-dev/stack/internal/ident"
 	"github.com/stack-dev/stack/network"
 	"github.com/stack-dev/stack/runtime"
 	"github.com/stack-dev/stack/spec"
@@ -106,7 +112,7 @@ func (d *Daemon) supervise(r *record) {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			d.watchHealth(ctx, r.Project, r.Name, r.ID, *r.Healthcheck)
+			d.watchHealth(ctx, r.Project, r.Name, r.ID, r.Run, *r.Healthcheck)
 		}()
 	}
 }
@@ -124,9 +130,11 @@ func (d *Daemon) unsupervise(id string) {
 	}
 }
 
-// watchExit waits for the container to exit, reports it, and applies its
-// restart policy with a growing back-off (Docker's: 100ms doubling, reset
-// after 10s of running).
+// watchExit waits for the container to exit (a container whose shim died
+// is recovered by the runtime and exits too), records the exit, reports
+// it, and applies its restart policy with a growing back-off (Docker's:
+// 100ms doubling, reset after 10s of running). A restart that fails (a
+// full disk, a missing image) is tried again, with the same back-off.
 func (d *Daemon) watchExit(ctx context.Context, project, name, id string) {
 	_, rt, err := d.engines()
 	if err != nil {
@@ -136,13 +144,26 @@ func (d *Daemon) watchExit(ctx context.Context, project, name, id string) {
 	if err != nil || ctx.Err() != nil {
 		return
 	}
-	r, err := d.findRecord(project, name)
-	if err != nil || r.ID != id {
-		return
+	r, err := d.store.update(project, name, true, func(c *record) error {
+		if c.ID != id {
+			return errStale
+		}
+		c.ExitCode, c.Finished = st.ExitCode, st.FinishedAt
+		return nil
+	})
+	if err != nil {
+		// The record could not be written (a full disk); the exit is
+		// still reported and the policy still applied.
+		if r, err = d.findRecord(project, name); err != nil || r.ID != id {
+			return
+		}
 	}
 	msg := "exit code " + strconv.Itoa(st.ExitCode)
 	if st.OOMKilled {
 		msg += " (out of memory)"
+	}
+	if st.Error != "" {
+		msg += " (" + st.Error + ")"
 	}
 	d.events.publish(api.Event{Project: project, Service: r.Service, Container: name, Action: "die", Message: msg})
 	if r.StoppedByUser || !shouldRestart(r.Restart, st.ExitCode, r.RestartCount) {
@@ -155,26 +176,40 @@ func (d *Daemon) watchExit(ctx context.Context, project, name, id string) {
 			delay *= 2
 		}
 	}
-	select {
-	case <-ctx.Done():
-		return
-	case <-time.After(delay):
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		}
+		if d.restart(ctx, project, name, id, msg) {
+			return
+		}
+		delay = min(2*delay, time.Minute)
 	}
+}
+
+// restart starts the container again for its restart policy, and reports
+// whether the watch is done: restarted (a new watch took over), or no
+// longer wanted.
+func (d *Daemon) restart(ctx context.Context, project, name, id, why string) bool {
 	unlock, err := d.lockProjectContext(ctx, project)
 	if err != nil {
-		return
+		return true
 	}
 	defer unlock()
-	if r, err = d.findRecord(project, name); err != nil || r.ID != id || r.StoppedByUser {
-		return
+	r, err := d.findRecord(project, name)
+	if err != nil || r.ID != id || r.StoppedByUser || r.State != "" {
+		return true
 	}
 	r.RestartCount++
 	if err := d.startRecord(context.WithoutCancel(ctx), r); err != nil {
 		d.log.Warn("restart failed", "container", name, "err", err)
 		d.events.publish(api.Event{Project: project, Service: r.Service, Container: name, Action: "restart-failed", Message: err.Error()})
-		return
+		return ctx.Err() != nil
 	}
-	d.events.publish(api.Event{Project: project, Service: r.Service, Container: name, Action: "restart", Message: fmt.Sprintf("restart %d after %s", r.RestartCount, msg)})
+	d.events.publish(api.Event{Project: project, Service: r.Service, Container: name, Action: "restart", Message: fmt.Sprintf("restart %d after %s", r.RestartCount, why)})
+	return true
 }
 
 // shouldRestart applies a restart policy to an exit.
@@ -194,7 +229,7 @@ func shouldRestart(policy string, exitCode, restarts int) bool {
 // watchHealth runs the container's health check until ctx ends: every
 // StartInterval during the start period and until the first success, so a
 // healthy service is reported at once, then every Interval.
-func (d *Daemon) watchHealth(ctx context.Context, project, name, id string, h healthConfig) {
+func (d *Daemon) watchHealth(ctx context.Context, project, name, id string, run int, h healthConfig) {
 	started := time.Now()
 	status, failures := "starting", 0
 	for {
@@ -226,15 +261,21 @@ func (d *Daemon) watchHealth(ctx context.Context, project, name, id string, h he
 		if next == status && code == 0 {
 			continue
 		}
-		r, err := d.findRecord(project, name)
-		if err != nil || r.ID != id {
+		changed := false
+		r, err := d.store.update(project, name, false, func(c *record) error {
+			if c.ID != id || c.Run != run {
+				return errStale // a watch of a run that has ended
+			}
+			changed = c.Health != next
+			c.Health, c.HealthOutput = next, out
+			return nil
+		})
+		if errors.Is(err, errStale) || errors.Is(err, errdefs.ErrNotFound) {
 			return
 		}
-		r.HealthOutput = out
-		changed := r.Health != next
-		r.Health = next
-		if err := d.saveRecord(r); err != nil {
+		if err != nil {
 			d.log.Warn("save health", "container", name, "err", err)
+			continue
 		}
 		status = next
 		if changed {
@@ -292,19 +333,6 @@ func (d *Daemon) probe(ctx context.Context, id string, h healthConfig) (int, str
 	return code, out.String()
 }
 
-func (d *Daemon) recordByID(id string) (*record, error) {
-	recs, err := d.records("")
-	if err != nil {
-		return nil, err
-	}
-	for _, r := range recs {
-		if r.ID == id {
-			return r, nil
-		}
-	}
-	return nil, fmt.Errorf("container %s not found", id)
-}
-
 // limitedBuffer keeps the first max bytes written to it.
 type limitedBuffer struct {
 	mu  sync.Mutex
@@ -328,33 +356,93 @@ func (b *limitedBuffer) String() string {
 }
 
 // adopt takes over the containers found on disk when the daemon starts:
-// running ones are watched again; ones that exited while no daemon ran get
-// their restart policy applied now.
-func (d *Daemon) adopt() {
+// it finishes the creations and removals a crash cut short (removing what
+// they made), watches running containers again, and applies the restart
+// policy of those that exited while no daemon ran (a container whose
+// shim died is recovered by the watch's wait). Then whatever exists on
+// disk and in the runtime without a record goes: see sweepOrphans.
+func (d *Daemon) adopt(ctx context.Context) {
 	_, rt, err := d.engines()
 	if err != nil {
 		d.log.Warn("cannot adopt containers", "err", err)
 		return
 	}
-	recs, err := d.records("")
-	if err != nil {
-		d.log.Warn("cannot adopt containers", "err", err)
-		return
-	}
-	for _, r := range recs {
-		st, err := rt.State(r.ID)
-		if err != nil {
+	for _, r := range d.store.list("") {
+		if r.State != "" {
+			if err := d.removeContainer(ctx, r); err != nil {
+				d.log.Warn("finish a teardown a crash interrupted", "container", r.Name, "err", err)
+			}
 			continue
 		}
-		switch st.Status {
-		case runtime.Running, runtime.Paused:
+		st, err := rt.State(r.ID)
+		switch {
+		case errors.Is(err, errdefs.ErrNotFound):
+			// Between a finished run's deletion and the next run's
+			// creation: a restart due.
+			if !r.StoppedByUser && shouldRestart(r.Restart, r.ExitCode, r.RestartCount) {
+				go d.restart(d.baseCtx, r.Project, r.Name, r.ID, "a restart cut short")
+			}
+		case err != nil:
+		case st.Status == runtime.Running || st.Status == runtime.Paused:
 			d.supervise(r)
-		case runtime.Stopped, runtime.Unknown:
-			if !r.StoppedByUser && shouldRestart(r.Restart, st.ExitCode, r.RestartCount) {
-				// Exited while we were away: the watch sees the exit at
-				// once and restarts it.
+		case st.Status == runtime.Stopped || st.Status == runtime.Unknown:
+			if !r.StoppedByUser && shouldRestart(r.Restart, st.ExitCode, r.RestartCount) || st.Status == runtime.Unknown {
+				// Exited (or lost its shim) while we were away: the
+				// watch sees the exit at once.
 				d.supervise(r)
 			}
+		}
+	}
+	d.sweepOrphans(ctx, true)
+}
+
+// sweepOrphans removes what no record owns: runtime containers (a crash
+// between their creation and their record), container storage, /etc
+// files and logs. Every one of them is named after a container ID. A
+// build step's container has no record either: it is swept only when
+// atStart, when no build can be running.
+func (d *Daemon) sweepOrphans(ctx context.Context, atStart bool) {
+	storage, rt, err := d.engines()
+	if err != nil {
+		return
+	}
+	owned := map[string]bool{}
+	for _, r := range d.store.list("") {
+		owned[r.ID] = true
+	}
+	if states, err := rt.List(); err == nil {
+		for _, st := range states {
+			if !owned[st.ID] && (atStart || !strings.HasPrefix(st.ID, build.StepIDPrefix)) {
+				d.log.Info("removing a container no record owns", "id", st.ID)
+				if err := rt.Delete(ctx, st.ID, true); err != nil {
+					d.log.Warn("remove an orphan container", "id", st.ID, "err", err)
+				}
+			}
+		}
+	}
+	for _, dir := range []string{rootfsDir, etcDir} {
+		ents, _ := os.ReadDir(filepath.Join(d.cfg.StateRoot, dir))
+		for _, e := range ents {
+			if owned[e.Name()] || ident.Name("container id", e.Name()) != nil {
+				continue
+			}
+			path := filepath.Join(d.cfg.StateRoot, dir, e.Name())
+			if dir == rootfsDir {
+				storage.Unmount(path)
+				err = storage.Remove(path)
+			} else {
+				err = os.RemoveAll(path)
+			}
+			if err != nil {
+				d.log.Warn("remove orphan storage", "path", path, "err", err)
+			}
+		}
+	}
+	ents, _ := os.ReadDir(filepath.Join(d.cfg.StateRoot, logsDir))
+	for _, e := range ents {
+		id, _, _ := strings.Cut(e.Name(), ".")
+		if !owned[id] {
+			os.Remove(filepath.Join(d.cfg.StateRoot, logsDir, e.Name()))
 		}
 	}
 }
@@ -370,12 +458,11 @@ func (d *Daemon) sweepNetworks(ctx context.Context) {
 		d.log.Warn("cannot sweep networks", "err", err)
 		return
 	}
-	recs, err := d.records("")
-	if err != nil {
-		d.log.Warn("cannot sweep networks", "err", err)
-		return
-	}
-	var live network.Live
+	recs, _ := d.records("")
+	// The links of this engine's instance and the rules of its table are
+	// its own; links an older version made could be another engine's,
+	// unless this is the default state root (see network.Live).
+	live := network.Live{OwnRules: true, LegacyLinks: filepath.Clean(d.cfg.StateRoot) == DefaultStateRoot}
 	for _, r := range recs {
 		live.Containers = append(live.Containers, r.ID)
 		for n := range r.Networks {

@@ -18,11 +18,12 @@ import (
 // bridge of ours that is already there (a restarted daemon) and refuses a
 // link of the same name that is not ours.
 func (m *Manager) setupBridge(ns *networkState) error {
-	alias := bridgeAliasPrefix + ns.Config.Name
+	alias := m.bridgeAlias(ns.Config.Name)
 	l, err := m.nl.LinkByName(ns.Bridge)
 	switch {
 	case err == nil:
-		if l.Type() != "bridge" || l.Attrs().Alias != alias {
+		// An older version's bridge has an alias without our instance.
+		if l.Type() != "bridge" || l.Attrs().Alias != alias && l.Attrs().Alias != bridgeAliasPrefix+ns.Config.Name {
 			return fmt.Errorf("link %s exists and is not the bridge of this network (alias %q): %w", ns.Bridge, l.Attrs().Alias, errdefs.ErrAlreadyExists)
 		}
 	case errors.As(err, new(netlink.LinkNotFoundError)):
@@ -102,7 +103,7 @@ func (m *Manager) setupVeth(ctrNS netns.NsHandle, ctrNL *netlink.Handle, id stri
 	if err != nil {
 		return fmt.Errorf("find veth %s: %w", ep.HostVeth, err)
 	}
-	if err := m.nl.LinkSetAlias(host, vethAliasPrefix+id+" "+ep.Network); err != nil {
+	if err := m.nl.LinkSetAlias(host, m.vethAlias(id, ep.Network)); err != nil {
 		return fmt.Errorf("set alias of %s: %w", ep.HostVeth, err)
 	}
 	if err := m.nl.LinkSetUp(host); err != nil {
@@ -128,9 +129,45 @@ func (m *Manager) setupVeth(ctrNS netns.NsHandle, ctrNL *netlink.Handle, id stri
 	return nil
 }
 
-// isOurs reports whether a link is one of ours, by name prefix and alias.
-func isOurs(l netlink.Link) bool {
+func (m *Manager) bridgeAlias(network string) string {
+	return bridgeAliasPrefix + m.instance + ":" + network
+}
+
+func (m *Manager) vethAlias(id, network string) string {
+	return vethAliasPrefix + m.instance + ":" + id + " " + network
+}
+
+// linkOwner says whose a link of ours is: its network (a bridge) or its
+// container and network (a veth), and whether it is this manager's own
+// (its alias names this instance) or an older one's, whose alias named
+// no instance. Links of other instances, and the host's, are not ours.
+func (m *Manager) linkOwner(l netlink.Link) (bridge bool, id, network string, mine, legacy bool) {
 	a := l.Attrs()
-	return (strings.HasPrefix(a.Name, BridgePrefix) && strings.HasPrefix(a.Alias, bridgeAliasPrefix)) ||
-		(strings.HasPrefix(a.Name, VethPrefix) && strings.HasPrefix(a.Alias, vethAliasPrefix))
+	switch {
+	case strings.HasPrefix(a.Name, BridgePrefix) && strings.HasPrefix(a.Alias, bridgeAliasPrefix):
+		bridge = true
+		network = strings.TrimPrefix(a.Alias, bridgeAliasPrefix)
+	case strings.HasPrefix(a.Name, VethPrefix) && strings.HasPrefix(a.Alias, vethAliasPrefix):
+		id, network, _ = strings.Cut(strings.TrimPrefix(a.Alias, vethAliasPrefix), " ")
+	default:
+		return false, "", "", false, false
+	}
+	// A network or container name has no colon: an instance comes first.
+	owner := id
+	if bridge {
+		owner = network
+	}
+	inst, rest, tagged := strings.Cut(owner, ":")
+	switch {
+	case !tagged:
+		legacy = true
+	case inst == m.instance:
+		mine = true
+		if bridge {
+			network = rest
+		} else {
+			id = rest
+		}
+	}
+	return bridge, id, network, mine, legacy
 }

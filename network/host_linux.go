@@ -7,9 +7,11 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
 	"github.com/stack-dev/stack/internal/errdefs"
@@ -225,4 +227,36 @@ func portHolder(k portKey) string {
 		}
 	}
 	return ""
+}
+
+// boundAddrs returns the addresses that UDP sockets of the host namespace
+// are bound to on port: a subnet whose gateway one of them holds cannot
+// have its resolver there (a process keeps an address that no interface
+// has any more).
+func boundAddrs(hostNS netns.NsHandle, port int) []netip.Prefix {
+	var data []byte
+	inNetNS(hostNS, func() error {
+		// The thread is in the host namespace now; /proc/thread-self/net
+		// is its namespace's (proc(5)).
+		data, _ = os.ReadFile("/proc/thread-self/net/udp")
+		return nil
+	})
+	var out []netip.Prefix
+	lines := strings.Split(string(data), "\n")
+	for _, l := range lines[min(1, len(lines)):] {
+		f := strings.Fields(l)
+		if len(f) < 2 {
+			continue
+		}
+		hexAddr, hexPort, ok := strings.Cut(f[1], ":")
+		p, err1 := strconv.ParseUint(hexPort, 16, 16)
+		a, err2 := strconv.ParseUint(hexAddr, 16, 32)
+		if !ok || err1 != nil || err2 != nil || int(p) != port || a == 0 {
+			continue
+		}
+		// Little-endian on the architectures stack runs on.
+		ip := netip.AddrFrom4([4]byte{byte(a), byte(a >> 8), byte(a >> 16), byte(a >> 24)})
+		out = append(out, netip.PrefixFrom(ip, 32))
+	}
+	return out
 }

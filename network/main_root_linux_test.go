@@ -20,6 +20,9 @@ import (
 // such as the daemon's, may run alongside with links of their own, so only
 // ours count.)
 func TestMain(m *testing.M) {
+	if IsResolver() {
+		ResolverMain()
+	}
 	root := os.Getenv("STACK_TEST_ROOT") == "1"
 	tmp, err := os.MkdirTemp("", "network-test-")
 	if err != nil {
@@ -62,7 +65,7 @@ func ourHostObjects(tmp string) []string {
 	links, _ := netlink.LinkList()
 	for _, l := range links {
 		a := l.Attrs()
-		if isOurs(l) && strings.Contains(a.Alias, "-"+testTag) {
+		if (strings.HasPrefix(a.Alias, bridgeAliasPrefix) || strings.HasPrefix(a.Alias, vethAliasPrefix)) && strings.Contains(a.Alias, "-"+testTag) {
 			out = append(out, "link "+a.Name+" ("+a.Alias+")")
 		}
 	}

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"maps"
-	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -30,6 +29,7 @@ import (
 // operations are serialised.
 type Manager struct {
 	root      string
+	instance  string
 	log       *slog.Logger
 	hostNS    netns.NsHandle
 	nl        *netlink.Handle
@@ -41,9 +41,8 @@ type Manager struct {
 	dnsPort   int
 	mtu       int
 
-	mu      sync.Mutex
-	st      *state
-	servers map[string]*dns.Server // by network
+	mu sync.Mutex
+	st *state
 }
 
 var _ Driver = (*Manager)(nil)
@@ -59,13 +58,17 @@ func New(opts Options) (_ *Manager, retErr error) {
 	if err := os.MkdirAll(filepath.Join(opts.StateRoot, netnsDir), 0o700); err != nil {
 		return nil, fmt.Errorf("network: %w", err)
 	}
+	instance, err := LoadInstance(opts.StateRoot)
+	if err != nil {
+		return nil, fmt.Errorf("network: %w", err)
+	}
 	m := &Manager{
 		root:      opts.StateRoot,
+		instance:  instance,
 		log:       opts.Logger,
 		upstreams: slices.Clone(opts.Upstreams),
 		dnsPort:   opts.DNSPort,
 		mtu:       opts.MTU,
-		servers:   map[string]*dns.Server{},
 		records:   dns.NewTable(opts.DNSDomain),
 	}
 	if m.log == nil {
@@ -74,7 +77,6 @@ func New(opts Options) (_ *Manager, retErr error) {
 	if m.dnsPort == 0 {
 		m.dnsPort = DefaultDNSPort
 	}
-	var err error
 	if opts.HostNetNS != "" {
 		m.hostNS, err = netns.GetFromPath(opts.HostNetNS)
 	} else {
@@ -125,18 +127,14 @@ func New(opts Options) (_ *Manager, retErr error) {
 	return m, nil
 }
 
-// Close stops the embedded resolvers and releases the manager's handles.
-// It leaves networks and containers in place: a new Manager on the same
-// state root takes them over. The Manager must not be used afterwards;
-// closing it again does nothing.
+// Close releases the manager's handles. It leaves networks, containers
+// and the resolver in place: a new Manager on the same state root takes
+// them over. The Manager must not be used afterwards; closing it again
+// does nothing.
 func (m *Manager) Close() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var errs []error
-	for _, name := range slices.Sorted(maps.Keys(m.servers)) {
-		errs = append(errs, m.servers[name].Shutdown(context.Background()))
-		delete(m.servers, name)
-	}
 	if m.closeRule != nil {
 		errs = append(errs, m.closeRule())
 		m.closeRule = nil
@@ -150,6 +148,10 @@ func (m *Manager) Close() error {
 	}
 	return errors.Join(errs...)
 }
+
+// Instance returns the identity of the manager's state root, which goes
+// into the names of its bridges and veths.
+func (m *Manager) Instance() string { return m.instance }
 
 // Records returns the DNS record table of the manager's networks.
 func (m *Manager) Records() *dns.Table { return m.records }
@@ -193,11 +195,18 @@ func (m *Manager) CreateNetwork(ctx context.Context, cfg NetworkConfig) (_ Netwo
 	if err != nil {
 		return NetworkStatus{}, fmt.Errorf("create network %q: %w", cfg.Name, err)
 	}
+	if m.dnsPort > 0 && !known {
+		avoid = append(avoid, boundAddrs(m.hostNS, m.dnsPort)...)
+	}
 	alloc, err := m.ipam.AddNetwork(cfg.Name, ipam.Config{Subnet: cfg.Subnet, Gateway: cfg.Gateway, IPRange: cfg.IPRange}, avoid)
 	if err != nil {
 		return NetworkStatus{}, fmt.Errorf("create network: %w", err)
 	}
-	ns = &networkState{Config: cfg, Bridge: BridgeName(cfg.Name)}
+	bridge := BridgeName(m.instance, cfg.Name)
+	if known {
+		bridge = ns.Bridge // named by an older version, maybe
+	}
+	ns = &networkState{Config: cfg, Bridge: bridge}
 	ns.Config.Subnet, ns.Config.Gateway, ns.Config.IPRange = alloc.Subnet, alloc.Gateway, alloc.IPRange
 	if !known {
 		defer func() {
@@ -213,7 +222,7 @@ func (m *Manager) CreateNetwork(ctx context.Context, cfg NetworkConfig) (_ Netwo
 		return NetworkStatus{}, fmt.Errorf("create network %q: %w", cfg.Name, err)
 	}
 	m.records.AddNetwork(cfg.Name, alloc.Subnet)
-	if err := m.startDNS(ns); err != nil {
+	if err := m.serveNetwork(ns); err != nil {
 		return NetworkStatus{}, fmt.Errorf("create network %q: %w", cfg.Name, err)
 	}
 	m.st.Networks[cfg.Name] = ns
@@ -280,10 +289,7 @@ func (m *Manager) RemoveNetwork(ctx context.Context, name string) error {
 func (m *Manager) removeNetworkLocked(ns *networkState) error {
 	name := ns.Config.Name
 	var errs []error
-	if srv, ok := m.servers[name]; ok {
-		errs = append(errs, srv.Shutdown(context.Background()))
-		delete(m.servers, name)
-	}
+	errs = append(errs, m.unserveNetwork(name))
 	m.records.RemoveNetwork(name)
 	errs = append(errs, m.rules.RemoveNetwork(name))
 	errs = append(errs, m.deleteLink(ns.Bridge))
@@ -313,44 +319,6 @@ func (m *Manager) save() error {
 	if err := m.st.save(filepath.Join(m.root, stateFile)); err != nil {
 		return fmt.Errorf("save network state: %w", err)
 	}
-	return nil
-}
-
-// startDNS starts the resolver of a network on its gateway, in the host
-// namespace, unless it runs already or resolvers are disabled.
-func (m *Manager) startDNS(ns *networkState) error {
-	if m.dnsPort <= 0 || m.servers[ns.Config.Name] != nil {
-		return nil
-	}
-	addr := netip.AddrPortFrom(ns.Config.Gateway, uint16(m.dnsPort)).String()
-	var (
-		pc net.PacketConn
-		l  net.Listener
-	)
-	err := inNetNS(m.hostNS, func() error {
-		var err error
-		if pc, err = net.ListenPacket("udp4", addr); err != nil {
-			return err
-		}
-		if l, err = net.Listen("tcp4", addr); err != nil {
-			pc.Close()
-			return err
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("start resolver on %s: %w", addr, err)
-	}
-	var ups []string
-	if !ns.Config.Internal {
-		ups = m.upstreams
-	}
-	fwd := &dns.Forward{Upstreams: ups, Dial: m.dialHost}
-	srv, err := dns.Serve(pc, l, dns.Chain(m.records, ns.Config.Name, fwd))
-	if err != nil {
-		return err
-	}
-	m.servers[ns.Config.Name] = srv
 	return nil
 }
 
@@ -466,7 +434,7 @@ func (m *Manager) Setup(ctx context.Context, cfg AttachConfig) (_ Status, retErr
 		ep := Endpoint{
 			Network:   epc.Network,
 			Interface: fmt.Sprintf("eth%d", i),
-			HostVeth:  vethName(id, epc.Network),
+			HostVeth:  vethName(m.instance, id, epc.Network),
 			IP:        netip.PrefixFrom(addr, ns.Config.Subnet.Bits()),
 			Gateway:   ns.Config.Gateway,
 			MAC:       macFor(addr),
@@ -526,6 +494,7 @@ func (m *Manager) Status(id string) (Status, error) {
 }
 
 func (m *Manager) addRecords(id string, cs *containerState) error {
+	var recs []dns.Record
 	for i, ep := range cs.Endpoints {
 		var names []string
 		if i < len(cs.Networks) {
@@ -535,11 +504,13 @@ func (m *Manager) addRecords(id string, cs *containerState) error {
 				}
 			}
 		}
-		if err := m.records.Add(dns.Record{Network: ep.Network, Container: id, Addr: ep.IP.Addr(), Names: names, Upstreams: cs.DNS}); err != nil {
+		r := dns.Record{Network: ep.Network, Container: id, Addr: ep.IP.Addr(), Names: names, Upstreams: cs.DNS}
+		if err := m.records.Add(r); err != nil {
 			return err
 		}
+		recs = append(recs, r)
 	}
-	return nil
+	return m.publishRecords(id, recs)
 }
 
 // reservePorts picks the host port of every request and checks that none
@@ -635,12 +606,16 @@ func (m *Manager) Teardown(ctx context.Context, id string) error {
 
 func (m *Manager) teardownLocked(id string, cs *containerState) error {
 	m.records.Remove(id)
-	errs := []error{m.rules.RemovePorts(id)}
+	errs := []error{m.publishRecords(id, nil), m.rules.RemovePorts(id)}
 	for _, epc := range cs.Networks {
 		// The veth's other end goes with it; deleting it also covers a
 		// veth left by a setup that failed before recording it.
-		errs = append(errs, m.deleteLink(vethName(id, epc.Network)))
+		errs = append(errs, m.deleteLink(vethName(m.instance, id, epc.Network)))
 		errs = append(errs, m.ipam.Release(epc.Network, id))
+	}
+	for _, ep := range cs.Endpoints {
+		// An older version named veths otherwise.
+		errs = append(errs, m.deleteLink(ep.HostVeth))
 	}
 	if cs.OwnNetNS {
 		errs = append(errs, removeNetNS(cs.NetNSPath))
@@ -650,19 +625,4 @@ func (m *Manager) teardownLocked(id string, cs *containerState) error {
 		errs = append(errs, m.save())
 	}
 	return errors.Join(errs...)
-}
-
-// dialHost connects from the host namespace: the resolvers forward from
-// there, whichever thread they run on.
-func (m *Manager) dialHost(ctx context.Context, network, address string) (net.Conn, error) {
-	var c net.Conn
-	err := inNetNS(m.hostNS, func() error {
-		// socket(2) runs on this locked thread, so the socket is made in
-		// the host namespace and stays there; the rest of the dial may
-		// happen anywhere.
-		var err error
-		c, err = (&net.Dialer{}).DialContext(ctx, network, address)
-		return err
-	})
-	return c, err
 }

@@ -16,12 +16,17 @@ import (
 // Interface name prefixes. Everything of ours in the kernel carries one, and
 // an alias (IFLA_IFALIAS) that says what it belongs to, so a sweep after a
 // crash can tell ours from the host's without any state file.
+//
+// The names and aliases also carry the manager's instance (see
+// [Manager.Instance]): two engines with state roots of their own may run
+// networks of the same name (two checkouts of a project), and must never
+// share a bridge or delete each other's links.
 const (
 	BridgePrefix = "stk-" // bridges: "stk-" + 10 hex digits
 	VethPrefix   = "stv-" // host ends of veth pairs: "stv-" + 10 hex digits
 
-	bridgeAliasPrefix = "stack-net:" // + network name
-	vethAliasPrefix   = "stack-ep:"  // + container ID + " " + network name
+	bridgeAliasPrefix = "stack-net:" // + instance + ":" + network name
+	vethAliasPrefix   = "stack-ep:"  // + instance + ":" + container ID + " " + network name
 )
 
 // DefaultTable is the nftables table of ours when [Options.Table] is empty.
@@ -176,13 +181,17 @@ type Driver interface {
 	Teardown(ctx context.Context, containerID string) error
 }
 
-// BridgeName returns the bridge interface of network name: "stk-" and the
-// first 10 hex digits of the SHA-256 of the name (14 characters, within
-// IFNAMSIZ).
-func BridgeName(name string) string { return BridgePrefix + shortHash(name) }
+// BridgeName returns the bridge interface of network name of a manager's
+// instance: "stk-" and the first 10 hex digits of the SHA-256 of both (14
+// characters, within IFNAMSIZ).
+func BridgeName(instance, name string) string {
+	return BridgePrefix + shortHash(instance+"\x00"+name)
+}
 
 // vethName returns the host end of container id's veth on network.
-func vethName(id, network string) string { return VethPrefix + shortHash(id+"\x00"+network) }
+func vethName(instance, id, network string) string {
+	return VethPrefix + shortHash(instance+"\x00"+id+"\x00"+network)
+}
 
 func shortHash(s string) string {
 	sum := sha256.Sum256([]byte(s))

@@ -30,7 +30,7 @@ func TestRootBridge(t *testing.T) {
 	net := uniq(t, 20)
 	st, err := m.CreateNetwork(ctx, NetworkConfig{Name: net})
 	must(t, err)
-	if st.Subnet.String() != "10.89.0.0/24" || st.Gateway.String() != "10.89.0.1" || st.Bridge != BridgeName(net) {
+	if st.Subnet.String() != "10.89.0.0/24" || st.Gateway.String() != "10.89.0.1" || st.Bridge != BridgeName(m.instance, net) {
 		t.Fatalf("network status = %+v", st)
 	}
 	again, err := m.CreateNetwork(ctx, NetworkConfig{Name: net})
@@ -114,7 +114,7 @@ func assertClean(t testing.TB, m *Manager) {
 	for _, l := range links {
 		// Only links named after this suite's networks: the real host
 		// may hold those of other suites.
-		if a := l.Attrs(); isOurs(l) && strings.Contains(a.Alias, "-"+testTag) {
+		if a := l.Attrs(); (strings.HasPrefix(a.Alias, bridgeAliasPrefix) || strings.HasPrefix(a.Alias, vethAliasPrefix)) && strings.Contains(a.Alias, "-"+testTag) {
 			t.Errorf("link %s (%s) left behind", a.Name, a.Alias)
 		}
 	}

@@ -76,15 +76,19 @@ func TestPortKeyConflicts(t *testing.T) {
 
 func TestNames(t *testing.T) {
 	for _, name := range []string{"a", "myproject_default", strings.Repeat("x", 200)} {
-		if b := BridgeName(name); len(b) > 15 || !strings.HasPrefix(b, BridgePrefix) || b != BridgeName(name) {
+		if b := BridgeName("0a1b2c3d", name); len(b) > 15 || !strings.HasPrefix(b, BridgePrefix) || b != BridgeName("0a1b2c3d", name) {
 			t.Errorf("BridgeName(%q) = %q", name, b)
 		}
-		if v := vethName("c1", name); len(v) > 15 || !strings.HasPrefix(v, VethPrefix) {
+		if v := vethName("0a1b2c3d", "c1", name); len(v) > 15 || !strings.HasPrefix(v, VethPrefix) {
 			t.Errorf("vethName = %q", v)
 		}
 	}
-	if vethName("c1", "a") == vethName("c1", "b") || vethName("c1", "a") == vethName("c2", "a") {
+	if vethName("i", "c1", "a") == vethName("i", "c1", "b") || vethName("i", "c1", "a") == vethName("i", "c2", "a") {
 		t.Error("veth names collide")
+	}
+	// Two engines, one network name: two bridges.
+	if BridgeName("0a1b2c3d", "app_default") == BridgeName("4e5f6a7b", "app_default") || vethName("0a1b2c3d", "c", "n") == vethName("4e5f6a7b", "c", "n") {
+		t.Error("two instances share a link name")
 	}
 	if got := macFor(netip.MustParseAddr("10.89.0.2")).String(); got != "02:5a:0a:59:00:02" {
 		t.Errorf("macFor = %s", got)

@@ -1,21 +1,57 @@
 package network
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/stack-dev/stack/internal/errdefs"
 )
 
 // State file names under [Options.StateRoot].
 const (
-	stateFile = "network.json"
-	ipamFile  = "ipam.json"
-	netnsDir  = "netns"
+	stateFile    = "network.json"
+	ipamFile     = "ipam.json"
+	netnsDir     = "netns"
+	instanceFile = "instance"
 )
+
+// LoadInstance returns the identity of the network state under root: 8
+// random hex digits, made when the state root is new and kept in it.
+func LoadInstance(root string) (string, error) {
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return "", err
+	}
+	path := filepath.Join(root, instanceFile)
+	b, err := os.ReadFile(path)
+	if err == nil && len(strings.TrimSpace(string(b))) == 8 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return "", err
+	}
+	var r [4]byte
+	if _, err := rand.Read(r[:]); err != nil {
+		return "", err
+	}
+	id := hex.EncodeToString(r[:])
+	if err := writeFileAtomic(path, []byte(id+"\n")); err != nil {
+		return "", fmt.Errorf("write instance: %w", err)
+	}
+	return id, nil
+}
+
+// Instance returns the instance of the network state under root, or ""
+// when it has none yet (for tools that look for an engine's links).
+func Instance(root string) string {
+	b, _ := os.ReadFile(filepath.Join(root, instanceFile))
+	return strings.TrimSpace(string(b))
+}
 
 const stateVersion = 1
 
@@ -110,4 +146,28 @@ func writeFileAtomic(path string, b []byte) (retErr error) {
 	}
 	defer d.Close()
 	return d.Sync()
+}
+
+// writeFile replaces path with b through a temporary file and a rename,
+// without syncing: for files whose loss in a power cut costs nothing (the
+// resolver's, which the manager writes again).
+func writeFile(path string, b []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	return nil
 }

@@ -16,12 +16,14 @@ import (
 type Live struct {
 	Networks   []string
 	Containers []string
-	// Exclusive says this manager is the only one in its host namespace
-	// and its rules table, so bridges, veths and rules of ours that no
-	// state names are its own debris and go too. Without it, Sweep touches
-	// only what its state names and its own namespace mounts, leaving other
-	// managers' links and rules alone.
-	Exclusive bool
+	// OwnRules says the manager's rules table is its alone, so rules that
+	// no state names are its own debris and go too.
+	OwnRules bool
+	// LegacyLinks says links of an older version (whose aliases named no
+	// instance) are this manager's: it is the only engine of the host
+	// that can have made them. Links that name this manager's instance
+	// are its own either way.
+	LegacyLinks bool
 }
 
 // Sweep removes everything of ours that live does not name, in the state
@@ -31,8 +33,8 @@ type Live struct {
 // all (left by a crash between a kernel change and the state write). It is
 // best effort and reports every error.
 //
-// With live.Exclusive, bridges and veths it finds in the host namespace
-// with our prefixes and aliases are taken for its own.
+// Bridges and veths whose aliases name this manager's instance are its
+// own; with live.LegacyLinks, those of an older version are too.
 func (m *Manager) Sweep(ctx context.Context, live Live) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -70,10 +72,11 @@ func (m *Manager) Sweep(ctx context.Context, live Live) error {
 			errs = append(errs, m.ipam.RemoveNetwork(n.Name))
 		}
 	}
-	if live.Exclusive {
-		errs = append(errs, m.sweepLinks(), m.sweepRules())
+	errs = append(errs, m.sweepLinks(live.LegacyLinks))
+	if live.OwnRules {
+		errs = append(errs, m.sweepRules())
 	}
-	errs = append(errs, m.sweepNetNS())
+	errs = append(errs, m.sweepNetNS(), m.sweepResolverFiles())
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("sweep: %w", err)
 	}
@@ -81,34 +84,55 @@ func (m *Manager) Sweep(ctx context.Context, live Live) error {
 }
 
 // sweepLinks deletes our veths of unknown containers and our bridges of
-// unknown networks.
-func (m *Manager) sweepLinks() error {
+// unknown networks: this instance's, and with legacy also those whose
+// aliases name no instance.
+func (m *Manager) sweepLinks(legacy bool) error {
 	links, err := m.nl.LinkList()
 	if err != nil {
 		return fmt.Errorf("list links: %w", err)
 	}
 	var errs []error
 	// Veths first: a bridge goes more cleanly without ports.
-	for _, l := range links {
-		a := l.Attrs()
-		if !isOurs(l) || !strings.HasPrefix(a.Name, VethPrefix) {
-			continue
+	for _, bridges := range []bool{false, true} {
+		for _, l := range links {
+			bridge, id, network, mine, old := m.linkOwner(l)
+			if bridge != bridges || !mine && !(old && legacy) {
+				continue
+			}
+			if bridge {
+				if _, ok := m.st.Networks[network]; ok {
+					continue
+				}
+			} else if cs, ok := m.st.Containers[id]; ok && slices.ContainsFunc(cs.Endpoints, func(e Endpoint) bool { return e.Network == network }) {
+				continue
+			}
+			errs = append(errs, m.deleteLink(l.Attrs().Name))
 		}
-		id, network, _ := strings.Cut(strings.TrimPrefix(a.Alias, vethAliasPrefix), " ")
-		if cs, ok := m.st.Containers[id]; ok && slices.ContainsFunc(cs.Endpoints, func(e Endpoint) bool { return e.Network == network }) {
-			continue
-		}
-		errs = append(errs, m.deleteLink(a.Name))
 	}
-	for _, l := range links {
-		a := l.Attrs()
-		if !isOurs(l) || !strings.HasPrefix(a.Name, BridgePrefix) {
-			continue
+	return errors.Join(errs...)
+}
+
+// sweepResolverFiles removes the resolver's files of networks and
+// containers no state names (a crash between one and the other), and
+// stops the resolver when no network is left.
+func (m *Manager) sweepResolverFiles() error {
+	var errs []error
+	for dir, known := range map[string]func(string) bool{
+		resolverNets: func(n string) bool { _, ok := m.st.Networks[n]; return ok },
+		resolverCtrs: func(id string) bool { _, ok := m.st.Containers[id]; return ok },
+	} {
+		ents, _ := os.ReadDir(m.resolverPath(dir))
+		for _, e := range ents {
+			name := strings.TrimSuffix(e.Name(), ".json")
+			if !known(name) {
+				if err := os.Remove(m.resolverPath(dir, e.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
+					errs = append(errs, err)
+				}
+			}
 		}
-		if _, ok := m.st.Networks[strings.TrimPrefix(a.Alias, bridgeAliasPrefix)]; ok {
-			continue
-		}
-		errs = append(errs, m.deleteLink(a.Name))
+	}
+	if len(m.st.Networks) == 0 {
+		m.stopResolver()
 	}
 	return errors.Join(errs...)
 }

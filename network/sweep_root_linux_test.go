@@ -40,17 +40,17 @@ func TestRootSweepAfterCrash(t *testing.T) {
 	// Debris of a setup that crashed before writing its state: a veth,
 	// a namespace mount and port rules of a container nobody knows.
 	must(t, createNetNS(filepath.Join(state, netnsDir, "ghost")))
-	br, err := m1.nl.LinkByName(BridgeName(keep))
+	br, err := m1.nl.LinkByName(BridgeName(m1.instance, keep))
 	must(t, err)
-	must(t, m1.nl.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: vethName("ghost", keep), MasterIndex: br.Attrs().Index}, PeerName: "ghost-peer"}))
-	l, err := m1.nl.LinkByName(vethName("ghost", keep))
+	must(t, m1.nl.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: vethName(m1.instance, "ghost", keep), MasterIndex: br.Attrs().Index}, PeerName: "ghost-peer"}))
+	l, err := m1.nl.LinkByName(vethName(m1.instance, "ghost", keep))
 	must(t, err)
-	must(t, m1.nl.LinkSetAlias(l, vethAliasPrefix+"ghost "+keep))
-	must(t, m1.rules.AddPorts("ghost", []nat.Port{{Protocol: "tcp", HostPort: 9000, ContainerIP: alive.Endpoints[0].IP.Addr(), ContainerPort: 80, Bridge: BridgeName(keep)}}))
+	must(t, m1.nl.LinkSetAlias(l, m1.vethAlias("ghost", keep)))
+	must(t, m1.rules.AddPorts("ghost", []nat.Port{{Protocol: "tcp", HostPort: 9000, ContainerIP: alive.Endpoints[0].IP.Addr(), ContainerPort: 80, Bridge: BridgeName(m1.instance, keep)}}))
 	must(t, m1.Close()) // the crash: resolvers gone, everything else stays
 
 	m2 := newTestManager(t, host, opts)
-	must(t, m2.Sweep(ctx, Live{Networks: []string{keep}, Containers: []string{"alive"}, Exclusive: true}))
+	must(t, m2.Sweep(ctx, Live{Networks: []string{keep}, Containers: []string{"alive"}, OwnRules: true, LegacyLinks: true}))
 	// The live network comes back with its resolver.
 	_, err = m2.CreateNetwork(ctx, NetworkConfig{Name: keep})
 	must(t, err)
@@ -63,11 +63,11 @@ func TestRootSweepAfterCrash(t *testing.T) {
 	must(t, err)
 	var ours []string
 	for _, l := range links {
-		if isOurs(l) {
+		if _, _, _, mine, _ := m2.linkOwner(l); mine {
 			ours = append(ours, l.Attrs().Name)
 		}
 	}
-	want := []string{BridgeName(keep), vethName("alive", keep)}
+	want := []string{BridgeName(m2.instance, keep), vethName(m2.instance, "alive", keep)}
 	if len(ours) != 2 || !strings.Contains(strings.Join(ours, " "), want[0]) || !strings.Contains(strings.Join(ours, " "), want[1]) {
 		t.Errorf("links after sweep = %v, want %v", ours, want)
 	}
@@ -83,7 +83,44 @@ func TestRootSweepAfterCrash(t *testing.T) {
 	}
 
 	// Everything is gone once nothing is live.
-	must(t, m2.Sweep(ctx, Live{Exclusive: true}))
+	must(t, m2.Sweep(ctx, Live{OwnRules: true, LegacyLinks: true}))
 	assertClean(t, m2)
 	assertNoTable(t, host, DefaultTable)
+}
+
+// TestRootTwoInstances: two managers with state roots of their own, on
+// one host, run networks of the same name, each with its own bridge and
+// rules table; one's sweep and removal leave the other's links alone.
+func TestRootTwoInstances(t *testing.T) {
+	testutil.RequiresRoot(t)
+	t.Parallel()
+	ctx := context.Background()
+	host, _ := fakeHost(t)
+	a := newTestManager(t, host, func(o *Options) { o.Table = "stacktest_a" })
+	b := newTestManager(t, host, func(o *Options) { o.Table = "stacktest_b" })
+	if a.Instance() == b.Instance() {
+		t.Fatalf("two state roots, one instance %s", a.Instance())
+	}
+	name := uniq(t, 20)
+	sa, err := a.CreateNetwork(ctx, NetworkConfig{Name: name})
+	must(t, err)
+	sb, err := b.CreateNetwork(ctx, NetworkConfig{Name: name})
+	must(t, err)
+	if sa.Bridge == sb.Bridge {
+		t.Fatalf("both networks %s on bridge %s", name, sa.Bridge)
+	}
+	_, err = b.Setup(ctx, AttachConfig{ContainerID: "c", Networks: []EndpointConfig{{Network: name}}})
+	must(t, err)
+	// a sweeps as a restarted daemon with nothing live, then removes.
+	must(t, a.Sweep(ctx, Live{OwnRules: true, LegacyLinks: true}))
+	must(t, a.RemoveNetwork(ctx, name))
+	for _, link := range []string{sb.Bridge, vethName(b.instance, "c", name)} {
+		if _, err := b.nl.LinkByName(link); err != nil {
+			t.Errorf("the other instance's %s is gone: %v", link, err)
+		}
+	}
+	must(t, b.Teardown(ctx, "c"))
+	must(t, b.RemoveNetwork(ctx, name))
+	assertClean(t, a)
+	assertClean(t, b)
 }

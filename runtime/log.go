@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -82,3 +84,90 @@ func (s *logSink) copyStream(stream string, r io.Reader) error {
 		}
 	}
 }
+
+// LogConfig says where a container's output goes and how the log is
+// rotated, as Docker's json-file driver does with max-size and max-file.
+type LogConfig struct {
+	// Path is the log file, appended to (so a container's runs share
+	// it). Optional: container.log in the container's state directory.
+	Path string `json:"path,omitempty"`
+	// MaxSize is the size in bytes past which the log is rotated: it
+	// becomes Path.1 (Path.1 becomes Path.2, ...) and a new Path starts.
+	// Optional: 0 never rotates.
+	MaxSize int64 `json:"maxSize,omitempty"`
+	// MaxFiles is how many files are kept, the current one included.
+	// Optional: 1, as Docker's default; with 1 the log starts over.
+	MaxFiles int `json:"maxFiles,omitempty"`
+}
+
+// Files returns the log's files that exist, oldest first: the rotated
+// ones (Path.N ... Path.1), then Path.
+func (c LogConfig) Files() []string {
+	if c.Path == "" {
+		return nil
+	}
+	var out []string
+	for i := max(c.MaxFiles-1, 0); i >= 1; i-- {
+		p := c.Path + "." + strconv.Itoa(i)
+		if _, err := os.Stat(p); err == nil {
+			out = append(out, p)
+		}
+	}
+	return append(out, c.Path)
+}
+
+// logFile appends entries to a log, rotating it by size. Each Write is
+// one entry: an entry never straddles two files.
+type logFile struct {
+	cfg  LogConfig
+	f    *os.File
+	size int64
+}
+
+func openLogFile(cfg LogConfig) (*logFile, error) {
+	f, err := os.OpenFile(cfg.Path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &logFile{cfg: cfg, f: f, size: fi.Size()}, nil
+}
+
+func (l *logFile) Write(p []byte) (int, error) {
+	if l.cfg.MaxSize > 0 && l.size > 0 && l.size+int64(len(p)) > l.cfg.MaxSize {
+		if err := l.rotate(); err != nil {
+			return 0, err
+		}
+	}
+	n, err := l.f.Write(p)
+	l.size += int64(n)
+	return n, err
+}
+
+// rotate shifts Path.N-1 to Path.N ... and Path to Path.1 (the oldest
+// beyond MaxFiles goes), and starts a new Path.
+func (l *logFile) rotate() error {
+	keep := max(l.cfg.MaxFiles, 1)
+	os.Remove(l.cfg.Path + "." + strconv.Itoa(keep-1))
+	for i := keep - 2; i >= 1; i-- {
+		os.Rename(l.cfg.Path+"."+strconv.Itoa(i), l.cfg.Path+"."+strconv.Itoa(i+1))
+	}
+	if keep > 1 {
+		if err := os.Rename(l.cfg.Path, l.cfg.Path+".1"); err != nil {
+			return fmt.Errorf("rotate log: %w", err)
+		}
+	}
+	f, err := os.OpenFile(l.cfg.Path, os.O_CREATE|os.O_WRONLY|os.O_APPEND|os.O_TRUNC, 0o640)
+	if err != nil {
+		return fmt.Errorf("rotate log: %w", err)
+	}
+	l.f.Close()
+	l.f, l.size = f, 0
+	return nil
+}
+
+func (l *logFile) Close() error { return l.f.Close() }

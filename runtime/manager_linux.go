@@ -24,6 +24,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/stack-dev/stack/internal/errdefs"
+	"github.com/stack-dev/stack/internal/linux"
 	"github.com/stack-dev/stack/runtime/seccomp"
 )
 
@@ -37,6 +38,9 @@ type Manager struct {
 	cgroupParent string
 	cgroupV2Root string
 	log          *slog.Logger
+	// held keeps a read end of each container's output pipes open: see
+	// output_linux.go.
+	held heldOutputs
 }
 
 // New returns a Manager keeping its state under o.StateRoot, which it
@@ -66,14 +70,25 @@ func (m *Manager) dir(id string) (string, error) {
 	return securejoin.SecureJoin(m.root, id)
 }
 
-// LogPath returns the path of the container's log, in the format
-// [LogEntry] describes. It exists from Create until Delete.
-func (m *Manager) LogPath(id string) (string, error) {
+// Log returns where the container's output goes, in the format
+// [LogEntry] describes: Config.Log as Create was given it, its path filled
+// in.
+func (m *Manager) Log(id string) (LogConfig, error) {
 	dir, err := m.dir(id)
 	if err != nil {
-		return "", err
+		return LogConfig{}, err
 	}
-	return filepath.Join(dir, logFile), nil
+	var b bundle
+	if err := readJSON(filepath.Join(dir, bundleFile), &b); err != nil {
+		return LogConfig{}, fmt.Errorf("container %q: %w", id, err)
+	}
+	return b.Log, nil
+}
+
+// LogPath returns the path of the container's current log file.
+func (m *Manager) LogPath(id string) (string, error) {
+	l, err := m.Log(id)
+	return l.Path, err
 }
 
 // Create prepares container id from cfg: its shim starts, makes the
@@ -105,7 +120,10 @@ func (m *Manager) Create(ctx context.Context, id string, cfg Config) (retErr err
 	}()
 	b := bundle{
 		ID: id, Spec: spec, Rootfs: cfg.Rootfs, NetNS: cfg.NetNS, Init: cfg.Init,
-		Cgroup: m.cgroupConfig(id), Seccomp: filter,
+		Cgroup: m.cgroupConfig(id), Seccomp: filter, Log: cfg.Log,
+	}
+	if b.Log.Path == "" {
+		b.Log.Path = filepath.Join(dir, defaultLog)
 	}
 	if err := writeJSON(filepath.Join(dir, bundleFile), b); err != nil {
 		return fmt.Errorf("create container %q: %w", id, err)
@@ -114,6 +132,7 @@ func (m *Manager) Create(ctx context.Context, id string, cfg Config) (retErr err
 	if err != nil {
 		return fmt.Errorf("create container %q: %w", id, err)
 	}
+	m.held.hold(id, dir)
 	m.log.Debug("container created", "id", id, "pid", pid)
 	return nil
 }
@@ -365,6 +384,9 @@ func (m *Manager) Wait(ctx context.Context, id string) (State, error) {
 	if err != nil {
 		return State{}, err
 	}
+	// A Manager that did not create the container (a restarted daemon)
+	// takes its share of the output pipes now.
+	m.held.hold(id, dir)
 	reply, err := m.call(ctx, dir, shimRequest{Op: "wait"})
 	if err == nil && reply.State != nil {
 		return *reply.State, nil
@@ -376,11 +398,91 @@ func (m *Manager) Wait(ctx context.Context, id string) (State, error) {
 	if serr != nil {
 		return State{}, serr
 	}
-	if st.Status != Stopped {
-		return st, fmt.Errorf("wait container %q: shim is gone: %w", id, errdefs.ErrUnavailable)
+	switch st.Status {
+	case Stopped:
+		return st, nil
+	case Unknown:
+		// The shim died: nobody waits for the container any more.
+		return m.recover(id)
 	}
+	return st, fmt.Errorf("wait container %q: shim is gone: %w", id, errdefs.ErrUnavailable)
+}
+
+// recover takes over a container whose shim is gone (killed, or crashed):
+// it reads what the container wrote to its output pipes since nobody read
+// them, kills every process of its cgroup, reads the rest, and records
+// the exit: 137 when it was still running (it was killed here), 255 when
+// it had ended already (its status went with its parent). A container
+// whose shim is gone cannot be watched, signalled, attached to or logged
+// any more, so it is stopped rather than left running unseen; its restart
+// policy brings it back.
+func (m *Manager) recover(id string) (State, error) {
+	dir, err := m.dir(id)
+	if err != nil {
+		return State{}, err
+	}
+	st := State{ID: id}
+	if err := readJSON(filepath.Join(dir, stateFile), &st); err == nil && st.Status == Stopped {
+		return st, nil
+	}
+	var b bundle
+	if err := readJSON(filepath.Join(dir, bundleFile), &b); err != nil {
+		return st, fmt.Errorf("recover container %q: %w", id, err)
+	}
+	var drain func(final bool)
+	// The pipes' content is logged once the processes are gone (killed
+	// below): before, a container printing fast would keep it busy.
+	if lf, err := openLogFile(b.Log); err == nil {
+		defer lf.Close()
+		sink := &logSink{w: lf, now: time.Now}
+		if pipes, err := openOutputs(dir); err == nil {
+			defer pipes[0].Close()
+			defer pipes[1].Close()
+			var lws [2]*lineWriter
+			for i := range lws {
+				lws[i] = &lineWriter{stream: outputStreams[i].name, sink: sink}
+			}
+			drain = func(final bool) {
+				for i, p := range pipes {
+					if err := drainPipe(p, lws[i]); err != nil {
+						m.log.Warn("recover: log the container's output", "id", id, "err", err)
+					}
+					if final {
+						lws[i].flush()
+					}
+				}
+			}
+		}
+	}
+	if drain == nil {
+		drain = func(bool) {}
+	}
+	st.ExitCode, st.Error = 255, "its shim died, and so did its exit status"
+	if running(st.Pid) {
+		st.ExitCode, st.Error = 137, "its shim died; it was killed"
+	}
+	if cg, err := loadCgroup(b.Cgroup); err == nil {
+		cg.Thaw()
+		if err := killCgroup(cg, 2*time.Second); err != nil {
+			m.log.Warn("recover: kill container", "id", id, "err", err)
+		}
+		st.OOMKilled = cg.OOMKills() > 0
+	}
+	// Everything it wrote is in the pipes, which we hold: read it now
+	// that nothing adds to it.
+	drain(true)
+	st.Status, st.FinishedAt = Stopped, time.Now().UTC()
+	if err := writeJSON(filepath.Join(dir, stateFile), st); err != nil {
+		m.log.Warn("recover: record exit", "id", id, "err", err)
+	}
+	os.Remove(filepath.Join(dir, shimSock))
+	m.log.Info("recovered a container whose shim died", "id", id, "exit", st.ExitCode)
 	return st, nil
 }
+
+// running reports whether pid is a process that has not ended (a zombie
+// has).
+func running(pid int) bool { return pid > 0 && linux.ProcStartTime(pid) != 0 }
 
 // Kill sends sig to the container's init process.
 func (m *Manager) Kill(ctx context.Context, id string, sig unix.Signal) error {
@@ -415,6 +517,9 @@ func (m *Manager) Stop(ctx context.Context, id string, sig unix.Signal, grace ti
 	st, err := m.State(id)
 	if err != nil || st.Status == Stopped {
 		return st, err
+	}
+	if st.Status == Unknown {
+		return m.recover(id)
 	}
 	if st.Status == Paused {
 		// A frozen process cannot act on its signal; SIGKILL would be
@@ -492,6 +597,10 @@ func (m *Manager) Delete(ctx context.Context, id string, force bool) error {
 	if err != nil {
 		return err
 	}
+	if st.Status == Unknown {
+		// Keep what it printed since its shim died.
+		m.recover(id)
+	}
 	if st.Status != Stopped && st.Status != Unknown {
 		// A created container has never run anything: remove it as
 		// Docker does, without force.
@@ -513,6 +622,7 @@ func (m *Manager) Delete(ctx context.Context, id string, force bool) error {
 // cleanup removes what a container leaves outside its processes: the
 // cgroup (after killing anything still in it) and the state directory.
 func (m *Manager) cleanup(id, dir string) error {
+	m.held.release(id)
 	var errs []error
 	var st State
 	if readJSON(filepath.Join(dir, stateFile), &st) == nil {

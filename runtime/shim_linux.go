@@ -121,17 +121,14 @@ func (s *shim) create() (ln net.Listener, retErr error) {
 	}
 	parent, child := os.NewFile(uintptr(fds[0]), "sync"), os.NewFile(uintptr(fds[1]), "sync-child")
 	defer child.Close()
-	log, err := os.OpenFile(filepath.Join(s.dir, logFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	log, err := openLogFile(s.b.Log)
 	if err != nil {
 		return nil, err
 	}
 	terminal := spec.Process.Terminal
-	var outR, outW, errR, errW *os.File
+	var outputs, readEnds [2]*os.File
 	if !terminal {
-		if outR, outW, err = os.Pipe(); err != nil {
-			return nil, err
-		}
-		if errR, errW, err = os.Pipe(); err != nil {
+		if outputs, readEnds, err = createOutputs(s.dir); err != nil {
 			return nil, err
 		}
 	}
@@ -171,7 +168,7 @@ func (s *shim) create() (ln net.Listener, retErr error) {
 	}
 	s.cmd.Stdin, s.cmd.Stdout, s.cmd.Stderr = devNull, devNull, devNull
 	if !terminal {
-		s.cmd.Stdout, s.cmd.Stderr = outW, errW
+		s.cmd.Stdout, s.cmd.Stderr = outputs[0], outputs[1]
 	}
 	var enter func() error
 	if v1, ok := cg.(*cgroupV1); ok {
@@ -179,20 +176,22 @@ func (s *shim) create() (ln net.Listener, retErr error) {
 	}
 	err = startInNamespaces(s.cmd, enter, joins)
 	if !terminal {
-		outW.Close()
-		errW.Close()
+		outputs[0].Close()
+		outputs[1].Close()
 	}
 	if err != nil {
 		return nil, fmt.Errorf("start init: %w", err)
 	}
 	sink := &logSink{w: log, now: time.Now}
 	if !terminal {
-		for stream, r := range map[string]*os.File{"stdout": outR, "stderr": errR} {
+		for i, r := range readEnds {
 			s.logs.Add(1)
 			go func() {
 				defer s.logs.Done()
-				sink.copyStream(stream, r)
-				r.Close()
+				defer r.Close()
+				if err := followPipe(r, &lineWriter{stream: outputStreams[i].name, sink: sink}); err != nil {
+					fmt.Fprintf(os.Stderr, "log the container's %s: %v\n", outputStreams[i].name, err)
+				}
 			}()
 		}
 	}
@@ -389,8 +388,9 @@ func (s *shim) serve(ln net.Listener) {
 			code = exitCode(unix.WaitStatus(ws))
 		}
 	}
-	// The pipes close when the last process of the container is gone;
-	// one that escaped the PID namespace must not hold us forever.
+	// The pipes' writers are gone when the last process of the
+	// container is; one that escaped the PID namespace must not hold us
+	// forever.
 	done := make(chan struct{})
 	go func() { s.logs.Wait(); close(done) }()
 	select {

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/stack-dev/stack/internal/errdefs"
+	"github.com/stack-dev/stack/internal/linux"
 	"github.com/stack-dev/stack/runtime/seccomp"
 )
 
@@ -22,7 +23,7 @@ import (
 const (
 	bundleFile = "config.json"   // what Create was given, for the shim
 	stateFile  = "state.json"    // written by the shim only
-	logFile    = "container.log" // the container's stdout and stderr
+	defaultLog = "container.log" // the container's stdout and stderr, unless Config.Log.Path
 	shimLog    = "shim.log"      // the shim's own stderr
 	shimSock   = "shim.sock"     // the shim's control socket
 )
@@ -35,6 +36,7 @@ type bundle struct {
 	NetNS  string       `json:"netns,omitempty"`
 	Init   bool         `json:"init,omitempty"`
 	Cgroup cgroupConfig `json:"cgroup"`
+	Log    LogConfig    `json:"log"`
 	// Seccomp is Spec.Linux.Seccomp compiled (Spec keeps none): the init
 	// and every exec'd process load it.
 	Seccomp *seccomp.Program `json:"seccomp,omitempty"`
@@ -96,24 +98,7 @@ func readJSON(path string, v any) error {
 
 // procStartTime returns field 22 of /proc/pid/stat, the start time in
 // clock ticks since boot, or 0 when pid does not exist.
-func procStartTime(pid int) uint64 {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0
-	}
-	// comm (field 2) may contain spaces and parentheses; count from the last ')'.
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 20 {
-		return 0
-	}
-	n, _ := strconv.ParseUint(f[19], 10, 64)
-	return n
-}
+func procStartTime(pid int) uint64 { return linux.ProcStartTime(pid) }
 
 // alive reports whether the process pid started at start still runs (a
 // zombie counts as gone).

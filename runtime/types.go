@@ -45,6 +45,10 @@ type Config struct {
 	// Init runs a minimal PID 1 that forwards signals to the process and
 	// reaps zombies, like Docker's init: true (tini).
 	Init bool
+	// Log is where the shim writes the container's output and how it
+	// rotates it. Optional: container.log in the container's state
+	// directory, never rotated.
+	Log LogConfig
 }
 
 // Status is the lifecycle state of a container.

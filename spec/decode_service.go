@@ -179,7 +179,7 @@ func (l *loader) decodeService(name string, n *yaml.Node) *Service {
 		case "platform":
 			l.checkPlatform(v, p)
 		case "logging":
-			l.checkLogging(v, p)
+			s.Logging = l.decodeLogging(v, p)
 		case "develop":
 			s.Develop = l.decodeDevelop(v, p)
 		default:
@@ -849,27 +849,49 @@ func (l *loader) checkPlatform(n *yaml.Node, path string) {
 	}
 }
 
-// checkLogging accepts the file-based log drivers, whose options stack does
-// not apply (it keeps its own log files) and says so; any other driver is
-// unsupported.
-func (l *loader) checkLogging(n *yaml.Node, path string) {
+// decodeLogging accepts the file-based log drivers, and of their options
+// the rotation ones, max-size and max-file; the others change nothing
+// stack does and are warned about. Any other driver is unsupported.
+func (l *loader) decodeLogging(n *yaml.Node, path string) *Logging {
+	lg := &Logging{}
 	l.fields(n, path, []string{"driver", "options"}, nil, func(key string, _, v *yaml.Node, p string) bool {
 		switch key {
 		case "driver":
-			switch d := l.str(v, p); d {
+			switch lg.Driver = l.str(v, p); lg.Driver {
 			case "json-file", "local", "":
 			default:
-				l.notImplemented(v, p, "log driver "+strconv.Quote(d))
+				l.notImplemented(v, p, "log driver "+strconv.Quote(lg.Driver))
 			}
 		case "options":
-			if !isNull(v) {
-				l.warnf(v, p, "ignored: stack keeps each container's log in its own file")
+			opts := l.stringMap(v, p)
+			for _, k := range sortedKeys(opts) {
+				kp := p + "." + k
+				switch val := opts[k]; k {
+				case "max-size":
+					if size, err := ParseByteSize(val); err != nil || size <= 0 {
+						l.errorf(mapValue(v, k), kp, "invalid size %q: want a positive size such as 10m", val)
+						continue
+					}
+				case "max-file":
+					if n, err := strconv.Atoi(val); err != nil || n < 1 {
+						l.errorf(mapValue(v, k), kp, "invalid count %q: want a positive number of files", val)
+						continue
+					}
+				default:
+					l.warnf(mapValue(v, k), kp, "ignored: stack applies max-size and max-file only")
+					continue
+				}
+				if lg.Options == nil {
+					lg.Options = map[string]string{}
+				}
+				lg.Options[k] = opts[k]
 			}
 		default:
 			return false
 		}
 		return true
 	})
+	return lg
 }
 
 // resolveRelative makes p absolute against dir, for paths that do not come

@@ -102,6 +102,10 @@ type Service struct {
 	CPUSet       string   `yaml:"cpuset,omitempty" json:"cpuset,omitempty"`
 	PidsLimit    int64    `yaml:"pids_limit,omitempty" json:"pids_limit,omitempty"`
 
+	// Logging is the service's log driver and rotation (max-size,
+	// max-file); nil for the daemon's default.
+	Logging *Logging `yaml:"logging,omitempty" json:"logging,omitempty"`
+
 	Deploy *Deploy `yaml:"deploy,omitempty" json:"deploy,omitempty"`
 	Scale  *int    `yaml:"scale,omitempty" json:"scale,omitempty"`
 
@@ -119,6 +123,13 @@ func (s *Service) Replicas() int {
 		return *s.Deploy.Replicas
 	}
 	return 1
+}
+
+// Logging is a service's logging: key. Options holds only max-size and
+// max-file, the options stack applies.
+type Logging struct {
+	Driver  string            `yaml:"driver,omitempty" json:"driver,omitempty"`
+	Options map[string]string `yaml:"options,omitempty" json:"options,omitempty"`
 }
 
 // Command is a command line in exec form. A nil Command means "not set"

@@ -28,9 +28,8 @@ type configOptions struct {
 func newConfigCommand(g *globalOptions) *cobra.Command {
 	o := configOptions{unsupported: map[string]*bool{}}
 	cmd := &cobra.Command{
-		Use:     "config [OPTIONS] [SERVICE...]",
-		Aliases: []string{"convert"},
-		Short:   "Parse, resolve and render the stack file in canonical format",
+		Use:   "config [OPTIONS] [SERVICE...]",
+		Short: "Parse, resolve and render the stack file in canonical format",
 		Long: `Config loads the stack file(s), interpolates variables, merges them and prints
 the result with every short syntax in its long form, in the shape
 'docker compose config' prints. With -q it only validates.`,

@@ -72,14 +72,18 @@ func newDaemonCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			d, err := daemon.New(daemon.Config{
+			cfg := daemon.Config{
 				StateRoot:          g.stateRoot,
 				Version:            versionString(),
 				Logger:             newLogger(g.stderr, debug),
 				NetworkTable:       os.Getenv("STACK_NFT_TABLE"),
 				CgroupParent:       os.Getenv("STACK_CGROUP_PARENT"),
-				InsecureRegistries: append(fc.InsecureRegistries, insecure...),
-			})
+				InsecureRegistries: insecure,
+			}
+			if err := fc.Apply(&cfg); err != nil {
+				return err
+			}
+			d, err := daemon.New(cfg)
 			if err != nil {
 				return err
 			}
@@ -104,7 +108,7 @@ func newDaemonCommand(g *globalOptions) *cobra.Command {
 	g.addEngineFlags(cmd.Flags())
 	cmd.Flags().StringVarP(&group, "group", "G", "stack", "group of the unix socket: its members may use the daemon (created when given and missing)")
 	cmd.Flags().BoolVar(&debug, "debug", false, "log debug records")
-	cmd.Flags().StringVar(&configFile, "config-file", daemon.DefaultConfigFile, "daemon configuration file (JSON, dockerd's keys: insecure-registries)")
+	cmd.Flags().StringVar(&configFile, "config-file", daemon.DefaultConfigFile, "daemon configuration file (JSON, dockerd's keys: insecure-registries, log-opts)")
 	cmd.Flags().StringArrayVar(&insecure, "insecure-registry", nil, "registry (host[:port] or CIDR) that may be reached over plain HTTP or without a verified certificate (repeatable)")
 	return cmd
 }
@@ -127,12 +131,20 @@ func (g *globalOptions) client(ctx context.Context) (*api.Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	path, isUnix := strings.CutPrefix(g.host, "unix://")
+	revive := func() {
+		// A daemon that dies under a request is started again, and the
+		// request sent once more.
+		if isUnix {
+			c.Revive = g.startDaemon
+		}
+	}
 	var v api.VersionInfo
 	err = c.Do(ctx, "GET", "/version", nil, &v)
 	if err == nil {
+		revive()
 		return c, nil
 	}
-	path, isUnix := strings.CutPrefix(g.host, "unix://")
 	if !isUnix {
 		// A remote daemon is never started from here.
 		return nil, g.remoteUnreachable(ctx, err)
@@ -142,18 +154,25 @@ func (g *globalOptions) client(ctx context.Context) (*api.Client, error) {
 		return nil, err
 	case errors.Is(err, syscall.EACCES):
 		return nil, fmt.Errorf("permission denied on %s\n\nRun as root, or join the socket's group (a daemon started with --group stack\ncreates it): sudo usermod -aG stack $USER, then log in again.", path)
-	case !errors.Is(err, syscall.ENOENT) && !errors.Is(err, syscall.ECONNREFUSED):
+	case !api.Gone(err):
 		return nil, err
 	}
-	if err := g.startDaemon(ctx, c); err != nil {
+	// Nothing listens, or a daemon is exiting (its socket accepted and
+	// reset): start one.
+	if err := g.startDaemon(ctx); err != nil {
 		return nil, err
 	}
+	revive()
 	return c, nil
 }
 
 // startDaemon starts `stack daemon` in its own session, detached from this
 // process, and waits until it answers.
-func (g *globalOptions) startDaemon(ctx context.Context, c *api.Client) error {
+func (g *globalOptions) startDaemon(ctx context.Context) error {
+	c, err := g.newClient()
+	if err != nil {
+		return err
+	}
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("start the daemon: %w", err)

@@ -116,6 +116,8 @@ compose's; the options of the stack file go before the command.`,
 
 	root.AddCommand(
 		newConfigCommand(g),
+		newConvertCommand(g),
+		newKubeCommand(g),
 		newVersionCommand(g),
 	)
 	root.AddCommand(engineCommands(g)...)

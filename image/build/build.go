@@ -16,6 +16,10 @@ import (
 	"github.com/stack-dev/stack/internal/errdefs"
 )
 
+// StepIDPrefix starts the ID of every container a build runs a step in,
+// so that whoever sweeps containers after a crash can tell them apart.
+const StepIDPrefix = "build-"
+
 // RunSpec is one RUN step to execute.
 type RunSpec struct {
 	// ID names the step's container; path-safe and unique.

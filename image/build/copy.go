@@ -74,7 +74,7 @@ func (r *run) runStep(ctx context.Context, i int, st *state, c *instructions.Run
 			r.progress(Event{Kind: StepOutput, Step: r.step, Stage: r.stageName(i), Output: s})
 		}}
 		err := r.b.opts.Executor.Run(ctx, RunSpec{
-			ID: "build-" + randomHex(8), Rootfs: rootfs, Args: args, Env: env, User: cfg.User, WorkDir: wd, Output: out,
+			ID: StepIDPrefix + randomHex(8), Rootfs: rootfs, Args: args, Env: env, User: cfg.User, WorkDir: wd, Output: out,
 		})
 		out.flush()
 		if err != nil {

@@ -57,7 +57,7 @@ func layer(path string) string {
 func TestImportDirection(t *testing.T) {
 	// allowed lists, per layer, the layers of this module it may import.
 	allowed := map[string][]string{
-		"cmd":      {"daemon", "api", "spec", "planner", "internal"},
+		"cmd":      {"daemon", "api", "spec", "planner", "internal", "kube"},
 		"daemon":   {"api", "planner", "runtime", "network", "image", "spec", "internal"},
 		"api":      {"internal"},
 		"planner":  {"spec", "internal"},
@@ -68,6 +68,7 @@ func TestImportDirection(t *testing.T) {
 		"internal": {"internal"},
 		"bench":    {"internal", "spec", "planner", "runtime", "network", "image"},
 		"test":     {"internal"},
+		"kube":     {"spec", "planner", "internal"},
 	}
 	for _, p := range listPackages(t) {
 		from := layer(p.ImportPath)
@@ -102,6 +103,10 @@ func TestForbiddenDeps(t *testing.T) {
 		{"spec", []string{"golang.org/x/sys", "github.com/vishvananda", "github.com/spf13/cobra", "github.com/containerd"}, "spec is portable and a leaf"},
 		{"planner", []string{"golang.org/x/sys", "github.com/vishvananda", "github.com/spf13/cobra", "os/exec", "github.com/containerd"}, "planner is pure: no I/O"},
 		{"", []string{"testing", module + "/internal/testutil"}, "production code must not import test helpers"},
+		// The container shim is a re-exec of the stack binary, but the
+		// daemon and runtime must not pull client-go's weight in.
+		{"daemon", []string{"k8s.io", "sigs.k8s.io", module + "/kube"}, "Kubernetes is only for the kube commands"},
+		{"runtime", []string{"k8s.io", "sigs.k8s.io", module + "/kube"}, "Kubernetes is only for the kube commands"},
 	}
 	for _, p := range listPackages(t) {
 		r := rel(p.ImportPath)
@@ -120,6 +125,21 @@ func TestForbiddenDeps(t *testing.T) {
 						t.Errorf("%s depends on %s: %s", r, dep, rule.why)
 					}
 				}
+			}
+		}
+	}
+}
+
+// TestKubeConversionPure keeps client-go out of package kube: the
+// conversion makes objects, and only kube/cluster talks to clusters.
+func TestKubeConversionPure(t *testing.T) {
+	for _, p := range listPackages(t) {
+		if rel(p.ImportPath) != "kube" {
+			continue
+		}
+		for _, dep := range p.Deps {
+			if strings.HasPrefix(dep, "k8s.io/client-go/") {
+				t.Errorf("kube depends on %s: only kube/cluster may use client-go", dep)
 			}
 		}
 	}

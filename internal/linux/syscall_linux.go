@@ -2,6 +2,8 @@ package linux
 
 import (
 	"os"
+	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -74,4 +76,26 @@ func Mknod(path string, mode uint32, dev int) error {
 func Exec(argv0 string, argv, env []string) error {
 	err := retryEINTR(func() error { return unix.Exec(argv0, argv, env) })
 	return &os.PathError{Op: "execve", Path: argv0, Err: err}
+}
+
+// ProcStartTime returns the start time of process pid in clock ticks
+// since boot (proc(5) stat field 22), 0 when it is gone or a zombie. With
+// the pid, it tells a process from a later one that got the same pid.
+func ProcStartTime(pid int) uint64 {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	// comm (field 2) may hold spaces and parentheses: count from the last ')'.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 || len(s) < i+3 || s[i+2] == 'Z' || s[i+2] == 'X' {
+		return 0
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 20 {
+		return 0
+	}
+	n, _ := strconv.ParseUint(f[19], 10, 64)
+	return n
 }

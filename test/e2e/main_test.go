@@ -152,7 +152,7 @@ func (e *env) daemonPid() int {
 func (e *env) stopDaemon() {
 	if pid := e.daemonPid(); pid > 0 {
 		syscall.Kill(pid, syscall.SIGTERM)
-		for i := 0; i < 300 && syscall.Kill(pid, 0) == nil; i++ {
+		for i := 0; i < 300 && processRuns(pid); i++ {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
@@ -181,18 +181,44 @@ func (e *env) assertClean(tag string) {
 	for _, d := range globs("/sys/fs/cgroup/*/stack-e2e") {
 		os.Remove(d) // empty once every test's parent is gone
 	}
-	// Bridges are named after their network: "stk-" + the first 10 hex
-	// digits of the SHA-256 of its name.
-	links, _ := exec.Command("ip", "-o", "link").Output()
-	for _, net := range []string{"default", "front", "back"} {
-		sum := sha256.Sum256([]byte(e.project + "_" + net))
-		if bridge := "stk-" + hex.EncodeToString(sum[:5]); strings.Contains(string(links), bridge+":") || strings.Contains(string(links), bridge+"@") {
-			t.Errorf("bridge of network %s left behind: %s", net, bridge)
+	// The networks' resolver ends with the last network.
+	if data, err := os.ReadFile(filepath.Join(e.root, "network", "dns", "pid")); err == nil {
+		var pid int
+		fmt.Sscan(string(data), &pid)
+		if pid > 0 && processRuns(pid) {
+			t.Errorf("the resolver (pid %d) still runs", pid)
+		}
+	}
+	// Every link of the engine has an alias that names its instance.
+	if inst := engineInstance(e.root); inst != "" {
+		for _, l := range engineLinks(inst) {
+			t.Errorf("link left behind: %s", l)
 		}
 	}
 	if out, err := exec.Command("/usr/sbin/nft", "list", "tables").Output(); err == nil && strings.Contains(string(out), "stacke2e_"+tag) {
 		t.Errorf("nftables table left behind: %s", out)
 	}
+}
+
+// engineInstance is the network instance of the engine with state root
+// root: it names the engine's bridges and veths.
+func engineInstance(root string) string {
+	b, _ := os.ReadFile(filepath.Join(root, "network", "instance"))
+	return strings.TrimSpace(string(b))
+}
+
+// engineLinks lists the links whose alias names instance: "stack-net:" or
+// "stack-ep:" and the instance.
+func engineLinks(instance string) []string {
+	var out []string
+	for _, p := range globs("/sys/class/net/*/ifalias") {
+		alias, _ := os.ReadFile(p)
+		a := strings.TrimSpace(string(alias))
+		if strings.HasPrefix(a, "stack-net:"+instance+":") || strings.HasPrefix(a, "stack-ep:"+instance+":") {
+			out = append(out, filepath.Base(filepath.Dir(p))+" ("+a+")")
+		}
+	}
+	return out
 }
 
 // killContainers SIGKILLs every process of the test's containers, as an
