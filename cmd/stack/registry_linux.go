@@ -210,7 +210,9 @@ func (g *globalOptions) pullWith(ctx context.Context, c *api.Client, refs []stri
 	return imageStream(ctx, c, "/images/pull", api.PullRequest{Refs: refs}, newProgressPrinter(w, "Downloading", "Pull complete"))
 }
 
-func (g *globalOptions) push(ctx context.Context, ref string) error { return g.pushWith(ctx, ref, false) }
+func (g *globalOptions) push(ctx context.Context, ref string) error {
+	return g.pushWith(ctx, ref, false)
+}
 
 // pushWith pushes ref, printing the layers' progress on stderr unless
 // quiet.
