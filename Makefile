@@ -6,7 +6,7 @@ ROOT    := $(shell id -u)
 # Packages that must build and pass on any OS (STYLE.md: Linux isolation).
 PORTABLE := ./spec/... ./planner/... ./internal/errdefs/... ./internal/ident/... ./internal/archive/...
 
-.PHONY: build deps test test-unit test-root bench bench-peers fuzz lint example lemp kube-harness test-kube clean
+.PHONY: build deps test test-unit test-root test-faults bench bench-peers fuzz lint example lemp kube-harness test-kube clean
 
 # The version and commit `stack version` reports, stamped at link time.
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
@@ -47,6 +47,12 @@ test-unit:
 
 test-root:
 	STACK_TEST_ROOT=1 $(GO) test -count=1 -timeout 30m ./...
+
+# The fault suite alone (it runs in test-root too): the daemon killed at
+# random moments of up and down, shims and inits killed, a full disk.
+# STACK_FAULT_SEED=N repeats a run.
+test-faults:
+	STACK_TEST_ROOT=1 $(GO) test -count=1 -timeout 20m -run '^TestRootFaults' -v ./test/e2e/
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -206,7 +206,12 @@ func (e *buildExecutor) Run(ctx context.Context, rs build.RunSpec) (retErr error
 		}
 	}
 	s.Mounts = append(s.Mounts, mounts...)
-	if err := rt.Create(ctx, rs.ID, runtime.Config{Spec: s, Rootfs: rs.Rootfs, NetNS: st.NetNSPath}); err != nil {
+	// The step's output goes through a file outside the state root: a
+	// step that fills the state root (dd, a big download) must still show
+	// why it failed.
+	logPath := filepath.Join(os.TempDir(), "stack-"+rs.ID+".log")
+	defer os.Remove(logPath)
+	if err := rt.Create(ctx, rs.ID, runtime.Config{Spec: s, Rootfs: rs.Rootfs, NetNS: st.NetNSPath, Log: runtime.LogConfig{Path: logPath}}); err != nil {
 		return fmt.Errorf("create build step container: %w", err)
 	}
 	defer func() {
@@ -214,10 +219,6 @@ func (e *buildExecutor) Run(ctx context.Context, rs build.RunSpec) (retErr error
 			retErr = errors.Join(retErr, err)
 		}
 	}()
-	logPath, err := rt.LogPath(rs.ID)
-	if err != nil {
-		return err
-	}
 	done := make(chan struct{})
 	followed := make(chan struct{})
 	go func() {

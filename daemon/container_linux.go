@@ -162,8 +162,12 @@ func (d *Daemon) startRecord(ctx context.Context, r *record) error {
 		c.RestartCount = max(c.RestartCount, r.RestartCount)
 		return nil
 	})
-	if err != nil {
+	if updated == nil {
 		return err
+	}
+	if err != nil {
+		// It runs: a record the disk refused (full) stands in memory.
+		d.log.Warn("record a start", "container", r.Name, "err", err)
 	}
 	*r = *updated
 	d.supervise(r)

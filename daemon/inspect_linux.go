@@ -457,7 +457,7 @@ func (d *Daemon) Volumes(ctx context.Context) ([]api.Volume, error) {
 	}
 	out := []api.Volume{}
 	for _, dir := range dirs {
-		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() || strings.HasPrefix(filepath.Base(dir), ".") {
 			continue
 		}
 		name := filepath.Base(dir)

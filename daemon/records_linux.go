@@ -202,7 +202,10 @@ func (s *recordStore) put(r *record, durable bool) error {
 
 // update applies fn to the record of project/name under the lock and
 // writes the result; fn's error (errStale from a watch of an older run,
-// for one) leaves the record as it was.
+// for one) leaves the record as it was. The change stands in memory even
+// when the disk refuses it (full): the daemon's view stays true (an exit
+// code, a health status) and the next write carries it; the write's
+// error is returned with the record when the change had to be durable.
 func (s *recordStore) update(project, name string, durable bool, fn func(*record) error) (*record, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -214,11 +217,12 @@ func (s *recordStore) update(project, name string, durable bool, fn func(*record
 	if err := fn(r); err != nil {
 		return nil, err
 	}
-	if err := s.write(r, durable); err != nil {
-		return nil, err
-	}
+	err := s.write(r, durable)
 	s.recs[recordKey{project, name}] = r
-	return r.clone(), nil
+	if !durable {
+		err = nil
+	}
+	return r.clone(), err
 }
 
 // remove deletes the record of project/name, and its project directory

@@ -17,6 +17,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/stack-dev/stack/api"
 	"github.com/stack-dev/stack/internal/errdefs"
 	"github.com/stack-dev/stack/internal/ident"
@@ -349,6 +351,11 @@ func ListenUnix(path string) (net.Listener, error) {
 // Serve answers API requests on l until ctx is done, then shuts down,
 // giving running requests (log streams) a moment to end.
 func (d *Daemon) Serve(ctx context.Context, l net.Listener) error {
+	// The processes of a container whose shim died come to us, not to an
+	// init that may collect them late (see runtime's recover).
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		d.log.Warn("become a child subreaper", "err", err)
+	}
 	d.adopt(ctx)
 	d.sweepNetworks(ctx)
 	srv := &http.Server{Handler: d.Handler(), ReadHeaderTimeout: 10 * time.Second}

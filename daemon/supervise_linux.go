@@ -151,12 +151,13 @@ func (d *Daemon) watchExit(ctx context.Context, project, name, id string) {
 		c.ExitCode, c.Finished = st.ExitCode, st.FinishedAt
 		return nil
 	})
+	if r == nil {
+		return // another container by now
+	}
 	if err != nil {
-		// The record could not be written (a full disk); the exit is
-		// still reported and the policy still applied.
-		if r, err = d.findRecord(project, name); err != nil || r.ID != id {
-			return
-		}
+		// A full disk: the exit stands in memory, is reported, and the
+		// policy applies all the same.
+		d.log.Warn("record an exit", "container", name, "err", err)
 	}
 	msg := "exit code " + strconv.Itoa(st.ExitCode)
 	if st.OOMKilled {
@@ -435,6 +436,15 @@ func (d *Daemon) sweepOrphans(ctx context.Context, atStart bool) {
 			}
 			if err != nil {
 				d.log.Warn("remove orphan storage", "path", path, "err", err)
+			}
+		}
+	}
+	if atStart {
+		// Volumes a crash cut short while they were made.
+		vols, _ := os.ReadDir(filepath.Join(d.cfg.StateRoot, volumesDir))
+		for _, v := range vols {
+			if strings.HasPrefix(v.Name(), ".new-") {
+				os.RemoveAll(filepath.Join(d.cfg.StateRoot, volumesDir, v.Name()))
 			}
 		}
 	}

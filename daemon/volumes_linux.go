@@ -54,15 +54,32 @@ func (d *Daemon) ensureVolumes(p *spec.Project, sel *planner.Selection, ev func(
 		if v.External {
 			return fmt.Errorf("external volume %q does not exist: create it first", v.Name)
 		}
-		if err := os.MkdirAll(filepath.Join(dir, "_data"), 0o755); err != nil {
-			return fmt.Errorf("create volume %s: %w", v.Name, err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, "project"), []byte(p.Name+"\n"), 0o600); err != nil {
+		if err := createVolume(dir, p.Name); err != nil {
 			return fmt.Errorf("create volume %s: %w", v.Name, err)
 		}
 		ev("", "", "volume-create", v.Name)
 	}
 	return nil
+}
+
+// createVolume makes the volume directory dir with its owner project
+// written, all at once (a temporary directory renamed): a crash leaves
+// either no volume or one that names its project, which down -v finds.
+func createVolume(dir, project string) error {
+	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".new-")
+	if err != nil {
+		return err
+	}
+	if err := os.Mkdir(filepath.Join(tmp, "_data"), 0o755); err == nil {
+		err = os.WriteFile(filepath.Join(tmp, "project"), []byte(project+"\n"), 0o600)
+	}
+	if err == nil {
+		err = os.Rename(tmp, dir)
+	}
+	if err != nil {
+		os.RemoveAll(tmp)
+	}
+	return err
 }
 
 // volumeData returns the data directory of volume name for a mount at
@@ -171,6 +188,9 @@ func (d *Daemon) removeVolumes(project string, ev func(service, container, actio
 	var errs []error
 	for _, dir := range dirs {
 		name := filepath.Base(dir)
+		if strings.HasPrefix(name, ".") {
+			continue // a volume being made
+		}
 		owner, _ := os.ReadFile(filepath.Join(dir, "project"))
 		if strings.TrimSpace(string(owner)) != project && !strings.HasPrefix(name, project+"_") {
 			continue

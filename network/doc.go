@@ -91,8 +91,19 @@
 //   - An external network must be known to this manager's state (created
 //     before by it, not external); a bridge made by someone else is not
 //     adopted.
-//   - Sweep takes every bridge and veth with our prefixes and aliases in
-//     the host namespace for its own: one manager per host namespace.
+//   - Bridges and veths carry the manager's instance (see
+//     [Manager.Instance]) in their names and aliases, so several managers
+//     (several state roots) share a host namespace; links of an older
+//     version, without an instance, are swept only with
+//     [Live].LegacyLinks.
+//
+// # The resolver
+//
+// The embedded resolvers run in a process of their own ("stack-resolver"),
+// started with the first network and stopped with the last, in the host
+// namespace and in a session of its own: containers resolve names while
+// the daemon is down. The manager describes networks and records in files
+// it follows (see resolver_linux.go); a restarted manager keeps it.
 //
 // # Concurrency
 //

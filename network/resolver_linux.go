@@ -70,7 +70,9 @@ type resolverNetwork struct {
 // IsResolver reports whether this process was started as a network's
 // resolver; ResolverMain then runs it. main calls it before anything
 // else, as it does runtime.IsInit.
-func IsResolver() bool { return len(os.Args) > 1 && os.Args[1] == "resolve" && os.Getenv(envResolver) != "" }
+func IsResolver() bool {
+	return len(os.Args) > 1 && os.Args[1] == "resolve" && os.Getenv(envResolver) != ""
+}
 
 func (m *Manager) resolverPath(parts ...string) string {
 	return filepath.Join(append([]string{m.root, resolverDir}, parts...)...)
@@ -246,7 +248,6 @@ func (m *Manager) stopResolver() {
 	}
 	os.Remove(m.resolverPath(resolverPid))
 }
-
 
 // ResolverMain runs the resolver (see the comment at the top of this
 // file). It never returns.

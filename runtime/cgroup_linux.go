@@ -394,9 +394,11 @@ func readProcs(path string) ([]int, error) {
 	return pids, nil
 }
 
-// killCgroup sends SIGKILL to every process in g until none is left or
-// the timeout passes.
-func killCgroup(g cgroup, timeout time.Duration) error {
+// killCgroup SIGKILLs every process of g until none is left, or fails
+// after timeout. reap, when not nil, is given each pid it sees: a process
+// killed here that is the caller's child stays in the cgroup as a zombie
+// until its parent collects it.
+func killCgroup(g cgroup, timeout time.Duration, reap func(pid int)) error {
 	deadline := time.Now().Add(timeout)
 	for {
 		pids, err := g.Procs()
@@ -411,6 +413,9 @@ func killCgroup(g cgroup, timeout time.Duration) error {
 		}
 		for _, p := range pids {
 			unix.Kill(p, unix.SIGKILL)
+			if reap != nil {
+				reap(p)
+			}
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

@@ -41,23 +41,37 @@
 // Every container has a shim: a re-exec of the calling binary ("stack-shim
 // init") started in its own session. The shim is the parent of the
 // container's init; it creates the cgroup, clones the init into new
-// namespaces, writes the container's stdout and stderr to a log
-// ([LogEntry], Docker's json-file format), waits for the exit, records it,
-// and exits. So containers outlive the process that created them: a
-// daemon can crash and restart, and a new [Manager] on the same state root
-// finds every container through its state directory:
+// namespaces, writes the container's stdout and stderr to its log
+// ([LogEntry], Docker's json-file format, at [Config].Log's path, rotated
+// by size), waits for the exit, records it, and exits. So containers
+// outlive the process that created them: a daemon can crash and restart,
+// and a new [Manager] on the same state root finds every container through
+// its state directory:
 //
 //	<StateRoot>/<id>/config.json    what Create was given (read by the shim)
-//	<StateRoot>/<id>/state.json     status, pids, exit code, OOMKilled (written by the shim only)
-//	<StateRoot>/<id>/container.log  stdout and stderr, one JSON object per line
+//	<StateRoot>/<id>/state.json     status, pids, exit code, OOMKilled (written by the shim, or by a recovery)
+//	<StateRoot>/<id>/stdout, stderr the container's output pipes (named pipes: see output_linux.go)
+//	<StateRoot>/<id>/container.log  stdout and stderr, one JSON object per line, unless Config.Log names a path
 //	<StateRoot>/<id>/shim.log       the shim's own stderr (a crash, a panic)
 //	<StateRoot>/<id>/shim.sock      the shim's control socket: start, kill, wait
 //
-// The Manager keeps nothing in memory. State files are replaced atomically
+// The Manager keeps no state in memory, only a read end of each
+// container's output pipes (so their content outlives a dead shim) and
+// the pids of exec'd processes. State files are replaced atomically
 // (temporary file, rename) but not fsync'ed: see writeFileAtomic for why.
 // A shim whose process is gone without a final record is reported as
 // [Unknown]; the shim's identity is its PID plus its start time, so a
 // recycled PID is not mistaken for it.
+//
+// # A dead shim
+//
+// Wait, Stop and Delete of a container whose shim died recover it: its
+// cgroup's processes are killed, what it wrote to its output pipes since
+// the shim stopped reading is logged (nothing is lost: see
+// output_linux.go), and its exit is recorded: 137, or the init's own
+// status when it had ended and came to the caller (a child subreaper, as
+// the daemon is). The restart policy of the caller then applies. A
+// container with a terminal loses its terminal with its shim.
 //
 // Why a shim in Go and not a C monitor like conmon: it keeps one language
 // and one binary, and the same code paths (logs, state, exit codes) are

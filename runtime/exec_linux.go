@@ -27,6 +27,7 @@ const envMntNS = "_STACK_MNTNS"
 type Process struct {
 	cmd     *exec.Cmd
 	console *os.File
+	m       *Manager
 }
 
 // Console returns the master side of the process's terminal, or nil when
@@ -43,6 +44,9 @@ func (p *Process) Signal(sig unix.Signal) error { return p.cmd.Process.Signal(si
 // when a signal killed it). It must be called exactly once.
 func (p *Process) Wait() (int, error) {
 	err := p.cmd.Wait()
+	p.m.execMu.Lock()
+	delete(p.m.execs, p.cmd.Process.Pid)
+	p.m.execMu.Unlock()
 	var ee *exec.ExitError
 	if err != nil && !errors.As(err, &ee) {
 		return -1, err
@@ -172,10 +176,16 @@ func (m *Manager) Exec(ctx context.Context, id string, cfg ExecConfig) (*Process
 	if err != nil {
 		return nil, fmt.Errorf("exec in %q: %w", id, err)
 	}
-	p := &Process{cmd: cmd}
+	p := &Process{cmd: cmd, m: m}
+	m.execMu.Lock()
+	if m.execs == nil {
+		m.execs = map[int]bool{}
+	}
+	m.execs[cmd.Process.Pid] = true
+	m.execMu.Unlock()
 	fail := func(err error) (*Process, error) {
 		cmd.Process.Kill()
-		cmd.Wait()
+		p.Wait()
 		return nil, fmt.Errorf("exec in %q: %w", id, err)
 	}
 	if !cgc.V2 {

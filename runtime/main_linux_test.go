@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/stack-dev/stack/runtime"
 )
 
@@ -29,6 +31,8 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	os.Setenv("TMPDIR", suiteTmp)
+	// As the daemon is: a container whose shim dies comes to us.
+	unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 	before := hostSuperOptions()
 	code := m.Run()
 	if os.Getenv("STACK_TEST_ROOT") == "1" && code == 0 {

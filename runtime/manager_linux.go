@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	goruntime "runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -41,6 +42,10 @@ type Manager struct {
 	// held keeps a read end of each container's output pipes open: see
 	// output_linux.go.
 	held heldOutputs
+	// execs are the pids of processes Exec started, which their
+	// Process.Wait collects: the reaper must leave them alone.
+	execMu sync.Mutex
+	execs  map[int]bool
 }
 
 // New returns a Manager keeping its state under o.StateRoot, which it
@@ -411,8 +416,9 @@ func (m *Manager) Wait(ctx context.Context, id string) (State, error) {
 // recover takes over a container whose shim is gone (killed, or crashed):
 // it reads what the container wrote to its output pipes since nobody read
 // them, kills every process of its cgroup, reads the rest, and records
-// the exit: 137 when it was still running (it was killed here), 255 when
-// it had ended already (its status went with its parent). A container
+// the exit: 137 when it was still running (it was killed here), its own
+// status when it had ended and came to us (see collect), 255 when it
+// ended elsewhere (a shim a previous daemon started). A container
 // whose shim is gone cannot be watched, signalled, attached to or logged
 // any more, so it is stopped rather than left running unseen; its restart
 // policy brings it back.
@@ -460,10 +466,13 @@ func (m *Manager) recover(id string) (State, error) {
 	st.ExitCode, st.Error = 255, "its shim died, and so did its exit status"
 	if running(st.Pid) {
 		st.ExitCode, st.Error = 137, "its shim died; it was killed"
+	} else if code, ok := m.collect(st.Pid); ok {
+		// It ended, and came to us (see collect): its own status.
+		st.ExitCode, st.Error = code, "its shim died"
 	}
 	if cg, err := loadCgroup(b.Cgroup); err == nil {
 		cg.Thaw()
-		if err := killCgroup(cg, 2*time.Second); err != nil {
+		if err := killCgroup(cg, 2*time.Second, m.reap); err != nil {
 			m.log.Warn("recover: kill container", "id", id, "err", err)
 		}
 		st.OOMKilled = cg.OOMKills() > 0
@@ -478,6 +487,32 @@ func (m *Manager) recover(id string) (State, error) {
 	os.Remove(filepath.Join(dir, shimSock))
 	m.log.Info("recovered a container whose shim died", "id", id, "exit", st.ExitCode)
 	return st, nil
+}
+
+// A container's processes whose shim died go to the nearest child
+// subreaper: the daemon makes itself one (PR_SET_CHILD_SUBREAPER), so
+// they come to it rather than to an init that may collect them late, and
+// they become its zombies when they end. collect and reap take them; an
+// exec'd process is left to its Process.Wait.
+
+// collect takes pid's exit status if it is an ended child of ours.
+func (m *Manager) collect(pid int) (int, bool) {
+	if pid <= 0 || m.isExec(pid) {
+		return 0, false
+	}
+	var ws unix.WaitStatus
+	if got, err := unix.Wait4(pid, &ws, unix.WNOHANG, nil); err == nil && got == pid {
+		return exitCode(ws), true
+	}
+	return 0, false
+}
+
+func (m *Manager) reap(pid int) { m.collect(pid) }
+
+func (m *Manager) isExec(pid int) bool {
+	m.execMu.Lock()
+	defer m.execMu.Unlock()
+	return m.execs[pid]
 }
 
 // running reports whether pid is a process that has not ended (a zombie
@@ -634,7 +669,7 @@ func (m *Manager) cleanup(id, dir string) error {
 	}
 	if cg, err := loadCgroup(m.cgroupConfig(id)); err == nil {
 		cg.Thaw()
-		if err := killCgroup(cg, 2*time.Second); err != nil {
+		if err := killCgroup(cg, 2*time.Second, m.reap); err != nil {
 			errs = append(errs, err)
 		}
 		if err := cg.Delete(); err != nil {

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -102,11 +103,32 @@ func openOutputs(dir string) ([2]*os.File, error) {
 }
 
 // lineWriter turns a stream's bytes into log entries: whole lines, and
-// pieces of MaxLogLine bytes of longer ones.
+// pieces of MaxLogLine bytes of longer ones. An entry the log refuses (a
+// full disk) is dropped rather than left to stop the container, which
+// would block on its output: the next entry the log takes is preceded by
+// one that says how much was lost.
 type lineWriter struct {
 	stream  string
 	sink    *logSink
 	pending []byte // the start of an unfinished line
+	lost    int    // bytes dropped since the log last took an entry
+	lostErr error
+}
+
+// entry writes one entry, or counts it lost.
+func (l *lineWriter) entry(b []byte) {
+	if l.lost > 0 {
+		note := fmt.Sprintf("stack: %d bytes of output are lost: the log could not be written: %v\n", l.lost, l.lostErr)
+		if l.sink.write(l.stream, []byte(note)) != nil {
+			l.lost += len(b)
+			return
+		}
+		l.lost = 0
+	}
+	if err := l.sink.write(l.stream, b); err != nil {
+		l.lost += len(b)
+		l.lostErr = err
+	}
 }
 
 func (l *lineWriter) write(b []byte) error {
@@ -124,9 +146,7 @@ func (l *lineWriter) write(b []byte) error {
 			l.pending = append(l.pending[:0], data[start:]...)
 			return nil
 		}
-		if err := l.sink.write(l.stream, data[start:end]); err != nil {
-			return err
-		}
+		l.entry(data[start:end])
 		start = end
 	}
 	l.pending = l.pending[:0]
@@ -135,12 +155,14 @@ func (l *lineWriter) write(b []byte) error {
 
 // flush logs an unfinished line: the stream has ended.
 func (l *lineWriter) flush() error {
-	if len(l.pending) == 0 {
-		return nil
+	if len(l.pending) > 0 {
+		l.entry(l.pending)
+		l.pending = l.pending[:0]
 	}
-	err := l.sink.write(l.stream, l.pending)
-	l.pending = l.pending[:0]
-	return err
+	if l.lost > 0 {
+		return fmt.Errorf("%d bytes of %s lost: %w", l.lost, l.stream, l.lostErr)
+	}
+	return nil
 }
 
 // followPipe logs what comes through the output pipe r until no writer is

@@ -89,8 +89,8 @@ func TestRootShimDeathLosesNoLine(t *testing.T) {
 }
 
 // TestRootShimDeathAfterExit: a container that ended while its shim was
-// gone is reported as ended with an unknown status (255), not killed
-// again, and its output is kept.
+// gone is reported with its own exit status (it came to us, a child
+// subreaper, as the daemon is), and its output is kept.
 func TestRootShimDeathAfterExit(t *testing.T) {
 	testutil.RequiresRoot(t)
 	t.Parallel()
@@ -99,8 +99,8 @@ func TestRootShimDeathAfterExit(t *testing.T) {
 	killShim(t, m, id)
 	time.Sleep(600 * time.Millisecond)
 	st, err := m.Wait(ctxT(t), id)
-	if err != nil || st.Status != runtime.Stopped || st.ExitCode != 255 {
-		t.Errorf("wait: %+v, %v; want stopped with 255", st, err)
+	if err != nil || st.Status != runtime.Stopped || st.ExitCode != 3 {
+		t.Errorf("wait: %+v, %v; want stopped with its own 3", st, err)
 	}
 	if logs := readLog(t, m, id); logs != "bye\n" {
 		t.Errorf("log = %q", logs)

@@ -103,7 +103,7 @@ func (s *shim) create() (ln net.Listener, retErr error) {
 				s.cmd.Wait()
 			}
 			if s.cg != nil {
-				killCgroup(s.cg, time.Second)
+				killCgroup(s.cg, time.Second, nil)
 				s.cg.Delete()
 			}
 		}
@@ -120,6 +120,8 @@ func (s *shim) create() (ln net.Listener, retErr error) {
 		return nil, os.NewSyscallError("socketpair", err)
 	}
 	parent, child := os.NewFile(uintptr(fds[0]), "sync"), os.NewFile(uintptr(fds[1]), "sync-child")
+	// Closed as soon as the init has its copy (below), so that an init
+	// killed before it is ready reads as EOF here, not as a wait forever.
 	defer child.Close()
 	log, err := openLogFile(s.b.Log)
 	if err != nil {
@@ -175,6 +177,7 @@ func (s *shim) create() (ln net.Listener, retErr error) {
 		enter = v1.enterThread
 	}
 	err = startInNamespaces(s.cmd, enter, joins)
+	child.Close()
 	if !terminal {
 		outputs[0].Close()
 		outputs[1].Close()

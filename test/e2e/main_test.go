@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -61,6 +62,7 @@ type env struct {
 	project string
 	tag     string
 	vars    []string
+	mounts  []string // the test's own mounts under dir
 }
 
 // newEnv prepares an engine of the test's own, imports a busybox image,
@@ -164,7 +166,7 @@ func (e *env) assertClean(tag string) {
 	t := e.t
 	mounts, _ := os.ReadFile("/proc/self/mountinfo")
 	for _, line := range strings.Split(string(mounts), "\n") {
-		if strings.Contains(line, e.dir) {
+		if f := strings.Fields(line); len(f) > 4 && strings.HasPrefix(f[4], e.dir) && !slices.Contains(e.mounts, f[4]) {
 			t.Errorf("mount left behind: %s", line)
 		}
 	}
@@ -180,6 +182,10 @@ func (e *env) assertClean(tag string) {
 	}
 	for _, d := range globs("/sys/fs/cgroup/*/stack-e2e") {
 		os.Remove(d) // empty once every test's parent is gone
+	}
+	// No shim, init or resolver of the engine runs.
+	for _, p := range engineProcesses(e.root) {
+		t.Errorf("process left behind: %s", p)
 	}
 	// The networks' resolver ends with the last network.
 	if data, err := os.ReadFile(filepath.Join(e.root, "network", "dns", "pid")); err == nil {
@@ -198,6 +204,28 @@ func (e *env) assertClean(tag string) {
 	if out, err := exec.Command("/usr/sbin/nft", "list", "tables").Output(); err == nil && strings.Contains(string(out), "stacke2e_"+tag) {
 		t.Errorf("nftables table left behind: %s", out)
 	}
+}
+
+// engineProcesses lists the processes whose environment names a
+// directory under root: shims (_STACK_STATEDIR) and resolvers
+// (_STACK_RESOLVER) of the engine.
+func engineProcesses(root string) []string {
+	var out []string
+	for _, p := range globs("/proc/[0-9]*/environ") {
+		env, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		for _, kv := range strings.Split(string(env), "\x00") {
+			k, v, _ := strings.Cut(kv, "=")
+			if (k == "_STACK_STATEDIR" || k == "_STACK_RESOLVER") && strings.HasPrefix(v, root+"/") {
+				pid := filepath.Base(filepath.Dir(p))
+				cmd, _ := os.ReadFile("/proc/" + pid + "/cmdline")
+				out = append(out, pid+" "+strings.ReplaceAll(string(cmd), "\x00", " ")+"("+kv+")")
+			}
+		}
+	}
+	return out
 }
 
 // engineInstance is the network instance of the engine with state root
