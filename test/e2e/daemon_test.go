@@ -52,7 +52,12 @@ func TestRootDaemonGroup(t *testing.T) {
 // root says in one line that it needs root, and exits 1.
 func TestRootDaemonRefusesNonRoot(t *testing.T) {
 	testutil.RequiresRoot(t)
-	dir := t.TempDir()
+	// Not t.TempDir(): its parent is closed to other users.
+	dir, err := os.MkdirTemp("", "stack-e2e-nonroot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
 	os.Chmod(dir, 0o755)
 	bin := filepath.Join(dir, "stack")
 	data, err := os.ReadFile(stackBin)
