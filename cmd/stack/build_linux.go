@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	goruntime "runtime"
-	"slices"
 	"strings"
 	"sync"
 
@@ -59,12 +58,10 @@ parallel, as many at once as there are CPUs (or --parallel).`,
 				buildArgs[k] = &v
 			}
 			names := args
-			if o.withDeps && len(args) > 0 {
-				sel, err := planner.Select(p, planner.SelectOptions{Profiles: g.activeProfiles(), Services: args})
-				if err != nil {
+			if o.withDeps {
+				if names, err = g.withDependencies(p, args); err != nil {
 					return err
 				}
-				names = sel.Services()
 			}
 			if len(names) == 0 {
 				names = p.ServiceNames()
@@ -110,6 +107,19 @@ parallel, as many at once as there are CPUs (or --parallel).`,
 	f.StringVar(&o.sbom, "sbom", "", "add a SBOM attestation (not supported: needs BuildKit)")
 	f.StringArrayVar(&o.ssh, "ssh", nil, "set SSH authentications used when building service images (not supported)")
 	return cmd
+}
+
+// withDependencies is names with the services they depend on,
+// transitively (every service when names is empty).
+func (g *globalOptions) withDependencies(p *spec.Project, names []string) ([]string, error) {
+	if len(names) == 0 {
+		return p.ServiceNames(), nil
+	}
+	sel, err := planner.Select(p, planner.SelectOptions{Profiles: g.activeProfiles(), Services: names})
+	if err != nil {
+		return nil, err
+	}
+	return sel.Services(), nil
 }
 
 // serviceImageRef is the image a service runs: its image:, or the name
@@ -273,10 +283,3 @@ func shortImageID(id string) string {
 
 // goarch is the platform's architecture, as images name it.
 func goarch() string { return goruntime.GOARCH }
-
-// sortedServices is names sorted, for output whose order the user sees.
-func sortedServices(names []string) []string {
-	out := slices.Clone(names)
-	slices.Sort(out)
-	return out
-}

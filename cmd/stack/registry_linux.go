@@ -17,7 +17,6 @@ import (
 
 	"github.com/stack-dev/stack/api"
 	"github.com/stack-dev/stack/internal/errdefs"
-	"github.com/stack-dev/stack/planner"
 	"github.com/stack-dev/stack/spec"
 )
 
@@ -89,12 +88,10 @@ func newPullCommand(g *globalOptions) *cobra.Command {
 				return err
 			}
 			names := args
-			if includeDeps && len(args) > 0 {
-				sel, err := planner.Select(p, planner.SelectOptions{Profiles: g.activeProfiles(), Services: args})
-				if err != nil {
+			if includeDeps {
+				if names, err = g.withDependencies(p, args); err != nil {
 					return err
 				}
-				names = sel.Services()
 			}
 			if ignoreBuildable {
 				names = slices.DeleteFunc(slices.Clone(orAll(p, names)), func(n string) bool { return p.Services[n].Build != nil })
@@ -155,12 +152,10 @@ func newPushCommand(g *globalOptions) *cobra.Command {
 			switch {
 			case err == nil:
 				names := args
-				if includeDeps && len(args) > 0 {
-					sel, err := planner.Select(p, planner.SelectOptions{Profiles: g.activeProfiles(), Services: args})
-					if err != nil {
+				if includeDeps {
+					if names, err = g.withDependencies(p, args); err != nil {
 						return err
 					}
-					names = sel.Services()
 				}
 				for _, n := range orAll(p, names) {
 					if svc, ok := p.Services[n]; ok {
