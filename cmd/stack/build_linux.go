@@ -238,8 +238,14 @@ func runBuild(ctx context.Context, c *api.Client, service string, req api.BuildR
 		if err := json.Unmarshal(raw, &ev); err != nil {
 			return err
 		}
+		// "[php 2/7]", "[php builder 1/3]"; an unnamed stage of a
+		// multi-stage build by its number, as BuildKit names it.
 		stage := service
-		if ev.Stage != "" && ev.Stage != service {
+		switch {
+		case ev.Stage == "" || ev.Stage == service:
+		case strings.Trim(ev.Stage, "0123456789") == "":
+			stage += " stage-" + ev.Stage
+		default:
 			stage += " " + ev.Stage
 		}
 		switch ev.Kind {
