@@ -131,14 +131,13 @@ func serviceImageRef(p *spec.Project, svc *spec.Service) string {
 	return p.Name + "-" + svc.Name
 }
 
-// buildLimit is how many builds run at once: one per CPU, or --parallel
-// when it is lower.
+// buildLimit is how many builds run at once: --parallel (compose's
+// limit of parallelism) when given, else one per CPU.
 func (g *globalOptions) buildLimit() int {
-	n := goruntime.NumCPU()
-	if g.parallel > 0 && g.parallel < n {
-		n = g.parallel
+	if g.parallel > 0 {
+		return g.parallel
 	}
-	return max(n, 1)
+	return max(goruntime.NumCPU(), 1)
 }
 
 // buildServices builds the images of services in parallel, at most
