@@ -54,7 +54,9 @@ func TestBuildServicesParallel(t *testing.T) {
 	g := &globalOptions{parallel: 2}
 	var out strings.Builder
 	done := make(chan error, 1)
-	go func() { done <- g.buildServices(context.Background(), c, p, names, false, nil, &plainProgress{w: &out}) }()
+	go func() {
+		done <- g.buildServices(context.Background(), c, p, names, false, nil, &plainProgress{w: &out})
+	}()
 	// Two builds start before any ends: they run in parallel.
 	<-started
 	<-started
