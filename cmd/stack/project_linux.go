@@ -352,9 +352,9 @@ func stopGrace(cmd *cobra.Command, seconds int) time.Duration {
 }
 
 func newLifecycleCommand(g *globalOptions, op, short string) *cobra.Command {
-	var timeout int
+	var timeout, waitTimeout int
 	var signalName string
-	var noDeps, removeOrphans bool
+	var noDeps, removeOrphans, wait bool
 	cmd := &cobra.Command{
 		Use:               op + " [OPTIONS] [SERVICE...]",
 		Short:             short,
@@ -370,8 +370,15 @@ func newLifecycleCommand(g *globalOptions, op, short string) *cobra.Command {
 			}
 			defer pr.Done()
 			req := api.StopRequest{Services: args, Timeout: stopGrace(cmd, timeout), Signal: signalName}
-			return runEvents(cmd.Context(), c, "/projects/"+name+"/"+op, req, pr, nil)
+			if err := runEvents(cmd.Context(), c, "/projects/"+name+"/"+op, req, pr, nil); err != nil || !wait {
+				return err
+			}
+			return g.waitRunning(cmd.Context(), c, name, args, time.Duration(waitTimeout)*time.Second, pr)
 		},
+	}
+	if op == "start" {
+		cmd.Flags().BoolVar(&wait, "wait", false, "wait for services to be running|healthy")
+		cmd.Flags().IntVar(&waitTimeout, "wait-timeout", 0, "maximum duration in seconds to wait for the project to be running|healthy")
 	}
 	if op == "stop" || op == "restart" {
 		cmd.Flags().IntVarP(&timeout, "timeout", "t", 0, "specify a shutdown timeout in seconds")
@@ -482,4 +489,53 @@ func (g *globalOptions) serviceClient(ctx context.Context, services []string) (s
 	}
 	c, err := g.client(ctx)
 	return name, p, c, err
+}
+
+// waitRunning waits until the services' containers (all when services is
+// empty) run, and are healthy where they have a health check, as start
+// --wait does; timeout 0 waits as long as it takes.
+func (g *globalOptions) waitRunning(ctx context.Context, c *api.Client, project string, services []string, timeout time.Duration, pr progress) error {
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		cs, err := g.containers(ctx, c, project)
+		if err != nil {
+			return err
+		}
+		ready := true
+		for _, ct := range cs {
+			if len(services) > 0 && !slices.Contains(services, ct.Service) || strings.Contains(ct.Name, "-run-") {
+				continue
+			}
+			switch {
+			case ct.Health == "unhealthy":
+				return fmt.Errorf("container %s is unhealthy", ct.Name)
+			case ct.State == "exited":
+				return fmt.Errorf("container %s exited (%d)", ct.Name, ct.ExitCode)
+			case ct.State != "running" || (ct.Health != "" && ct.Health != "healthy"):
+				ready = false
+			}
+		}
+		if ready {
+			for _, ct := range cs {
+				if ct.Health == "healthy" && (len(services) == 0 || slices.Contains(services, ct.Service)) {
+					pr.Event(progressEvent{ID: "Container " + ct.Name, Text: "Healthy", Status: statusDone})
+				}
+			}
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return fmt.Errorf("services not running and healthy within %s", timeout)
+			}
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
 }
