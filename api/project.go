@@ -20,6 +20,9 @@ type UpRequest struct {
 	// Build builds the images of services with build: even when they
 	// exist (up --build); without it only missing ones are built.
 	Build bool `json:"build,omitempty"`
+	// NoStart creates the containers without starting them (create, up
+	// --no-start); existing stopped ones stay stopped.
+	NoStart bool `json:"no_start,omitempty"`
 	// Wait blocks until every started service is running and healthy (or
 	// completed), failing if one is not within Timeout.
 	Wait    bool          `json:"wait,omitempty"`

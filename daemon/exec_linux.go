@@ -107,6 +107,9 @@ func (d *Daemon) serveExec(w http.ResponseWriter, r *http.Request, project strin
 	if err != nil {
 		return err
 	}
+	if req.Detach {
+		return d.execDetached(w, r, rt, rec, proc)
+	}
 	fc, err := upgradeToFrames(w)
 	if err != nil {
 		return fmt.Errorf("exec: %w", err)
@@ -114,7 +117,7 @@ func (d *Daemon) serveExec(w http.ResponseWriter, r *http.Request, project strin
 	defer fc.Close()
 	code, err := d.runExec(context.WithoutCancel(r.Context()), rt, rec, proc, req, fc)
 	if err != nil {
-		fc.Write(api.FrameError, []byte(err.Error()))
+		fc.Write(api.FrameError, api.ErrorFrame(namedError(err, rec)))
 		return nil
 	}
 	fc.Write(api.FrameExit, api.ExitPayload(code))

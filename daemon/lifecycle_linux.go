@@ -47,6 +47,9 @@ func (d *Daemon) Lifecycle(ctx context.Context, project, op string, req api.Stop
 		if len(want) > 0 && !want[r.Service] {
 			continue
 		}
+		if word := progressWords[op]; word != "" {
+			emit(api.Event{Project: project, Service: r.Service, Container: r.Name, Action: word})
+		}
 		var err error
 		switch op {
 		case "stop":
@@ -81,4 +84,18 @@ func (d *Daemon) Lifecycle(ctx context.Context, project, op string, req api.Stop
 		emit(ev)
 	}
 	return errors.Join(errs...)
+}
+
+// progressWords are the events sent before an operation that takes time,
+// so that the CLI shows "Stopping" with a timer while a container uses its
+// grace period.
+var progressWords = map[string]string{"stop": "stopping", "restart": "restarting", "start": "starting"}
+
+// healthDetail is a failed health check's output as the end of a
+// message: ": <output>", or nothing when it printed nothing.
+func healthDetail(output string) string {
+	if out := strings.TrimSpace(output); out != "" {
+		return ": " + out
+	}
+	return ""
 }

@@ -188,14 +188,14 @@ func (d *Daemon) Up(ctx context.Context, p *spec.Project, req api.UpRequest, emi
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if svc := p.Services[service]; svc != nil && w >= 0 {
+				if svc := p.Services[service]; svc != nil && w >= 0 && !req.NoStart {
 					if err := d.waitDependencies(ctx, p, sel, svc, ev); err != nil {
 						errs[i] = err
 						return
 					}
 				}
 				for _, a := range byService[key{w, service}] {
-					if err := d.apply(ctx, p, a, recs[a.Container], imageIDs[a.Service], ev); err != nil {
+					if err := d.apply(ctx, p, a, recs[a.Container], imageIDs[a.Service], req.NoStart, ev); err != nil {
 						errs[i] = fmt.Errorf("service %q: %w", service, err)
 						return
 					}
@@ -225,19 +225,24 @@ func serviceImage(p *spec.Project, svc *spec.Service) string {
 }
 
 // apply carries out one planner action.
-func (d *Daemon) apply(ctx context.Context, p *spec.Project, a planner.Action, old *record, imageID string, ev func(service, container, action, msg string)) error {
+// With noStart (create, up --no-start) containers are created and left
+// stopped.
+func (d *Daemon) apply(ctx context.Context, p *spec.Project, a planner.Action, old *record, imageID string, noStart bool, ev func(service, container, action, msg string)) error {
 	svc := p.Services[a.Service]
 	switch a.Kind {
 	case planner.Create:
-		return d.createAndStart(ctx, p, svc, a, imageID, ev)
+		return d.createAndStart(ctx, p, svc, a, imageID, noStart, ev)
 	case planner.Recreate:
 		if old != nil {
 			if err := d.stopAndRemove(ctx, old, 0, ev); err != nil {
 				return err
 			}
 		}
-		return d.createAndStart(ctx, p, svc, a, imageID, ev)
+		return d.createAndStart(ctx, p, svc, a, imageID, noStart, ev)
 	case planner.Start, planner.Restart:
+		if noStart {
+			return nil
+		}
 		if old == nil {
 			return fmt.Errorf("container %s: %w", a.Container, errdefs.ErrNotFound)
 		}
@@ -247,13 +252,33 @@ func (d *Daemon) apply(ctx context.Context, p *spec.Project, a planner.Action, o
 			}
 		}
 		old.StoppedByUser = false
+		ev(a.Service, a.Container, "starting", "")
 		if err := d.startRecord(ctx, old); err != nil {
 			return err
 		}
 		ev(a.Service, a.Container, "start", a.Reason)
 		return nil
-	case planner.Stop, planner.Remove, planner.RemoveOrphan:
+	case planner.Stop:
+		// The plan removes it next: stop it and say so, once.
 		if old == nil {
+			return nil
+		}
+		ev(a.Service, a.Container, "stopping", "")
+		if err := d.stopContainer(ctx, old, 0, true); err != nil {
+			return err
+		}
+		ev(a.Service, a.Container, "stop", "")
+		return nil
+	case planner.Remove, planner.RemoveOrphan:
+		if old == nil {
+			return nil
+		}
+		if a.Kind == planner.Remove {
+			ev(a.Service, a.Container, "removing", "")
+			if err := d.removeContainer(ctx, old); err != nil {
+				return err
+			}
+			ev(a.Service, a.Container, "remove", "")
 			return nil
 		}
 		return d.stopAndRemove(ctx, old, 0, ev)
@@ -261,11 +286,12 @@ func (d *Daemon) apply(ctx context.Context, p *spec.Project, a planner.Action, o
 	return fmt.Errorf("unknown action %s", a.Kind)
 }
 
-// createAndStart creates a service's container instance and starts it.
-// Its record is written first, marked creating: a crash from there on
-// leaves a record that names everything that may exist of the container,
-// and the teardown of the next up, down or daemon start removes it all.
-func (d *Daemon) createAndStart(ctx context.Context, p *spec.Project, svc *spec.Service, a planner.Action, imageID string, ev func(service, container, action, msg string)) (retErr error) {
+// createAndStart creates a service's container instance and starts it
+// (with noStart, leaves it created). Its record is written first, marked
+// creating: a crash from there on leaves a record that names everything
+// that may exist of the container, and the teardown of the next up, down
+// or daemon start removes it all.
+func (d *Daemon) createAndStart(ctx context.Context, p *spec.Project, svc *spec.Service, a planner.Action, imageID string, noStart bool, ev func(service, container, action, msg string)) (retErr error) {
 	id := newContainerID()
 	r := &record{
 		ID: id, Name: a.Container, Project: p.Name, Service: svc.Name, Number: a.Number,
@@ -283,16 +309,24 @@ func (d *Daemon) createAndStart(ctx context.Context, p *spec.Project, svc *spec.
 			d.removeContainer(context.WithoutCancel(ctx), r)
 		}
 	}()
+	ev(svc.Name, r.Name, "creating", "")
 	if err := d.createContainer(ctx, p, r, svc, nil); err != nil {
-		return err
+		return namedError(err, r)
 	}
 	r.State = ""
+	if noStart {
+		r.StoppedByUser = true
+	}
 	if err := d.saveRecord(r); err != nil {
 		return err
 	}
 	ev(svc.Name, r.Name, "create", a.Reason)
+	if noStart {
+		return nil
+	}
+	ev(svc.Name, r.Name, "starting", "")
 	if err := d.startRecord(ctx, r); err != nil {
-		return err
+		return namedError(err, r)
 	}
 	ev(svc.Name, r.Name, "start", "")
 	d.warnUnappliedLimits(r, ev)
@@ -315,10 +349,12 @@ func (d *Daemon) finishTeardowns(ctx context.Context, project string) error {
 
 // stopAndRemove stops a container and removes it with its storage.
 func (d *Daemon) stopAndRemove(ctx context.Context, r *record, grace time.Duration, ev func(service, container, action, msg string)) error {
+	ev(r.Service, r.Name, "stopping", "")
 	if err := d.stopContainer(ctx, r, grace, true); err != nil {
 		return err
 	}
 	ev(r.Service, r.Name, "stop", "")
+	ev(r.Service, r.Name, "removing", "")
 	if err := d.removeContainer(ctx, r); err != nil {
 		return err
 	}
@@ -393,7 +429,7 @@ func (d *Daemon) waitCondition(ctx context.Context, p *spec.Project, service, co
 			case spec.ConditionHealthy:
 				switch {
 				case r.Health == "unhealthy":
-					return fmt.Errorf("container %s is unhealthy: %s", r.Name, strings.TrimSpace(r.HealthOutput))
+					return fmt.Errorf("container %s is unhealthy%s", r.Name, healthDetail(r.HealthOutput))
 				case exited:
 					return fmt.Errorf("container %s exited with code %d before it was healthy%s", r.Name, st.ExitCode, d.logTail(r, 5))
 				case r.Health != "healthy":

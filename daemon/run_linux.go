@@ -76,7 +76,10 @@ func (d *Daemon) startOneOff(ctx context.Context, project string, req api.RunReq
 	}
 	// As docker compose run: no published ports, no restart policy, no
 	// health check gating anything, and a terminal only when asked.
-	svc.Ports, svc.Restart, svc.Tty = nil, "", req.Tty
+	svc.Restart, svc.Tty = "", req.Tty
+	if !req.KeepPorts {
+		svc.Ports = nil
+	}
 	id := newContainerID()
 	name := req.Name
 	if name == "" {
@@ -105,7 +108,7 @@ func (d *Daemon) startOneOff(ctx context.Context, project string, req api.RunReq
 	}
 	if err := d.createContainer(ctx, p, r, &svc, cmd); err != nil {
 		d.removeContainer(context.WithoutCancel(ctx), r)
-		return nil, err
+		return nil, namedError(err, r)
 	}
 	r.Healthcheck, r.State = nil, ""
 	if err := d.saveRecord(r); err != nil {
@@ -212,7 +215,7 @@ func (d *Daemon) serveRun(w http.ResponseWriter, r *http.Request, project string
 		}
 	}
 	if err != nil {
-		fc.Write(api.FrameError, []byte(err.Error()))
+		fc.Write(api.FrameError, api.ErrorFrame(err))
 		return nil
 	}
 	fc.Write(api.FrameExit, api.ExitPayload(code))

@@ -55,6 +55,7 @@ func (d *Daemon) Handler() http.Handler {
 	})
 	d.registryRoutes(mux, v)
 	d.inspectRoutes(handle, v)
+	d.copyRoutes(mux, v)
 	handle("GET "+v+"/images", func(w http.ResponseWriter, r *http.Request) (any, error) {
 		return d.Images(r.Context())
 	})

@@ -206,7 +206,7 @@ func (m *Manager) Exec(ctx context.Context, id string, cfg ExecConfig) (*Process
 			// was the "{" of its error message.
 			conn.unread([]byte("{"))
 			if m, rerr := conn.recv(); rerr == nil && m.Type == msgError {
-				err = errors.New(m.Error)
+				err = m.err()
 			}
 			return fail(fmt.Errorf("allocate terminal: %w", err))
 		}
@@ -223,7 +223,7 @@ func (m *Manager) Exec(ctx context.Context, id string, cfg ExecConfig) (*Process
 	case err != nil:
 		return fail(err)
 	case msg.Type == msgError:
-		return fail(errors.New(msg.Error))
+		return fail(msg.err())
 	}
 	return fail(fmt.Errorf("unexpected message %q", msg.Type))
 }

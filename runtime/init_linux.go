@@ -54,7 +54,9 @@ func Init() {
 		err = fmt.Errorf("unknown role %q", role)
 	}
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "stack %s: %v\n", role, err)
+		if err != errReported {
+			fmt.Fprintf(os.Stderr, "stack %s: %v\n", role, err)
+		}
 		os.Exit(127)
 	}
 	os.Exit(0)
@@ -81,7 +83,7 @@ func containerInit() error {
 		return err
 	}
 	fail := func(err error) error {
-		conn.send(syncMsg{Type: msgError, Error: err.Error()})
+		conn.send(errorMsg(err))
 		return err
 	}
 	m, err := conn.expect(msgConfig)
@@ -189,7 +191,11 @@ func execInit() error {
 		return err
 	}
 	fail := func(err error) error {
-		conn.send(syncMsg{Type: msgError, Error: err.Error()})
+		if conn.send(errorMsg(err)) == nil {
+			// The parent has it: printing it too would show it twice,
+			// the process's stderr being the user's.
+			return errReported
+		}
 		return err
 	}
 	if err := joinMountNS(); err != nil {

@@ -244,7 +244,8 @@ func askCreate(ctx context.Context, c net.Conn, dir string) (pid int, taken bool
 			// It had nothing else to serve: gone before Create fails.
 			waitShimExit(r.Shim)
 		}
-		return 0, true, errors.New(r.Error)
+		// With its class: a missing executable stays one.
+		return 0, true, syncMsg{Error: r.Error, Class: r.Class}.err()
 	}
 	if ctx.Err() != nil {
 		return 0, true, ctx.Err()

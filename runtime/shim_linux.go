@@ -53,6 +53,10 @@ type shim struct {
 	mu     sync.Mutex // guards state
 	state  State
 	exited chan struct{} // closed once state holds the exit
+	// retired is closed when the Manager has removed the container (see
+	// supervisor): until then a shim that could not record the exit
+	// keeps answering for it.
+	retired chan struct{}
 	tty    *console      // nil unless spec.Process.Terminal
 }
 
@@ -384,14 +388,20 @@ func (s *shim) serve(ln net.Listener) {
 	s.state.ExitCode = code
 	s.state.OOMKilled = s.cg.OOMKills() > 0
 	s.state.FinishedAt = time.Now().UTC()
-	s.saveState()
+	saveErr := s.saveState()
 	s.mu.Unlock()
-	ln.Close()
-	os.Remove(filepath.Join(s.dir, shimSock))
-	close(s.exited)
+	close(s.exited) // waiters get the final state from memory
 	if s.tty != nil {
 		s.tty.closeAll()
 	}
+	if saveErr != nil && s.retired != nil {
+		// The exit is not on disk (a full one): answer from memory
+		// until the Manager, which has read it, removes the container.
+		fmt.Fprintf(os.Stderr, "container %s: record its exit: %v; it is kept in memory until the container is removed\n", s.b.ID, saveErr)
+		<-s.retired
+	}
+	ln.Close()
+	os.Remove(filepath.Join(s.dir, shimSock))
 	// Let the waiters read their answer, but do not hang on a client.
 	served := make(chan struct{})
 	go func() { conns.Wait(); close(served) }()
@@ -446,7 +456,7 @@ func (s *shim) do(req shimRequest, reply *shimReply) error {
 		if err != io.EOF {
 			switch {
 			case err == nil && m.Type == msgError:
-				err = errors.New(m.Error)
+				err = m.err()
 			case err == nil:
 				err = fmt.Errorf("unexpected message %q from init", m.Type)
 			}

@@ -57,6 +57,7 @@ type groupReply struct {
 	Taken bool   `json:"taken,omitempty"`
 	Pid   int    `json:"pid,omitempty"` // the container's init
 	Error string `json:"error,omitempty"`
+	Class string `json:"class,omitempty"` // Error's class (see syncMsg)
 	// Exiting says the shim serves no container any more and exits;
 	// Shim is its pid.
 	Exiting bool `json:"exiting,omitempty"`
@@ -70,7 +71,7 @@ type supervisor struct {
 	ln   net.Listener
 
 	mu      sync.Mutex
-	live    map[string]chan struct{} // container dir -> closed when served to the end
+	live    map[string]*served // by container directory
 	closing bool
 	done    chan struct{} // closed once closing is set
 }
@@ -103,7 +104,7 @@ func supervisorMain() error {
 	}
 	sv := &supervisor{
 		dir: dir, root: filepath.Dir(filepath.Dir(dir)), ln: ln,
-		live: map[string]chan struct{}{}, done: make(chan struct{}),
+		live: map[string]*served{}, done: make(chan struct{}),
 	}
 	report(map[string]int{"pid": os.Getpid()})
 	// A Manager that started us and died before its request came in
@@ -150,29 +151,30 @@ func (sv *supervisor) handle(c net.Conn) {
 	}
 	switch req.Op {
 	case "create":
-		served, ok := sv.take(req.Dir)
+		sd, ok := sv.take(req.Dir)
 		if !ok {
 			return // closing: the client asks a new shim
 		}
 		reply(groupReply{Taken: true})
-		pid, err := sv.create(req.Dir, served)
+		pid, err := sv.create(req.Dir, sd)
 		if err != nil {
 			sv.mu.Lock()
 			exiting := sv.closing
 			sv.mu.Unlock()
-			reply(groupReply{Error: err.Error(), Exiting: exiting, Shim: os.Getpid()})
+			reply(groupReply{Error: err.Error(), Class: errorMsg(err).Class, Exiting: exiting, Shim: os.Getpid()})
 			return
 		}
 		reply(groupReply{Pid: pid})
 	case "retire":
 		sv.mu.Lock()
-		served := sv.live[req.Dir]
+		sd := sv.live[req.Dir]
 		sv.mu.Unlock()
-		if served != nil {
+		if sd != nil {
 			// The Manager removes a container once its processes are
 			// gone; what is left to us is recording its exit.
+			sd.retireOnce.Do(func() { close(sd.retired) })
 			select {
-			case <-served:
+			case <-sd.done:
 			case <-time.After(5 * time.Second):
 			}
 		}
@@ -187,8 +189,15 @@ func (sv *supervisor) handle(c net.Conn) {
 	}
 }
 
+// served is a container the shim serves.
+type served struct {
+	done       chan struct{} // closed when served to the end
+	retired    chan struct{} // closed by "retire"
+	retireOnce sync.Once
+}
+
 // take counts a container in, unless the shim is closing.
-func (sv *supervisor) take(dir string) (chan struct{}, bool) {
+func (sv *supervisor) take(dir string) (*served, bool) {
 	sv.mu.Lock()
 	defer sv.mu.Unlock()
 	if sv.closing {
@@ -197,19 +206,19 @@ func (sv *supervisor) take(dir string) (chan struct{}, bool) {
 	if _, ok := sv.live[dir]; ok {
 		return nil, false
 	}
-	served := make(chan struct{})
-	sv.live[dir] = served
-	return served, true
+	sd := &served{done: make(chan struct{}), retired: make(chan struct{})}
+	sv.live[dir] = sd
+	return sd, true
 }
 
 // create creates the container in dir and serves it from another
-// goroutine until it has exited; served is closed then.
-func (sv *supervisor) create(dir string, served chan struct{}) (int, error) {
-	s := &shim{dir: dir, exited: make(chan struct{})}
+// goroutine until it has exited.
+func (sv *supervisor) create(dir string, sd *served) (int, error) {
+	s := &shim{dir: dir, exited: make(chan struct{}), retired: sd.retired}
 	finish := func() {
 		sv.mu.Lock()
 		delete(sv.live, dir)
-		close(served)
+		close(sd.done)
 		sv.exitLocked()
 		sv.mu.Unlock()
 	}

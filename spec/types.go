@@ -54,7 +54,9 @@ type Service struct {
 	DependsOn     map[string]DependsOn `yaml:"depends_on,omitempty" json:"depends_on,omitempty"`
 	Links         []string             `yaml:"links,omitempty" json:"links,omitempty"`
 	Healthcheck   *Healthcheck         `yaml:"healthcheck,omitempty" json:"healthcheck,omitempty"`
-	Restart       string               `yaml:"restart,omitempty" json:"restart,omitempty"`
+	// Develop holds the watch rules of `stack watch` (compose's develop:).
+	Develop *Develop `yaml:"develop,omitempty" json:"develop,omitempty"`
+	Restart string   `yaml:"restart,omitempty" json:"restart,omitempty"`
 
 	Ports       []Port                     `yaml:"ports,omitempty" json:"ports,omitempty"`
 	Expose      []string                   `yaml:"expose,omitempty" json:"expose,omitempty"`
@@ -335,4 +337,38 @@ type FileObj struct {
 	File        string `yaml:"file,omitempty" json:"file,omitempty"`
 	Environment string `yaml:"environment,omitempty" json:"environment,omitempty"`
 	Content     string `yaml:"content,omitempty" json:"content,omitempty"`
+}
+
+// Develop is a service's develop: section.
+type Develop struct {
+	Watch []WatchRule `yaml:"watch,omitempty" json:"watch,omitempty"`
+}
+
+// The actions of a watch rule.
+const (
+	WatchSync        = "sync"
+	WatchRebuild     = "rebuild"
+	WatchRestart     = "restart"
+	WatchSyncRestart = "sync+restart"
+	WatchSyncExec    = "sync+exec"
+)
+
+// WatchRule is one rule of develop.watch: what to do when a file under
+// Path changes. Path is absolute.
+type WatchRule struct {
+	Path        string    `yaml:"path" json:"path"`
+	Action      string    `yaml:"action" json:"action"`
+	Target      string    `yaml:"target,omitempty" json:"target,omitempty"`
+	Ignore      []string  `yaml:"ignore,omitempty" json:"ignore,omitempty"`
+	Include     []string  `yaml:"include,omitempty" json:"include,omitempty"`
+	InitialSync bool      `yaml:"initial_sync,omitempty" json:"initial_sync,omitempty"`
+	Exec        WatchExec `yaml:"exec,omitempty" json:"exec,omitzero"`
+}
+
+// WatchExec is the command of a sync+exec rule.
+type WatchExec struct {
+	Command     Command            `yaml:"command,omitempty" json:"command,omitempty"`
+	User        string             `yaml:"user,omitempty" json:"user,omitempty"`
+	WorkingDir  string             `yaml:"working_dir,omitempty" json:"working_dir,omitempty"`
+	Environment map[string]*string `yaml:"environment,omitempty" json:"environment,omitempty"`
 }

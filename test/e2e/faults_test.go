@@ -424,9 +424,7 @@ func TestRootFaultsDiskFull(t *testing.T) {
 	// The crasher exits 1 and fails to restart (no space) or restarts;
 	// either way its exit is recorded as 1, never 0.
 	time.Sleep(1500 * time.Millisecond)
-	var cs []psEntry
-	json.Unmarshal([]byte(e.mustRun("ps", "-a", "--format", "json")), &cs)
-	for _, c := range cs {
+	for _, c := range e.psAll() {
 		if c.Service == "crasher" && c.State == "exited" && c.ExitCode != 1 {
 			t.Errorf("crasher: %s with exit code %d, want 1", c.State, c.ExitCode)
 		}

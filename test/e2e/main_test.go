@@ -131,6 +131,18 @@ func (e *env) mustRun(args ...string) string {
 	return out
 }
 
+// mustProgress runs the stack CLI, which must succeed, and returns what
+// it printed on stderr: the progress of an operation, as compose prints
+// it there.
+func (e *env) mustProgress(args ...string) string {
+	e.t.Helper()
+	code, out, errOut := e.run(args...)
+	if code != 0 {
+		e.t.Fatalf("stack %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, out, errOut)
+	}
+	return errOut
+}
+
 // writeStack writes a stack file into the test directory.
 func (e *env) writeStack(content string) {
 	e.t.Helper()
