@@ -57,7 +57,7 @@ type shim struct {
 	// supervisor): until then a shim that could not record the exit
 	// keeps answering for it.
 	retired chan struct{}
-	tty    *console      // nil unless spec.Process.Terminal
+	tty     *console // nil unless spec.Process.Terminal
 }
 
 // create starts the container's init and waits until it is ready to exec.
