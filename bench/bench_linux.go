@@ -45,7 +45,10 @@ type bench struct {
 
 	peerErr   map[string]error // peer name -> why it cannot run; absent: not tried
 	podmanEnv []string
-	bundles   map[bool]string // OCI bundle with (true) and without a network namespace
+	dockerEnv []string
+	// dockerdPid is the bench's own dockerd (see setupDocker).
+	dockerdPid int
+	bundles    map[bool]string // OCI bundle with (true) and without a network namespace
 
 	upTimes  map[upKey]sample // up -d alone, from case 2, for case 8
 	rows     []row
@@ -88,6 +91,7 @@ func run(o options) (err error) {
 		{"6 memory", b.caseMemory},
 		{"7 image", b.caseImage},
 		{"8 up curve", b.caseCurve},
+		{"9 run --rm", b.caseRunRm},
 	}
 	for _, c := range cases {
 		if !o.selects(c.name) {
