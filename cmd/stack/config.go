@@ -99,7 +99,7 @@ func runConfig(g *globalOptions, o configOptions, args []string) error {
 		if o.format == "json" {
 			render = spec.RenderJSON
 		}
-		out, err := render(p)
+		out, err := render(p.Redacted())
 		if err != nil {
 			return err
 		}
