@@ -15,7 +15,13 @@ import (
 
 // Lifecycle stops, starts, restarts, kills, pauses or unpauses the
 // containers of a project's services (all when req.Services is empty).
+// One-off containers (stack run) are not the service's: only kill reaches
+// them, as in compose. A start that carries the project starts in
+// dependency order with conditions (startProject).
 func (d *Daemon) Lifecycle(ctx context.Context, project, op string, req api.StopRequest, emit func(api.Event)) error {
+	if op == "start" && len(req.Project) > 0 {
+		return d.startProject(ctx, project, req, emit)
+	}
 	_, rt, err := d.engines()
 	if err != nil {
 		return err
@@ -42,9 +48,12 @@ func (d *Daemon) Lifecycle(ctx context.Context, project, op string, req api.Stop
 	for _, s := range req.Services {
 		want[s] = true
 	}
+	if op == "start" {
+		recs = startOrder(recs)
+	}
 	var errs []error
 	for _, r := range recs {
-		if len(want) > 0 && !want[r.Service] {
+		if len(want) > 0 && !want[r.Service] || r.OneOff && op != "kill" {
 			continue
 		}
 		var err error
