@@ -126,6 +126,19 @@ func (s *Service) Replicas() int {
 	return 1
 }
 
+// BuildPull is when a build of s pulls its FROM images, as compose has
+// it: "always" with build.pull or pull_policy: always, "never" with
+// pull_policy: never, else "missing" (when the store lacks them).
+func (s *Service) BuildPull() string {
+	switch {
+	case s.Build != nil && s.Build.Pull || s.PullPolicy == "always":
+		return "always"
+	case s.PullPolicy == "never":
+		return "never"
+	}
+	return "missing"
+}
+
 // Logging is a service's logging: key. Options holds only max-size and
 // max-file, the options stack applies.
 type Logging struct {

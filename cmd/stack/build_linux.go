@@ -20,6 +20,7 @@ func newBuildCommand(g *globalOptions) *cobra.Command {
 		noCache bool
 		args    []string
 		quiet   bool
+		pull    bool
 	}
 	cmd := &cobra.Command{
 		Use:   "build [SERVICE...]",
@@ -66,6 +67,9 @@ inputs did not change come from the build cache.`,
 					continue
 				}
 				req := serviceBuildRequest(p, svc, o.noCache, buildArgs)
+				if req.Pull = svc.BuildPull(); o.pull {
+					req.Pull = "always"
+				}
 				fmt.Fprintf(g.stdout, "[+] Building %s (%s)\n", name, req.Tags[0])
 				out := g.stdout
 				if o.quiet {
@@ -82,6 +86,7 @@ inputs did not change come from the build cache.`,
 	f.BoolVar(&o.noCache, "no-cache", false, "do not use the build cache")
 	f.StringArrayVar(&o.args, "build-arg", nil, "set a build arg: KEY=VALUE, or KEY to take it from the environment (repeatable)")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "print nothing but errors")
+	f.BoolVar(&o.pull, "pull", false, "always attempt to pull a newer version of the image")
 	return cmd
 }
 

@@ -62,6 +62,7 @@ func newUpCommand(g *globalOptions) *cobra.Command {
 		detach, forceRecreate, noRecreate, noDeps, removeOrphans, wait, build bool
 		scale                                                                 []string
 		timeout, waitTimeout                                                  int
+		contract                                                              upContractOptions
 	}
 	cmd := &cobra.Command{
 		Use:   "up [SERVICE...]",
@@ -79,6 +80,9 @@ func newUpCommand(g *globalOptions) *cobra.Command {
 			req := api.UpRequest{Project: data, Profiles: g.activeProfiles(), Services: args, NoDeps: o.noDeps,
 				ForceRecreate: o.forceRecreate, NoRecreate: o.noRecreate, RemoveOrphans: o.removeOrphans,
 				Wait: o.wait, Timeout: time.Duration(o.waitTimeout) * time.Second, Build: o.build}
+			if err := o.contract.apply(p, &req, o.detach || o.wait); err != nil {
+				return err
+			}
 			if o.forceRecreate && o.noRecreate {
 				return argsError("--force-recreate and --no-recreate cannot be combined")
 			}
@@ -100,10 +104,10 @@ func newUpCommand(g *globalOptions) *cobra.Command {
 			if err := runEvents(ctx, c, "/projects/"+p.Name+"/up", req, g.stdout); err != nil {
 				return err
 			}
-			if o.detach {
+			if o.detach || o.wait {
 				return nil
 			}
-			return g.attach(ctx, c, p.Name, args, stopGrace(cmd, o.timeout))
+			return g.foreground(ctx, c, p, args, o.contract.foreground, stopGrace(cmd, o.timeout))
 		},
 	}
 	f := cmd.Flags()
@@ -117,6 +121,7 @@ func newUpCommand(g *globalOptions) *cobra.Command {
 	f.BoolVar(&o.wait, "wait", false, "wait until services are running and healthy")
 	f.IntVar(&o.waitTimeout, "wait-timeout", 0, "seconds --wait waits at most (default 300)")
 	f.IntVarP(&o.timeout, "timeout", "t", 0, "seconds to wait for containers to stop on Ctrl-C")
+	o.contract.addFlags(f)
 	return cmd
 }
 
@@ -182,34 +187,6 @@ func printEvent(w io.Writer, ev api.Event) {
 	}
 }
 
-// attach follows the project's logs in the foreground, as `up` without -d
-// does: Ctrl-C stops the stack gracefully, a second Ctrl-C kills it.
-func (g *globalOptions) attach(ctx context.Context, c *api.Client, project string, services []string, timeout time.Duration) error {
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sigs)
-	logCtx, stopLogs := context.WithCancel(ctx)
-	defer stopLogs()
-	done := make(chan error, 1)
-	go func() { done <- g.followLogs(logCtx, c, project, services, "all", true, false) }()
-	select {
-	case err := <-done:
-		return err
-	case <-sigs:
-	}
-	fmt.Fprintln(g.stderr, "Gracefully stopping... (press Ctrl+C again to force)")
-	stopDone := make(chan error, 1)
-	go func() {
-		stopDone <- runEvents(context.WithoutCancel(ctx), c, "/projects/"+project+"/stop", api.StopRequest{Services: services, Timeout: timeout}, g.stdout)
-	}()
-	select {
-	case err := <-stopDone:
-		return err
-	case <-sigs:
-		return runEvents(context.WithoutCancel(ctx), c, "/projects/"+project+"/kill", api.StopRequest{Services: services}, g.stdout)
-	}
-}
-
 func newDownCommand(g *globalOptions) *cobra.Command {
 	var volumes, removeOrphans bool
 	var timeout int
@@ -254,11 +231,18 @@ func newLifecycleCommand(g *globalOptions, op, short string) *cobra.Command {
 		Use:   op + " [SERVICE...]",
 		Short: short,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			name, c, err := g.projectClient(cmd.Context())
+			req := api.StopRequest{Services: args, Timeout: stopGrace(cmd, timeout), Signal: signalName}
+			name, c, err := "", (*api.Client)(nil), error(nil)
+			if op == "start" {
+				if name, err = g.startRequest(&req); err == nil {
+					c, err = g.client(cmd.Context())
+				}
+			} else {
+				name, c, err = g.projectClient(cmd.Context())
+			}
 			if err != nil {
 				return err
 			}
-			req := api.StopRequest{Services: args, Timeout: stopGrace(cmd, timeout), Signal: signalName}
 			return runEvents(cmd.Context(), c, "/projects/"+name+"/"+op, req, g.stdout)
 		},
 	}

@@ -16,6 +16,7 @@ import (
 func newRunCommand(g *globalOptions) *cobra.Command {
 	var o struct {
 		rm, detach, noDeps, noTTY, tty bool
+		useAliases                     bool
 		name, user, workdir, entry     string
 		env                            []string
 	}
@@ -41,7 +42,7 @@ func newRunCommand(g *globalOptions) *cobra.Command {
 			out, outIsFile := g.stdout.(*os.File)
 			tty := !o.detach && (o.tty || (!o.noTTY && inIsFile && outIsFile && term.IsTerminal(int(in.Fd())) && term.IsTerminal(int(out.Fd()))))
 			req := api.RunRequest{Project: data, Service: args[0], Cmd: args[1:], Env: o.env, User: o.user, Workdir: o.workdir,
-				Name: o.name, Tty: tty, Remove: o.rm, NoDeps: o.noDeps, Detach: o.detach}
+				Name: o.name, Tty: tty, Remove: o.rm, NoDeps: o.noDeps, Detach: o.detach, UseAliases: o.useAliases}
 			if o.entry != "" {
 				if req.Entrypoint, err = spec.SplitShell(o.entry); err != nil {
 					return fmt.Errorf("--entrypoint: %w", err)
@@ -62,6 +63,7 @@ func newRunCommand(g *globalOptions) *cobra.Command {
 	cmd.Flags().BoolVar(&o.rm, "rm", false, "remove the container when it exits")
 	cmd.Flags().BoolVarP(&o.detach, "detach", "d", false, "run in the background and print the container's name")
 	cmd.Flags().BoolVar(&o.noDeps, "no-deps", false, "do not start the service's dependencies")
+	cmd.Flags().BoolVar(&o.useAliases, "use-aliases", false, "use the service's network aliases in the network(s) the container connects to")
 	cmd.Flags().BoolVarP(&o.noTTY, "no-TTY", "T", false, "do not allocate a pseudo-TTY")
 	cmd.Flags().BoolVarP(&o.tty, "tty", "t", false, "allocate a pseudo-TTY even when stdin is not a terminal")
 	cmd.Flags().BoolP("interactive", "i", true, "keep stdin open (with a terminal)")
