@@ -28,7 +28,7 @@ func (d *Daemon) Attach(ctx context.Context, project string, req api.AttachReque
 		return !r.OneOff && (len(req.Watch) == 0 || slices.Contains(req.Watch, r.Service))
 	}
 	cursors := map[string]*logCursor{}
-	reported := map[string]int{}   // container ID -> the run whose exit was sent
+	reported := map[string]int{}    // container ID -> the run whose exit was sent
 	restarting := map[string]bool{} // container ID -> its last exit restarts it
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
