@@ -75,7 +75,7 @@ func newRmCommand(g *globalOptions) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().BoolVarP(&force, "force", "f", false, "don't ask to confirm removal")
+	cmd.Flags().BoolVar(&force, "force", false, "don't ask to confirm removal (-f)")
 	cmd.Flags().BoolVarP(&stop, "stop", "s", false, "stop the containers, if required, before removing")
 	cmd.Flags().BoolVarP(&volumes, "volumes", "v", false, "remove any anonymous volumes attached to containers")
 	return cmd
