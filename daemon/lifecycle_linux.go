@@ -11,6 +11,7 @@ import (
 	"github.com/stack-dev/stack/api"
 	"github.com/stack-dev/stack/internal/errdefs"
 	"github.com/stack-dev/stack/internal/ident"
+	"github.com/stack-dev/stack/runtime"
 )
 
 // Lifecycle stops, starts, restarts, kills, pauses or unpauses the
@@ -55,6 +56,12 @@ func (d *Daemon) Lifecycle(ctx context.Context, project, op string, req api.Stop
 	for _, r := range recs {
 		if len(want) > 0 && !want[r.Service] || r.OneOff && op != "kill" {
 			continue
+		}
+		if op == "kill" {
+			// compose kills the running containers only.
+			if st, err := rt.State(r.ID); err != nil || st.Status != runtime.Running && st.Status != runtime.Paused {
+				continue
+			}
 		}
 		var err error
 		switch op {
