@@ -234,9 +234,12 @@ func (g *globalOptions) foreground(ctx context.Context, c *api.Client, p *spec.P
 	for _, r := range attached {
 		width = max(width, len(p.Name)+len(r)+3)
 	}
-	prefix := func(container, service string) string {
+	prefix := func(container, service string, pad bool) string {
 		width = max(width, len(container))
-		pre := fmt.Sprintf("%-*s", width, container)
+		pre := container
+		if pad {
+			pre = fmt.Sprintf("%-*s", width, container)
+		}
 		if !color {
 			return pre
 		}
@@ -258,14 +261,14 @@ func (g *globalOptions) foreground(ctx context.Context, c *api.Client, p *spec.P
 		}
 		switch {
 		case ev.Log != nil:
-			fmt.Fprintf(g.stdout, "%s  | %s\n", prefix(ev.Log.Container, ev.Log.Service), strings.TrimSuffix(ev.Log.Line, "\n"))
+			fmt.Fprintf(g.stdout, "%s  | %s\n", prefix(ev.Log.Container, ev.Log.Service, true), strings.TrimSuffix(ev.Log.Line, "\n"))
 		case ev.Exit != nil:
 			e := ev.Exit
 			msg := fmt.Sprintf("exited with code %d", e.ExitCode)
 			if e.Restarting {
 				msg += " (restarting)"
 			}
-			fmt.Fprintf(g.stdout, "%s %s\n", prefix(e.Container, e.Service), msg)
+			fmt.Fprintf(g.stdout, "%s %s\n", prefix(e.Container, e.Service, false), msg)
 			if e.Restarting {
 				return nil
 			}

@@ -313,9 +313,9 @@ func TestRootUpExitCodeFrom(t *testing.T) {
 	if code != 3 {
 		t.Errorf("exit %d, want the tests' 3\n%s%s", code, out, errOut)
 	}
-	for _, want := range []string{e.project + "-tests-1  | tests-ran", e.project + "-tests-1 exited with code 3", "Aborting on container exit"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("no %q in:\n%s", want, out)
+	for _, want := range []string{`(?m)^` + e.project + `-tests-1 +\| tests-ran$`, `(?m)^` + e.project + `-tests-1 exited with code 3$`, `(?m)^Aborting on container exit\.\.\.$`} {
+		if !regexp.MustCompile(want).MatchString(out) {
+			t.Errorf("no %s in:\n%s", want, out)
 		}
 	}
 	if strings.Contains(out, "noisy-line") {
