@@ -98,7 +98,7 @@ func newLoginCommand(g *globalOptions) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVarP(&user, "username", "u", "", "username")
-	cmd.Flags().StringVarP(&password, "password", "p", "", "password or token")
+	cmd.Flags().StringVar(&password, "password", "", "password or token (-p is the project name)")
 	cmd.Flags().BoolVar(&passwordStdin, "password-stdin", false, "take the password from stdin")
 	return cmd
 }

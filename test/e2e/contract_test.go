@@ -423,10 +423,10 @@ func TestRootBuildPullsBaseWithCredentials(t *testing.T) {
 	if code, _, errOut := e.run("build"); code == 0 || !strings.Contains(strings.ToLower(errOut), "unauthorized") {
 		t.Errorf("build without credentials: exit %d: %s", code, errOut)
 	}
-	if code, _, _ := e.run("login", reg.host, "-u", "dev", "-p", "wrong"); code == 0 {
+	if code, _, _ := e.run("login", reg.host, "-u", "dev", "--password", "wrong"); code == 0 {
 		t.Error("login with a wrong password succeeded")
 	}
-	if out := e.mustRun("login", reg.host, "-u", "dev", "-p", "pw"); !strings.Contains(out, "Login Succeeded") {
+	if out := e.mustRun("login", reg.host, "-u", "dev", "--password", "pw"); !strings.Contains(out, "Login Succeeded") {
 		t.Errorf("login: %q", out)
 	}
 	cfg, _ := os.ReadFile(filepath.Join(dockerConfig, "config.json"))
