@@ -140,7 +140,10 @@ func TestRootAnonymousVolumes(t *testing.T) {
 	if got := e.execOut("app", "cat", "/data/x", "/cache/y"); got != "kept\nkept" {
 		t.Errorf("after --force-recreate: %q, want the data kept", got)
 	}
-	vols := func() []string { v, _ := filepath.Glob(filepath.Join(e.root, "volumes", e.project+"_anon_*")); return v }
+	vols := func() []string {
+		v, _ := filepath.Glob(filepath.Join(e.root, "volumes", e.project+"_anon_*"))
+		return v
+	}
 	before := vols()
 	e.mustRun("up", "-d", "--force-recreate", "-V")
 	if code, out, _ := e.run("exec", "-T", "app", "cat", "/data/x"); code == 0 {
