@@ -28,13 +28,13 @@ func (d *Daemon) volumeDir(name string) string {
 	return filepath.Join(d.cfg.StateRoot, volumesDir, name)
 }
 
-// newAnonymousVolumeName names a new anonymous volume of project: random,
-// as docker's are, so a container that is removed and created again (down,
-// then up) starts from the image's content, while one that is recreated
-// takes over its predecessor's volumes by name (record.AnonVolumes). The
-// project prefix lets down -v find it.
-func newAnonymousVolumeName(project string) string {
-	return project + "_anon_" + newContainerID()[:24]
+// newAnonymousVolumeName names a new anonymous volume of a service:
+// random, as docker's are, so a container that is removed and created
+// again (down, then up) starts from the image's content, while one that is
+// recreated takes over its predecessor's volumes by name
+// (record.AnonVolumes). The project prefix lets down -v find it.
+func newAnonymousVolumeName(project, service string) string {
+	return project + "_" + service + "_anon_" + newContainerID()[:24]
 }
 
 // anonymousTargets returns the targets of the anonymous volumes a
@@ -76,7 +76,7 @@ func (d *Daemon) anonymousVolumes(r *record, targets []string) error {
 	for _, t := range targets {
 		name := r.AnonVolumes[t]
 		if name == "" {
-			name = newAnonymousVolumeName(r.Project)
+			name = newAnonymousVolumeName(r.Project, r.Service)
 		}
 		dir := d.volumeDir(name)
 		if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {

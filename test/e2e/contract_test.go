@@ -141,7 +141,7 @@ func TestRootAnonymousVolumes(t *testing.T) {
 		t.Errorf("after --force-recreate: %q, want the data kept", got)
 	}
 	vols := func() []string {
-		v, _ := filepath.Glob(filepath.Join(e.root, "volumes", e.project+"_anon_*"))
+		v, _ := filepath.Glob(filepath.Join(e.root, "volumes", e.project+"_app_anon_*"))
 		return v
 	}
 	before := vols()
