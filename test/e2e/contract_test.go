@@ -475,3 +475,16 @@ func TestRootBuildPullsBaseWithCredentials(t *testing.T) {
 }
 
 var _ = fmt.Sprint
+
+// TestRootSecretsExample runs examples/secrets as its comment says: up
+// --exit-code-from tests returns 0 once the tests passed against a db
+// that read its password from a secret.
+func TestRootSecretsExample(t *testing.T) {
+	e := newEnv(t)
+	example, _ := filepath.Abs("../../examples/secrets/stack.yaml")
+	code, out, errOut := e.run("-f", example, "-p", e.project, "up", "-t", "1", "--exit-code-from", "tests")
+	if code != 0 || !strings.Contains(out, "tests passed") {
+		t.Errorf("exit %d\n%s%s", code, out, errOut)
+	}
+	e.mustRun("-f", example, "-p", e.project, "down", "-v", "-t", "1")
+}
