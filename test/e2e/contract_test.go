@@ -293,6 +293,19 @@ func TestRootStartWaitsForHealthy(t *testing.T) {
 	if h := e.ps()["db"].Health; h != "healthy" {
 		t.Errorf("db is %q once start returned", h)
 	}
+	// --force-recreate web recreates web only; --always-recreate-deps
+	// its dependency too.
+	ids := func() (string, string) { ps := e.ps(); return ps["db"].ID, ps["web"].ID }
+	db0, web0 := ids()
+	e.mustRun("up", "-d", "-t", "1", "--force-recreate", "web")
+	db1, web1 := ids()
+	if db1 != db0 || web1 == web0 {
+		t.Errorf("--force-recreate web: db %s -> %s, web %s -> %s; want web only", db0, db1, web0, web1)
+	}
+	e.mustRun("up", "-d", "-t", "1", "--force-recreate", "--always-recreate-deps", "web")
+	if db2, web2 := ids(); db2 == db1 || web2 == web1 {
+		t.Errorf("--always-recreate-deps: db %s -> %s, web %s -> %s; want both", db1, db2, web1, web2)
+	}
 }
 
 // TestRootUpExitCodeFrom: up --exit-code-from tests runs the suite in the
@@ -425,6 +438,9 @@ func TestRootBuildPullsBaseWithCredentials(t *testing.T) {
 	e.writeStack("services:\n  app:\n    build: ./app\n    image: " + reg.host + "/team/app:1\n")
 	if code, _, errOut := e.run("build"); code == 0 || !strings.Contains(strings.ToLower(errOut), "unauthorized") {
 		t.Errorf("build without credentials: exit %d: %s", code, errOut)
+	}
+	if code, _, errOut := e.run("up", "-d", "--no-build"); code == 0 || !strings.Contains(errOut, "not here") {
+		t.Errorf("up --no-build of an image never built: exit %d: %s", code, errOut)
 	}
 	if code, _, _ := e.run("login", reg.host, "-u", "dev", "--password", "wrong"); code == 0 {
 		t.Error("login with a wrong password succeeded")
