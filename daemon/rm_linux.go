@@ -30,11 +30,7 @@ func (d *Daemon) Remove(ctx context.Context, project string, req api.RemoveReque
 		return RemoveResult{}, err
 	}
 	defer unlock()
-	ev := func(service, container, action, msg string) {
-		e := api.Event{Project: project, Service: service, Container: container, Action: action, Message: msg}
-		d.events.publish(e)
-		emit(e)
-	}
+	ev := d.reporter(project, emit)
 	var picked []*record
 	for _, r := range d.store.list(project) {
 		if len(req.Services) == 0 || slices.Contains(req.Services, r.Service) {

@@ -40,11 +40,7 @@ func (d *Daemon) startProject(ctx context.Context, project string, req api.StopR
 	if err != nil {
 		return err
 	}
-	ev := func(service, container, action, msg string) {
-		e := api.Event{Project: project, Service: service, Container: container, Action: action, Message: msg}
-		d.events.publish(e)
-		emit(e)
-	}
+	ev := d.reporter(project, emit)
 	for _, wave := range sel.Waves() {
 		var wg sync.WaitGroup
 		errs := make([]error, len(wave))
@@ -100,4 +96,15 @@ func startOrder(recs []*record) []*record {
 		out = append(out, w...)
 	}
 	return out
+}
+
+// reporter returns the event function of an operation on project: each
+// event goes to the event bus (stack events) and to emit (the request's
+// stream).
+func (d *Daemon) reporter(project string, emit func(api.Event)) func(service, container, action, msg string) {
+	return func(service, container, action, msg string) {
+		e := api.Event{Project: project, Service: service, Container: container, Action: action, Message: msg}
+		d.events.publish(e)
+		emit(e)
+	}
 }

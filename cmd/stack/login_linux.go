@@ -33,6 +33,15 @@ func registryKey(server string) string {
 	return s
 }
 
+// serverArg is the SERVER argument of login and logout, "" for Docker
+// Hub.
+func serverArg(args []string) string {
+	if len(args) == 1 {
+		return args[0]
+	}
+	return ""
+}
+
 // registryHost is the host the daemon checks a login with.
 func registryHost(key string) string {
 	if key == dockerHubServer {
@@ -49,11 +58,7 @@ func newLoginCommand(g *globalOptions) *cobra.Command {
 		Short: "Log in to a registry (credentials go to the Docker config, ~/.docker/config.json)",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			server := ""
-			if len(args) == 1 {
-				server = args[0]
-			}
-			key := registryKey(server)
+			key := registryKey(serverArg(args))
 			if passwordStdin {
 				if password != "" {
 					return argsError("--password and --password-stdin are incompatible")
@@ -109,11 +114,7 @@ func newLogoutCommand(g *globalOptions) *cobra.Command {
 		Short: "Log out from a registry",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			server := ""
-			if len(args) == 1 {
-				server = args[0]
-			}
-			key := registryKey(server)
+			key := registryKey(serverArg(args))
 			found, err := eraseCredentials(dockerConfigPath(), key)
 			if err != nil {
 				return err
