@@ -85,3 +85,21 @@ func TestExternalSecretRefused(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// TestBuildPull: when a build pulls its FROM images, by compose's rules.
+func TestBuildPull(t *testing.T) {
+	for _, c := range []struct {
+		svc  spec.Service
+		want string
+	}{
+		{spec.Service{Build: &spec.Build{}}, "missing"},
+		{spec.Service{Build: &spec.Build{Pull: true}}, "always"},
+		{spec.Service{Build: &spec.Build{}, PullPolicy: "always"}, "always"},
+		{spec.Service{Build: &spec.Build{}, PullPolicy: "never"}, "never"},
+		{spec.Service{Build: &spec.Build{}, PullPolicy: "build"}, "missing"},
+	} {
+		if got := c.svc.BuildPull(); got != c.want {
+			t.Errorf("%+v: %s, want %s", c.svc, got, c.want)
+		}
+	}
+}

@@ -218,6 +218,16 @@ func TestRootOneOffs(t *testing.T) {
 	if look := e.execOut("web", "nslookup", oneOff); !strings.Contains(look, ips[oneOff]) {
 		t.Errorf("the one-off does not answer to its own name: %q", look)
 	}
+	aliased := strings.TrimSpace(e.mustRun("run", "-d", "--use-aliases", "db", "sleep", "3600"))
+	for _, c := range e.psAll() {
+		for _, ip := range c.Networks {
+			ips[c.Name] = ip
+		}
+	}
+	if look := e.execOut("web", "nslookup", "db"); !strings.Contains(look, ips[aliased]) {
+		t.Errorf("run --use-aliases: db resolves to %q, not to the one-off's %s", look, ips[aliased])
+	}
+	e.mustRun("rm", "-f", "-s", aliased)
 	// An exited one-off.
 	exited := strings.TrimSpace(e.mustRun("run", "-d", "db", "sh", "-c", "exit 3"))
 	waitState := func(name, state string) {
@@ -480,6 +490,28 @@ func TestRootBuildPullsBaseWithCredentials(t *testing.T) {
 	if len(based) != 1 || len(based[0].RepoDigests) != 1 {
 		t.Errorf("RepoDigests after pull: %+v", based)
 	}
+	// build --pull pulls the base again; up --pull always an image
+	// service's, --pull never refuses one that is not here.
+	pulls := func() int {
+		log, _ := os.ReadFile(filepath.Join(e.root, "daemon.log"))
+		return strings.Count(string(log), "pulling image")
+	}
+	before := pulls()
+	e.mustRun("build", "--pull")
+	if pulls() != before+1 {
+		t.Errorf("build --pull: %d pulls, want 1", pulls()-before)
+	}
+	e.mustRun("down", "-t", "1")
+	e.writeStack("services:\n  b:\n    image: " + base + "\n    command: [sleep, '3600']\n")
+	before = pulls()
+	e.mustRun("up", "-d", "--pull", "always")
+	if pulls() != before+1 {
+		t.Errorf("up --pull always: %d pulls, want 1", pulls()-before)
+	}
+	e.mustRun("down", "-t", "1", "--rmi", "all")
+	if code, _, errOut := e.run("up", "-d", "--pull", "never"); code == 0 || !strings.Contains(errOut, "never") {
+		t.Errorf("up --pull never of a missing image: exit %d: %s", code, errOut)
+	}
 	if out := e.mustRun("logout", reg.host); !strings.Contains(out, "Removing login credentials for "+reg.host) {
 		t.Errorf("logout: %q", out)
 	}
@@ -487,7 +519,6 @@ func TestRootBuildPullsBaseWithCredentials(t *testing.T) {
 	if strings.Contains(string(cfg), reg.host) {
 		t.Errorf("logout left %s", cfg)
 	}
-	e.mustRun("down", "-t", "1", "--rmi", "all")
 }
 
 var _ = fmt.Sprint
