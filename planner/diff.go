@@ -70,7 +70,9 @@ type DiffOptions struct {
 //   - a missing instance is created;
 //   - an instance whose config hash or image differs from the service's is
 //     recreated, unless opts.NoRecreate; opts.ForceRecreate recreates every
-//     instance;
+//     instance of the named services (opts.Named, all when empty), and
+//     opts.AlwaysRecreateDeps every instance of the others, as compose's
+//     recreate strategies for services and their dependencies;
 //   - an up-to-date instance that is not running is started, and a running
 //     one is left alone;
 //   - instances beyond the scale are stopped and removed, highest number
