@@ -292,21 +292,22 @@ func (s *local) Tag(ctx context.Context, ref, target string) error {
 	})
 }
 
-// AddRepoDigest records that the image ref is known to a registry as
-// repoDigest (repository@sha256:...), as docker records the digest of a
-// pull or a push. A repository has one digest per image: a newer one for
-// the same repository replaces the older.
-func (s *local) AddRepoDigest(ctx context.Context, ref, repoDigest string) error {
+// AddRepoDigest records that the image of manifest md is known to a
+// registry as repoDigest (repository@sha256:...), as docker records the
+// digest of a pull or a push. The image is named by its manifest, not its
+// ID: two manifests (an imported image and the same one pulled) may share
+// a config. A repository has one digest per image: a newer one for the
+// same repository replaces the older.
+func (s *local) AddRepoDigest(ctx context.Context, md digest.Digest, repoDigest string) error {
 	repo, dg, ok := strings.Cut(repoDigest, "@")
 	if _, err := digest.Parse(dg); !ok || err != nil {
 		return fmt.Errorf("repo digest %q: want repository@digest: %w", repoDigest, errdefs.ErrInvalidArgument)
 	}
 	return s.update(ctx, func(ix *index) error {
-		md, _, err := resolve(ix, ref)
-		if err != nil {
-			return err
-		}
 		rec := ix.Images[md]
+		if rec == nil {
+			return fmt.Errorf("image with manifest %s: %w", md, errdefs.ErrNotFound)
+		}
 		rec.RepoDigests = slices.DeleteFunc(rec.RepoDigests, func(d string) bool { return strings.HasPrefix(d, repo+"@") })
 		rec.RepoDigests = append(rec.RepoDigests, repoDigest)
 		slices.Sort(rec.RepoDigests)

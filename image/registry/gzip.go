@@ -16,14 +16,14 @@ import (
 // repoDigester is the part of the store that records the digests an image
 // has in registries; the local store has it.
 type repoDigester interface {
-	AddRepoDigest(ctx context.Context, ref, repoDigest string) error
+	AddRepoDigest(ctx context.Context, manifest digest.Digest, repoDigest string) error
 }
 
-// recordRepoDigest notes that the image id is repo@d in a registry, when
-// the store keeps such notes.
-func recordRepoDigest(ctx context.Context, s Store, id digest.Digest, repo string, d digest.Digest) error {
+// recordRepoDigest notes that the image of manifest md is repo@d in a
+// registry, when the store keeps such notes.
+func recordRepoDigest(ctx context.Context, s Store, md digest.Digest, repo string, d digest.Digest) error {
 	if rd, ok := s.(repoDigester); ok {
-		return rd.AddRepoDigest(ctx, id.String(), repo+"@"+d.String())
+		return rd.AddRepoDigest(ctx, md, repo+"@"+d.String())
 	}
 	return nil
 }

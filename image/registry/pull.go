@@ -52,7 +52,7 @@ func Pull(ctx context.Context, s Store, ref string, opts Options) (image.Image, 
 	}
 	// The digest the name resolved to: an index's for a multi-platform
 	// image, as docker records it.
-	if err := recordRepoDigest(ctx, s, out.ID, r.Name(), digest.Digest(desc.Digest.String())); err != nil {
+	if err := recordRepoDigest(ctx, s, out.Manifest, r.Name(), digest.Digest(desc.Digest.String())); err != nil {
 		return image.Image{}, fmt.Errorf("pull %s: %w", ref, err)
 	}
 	return out, nil

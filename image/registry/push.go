@@ -57,7 +57,7 @@ func Push(ctx context.Context, s Store, ref string, opts Options) (digest.Digest
 	if err := remote.Write(nr, img, ropts...); err != nil {
 		return "", fmt.Errorf("push %w", classify(ref, err))
 	}
-	if err := recordRepoDigest(ctx, s, stored.ID, r.Name(), pushed); err != nil {
+	if err := recordRepoDigest(ctx, s, stored.Manifest, r.Name(), pushed); err != nil {
 		return "", fmt.Errorf("push %s: %w", ref, err)
 	}
 	return pushed, nil
