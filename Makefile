@@ -8,8 +8,11 @@ PORTABLE := ./spec/... ./planner/... ./internal/errdefs/... ./internal/ident/...
 
 .PHONY: build test test-unit test-root test-faults bench bench-peers fuzz lint example lemp kube-harness test-kube clean
 
+# stack-shim goes beside stack: the daemon runs containers' shims and
+# inits from it (static, so it starts without a loader).
 build:
 	$(GO) build -o $(BIN) ./cmd/stack
+	CGO_ENABLED=0 $(GO) build -o $(dir $(BIN))stack-shim ./cmd/stack-shim
 
 test: lint
 ifeq ($(ROOT),0)

@@ -24,7 +24,7 @@ import (
 // against stack's own unfiltered one, measured in the same run, and
 // against crun with the same profile (crun compiles it with libseccomp).
 func (b *bench) caseRunTrue() error {
-	m, err := runtime.New(runtime.Options{StateRoot: filepath.Join(b.tmp, "runtime"), CgroupParent: cgroupParent + "/runtime"})
+	m, err := runtime.New(runtime.Options{StateRoot: filepath.Join(b.tmp, "runtime"), CgroupParent: cgroupParent + "/runtime", ShimBinary: b.shimBin()})
 	if err != nil {
 		return fmt.Errorf("runtime: %w", err)
 	}

@@ -118,9 +118,10 @@ func (d *Daemon) createContainer(ctx context.Context, p *spec.Project, r *record
 }
 
 // runtimeConfig is what the runtime needs to create the container of r
-// (again, for each run).
+// (again, for each run). The containers of a project share one shim
+// process.
 func (r *record) runtimeConfig() runtime.Config {
-	return runtime.Config{Spec: r.Spec, Rootfs: r.Rootfs, NetNS: r.NetNS, Init: r.Init, Log: r.Log}
+	return runtime.Config{Spec: r.Spec, Rootfs: r.Rootfs, NetNS: r.NetNS, Init: r.Init, Log: r.Log, Group: r.Project}
 }
 
 func (d *Daemon) rootfsPath(id string) string { return filepath.Join(d.cfg.StateRoot, rootfsDir, id) }

@@ -51,6 +51,10 @@ type Config struct {
 	// Optional: DefaultLogMaxSize and DefaultLogMaxFiles.
 	LogMaxSize  int64
 	LogMaxFiles int
+	// ShimBinary is the program that runs containers' shims and inits
+	// (stack-shim, see [runtime.Options]). Optional: the daemon's own
+	// binary, which starts slower.
+	ShimBinary string
 }
 
 // The rotation of a container's log when neither the service nor the
@@ -203,6 +207,7 @@ func (d *Daemon) engines() (overlay.Driver, *runtime.Manager, error) {
 			StateRoot:    filepath.Join(d.cfg.StateRoot, containerDir),
 			CgroupParent: d.cfg.CgroupParent,
 			Logger:       d.log,
+			ShimBinary:   d.cfg.ShimBinary,
 		})
 		if d.openErr != nil {
 			d.openErr = fmt.Errorf("open runtime: %w", d.openErr)

@@ -57,6 +57,10 @@ type record struct {
 	Restart       string `json:"restart,omitempty"`
 	StoppedByUser bool   `json:"stopped_by_user,omitempty"`
 	RestartCount  int    `json:"restart_count,omitempty"`
+	// RestartDelay is the back-off before the last restart of the
+	// policy: 100ms, doubled at each exit that follows a run shorter
+	// than 10s, up to a minute, as Docker's restart manager does.
+	RestartDelay time.Duration `json:"restart_delay,omitempty"`
 	// ExitCode and Finished are those of the last run that ended, kept
 	// for when no runtime state holds them (between runs).
 	ExitCode int       `json:"exit_code,omitempty"`

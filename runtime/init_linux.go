@@ -37,9 +37,15 @@ func Init() {
 	goruntime.GOMAXPROCS(1)
 	role := os.Getenv(envRole)
 	var err error
+	if v := os.Getenv(envProto); v != protocol {
+		exe, _ := os.Executable()
+		fmt.Fprintf(os.Stderr, "stack %s: %s speaks protocol %s, its caller %q: install stack and stack-shim from one build\n", role, exe, protocol, v)
+		os.Exit(127)
+	}
+	os.Unsetenv(envProto)
 	switch role {
 	case roleShim:
-		err = shimMain()
+		err = supervisorMain()
 	case roleContainer:
 		err = containerInit()
 	case roleExec:

@@ -54,8 +54,15 @@ import (
 const (
 	envRole     = "_STACK_INIT"     // shim, container or exec
 	envInitPipe = "_STACK_INITPIPE" // fd number of the sync socket or pipe
-	envStateDir = "_STACK_STATEDIR" // shim only: the container's state dir
+	envStateDir = "_STACK_STATEDIR" // shim only: its group's directory
+	envProto    = "_STACK_PROTO"    // the protocol the starter speaks
 )
+
+// protocol versions the messages between the Manager, the shim and the
+// inits. The shim may be another binary than the daemon (stack-shim
+// beside stack): one from another build refuses to run rather than
+// misunderstand.
+const protocol = "2"
 
 const (
 	roleShim      = "shim"

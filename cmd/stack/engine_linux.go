@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -71,6 +72,7 @@ func newDaemonCommand(g *globalOptions) *cobra.Command {
 				NetworkTable:       os.Getenv("STACK_NFT_TABLE"),
 				CgroupParent:       os.Getenv("STACK_CGROUP_PARENT"),
 				InsecureRegistries: insecure,
+				ShimBinary:         shimBinary(g.stderr),
 			}
 			if err := fc.Apply(&cfg); err != nil {
 				return err
@@ -209,4 +211,20 @@ func lastLines(path string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "; ")
+}
+
+// shimBinary finds stack-shim beside this binary, where make install and
+// the release archive put it. Without it the daemon runs the shim's roles
+// from its own, larger binary: everything works, containers start slower.
+func shimBinary(stderr io.Writer) string {
+	exe, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	p := filepath.Join(filepath.Dir(exe), "stack-shim")
+	if fi, err := os.Stat(p); err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
+		fmt.Fprintf(stderr, "warning: no stack-shim beside %s: containers start from the stack binary, slower (make install puts both in place)\n", exe)
+		return ""
+	}
+	return p
 }
