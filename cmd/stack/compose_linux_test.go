@@ -50,3 +50,32 @@ func TestDockerConfigCredentials(t *testing.T) {
 		t.Error("registry keys")
 	}
 }
+
+// FuzzDockerConfig: login and logout read a Docker config someone else
+// wrote; whatever it holds, they fail cleanly or keep it a valid file.
+func FuzzDockerConfig(f *testing.F) {
+	f.Add([]byte(`{"auths":{"r:5000":{"auth":"eDp5"}},"credHelpers":{}}`), "r:5000")
+	f.Add([]byte(`{"auths":[]}`), "https://index.docker.io/v1/")
+	f.Add([]byte(``), "")
+	f.Fuzz(func(t *testing.T, data []byte, server string) {
+		path := filepath.Join(t.TempDir(), "config.json")
+		os.WriteFile(path, data, 0o600)
+		key := registryKey(server)
+		if _, err := readDockerConfig(path); err != nil {
+			return
+		}
+		cfg, _ := readDockerConfig(path)
+		if cfg.helper(key) != "" {
+			return // would run a program
+		}
+		if _, err := storeCredentials(path, key, "u", "p"); err != nil {
+			return
+		}
+		if _, err := readDockerConfig(path); err != nil {
+			t.Fatalf("login wrote a config it cannot read: %v", err)
+		}
+		if _, err := eraseCredentials(path, key); err != nil {
+			t.Fatalf("logout: %v", err)
+		}
+	})
+}
