@@ -81,6 +81,7 @@ fuzz:
 	$(GO) test ./network/dns -run '^$$' -fuzz FuzzParseResolvConf -fuzztime 30s
 	$(GO) test ./internal/ident -run '^$$' -fuzz FuzzName -fuzztime 30s
 	$(GO) test ./runtime/seccomp -run '^$$' -fuzz FuzzCompile -fuzztime 30s
+	$(GO) test ./cmd/stack -run '^$$' -fuzz FuzzDockerConfig -fuzztime 30s
 	$(GO) test ./runtime/seccomp -run '^$$' -fuzz FuzzLoadProfile -fuzztime 30s
 	$(GO) test ./kube -run '^$$' -fuzz FuzzDecodeExtension -fuzztime 30s
 

@@ -28,8 +28,9 @@ type RunRequest struct {
 	// KeepPorts publishes the ports of the service as Project has them
 	// (run -p, --service-ports); without it a one-off publishes none.
 	KeepPorts bool `json:"keep_ports,omitempty"`
-	// UseAliases gives the one-off the service's name and aliases on its
-	// networks (run --use-aliases).
+	// UseAliases gives the container its service's name and network
+	// aliases in DNS (run --use-aliases); without it the one-off answers
+	// to its own name only.
 	UseAliases bool   `json:"use_aliases,omitempty"`
 	Width      uint16 `json:"width,omitempty"`
 	Height     uint16 `json:"height,omitempty"`

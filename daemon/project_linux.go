@@ -113,16 +113,28 @@ func (d *Daemon) Up(ctx context.Context, p *spec.Project, req api.UpRequest, emi
 	if err != nil {
 		return err
 	}
+	if err := checkUp(req); err != nil {
+		return err
+	}
 	imageIDs := map[string]string{}
 	for _, name := range sel.Services() {
 		svc := p.Services[name]
 		ref := serviceImage(p, svc)
-		if err := d.ensureBuilt(ctx, p, svc, ref, req.Build, emit); err != nil {
-			return fmt.Errorf("service %q: %w", name, err)
+		if !req.NoBuild {
+			if err := d.ensureBuilt(ctx, p, svc, ref, req.Build, emit); err != nil {
+				return fmt.Errorf("service %q: %w", name, err)
+			}
+		}
+		policy := pullPolicy(svc)
+		if req.Pull != "" && svc.Build == nil {
+			policy = req.Pull
+		}
+		if req.NoBuild && policy == "build" {
+			policy = "never"
 		}
 		// Compose's lines: one when a pull starts, one when it ends.
 		pulling := false
-		img, err := d.ensureImage(ctx, ref, pullPolicy(svc), func(api.ImageProgress) {
+		img, err := d.ensureImage(ctx, ref, policy, func(api.ImageProgress) {
 			if !pulling {
 				pulling = true
 				emit(api.Event{Project: p.Name, Service: name, Action: "pull", Message: ref + "  Pulling"})
@@ -138,7 +150,7 @@ func (d *Daemon) Up(ctx context.Context, p *spec.Project, req api.UpRequest, emi
 	}
 	plan, err := planner.Diff(p, sel, observed, planner.DiffOptions{
 		ForceRecreate: req.ForceRecreate, NoRecreate: req.NoRecreate, RemoveOrphans: req.RemoveOrphans,
-		Scale: req.Scale, ImageIDs: imageIDs,
+		Scale: req.Scale, ImageIDs: imageIDs, AlwaysRecreateDeps: req.AlwaysRecreateDeps, Named: req.Services,
 	})
 	if err != nil {
 		return err
@@ -195,7 +207,7 @@ func (d *Daemon) Up(ctx context.Context, p *spec.Project, req api.UpRequest, emi
 					}
 				}
 				for _, a := range byService[key{w, service}] {
-					if err := d.apply(ctx, p, a, recs[a.Container], imageIDs[a.Service], req.NoStart, ev); err != nil {
+					if err := d.apply(ctx, p, a, recs[a.Container], imageIDs[a.Service], req.NoStart, req.RenewAnonVolumes, ev); err != nil {
 						errs[i] = fmt.Errorf("service %q: %w", service, err)
 						return
 					}
@@ -224,21 +236,44 @@ func serviceImage(p *spec.Project, svc *spec.Service) string {
 	return p.Name + "-" + svc.Name
 }
 
-// apply carries out one planner action.
-// With noStart (create, up --no-start) containers are created and left
-// stopped.
-func (d *Daemon) apply(ctx context.Context, p *spec.Project, a planner.Action, old *record, imageID string, noStart bool, ev func(service, container, action, msg string)) error {
+// checkUp checks what Up can check before doing anything.
+func checkUp(req api.UpRequest) error {
+	switch req.Pull {
+	case "", "always", "missing", "never":
+	default:
+		return fmt.Errorf("--pull %s: want always, missing or never: %w", ident.Quote(req.Pull), errdefs.ErrInvalidArgument)
+	}
+	if req.Build && req.NoBuild {
+		return fmt.Errorf("--build and --no-build are incompatible: %w", errdefs.ErrInvalidArgument)
+	}
+	return nil
+}
+
+// apply carries out one planner action. With noStart (create, up
+// --no-start) containers are created and left stopped. A recreated
+// container takes over its predecessor's anonymous volumes, as compose's
+// does, unless renew (up -V): then they are removed and the new container
+// gets new ones.
+func (d *Daemon) apply(ctx context.Context, p *spec.Project, a planner.Action, old *record, imageID string, noStart, renew bool, ev func(service, container, action, msg string)) error {
 	svc := p.Services[a.Service]
 	switch a.Kind {
 	case planner.Create:
-		return d.createAndStart(ctx, p, svc, a, imageID, noStart, ev)
+		return d.createAndStart(ctx, p, svc, a, imageID, nil, noStart, ev)
 	case planner.Recreate:
+		var inherit map[string]string
 		if old != nil {
 			if err := d.stopAndRemove(ctx, old, 0, ev); err != nil {
 				return err
 			}
+			inherit = old.AnonVolumes
+			if renew {
+				inherit = nil
+				if err := d.removeAnonymousVolumes(old); err != nil {
+					return err
+				}
+			}
 		}
-		return d.createAndStart(ctx, p, svc, a, imageID, noStart, ev)
+		return d.createAndStart(ctx, p, svc, a, imageID, inherit, noStart, ev)
 	case planner.Start, planner.Restart:
 		if noStart {
 			return nil
@@ -286,17 +321,19 @@ func (d *Daemon) apply(ctx context.Context, p *spec.Project, a planner.Action, o
 	return fmt.Errorf("unknown action %s", a.Kind)
 }
 
-// createAndStart creates a service's container instance and starts it
-// (with noStart, leaves it created). Its record is written first, marked
-// creating: a crash from there on leaves a record that names everything
-// that may exist of the container, and the teardown of the next up, down
-// or daemon start removes it all.
-func (d *Daemon) createAndStart(ctx context.Context, p *spec.Project, svc *spec.Service, a planner.Action, imageID string, noStart bool, ev func(service, container, action, msg string)) (retErr error) {
+// createAndStart creates a service's container instance, with
+// anonVolumes as its anonymous volumes (inherited from a predecessor) and
+// starts it (with noStart, leaves it created). Its record is written
+// first, marked creating: a crash from there on leaves a record that
+// names everything that may exist of the container, and the teardown of
+// the next up, down or daemon start removes it all.
+func (d *Daemon) createAndStart(ctx context.Context, p *spec.Project, svc *spec.Service, a planner.Action, imageID string, anonVolumes map[string]string, noStart bool, ev func(service, container, action, msg string)) (retErr error) {
 	id := newContainerID()
 	r := &record{
 		ID: id, Name: a.Container, Project: p.Name, Service: svc.Name, Number: a.Number,
 		ConfigHash: a.ConfigHash, Image: serviceImage(p, svc), ImageID: imageID, Created: time.Now().UTC(),
 		Restart: svc.Restart, StopSignal: svc.StopSignal, DependsOn: svc.Dependencies(), State: stateCreating,
+		AnonVolumes: anonVolumes,
 	}
 	if svc.StopGracePeriod != nil {
 		r.StopGrace = time.Duration(*svc.StopGracePeriod)
@@ -321,6 +358,7 @@ func (d *Daemon) createAndStart(ctx context.Context, p *spec.Project, svc *spec.
 		return err
 	}
 	ev(svc.Name, r.Name, "create", a.Reason)
+	emitWarnings(r, ev)
 	if noStart {
 		return nil
 	}
@@ -410,7 +448,7 @@ func (d *Daemon) waitCondition(ctx context.Context, p *spec.Project, service, co
 		}
 		done, found := true, false
 		for _, r := range recs {
-			if r.Service != service {
+			if r.Service != service || r.OneOff {
 				continue
 			}
 			found = true
@@ -465,7 +503,7 @@ func (d *Daemon) conditionMet(project, service, condition string, ev func(servic
 	}
 	recs, _ := d.records(project)
 	for _, r := range recs {
-		if r.Service == service {
+		if r.Service == service && !r.OneOff {
 			ev(service, r.Name, action, "")
 		}
 	}

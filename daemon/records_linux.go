@@ -84,6 +84,18 @@ type record struct {
 	Run int `json:"run,omitempty"`
 	// Log is where the container's shim writes its output, across runs.
 	Log runtime.LogConfig `json:"log"`
+	// AnonVolumes maps the target of each anonymous volume (the stack
+	// file's "- /data" and the image's VOLUME) to the volume's name. A
+	// container that replaces this one takes them over, as compose's
+	// does, unless up -V renews them.
+	AnonVolumes map[string]string `json:"anon_volumes,omitempty"`
+	// UseAliases gives a one-off container its service's name and
+	// network aliases in DNS (run --use-aliases); a service's own
+	// containers always have them.
+	UseAliases bool `json:"use_aliases,omitempty"`
+	// warnings are said once the container is created (an :z on a host
+	// without SELinux); they are not kept.
+	warnings []string
 }
 
 type recordPort struct {
@@ -266,6 +278,7 @@ func (r *record) clone() *record {
 	c.DependsOn = slices.Clone(r.DependsOn)
 	c.Networks = maps.Clone(r.Networks)
 	c.Ports = slices.Clone(r.Ports)
+	c.AnonVolumes = maps.Clone(r.AnonVolumes)
 	return &c
 }
 

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -71,7 +72,7 @@ func (d *Daemon) startOneOff(ctx context.Context, project string, req api.RunReq
 	if req.Workdir != "" {
 		svc.WorkingDir = req.Workdir
 	}
-	if len(req.Entrypoint) > 0 {
+	if req.Entrypoint != nil {
 		svc.Entrypoint = req.Entrypoint
 	}
 	// As docker compose run: no published ports, no restart policy, no
@@ -95,7 +96,7 @@ func (d *Daemon) startOneOff(ctx context.Context, project string, req api.RunReq
 		return nil, fmt.Errorf("a container named %s exists: %w", name, errdefs.ErrAlreadyExists)
 	}
 	r := &record{
-		ID: id, Name: name, Project: p.Name, Service: svc.Name, OneOff: true,
+		ID: id, Name: name, Project: p.Name, Service: svc.Name, OneOff: true, UseAliases: req.UseAliases,
 		Image: serviceImage(p, &svc), Created: time.Now().UTC(), StopSignal: svc.StopSignal, State: stateCreating,
 	}
 	var cmd []string
@@ -210,7 +211,8 @@ func (d *Daemon) serveRun(w http.ResponseWriter, r *http.Request, project string
 		}
 	}
 	if req.Remove {
-		if rmErr := d.removeContainer(ctx, rec); rmErr != nil {
+		// As docker run --rm: its anonymous volumes go with it.
+		if rmErr := errors.Join(d.removeContainer(ctx, rec), d.removeAnonymousVolumes(rec)); rmErr != nil {
 			d.log.Warn("remove one-off container", "container", rec.Name, "err", rmErr)
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"path"
 	"path/filepath"
 	goruntime "runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -71,7 +72,9 @@ func New(o Options) (*Manager, error) {
 	if shim == "" {
 		shim = "/proc/self/exe"
 	}
-	return &Manager{root: o.StateRoot, shimBinary: shim, cgroupParent: path.Clean("/" + parent), cgroupV2Root: o.cgroupV2Root, log: logger}, nil
+	m := &Manager{root: o.StateRoot, shimBinary: shim, cgroupParent: path.Clean("/" + parent), cgroupV2Root: o.cgroupV2Root, log: logger}
+	m.collectShimLogs()
+	return m, nil
 }
 
 func (m *Manager) dir(id string) (string, error) {
@@ -337,6 +340,7 @@ func (m *Manager) retire(group, dir string, shim int, start uint64) {
 		if shim > 0 && !waitExit(shim, start, 2*time.Second) {
 			unix.Kill(shim, unix.SIGKILL)
 		}
+		defer m.collectShimLogs()
 		m.spawnMu.Lock()
 		defer m.spawnMu.Unlock()
 		if c, err := dialUnix(gdir, shimSock); err == nil {
@@ -373,6 +377,7 @@ func (m *Manager) retire(group, dir string, shim int, start uint64) {
 			unix.Kill(shim, unix.SIGKILL)
 		}
 	}
+	m.collectShimLogs()
 }
 
 // waitShimExit waits for a shim that said it exits, and makes sure.
@@ -382,6 +387,27 @@ func waitShimExit(pid int) {
 	}
 	if start := procStartTime(pid); !waitExit(pid, start, 2*time.Second) {
 		unix.Kill(pid, unix.SIGKILL)
+	}
+}
+
+// collectShimLogs passes on to the Manager's logger what exited shims
+// wrote to their own logs (a full disk, a panic), and removes their
+// directories, which an exiting shim keeps when its log is not empty.
+func (m *Manager) collectShimLogs() {
+	dirs, _ := filepath.Glob(filepath.Join(m.root, shimsDir, ".exited-*"))
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(strings.TrimPrefix(filepath.Base(d), ".exited-"))
+		if err == nil && running(pid) {
+			continue // still exiting
+		}
+		if data, err := os.ReadFile(filepath.Join(d, shimLog)); err == nil {
+			for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+				if line != "" {
+					m.log.Warn("shim said", "pid", pid, "line", line)
+				}
+			}
+		}
+		os.RemoveAll(d)
 	}
 }
 

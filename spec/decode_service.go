@@ -616,6 +616,7 @@ func (l *loader) decodeVolumeLong(n *yaml.Node, path string) (ServiceVolume, boo
 					case "create_host_path":
 						v.Bind.CreateHostPath = l.boolean(bv, bp)
 					case "selinux":
+						v.Bind.SELinux = l.oneOf(bv, bp, "z", "Z")
 					default:
 						return false
 					}
@@ -664,6 +665,7 @@ func (l *loader) decodeVolumeLong(n *yaml.Node, path string) (ServiceVolume, boo
 		l.errorf(n, path, "target must be an absolute path in the container")
 		return v, false
 	}
+	v.Target = filepath.Clean(v.Target)
 	switch v.Type {
 	case VolumeTypeBind:
 		if sourceNode == nil || v.Source == "" {

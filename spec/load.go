@@ -76,6 +76,9 @@ type loader struct {
 	home  string
 	errs  []error
 	warns []string
+	// unset holds the variables a stack file uses that are not set,
+	// warned about once each.
+	unset map[string]bool
 }
 
 func (l *loader) load(opts LoadOptions) (*Project, error) {
@@ -148,6 +151,9 @@ func (l *loader) mergeFiles(opts LoadOptions) (*yaml.Node, []stackFile, string, 
 		} else {
 			merged = l.merge(merged, doc, "")
 		}
+	}
+	if merged != nil {
+		l.enforceUnicity(merged)
 	}
 	if len(l.errs) > 0 {
 		return nil, nil, "", joinSorted(l.errs)
@@ -487,7 +493,7 @@ func (l *loader) interpolate(n *yaml.Node, path string) {
 		if !strings.Contains(n.Value, "$") {
 			return
 		}
-		v, err := Interpolate(n.Value, lookupIn(l.env))
+		v, err := interpolate(n.Value, lookupIn(l.env), l.warnUnset)
 		if err != nil {
 			l.errorf(n, path, "%v", err)
 			return
@@ -507,6 +513,18 @@ func (l *loader) interpolate(n *yaml.Node, path string) {
 		for i, c := range n.Content {
 			l.interpolate(c, fmt.Sprintf("%s[%d]", path, i))
 		}
+	}
+}
+
+// warnUnset warns, once per variable, of a $VAR of the stack file that is
+// not set, in compose's words.
+func (l *loader) warnUnset(name string) {
+	if l.unset == nil {
+		l.unset = map[string]bool{}
+	}
+	if !l.unset[name] {
+		l.unset[name] = true
+		l.warns = append(l.warns, UnsetVariableWarning(name))
 	}
 }
 

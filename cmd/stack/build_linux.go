@@ -20,9 +20,9 @@ import (
 
 func newBuildCommand(g *globalOptions) *cobra.Command {
 	var o struct {
-		noCache, quiet, push, withDeps, check, print bool
-		args, ssh                                    []string
-		builder, memory, provenance, sbom            string
+		noCache, quiet, push, withDeps, check, print, pull bool
+		args, ssh                                          []string
+		builder, memory, provenance, sbom                  string
 	}
 	cmd := &cobra.Command{
 		Use:   "build [OPTIONS] [SERVICE...]",
@@ -80,7 +80,7 @@ parallel, as many at once as there are CPUs (or --parallel).`,
 			if o.quiet {
 				pr = quietProgress{}
 			}
-			err = g.buildServices(ctx, c, p, builds, o.noCache, buildArgs, pr)
+			err = g.buildServices(ctx, c, p, builds, buildOptions{noCache: o.noCache, pull: o.pull, args: buildArgs}, pr)
 			pr.Done()
 			if err != nil || !o.push {
 				return err
@@ -106,6 +106,7 @@ parallel, as many at once as there are CPUs (or --parallel).`,
 	f.StringVar(&o.provenance, "provenance", "", "add a provenance attestation (not supported: needs BuildKit)")
 	f.StringVar(&o.sbom, "sbom", "", "add a SBOM attestation (not supported: needs BuildKit)")
 	f.StringArrayVar(&o.ssh, "ssh", nil, "set SSH authentications used when building service images (not supported)")
+	f.BoolVar(&o.pull, "pull", false, "always attempt to pull a newer version of the image")
 	return cmd
 }
 
@@ -140,9 +141,19 @@ func (g *globalOptions) buildLimit() int {
 	return max(goruntime.NumCPU(), 1)
 }
 
+// buildOptions are the build command's flags that apply to every
+// service's build.
+type buildOptions struct {
+	noCache bool
+	// pull pulls the base images always (build --pull); otherwise each
+	// service's build.pull and pull_policy decide.
+	pull bool
+	args map[string]*string // --build-arg
+}
+
 // buildServices builds the images of services in parallel, at most
 // buildLimit at once, and fails with every build's error.
-func (g *globalOptions) buildServices(ctx context.Context, c *api.Client, p *spec.Project, services []string, noCache bool, extra map[string]*string, pr progress) error {
+func (g *globalOptions) buildServices(ctx context.Context, c *api.Client, p *spec.Project, services []string, o buildOptions, pr progress) error {
 	sem := make(chan struct{}, g.buildLimit())
 	errs := make([]error, len(services))
 	var wg sync.WaitGroup
@@ -152,7 +163,11 @@ func (g *globalOptions) buildServices(ctx context.Context, c *api.Client, p *spe
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			req := serviceBuildRequest(p, p.Services[name], noCache, extra)
+			svc := p.Services[name]
+			req := serviceBuildRequest(p, svc, o.noCache, o.args)
+			if req.Pull = svc.BuildPull(); o.pull {
+				req.Pull = "always"
+			}
 			if _, err := runBuild(ctx, c, name, req, pr); err != nil {
 				errs[i] = fmt.Errorf("build service %s: %w", name, err)
 			}
@@ -191,7 +206,7 @@ func (g *globalOptions) buildForUp(ctx context.Context, c *api.Client, p *spec.P
 	if quiet {
 		pr = quietOutput{pr}
 	}
-	return g.buildServices(ctx, c, p, builds, false, nil, pr)
+	return g.buildServices(ctx, c, p, builds, buildOptions{}, pr)
 }
 
 // quietOutput drops the build output of a progress (up --quiet-build).

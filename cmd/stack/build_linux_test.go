@@ -55,7 +55,7 @@ func TestBuildServicesParallel(t *testing.T) {
 	var out strings.Builder
 	done := make(chan error, 1)
 	go func() {
-		done <- g.buildServices(context.Background(), c, p, names, false, nil, &plainProgress{w: &out})
+		done <- g.buildServices(context.Background(), c, p, names, buildOptions{}, &plainProgress{w: &out})
 	}()
 	// Two builds start before any ends: they run in parallel.
 	<-started

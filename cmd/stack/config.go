@@ -196,7 +196,7 @@ func configOutput(ctx context.Context, g *globalOptions, o configOptions, args [
 		if o.format == "json" {
 			render = spec.RenderJSON
 		}
-		out, err := render(p)
+		out, err := render(p.Redacted())
 		if err != nil {
 			return err
 		}

@@ -28,6 +28,7 @@ import (
 func engineCommands(g *globalOptions) []*cobra.Command {
 	cmds := append(projectCommands(g), newImageCommand(g), newInfoCommand(g), newDaemonCommand(g), newBuildCommand(g))
 	cmds = append(cmds, registryCommands(g)...)
+	cmds = append(cmds, composeCommands(g)...)
 	cmds = append(cmds, inspectCommands(g)...)
 	return cmds
 }

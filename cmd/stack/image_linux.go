@@ -21,7 +21,7 @@ func newImageCommand(g *globalOptions) *cobra.Command {
 		Short: "Manage images",
 	}
 	cmd.AddCommand(newImageImportCommand(g), newImageListCommand(g), newImageRemoveCommand(g),
-		newImageHistoryCommand(g), newImageInspectCommand(g), newImagePruneCommand(g))
+		newImageHistoryCommand(g), newImageInspectCommand(g), newImagePruneCommand(g), newImageTagCommand(g))
 	cmd.AddCommand(imageRegistryCommands(g)...)
 	return cmd
 }

@@ -6,12 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -73,6 +71,9 @@ type upOptions struct {
 	watch, menu                                                           bool
 	scale                                                                 []string
 	timeout, waitTimeout                                                  int
+	// contract are the flags of the Compose contract: the foreground's,
+	// -V, --always-recreate-deps, --pull and --no-build.
+	contract upContractOptions
 }
 
 func newUpCommand(g *globalOptions) *cobra.Command {
@@ -99,6 +100,7 @@ func newUpCommand(g *globalOptions) *cobra.Command {
 	f.IntVarP(&o.timeout, "timeout", "t", 0, "use this timeout in seconds for container shutdown when attached or when containers are already running")
 	f.BoolVarP(&o.watch, "watch", "w", false, "watch source code and rebuild/refresh containers when files are updated")
 	f.BoolVar(&o.menu, "menu", false, "enable interactive shortcuts when running attached (not supported: it drives Docker Desktop)")
+	o.contract.addFlags(f)
 	return cmd
 }
 
@@ -115,6 +117,7 @@ func newCreateCommand(g *globalOptions) *cobra.Command {
 		},
 	}
 	o.addCreateFlags(cmd.Flags())
+	o.contract.addPullFlags(cmd.Flags())
 	return cmd
 }
 
@@ -185,16 +188,25 @@ func (g *globalOptions) runUp(cmd *cobra.Command, o upOptions, args []string) er
 	if err != nil {
 		return err
 	}
-	pr := g.newProgress("Running")
-	defer pr.Done()
-	if err := g.buildForUp(ctx, c, p, args, o.noDeps, o.build, o.quietBuild, pr); err != nil {
-		return err
-	}
 	req := api.UpRequest{Project: data, Profiles: g.activeProfiles(), Services: args, NoDeps: o.noDeps,
 		ForceRecreate: o.forceRecreate, NoRecreate: o.noRecreate, RemoveOrphans: o.removeOrphans,
 		Wait: o.wait, Timeout: time.Duration(o.waitTimeout) * time.Second, Scale: scale, NoStart: o.noStart}
-	// Build stays false: the images --build asks for are built, in
-	// parallel, above, and the daemon would build them again one by one.
+	req.Build = o.build // checked against --no-build, then left to the builds below
+	if err := o.contract.apply(p, &req, o.detach); err != nil {
+		return err
+	}
+	req.Build = false
+	pr := g.newProgress("Running")
+	defer pr.Done()
+	// With --no-build the daemon refuses a missing image of a service
+	// with build:; otherwise the missing ones (all, with --build) are
+	// built here, in parallel, and the daemon does not build them again
+	// one by one.
+	if !req.NoBuild {
+		if err := g.buildForUp(ctx, c, p, args, o.noDeps, o.build, o.quietBuild, pr); err != nil {
+			return err
+		}
+	}
 	before, _ := g.containers(ctx, c, p.Name)
 	touched := map[string]bool{}
 	err = runEvents(ctx, c, "/projects/"+p.Name+"/up", req, pr, func(ev api.Event) {
@@ -219,7 +231,7 @@ func (g *globalOptions) runUp(cmd *cobra.Command, o upOptions, args []string) er
 	if o.watch {
 		go g.watchProject(ctx, c, p, args, true)
 	}
-	return g.attach(ctx, c, p.Name, args, stopGrace(cmd, o.timeout), logOptions{noColor: o.noColor, noPrefix: o.noLogPrefix, timestamps: o.timestamps})
+	return g.foreground(ctx, c, p, args, o.contract.foreground, stopGrace(cmd, o.timeout), logOptions{noColor: o.noColor, noPrefix: o.noLogPrefix, timestamps: o.timestamps})
 }
 
 // containers lists a project's containers.
@@ -271,42 +283,6 @@ func remoteFailure(ev api.Event) error {
 // errInterrupted is a foreground up stopped with Ctrl-C: exit 130, as
 // compose.
 var errInterrupted = exitStatus(130)
-
-// attach follows the project's logs in the foreground, as `up` without -d
-// does: Ctrl-C stops the stack gracefully, a second Ctrl-C kills it.
-func (g *globalOptions) attach(ctx context.Context, c *api.Client, project string, services []string, timeout time.Duration, lo logOptions) error {
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sigs)
-	logCtx, stopLogs := context.WithCancel(ctx)
-	defer stopLogs()
-	done := make(chan error, 1)
-	lo.services, lo.tail, lo.follow = services, "all", true
-	go func() { done <- g.streamLogs(logCtx, c, project, lo) }()
-	select {
-	case err := <-done:
-		return err
-	case <-sigs:
-	}
-	fmt.Fprintln(g.stderr, "Gracefully stopping... (press Ctrl+C again to force)")
-	pr := g.newProgress("Stopping")
-	defer pr.Done()
-	stopDone := make(chan error, 1)
-	go func() {
-		stopDone <- runEvents(context.WithoutCancel(ctx), c, "/projects/"+project+"/stop", api.StopRequest{Services: services, Timeout: timeout}, pr, nil)
-	}()
-	select {
-	case err := <-stopDone:
-		if err != nil {
-			return err
-		}
-	case <-sigs:
-		if err := runEvents(context.WithoutCancel(ctx), c, "/projects/"+project+"/kill", api.StopRequest{Services: services}, pr, nil); err != nil {
-			return err
-		}
-	}
-	return errInterrupted
-}
 
 func newDownCommand(g *globalOptions) *cobra.Command {
 	var volumes, removeOrphans bool
@@ -360,7 +336,19 @@ func newLifecycleCommand(g *globalOptions, op, short string) *cobra.Command {
 		Short:             short,
 		ValidArgsFunction: g.completeServices,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			name, _, c, err := g.serviceClient(cmd.Context(), args)
+			req := api.StopRequest{Services: args, Timeout: stopGrace(cmd, timeout), Signal: signalName}
+			var name string
+			var c *api.Client
+			var err error
+			if op == "start" {
+				// With the stack file's model: the services start in
+				// dependency order with their conditions, as compose's.
+				if name, err = g.startRequest(&req); err == nil {
+					c, err = g.client(cmd.Context())
+				}
+			} else {
+				name, _, c, err = g.serviceClient(cmd.Context(), args)
+			}
 			if err != nil {
 				return err
 			}
@@ -369,7 +357,6 @@ func newLifecycleCommand(g *globalOptions, op, short string) *cobra.Command {
 				pr = g.newProgress("Running")
 			}
 			defer pr.Done()
-			req := api.StopRequest{Services: args, Timeout: stopGrace(cmd, timeout), Signal: signalName}
 			if err := runEvents(cmd.Context(), c, "/projects/"+name+"/"+op, req, pr, nil); err != nil || !wait {
 				return err
 			}
