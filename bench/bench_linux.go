@@ -46,6 +46,7 @@ type bench struct {
 	peerErr   map[string]error // peer name -> why it cannot run; absent: not tried
 	podmanEnv []string
 	dockerEnv []string
+	baseline  *baseline // -baseline, nil without
 	// dockerdPid is the bench's own dockerd (see setupDocker).
 	dockerdPid int
 	bundles    map[bool]string // OCI bundle with (true) and without a network namespace
@@ -92,6 +93,7 @@ func run(o options) (err error) {
 		{"7 image", b.caseImage},
 		{"8 up curve", b.caseCurve},
 		{"9 run --rm", b.caseRunRm},
+		{"10 logs --tail", b.caseLogsTail},
 	}
 	for _, c := range cases {
 		if !o.selects(c.name) {
@@ -154,6 +156,11 @@ func (b *bench) prepare() error {
 		return err
 	}
 	b.setupPeers()
+	if b.o.baseline != "" {
+		if err := b.prepareBaseline(); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -331,6 +331,13 @@ func (b *bench) caseUpDown() error {
 			b.upTimes[upKey{"docker-compose", c.n}] = up
 		}
 		b.rows = append(b.rows, d)
+		if b.baseline != nil {
+			b.rows = append(b.rows, b.baselineRow(r.name, total, "", func() (sample, error) {
+				up, _, total, err := b.upDown(b.baselineEngine(), c.n, c.stackRuns, c.n < 50)
+				b.upTimes[upKey{"baseline", c.n}] = up
+				return total, err
+			}))
+		}
 	}
 	return nil
 }
@@ -371,6 +378,22 @@ func (b *bench) caseCurve() error {
 			d.skip = "not measured at this size (case 2 measures 1, 10 and 50)"
 		}
 		b.rows = append(b.rows, d)
+		if b.baseline != nil {
+			br := b.baselineRow(r.name, st, r.suffix, func() (sample, error) {
+				if n == 100 {
+					up, _, _, err := b.upDown(b.baselineEngine(), 100, b.runs(3, 1), false)
+					return up, err
+				}
+				if s, ok := b.upTimes[upKey{"baseline", n}]; ok {
+					return s, nil
+				}
+				return sample{}, fmt.Errorf("not measured (case 2 measures it)")
+			})
+			if br.other.ok() {
+				br.otherSuffix = fmt.Sprintf(" (%s/svc)", num(br.other.median()/float64(n)))
+			}
+			b.rows = append(b.rows, br)
+		}
 	}
 	return nil
 }
