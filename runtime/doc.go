@@ -148,7 +148,7 @@
 // would be the caller's, and the caller must never be in the container's
 // cgroup.procs.
 //
-// Where the time goes is traced by Create and Delete ([Trace]) and
+// Where the time goes is traced by Create and Delete (Options.Trace) and
 // printed by bench case 1 (bench/RESULTS.md). With the group's shim
 // running, create+start+wait+delete of /bin/true takes about 19 ms on
 // this project's 2-core VM (v1): the init's Go start-up (~4.8 ms, the
