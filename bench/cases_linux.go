@@ -39,7 +39,11 @@ func (b *bench) caseRunTrue() error {
 	if err := m.Create(b.ctx, "keeper", runtime.Config{Spec: keeper, Rootfs: b.rootfs, NetNS: "/proc/self/ns/net", Group: group}); err != nil {
 		return fmt.Errorf("keeper: %w", err)
 	}
-	b.atExit(func() { m.Delete(context.Background(), "keeper", true) })
+	// The keeper holds the group's shim running for this case only: later
+	// cases count the shims of their projects.
+	removeKeeper := func() { m.Delete(context.Background(), "keeper", true) }
+	b.atExit(removeKeeper)
+	defer removeKeeper()
 	if err := m.Start(b.ctx, "keeper"); err != nil {
 		return fmt.Errorf("keeper: %w", err)
 	}

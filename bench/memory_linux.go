@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -40,15 +41,22 @@ func memTotals(pids []int) (rss, pss float64) {
 	return rss, pss
 }
 
-// stackShims finds our daemon's shims: processes running the stack-shim
-// binary the bench built (the containers' own processes run theirs).
-func (b *bench) stackShims() []int {
+// stackShims finds the shims of our daemon's group: processes running
+// the stack-shim binary the bench built (the containers' own processes
+// run theirs) whose directory is the group's, <root>/.shims/<group>.
+func (b *bench) stackShims(group string) []int {
 	var pids []int
 	dirs, _ := filepath.Glob("/proc/[0-9]*")
 	for _, d := range dirs {
 		pid, _ := strconv.Atoi(filepath.Base(d))
-		if exe, err := os.Readlink(d + "/exe"); err == nil && exe == b.shimBin() {
-			pids = append(pids, pid)
+		if exe, err := os.Readlink(d + "/exe"); err != nil || exe != b.shimBin() {
+			continue
+		}
+		env, _ := os.ReadFile(d + "/environ")
+		for _, kv := range bytes.Split(env, []byte{0}) {
+			if dir, ok := bytes.CutPrefix(kv, []byte("_STACK_STATEDIR=")); ok && filepath.Base(string(dir)) == group {
+				pids = append(pids, pid)
+			}
 		}
 	}
 	return pids
@@ -90,7 +98,7 @@ func (b *bench) caseMemory() error {
 			return err
 		}
 		time.Sleep(time.Second) // let the shim settle after start-up
-		shims := b.stackShims()
+		shims := b.stackShims(project)
 		if len(shims) != 1 {
 			e.down(project, file)
 			return fmt.Errorf("found %d shims for a project of %d containers, want one", len(shims), n)
