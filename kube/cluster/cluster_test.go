@@ -33,6 +33,9 @@ var stacks = []struct {
 	environ []string
 	// change is the service whose environment the second apply changes.
 	change string
+	// claims is how many standalone PersistentVolumeClaims (volumes that
+	// several services share) the stack has.
+	claims int
 }{
 	{name: "hello", files: []string{"../../examples/hello/stack.yaml"}, change: "client"},
 	{name: "lemp", files: []string{"../../examples/lemp/stack.yaml", "../../examples/kube/lemp/stack.yaml"}, change: "php"},
@@ -40,6 +43,7 @@ var stacks = []struct {
 	{name: "django", files: []string{"../../examples/kube/django/stack.yaml"}, change: "worker"},
 	{name: "replicas", files: []string{"../../examples/kube/replicas/stack.yaml"}, change: "api"},
 	{name: "secrets", files: []string{"../../examples/kube/secrets/stack.yaml"}, environ: []string{"APP_TLS_KEY=not-a-real-key"}, change: "app"},
+	{name: "uploads", files: []string{"testdata/uploads/stack.yaml"}, change: "thumbnailer", claims: 1},
 }
 
 func load(t *testing.T, files, environ []string) *spec.Project {
@@ -101,7 +105,8 @@ func (r *recorder) actions() map[string][]string {
 
 // TestClusterAcceptance applies each stack file to a real API server with
 // controller-manager, scheduler and kwok, and checks that every object is
-// accepted, the workloads roll out to Ready, the claims bind, the
+// accepted, the workloads roll out to Ready, the claims bind (claim
+// templates' and standalone ones, a volume two services share), the
 // EndpointSlices list the pods, a second unchanged apply changes nothing,
 // a change rolls out only the service it touches, and kube delete removes
 // everything.
@@ -126,6 +131,9 @@ func TestClusterAcceptance(t *testing.T) {
 		t.Run(st.name, func(t *testing.T) {
 			p := load(t, st.files, st.environ)
 			m := convert(t, p, st.environ)
+			if n := countKind(m, "PersistentVolumeClaim"); n != st.claims {
+				t.Fatalf("%d standalone claims, want %d", n, st.claims)
+			}
 
 			start := time.Now()
 			var first recorder
@@ -226,6 +234,17 @@ func TestClusterAcceptance(t *testing.T) {
 	}
 
 	t.Run("cli", func(t *testing.T) { testCLI(t, cp.Kubeconfig) })
+}
+
+func countKind(m *kube.Manifests, kind string) int {
+	objs, _ := m.Unstructured()
+	n := 0
+	for _, o := range objs {
+		if o.GetKind() == kind {
+			n++
+		}
+	}
+	return n
 }
 
 func ptr[T any](v T) *T { return &v }
