@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -109,7 +110,8 @@ func (r *recorder) actions() map[string][]string {
 // templates' and standalone ones, a volume two services share), the
 // EndpointSlices list the pods, a second unchanged apply changes nothing,
 // a change rolls out only the service it touches, and kube delete removes
-// everything.
+// everything; then that an apply without one of the services prunes its
+// objects (testPrune), and the commands (testCLI).
 func TestClusterAcceptance(t *testing.T) {
 	cp := kubetest.Start(t)
 	rc, err := clientcmd.BuildConfigFromFlags("", cp.Kubeconfig)
@@ -233,6 +235,7 @@ func TestClusterAcceptance(t *testing.T) {
 		})
 	}
 
+	t.Run("prune", func(t *testing.T) { testPrune(ctx, t, c, dyn) })
 	t.Run("cli", func(t *testing.T) { testCLI(t, cp.Kubeconfig) })
 }
 
@@ -245,6 +248,125 @@ func countKind(m *kube.Manifests, kind string) int {
 		}
 	}
 	return n
+}
+
+// objectKeys returns "Kind/name" of each object of m.
+func objectKeys(m *kube.Manifests) map[string]bool {
+	objs, _ := m.Unstructured()
+	out := map[string]bool{}
+	for _, o := range objs {
+		out[o.GetKind()+"/"+o.GetName()] = true
+	}
+	return out
+}
+
+// testPrune applies examples/kube/django, then the same project without
+// its worker service: the worker's objects (and only they) are reported
+// Pruned and are gone from the API server, its pods with them, and every
+// other object is Unchanged.
+func testPrune(ctx context.Context, t *testing.T, c *cluster.Client, dyn dynamic.Interface) {
+	files := []string{"../../examples/kube/django/stack.yaml"}
+	p := load(t, files, nil)
+	m := convert(t, p, nil)
+	if err := c.Apply(ctx, m, cluster.ApplyOptions{Wait: true, Prune: true, Timeout: 3 * time.Minute}); err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := c.Delete(context.Background(), m.Project, m.Namespace, cluster.DeleteOptions{Timeout: 3 * time.Minute}); err != nil {
+			t.Errorf("delete: %v", err)
+		}
+	})
+
+	p2 := load(t, files, nil)
+	delete(p2.Services, "worker")
+	m2 := convert(t, p2, nil)
+	before, after := objectKeys(m), objectKeys(m2)
+	var gone []string
+	for key := range before {
+		if !after[key] {
+			gone = append(gone, key)
+		}
+	}
+	sort.Strings(gone)
+	for _, key := range []string{"Deployment/worker", "Service/worker", "ConfigMap/worker-env"} {
+		if !before[key] || after[key] {
+			t.Fatalf("%s: in the first manifests %v, in the second %v: the test's premise is wrong", key, before[key], after[key])
+		}
+	}
+
+	var rec recorder
+	if err := c.Apply(ctx, m2, cluster.ApplyOptions{Wait: true, Prune: true, Timeout: 3 * time.Minute, Progress: rec.add}); err != nil {
+		t.Fatalf("apply without worker: %v", err)
+	}
+	var pruned []string
+	for key, acts := range rec.actions() {
+		switch {
+		case slices.Contains(acts, "Pruned"):
+			pruned = append(pruned, key)
+			if len(acts) != 1 {
+				t.Errorf("%s: %v, want Pruned alone", key, acts)
+			}
+		case !after[key]:
+			t.Errorf("%s: %v: an object of neither apply", key, acts)
+		case acts[0] != "Unchanged":
+			t.Errorf("%s: %v, want Unchanged", key, acts)
+		}
+	}
+	sort.Strings(pruned)
+	if fmt.Sprint(pruned) != fmt.Sprint(gone) {
+		t.Errorf("pruned %v, want the worker's objects %v", pruned, gone)
+	}
+	for key := range after {
+		if len(rec.actions()[key]) == 0 {
+			t.Errorf("%s: no event", key)
+		}
+	}
+	for _, key := range gone {
+		kind, name, _ := strings.Cut(key, "/")
+		if _, err := dyn.Resource(gvr[kind]).Namespace(m.Namespace).Get(ctx, name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("%s after prune: %v, want not found", key, err)
+		}
+	}
+	for key := range after {
+		kind, name, _ := strings.Cut(key, "/")
+		r := dyn.Resource(gvr[kind])
+		var err error
+		if kind == "Namespace" {
+			_, err = r.Get(ctx, name, metav1.GetOptions{})
+		} else {
+			_, err = r.Namespace(m.Namespace).Get(ctx, name, metav1.GetOptions{})
+		}
+		if err != nil {
+			t.Errorf("%s after prune: %v, want it kept", key, err)
+		}
+	}
+	// The garbage collector takes the pruned Deployment's ReplicaSets and
+	// pods; the other services keep theirs.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		left := 0
+		for _, kind := range []string{"ReplicaSet", "Pod"} {
+			list, err := dyn.Resource(gvr[kind]).Namespace(m.Namespace).List(ctx, metav1.ListOptions{LabelSelector: kube.LabelService + "=worker"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			left += len(list.Items)
+		}
+		if left == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d ReplicaSets and pods of worker left a minute after prune", left)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	pods, err := dyn.Resource(gvr["Pod"]).Namespace(m.Namespace).List(ctx, metav1.ListOptions{LabelSelector: kube.LabelService + "=web"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pods.Items) != 2 {
+		t.Errorf("web has %d pods after prune, want its 2", len(pods.Items))
+	}
 }
 
 func ptr[T any](v T) *T { return &v }
