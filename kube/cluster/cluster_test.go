@@ -236,7 +236,7 @@ func TestClusterAcceptance(t *testing.T) {
 	}
 
 	t.Run("prune", func(t *testing.T) { testPrune(ctx, t, c, dyn) })
-	t.Run("cli", func(t *testing.T) { testCLI(t, cp.Kubeconfig) })
+	t.Run("cli", func(t *testing.T) { testCLI(ctx, t, cp.Kubeconfig, dyn) })
 }
 
 func countKind(m *kube.Manifests, kind string) int {
@@ -505,7 +505,10 @@ func podReady(p *unstructured.Unstructured) bool {
 
 // testCLI runs the stack binary's kube commands on examples/hello: stack
 // runs them through stack-kube beside it, as make build installs both.
-func testCLI(t *testing.T, kubeconfig string) {
+// With --namespace the objects go to that namespace: one stack makes (and
+// delete removes), or one that was there before (which delete leaves, with
+// what else it holds).
+func testCLI(ctx context.Context, t *testing.T, kubeconfig string, dyn dynamic.Interface) {
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "stack")
 	for out, pkg := range map[string]string{bin: "../../cmd/stack", filepath.Join(dir, "stack-kube"): "../../cmd/stack-kube"} {
@@ -538,5 +541,98 @@ func testCLI(t *testing.T, kubeconfig string) {
 	out = run("kube", "delete")
 	if !strings.Contains(out, " Namespace hello  Deleted") {
 		t.Errorf("kube delete: no namespace deleted in\n%s", out)
+	}
+
+	t.Run("namespace", func(t *testing.T) {
+		testCLINamespace(ctx, t, run, dyn, "hello-elsewhere", false)
+	})
+	t.Run("existing namespace", func(t *testing.T) {
+		ns := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": "team"},
+		}}
+		if _, err := dyn.Resource(gvr["Namespace"]).Create(ctx, ns, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		theirs := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "theirs"}, "data": map[string]any{"k": "v"},
+		}}
+		if _, err := dyn.Resource(gvr["ConfigMap"]).Namespace("team").Create(ctx, theirs, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		testCLINamespace(ctx, t, run, dyn, "team", true)
+		got, err := dyn.Resource(gvr["Namespace"]).Get(ctx, "team", metav1.GetOptions{})
+		if err != nil {
+			t.Fatalf("namespace team after kube delete: %v, want it kept", err)
+		}
+		if _, ok := got.GetLabels()[kube.LabelProject]; ok {
+			t.Errorf("namespace team: labels %v: stack labelled a namespace it did not make", got.GetLabels())
+		}
+		if _, err := dyn.Resource(gvr["ConfigMap"]).Namespace("team").Get(ctx, "theirs", metav1.GetOptions{}); err != nil {
+			t.Errorf("ConfigMap team/theirs after kube delete: %v, want it kept", err)
+		}
+	})
+}
+
+// testCLINamespace runs kube apply, status and delete with --namespace ns
+// (-n for status), and checks that the objects land in ns and nowhere
+// else, that status shows them there only, and that delete removes them
+// (and ns with them unless it existed before).
+func testCLINamespace(ctx context.Context, t *testing.T, run func(...string) string, dyn dynamic.Interface, ns string, existed bool) {
+	t.Helper()
+	out := run("kube", "apply", "--namespace", ns, "--timeout", "3m")
+	for _, want := range []string{" Deployment web  Ready", " Deployment client  Ready"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("kube apply --namespace %s: no %q in\n%s", ns, want, out)
+		}
+	}
+	if created := " Namespace " + ns + "  Created"; strings.Contains(out, created) == existed {
+		t.Errorf("kube apply --namespace %s (namespace there before: %v): %q in\n%s", ns, existed, created, out)
+	}
+	for _, key := range []string{"Deployment/web", "Deployment/client", "Service/web", "Service/client"} {
+		kind, name, _ := strings.Cut(key, "/")
+		o, err := dyn.Resource(gvr[kind]).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Errorf("%s in %s: %v", key, ns, err)
+			continue
+		}
+		if o.GetLabels()[kube.LabelProject] != "hello" {
+			t.Errorf("%s in %s: labels %v, want project hello", key, ns, o.GetLabels())
+		}
+	}
+	if _, err := dyn.Resource(gvr["Namespace"]).Get(ctx, "hello", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("namespace hello with --namespace %s: %v, want not found", ns, err)
+	}
+
+	out = run("kube", "status", "-n", ns)
+	for _, want := range []string{"Deployment   web", "Deployment   client", "1/1"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("kube status -n %s: no %q in\n%s", ns, want, out)
+		}
+	}
+	if out := run("kube", "status"); strings.Contains(out, "Deployment") {
+		t.Errorf("kube status without -n shows objects of namespace %s:\n%s", ns, out)
+	}
+
+	out = run("kube", "delete", "--namespace", ns)
+	if !strings.Contains(out, " Deployment web  Deleted") {
+		t.Errorf("kube delete --namespace %s: no Deployment deleted in\n%s", ns, out)
+	}
+	if deleted := " Namespace " + ns + "  Deleted"; strings.Contains(out, deleted) == existed {
+		t.Errorf("kube delete --namespace %s (namespace there before: %v): %q in\n%s", ns, existed, deleted, out)
+	}
+	for kind, r := range gvr {
+		if kind == "Namespace" {
+			continue
+		}
+		list, err := dyn.Resource(r).Namespace(ns).List(ctx, metav1.ListOptions{LabelSelector: kube.LabelProject + "=hello"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(list.Items) > 0 {
+			t.Errorf("after kube delete --namespace %s: %d %s left (%s)", ns, len(list.Items), kind, list.Items[0].GetName())
+		}
+	}
+	if _, err := dyn.Resource(gvr["Namespace"]).Get(ctx, ns, metav1.GetOptions{}); !existed && !apierrors.IsNotFound(err) {
+		t.Errorf("namespace %s after kube delete: %v, want not found", ns, err)
 	}
 }
