@@ -33,6 +33,10 @@ const securityStack = `services:
     image: busybox
     command: [sleep, "3600"]
     security_opt: ["no-new-privileges:true"]
+  nnpoff:
+    image: busybox
+    command: [sleep, "3600"]
+    security_opt: ["no-new-privileges:false"]
   custom:
     image: busybox
     command: [sleep, "3600"]
@@ -49,7 +53,7 @@ const securityStack = `services:
 // TestRootSecurityDefaults: every container runs under Docker's seccomp
 // profile unless its service opts out; security_opt's options act on the
 // real container, for its own process and for exec'd ones; groups and
-// ping are as Docker sets them.
+// ping are as Docker sets them. no-new-privileges:false is as unset.
 func TestRootSecurityDefaults(t *testing.T) {
 	e := newEnv(t)
 	e.writeStack(strings.ReplaceAll(securityStack, "SYSPROBE", testutil.SysProbe(t)))
@@ -83,6 +87,9 @@ func TestRootSecurityDefaults(t *testing.T) {
 	e.mustRun("exec", "-T", "unconfined", "unshare", "-U", "-r", "true")
 	if got := status("nnp", "1"); got != "Groups: 0 \nNoNewPrivs: 1\nSeccomp: 2\n" {
 		t.Errorf("no-new-privileges:\n%s", got)
+	}
+	if got := status("nnpoff", "1"); got != "Groups: 0 \nNoNewPrivs: 0\nSeccomp: 2\n" {
+		t.Errorf("no-new-privileges:false:\n%s", got)
 	}
 	if got := e.mustRun("exec", "-T", "custom", "sh", "-c", "mkdir /tmp/d 2>&1; /sysprobe mkdir add_key"); got != "mkdir: can't create directory '/tmp/d': Operation not permitted\nmkdir: EPERM\nadd_key: ok\n" {
 		t.Errorf("a profile that denies mkdir:\n%s", got)
