@@ -148,11 +148,14 @@ type Event struct {
 
 // Container is one container of a project, as `stack ps` shows it.
 type Container struct {
-	ID       string   `json:"id"`
-	Name     string   `json:"name"`
-	Project  string   `json:"project"`
-	Service  string   `json:"service"`
-	Number   int      `json:"number"`
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	Project string `json:"project"`
+	Service string `json:"service"`
+	Number  int    `json:"number"`
+	// OneOff marks a container of `stack run`: not one of its service's
+	// replicas, so neither waits nor syncs count it.
+	OneOff   bool     `json:"one_off,omitempty"`
 	Image    string   `json:"image"`
 	Command  []string `json:"command"`
 	State    string   `json:"state"` // created, running, paused, exited

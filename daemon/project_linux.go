@@ -694,7 +694,7 @@ func (d *Daemon) Containers(ctx context.Context, project string) ([]api.Containe
 	}
 	out := make([]api.Container, 0, len(recs))
 	for _, r := range recs {
-		c := api.Container{ID: r.ID, Name: r.Name, Project: r.Project, Service: r.Service, Number: r.Number,
+		c := api.Container{ID: r.ID, Name: r.Name, Project: r.Project, Service: r.Service, Number: r.Number, OneOff: r.OneOff,
 			Image: r.Image, Created: r.Created, Health: r.Health, Networks: r.Networks, RestartCount: r.RestartCount}
 		if r.Spec != nil && r.Spec.Process != nil {
 			c.Command = r.Spec.Process.Args

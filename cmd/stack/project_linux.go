@@ -219,7 +219,7 @@ func (g *globalOptions) runUp(cmd *cobra.Command, o upOptions, args []string) er
 	if !o.noStart {
 		sel, _ := planner.Select(p, planner.SelectOptions{Profiles: g.activeProfiles(), Services: args, NoDeps: o.noDeps})
 		for _, ct := range before {
-			if !touched[ct.Name] && ct.State == "running" && (sel == nil || sel.Has(ct.Service)) && !strings.Contains(ct.Name, "-run-") {
+			if !touched[ct.Name] && ct.State == "running" && (sel == nil || sel.Has(ct.Service)) && !ct.OneOff {
 				pr.Event(progressEvent{ID: "Container " + ct.Name, Text: "Running", Status: statusDone})
 			}
 		}
@@ -496,7 +496,7 @@ func (g *globalOptions) waitRunning(ctx context.Context, c *api.Client, project 
 		}
 		ready := true
 		for _, ct := range cs {
-			if len(services) > 0 && !slices.Contains(services, ct.Service) || strings.Contains(ct.Name, "-run-") {
+			if len(services) > 0 && !slices.Contains(services, ct.Service) || ct.OneOff {
 				continue
 			}
 			switch {

@@ -277,7 +277,7 @@ func (g *globalOptions) syncPaths(ctx context.Context, c *api.Client, project st
 	}
 	var errs []error
 	for _, ct := range cs {
-		if ct.Service != r.service || ct.State != "running" || strings.Contains(ct.Name, "-run-") {
+		if ct.Service != r.service || ct.State != "running" || ct.OneOff {
 			continue
 		}
 		for _, file := range paths {
