@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 
@@ -22,6 +24,11 @@ import (
 func (d *Daemon) Lifecycle(ctx context.Context, project, op string, req api.StopRequest, emit func(api.Event)) error {
 	if op == "start" && len(req.Project) > 0 {
 		return d.startProject(ctx, project, req, emit)
+	}
+	switch op {
+	case "stop", "start", "restart", "kill", "pause", "unpause":
+	default:
+		return fmt.Errorf("unknown operation %q: %w", op, errdefs.ErrInvalidArgument)
 	}
 	_, rt, err := d.engines()
 	if err != nil {
@@ -49,10 +56,7 @@ func (d *Daemon) Lifecycle(ctx context.Context, project, op string, req api.Stop
 	for _, s := range req.Services {
 		want[s] = true
 	}
-	if op == "start" {
-		recs = startOrder(recs)
-	}
-	var errs []error
+	var picked []*record
 	for _, r := range recs {
 		if len(want) > 0 && !want[r.Service] || r.OneOff && op != "kill" {
 			continue
@@ -63,6 +67,15 @@ func (d *Daemon) Lifecycle(ctx context.Context, project, op string, req api.Stop
 				continue
 			}
 		}
+		picked = append(picked, r)
+	}
+	sig := unix.SIGKILL
+	if op == "kill" && req.Signal != "" {
+		if sig = unix.SignalNum(normalizeSignal(req.Signal)); sig == 0 {
+			return fmt.Errorf("unknown signal %s: %w", ident.Quote(req.Signal), errdefs.ErrInvalidArgument)
+		}
+	}
+	one := func(r *record) error {
 		if word := progressWords[op]; word != "" {
 			emit(api.Event{Project: project, Service: r.Service, Container: r.Name, Action: word})
 		}
@@ -77,27 +90,48 @@ func (d *Daemon) Lifecycle(ctx context.Context, project, op string, req api.Stop
 				err = d.startRecord(ctx, r)
 			}
 		case "kill":
-			sig := unix.SIGKILL
-			if req.Signal != "" {
-				if sig = unix.SignalNum(normalizeSignal(req.Signal)); sig == 0 {
-					return fmt.Errorf("unknown signal %s: %w", ident.Quote(req.Signal), errdefs.ErrInvalidArgument)
-				}
-			}
 			err = rt.Kill(ctx, r.ID, sig)
 		case "pause":
 			err = rt.Pause(r.ID)
 		case "unpause":
 			err = rt.Resume(r.ID)
-		default:
-			return fmt.Errorf("unknown operation %q: %w", op, errdefs.ErrInvalidArgument)
 		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s %s: %w", op, r.Name, err))
-			continue
+			return fmt.Errorf("%s %s: %w", op, r.Name, err)
 		}
 		ev := api.Event{Project: project, Service: r.Service, Container: r.Name, Action: op}
 		d.events.publish(ev)
 		emit(ev)
+		return nil
+	}
+	// Wave by wave, the containers of a wave in parallel: stop takes the
+	// dependents down before what they depend on, as compose's stop
+	// (InReverseDependencyOrder); start and restart bring dependencies
+	// back first. A container that ignores SIGTERM costs its grace
+	// period once per wave, not once per container.
+	var waves [][]*record
+	switch op {
+	case "stop":
+		waves = stopWaves(picked)
+	case "start", "restart":
+		waves = stopWaves(picked)
+		slices.Reverse(waves)
+	default:
+		waves = [][]*record{picked}
+	}
+	var errs []error
+	for _, wave := range waves {
+		waveErrs := make([]error, len(wave))
+		var wg sync.WaitGroup
+		for i, r := range wave {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				waveErrs[i] = one(r)
+			}()
+		}
+		wg.Wait()
+		errs = append(errs, waveErrs...)
 	}
 	return errors.Join(errs...)
 }

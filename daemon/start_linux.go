@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 
 	"github.com/stack-dev/stack/api"
@@ -84,18 +83,6 @@ func (d *Daemon) startProject(ctx context.Context, project string, req api.StopR
 		}
 	}
 	return nil
-}
-
-// startOrder orders a project's records for a start without the stack
-// file: the dependencies the containers recorded first.
-func startOrder(recs []*record) []*record {
-	waves := stopWaves(recs)
-	slices.Reverse(waves)
-	var out []*record
-	for _, w := range waves {
-		out = append(out, w...)
-	}
-	return out
 }
 
 // reporter returns the event function of an operation on project: each
