@@ -56,6 +56,16 @@ type DownRequest struct {
 	// RemoveImages is "local" (images built for the project, named after
 	// it) or "all" (every image its services used), as down --rmi.
 	RemoveImages string `json:"remove_images,omitempty"`
+	// Services takes down only the containers of these services and of
+	// the services that depend on them, as compose's down SERVICE...;
+	// one-offs stay unless RemoveOrphans. Networks, volumes (with
+	// Volumes) and images (with RemoveImages) go only when no container
+	// left uses them. Empty means the whole project.
+	Services []string `json:"services,omitempty"`
+	// StackServices are the services of the stack file, when there is
+	// one: with Services and RemoveOrphans, the containers of other
+	// services and the exited one-offs go too, as compose's orphans.
+	StackServices []string `json:"stack_services,omitempty"`
 }
 
 // StopRequest asks for services to be stopped (or killed, restarted,

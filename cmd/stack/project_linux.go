@@ -293,16 +293,20 @@ func newDownCommand(g *globalOptions) *cobra.Command {
 		Short:             "Stop and remove containers, networks",
 		ValidArgsFunction: g.completeServices,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) > 0 {
-				return fmt.Errorf("down SERVICE...: %w: down takes the whole project down (stop and rm of services are issue 13)", errdefs.ErrNotImplemented)
-			}
-			name, c, err := g.projectClient(cmd.Context())
+			// down SERVICE... takes those services down and the ones that
+			// depend on them, as compose's; with a stack file a service
+			// it does not have is an error, without one it is ignored
+			// (compose cannot tell a typo from a service already gone).
+			name, p, c, err := g.serviceClient(cmd.Context(), args)
 			if err != nil {
 				return err
 			}
 			pr := g.newProgress("Running")
 			defer pr.Done()
-			req := api.DownRequest{Volumes: volumes, RemoveOrphans: removeOrphans, Timeout: stopGrace(cmd, timeout), RemoveImages: rmi}
+			req := api.DownRequest{Volumes: volumes, RemoveOrphans: removeOrphans, Timeout: stopGrace(cmd, timeout), RemoveImages: rmi, Services: args}
+			if p != nil && len(args) > 0 {
+				req.StackServices = p.ServiceNames()
+			}
 			return runEvents(cmd.Context(), c, "/projects/"+name+"/down", req, pr, nil)
 		},
 	}
