@@ -19,7 +19,7 @@ func newRunCommand(g *globalOptions) *cobra.Command {
 	var o struct {
 		rm, detach, noDeps, noTTY, tty, interactive, servicePorts, useAliases, build bool
 		quiet, quietBuild, quietPull, removeOrphans                                  bool
-		name, user, workdir, entry                                                   string
+		name, user, workdir, entry, pull                                             string
 		env, envFiles, publish, volumes, labels, capAdd, capDrop                     []string
 	}
 	cmd := &cobra.Command{
@@ -31,6 +31,11 @@ func newRunCommand(g *globalOptions) *cobra.Command {
 			ctx := cmd.Context()
 			if o.servicePorts && len(o.publish) > 0 {
 				return usageError{fmt.Errorf("--service-ports and --publish are incompatible")}
+			}
+			switch o.pull {
+			case "", "always", "missing", "never":
+			default:
+				return argsError("--pull %q: want always, missing or never", o.pull)
 			}
 			p, err := g.loadProject()
 			if err != nil {
@@ -80,7 +85,7 @@ func newRunCommand(g *globalOptions) *cobra.Command {
 			}
 			tty := !o.detach && (o.tty || (!o.noTTY && stdioIsTerminal(g)))
 			req := api.RunRequest{Project: data, Service: args[0], Cmd: args[1:], Env: env, User: o.user, Workdir: o.workdir,
-				Name: o.name, Tty: tty, Remove: o.rm, NoDeps: o.noDeps, Detach: o.detach, KeepPorts: keepPorts, UseAliases: o.useAliases}
+				Name: o.name, Tty: tty, Remove: o.rm, NoDeps: o.noDeps, Detach: o.detach, KeepPorts: keepPorts, UseAliases: o.useAliases, Pull: o.pull}
 			if o.entry != "" {
 				if req.Entrypoint, err = spec.SplitShell(o.entry); err != nil {
 					return usageError{fmt.Errorf("--entrypoint: %w", err)}
@@ -114,6 +119,7 @@ func newRunCommand(g *globalOptions) *cobra.Command {
 	f.BoolVarP(&o.tty, "tty", "t", false, "allocate a pseudo-TTY even when stdin is not a terminal")
 	f.MarkHidden("tty")
 	f.StringArrayVarP(&o.publish, "publish", "p", nil, "publish a container's port(s) to the host")
+	f.StringVar(&o.pull, "pull", "", `pull image before running ("always"|"missing"|"never")`)
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "don't print anything to STDOUT")
 	f.BoolVar(&o.quietBuild, "quiet-build", false, "suppress progress output from the build process")
 	f.BoolVar(&o.quietPull, "quiet-pull", false, "pull without printing progress information")

@@ -512,6 +512,24 @@ func TestRootBuildPullsBaseWithCredentials(t *testing.T) {
 	if code, _, errOut := e.run("up", "-d", "--pull", "never"); code == 0 || !strings.Contains(errOut, "never") {
 		t.Errorf("up --pull never of a missing image: exit %d: %s", code, errOut)
 	}
+	// run pulls a missing image as up does; --pull never refuses to,
+	// --pull always pulls one that is here.
+	if code, _, errOut := e.run("run", "--rm", "-T", "--pull", "never", "b", "true"); code == 0 || !strings.Contains(errOut, "never") {
+		t.Errorf("run --pull never of a missing image: exit %d: %s", code, errOut)
+	}
+	before = pulls()
+	e.mustRun("run", "--rm", "-T", "b", "true")
+	if pulls() != before+1 {
+		t.Errorf("run of a missing image: %d pulls, want 1", pulls()-before)
+	}
+	e.mustRun("run", "--rm", "-T", "--pull", "always", "b", "true")
+	if pulls() != before+2 {
+		t.Errorf("run --pull always: %d pulls, want 1", pulls()-before-1)
+	}
+	e.mustRun("run", "--rm", "-T", "--pull", "missing", "b", "true")
+	if pulls() != before+2 {
+		t.Errorf("run --pull missing of an image that is here pulled it")
+	}
 	if out := e.mustRun("logout", reg.host); !strings.Contains(out, "Removing login credentials for "+reg.host) {
 		t.Errorf("logout: %q", out)
 	}
