@@ -122,6 +122,11 @@ type AttachRequest struct {
 	Watch []string `json:"watch,omitempty"`
 	// NoLogs sends no output at all (every service --no-attach).
 	NoLogs bool `json:"no_logs,omitempty"`
+	// Since leaves out the output written before it: up sends the time
+	// it began, so that, as compose's attach, a container it starts shows
+	// its run from the beginning and one already running only what comes
+	// next, not the history of its log.
+	Since time.Time `json:"since,omitzero"`
 }
 
 // AttachEvent is one item of an attach stream: a line of output, or a

@@ -102,6 +102,11 @@ func parseTime(s, flag string) (time.Time, error) {
 	return time.Time{}, usageError{fmt.Errorf("%s %q: want a duration (10m), an RFC 3339 time or Unix seconds", flag, s)}
 }
 
+// rfc3339NanoFixed is the layout of the timestamps of logs -t and of up
+// --timestamps: RFC 3339 with nine digits of nanoseconds always, so that
+// lines line up, as docker's (jsonmessage.RFC3339NanoFixed).
+const rfc3339NanoFixed = "2006-01-02T15:04:05.000000000Z07:00"
+
 // logColors are the colours of the per-service prefixes, in the order
 // docker compose uses them.
 var logColors = []termenv.ANSIColor{termenv.ANSICyan, termenv.ANSIYellow, termenv.ANSIGreen, termenv.ANSIMagenta, termenv.ANSIBlue,
@@ -158,7 +163,7 @@ func (g *globalOptions) streamLogs(ctx context.Context, c *api.Client, project s
 		}
 		line := strings.TrimSuffix(l.Line, "\n")
 		if o.timestamps {
-			line = l.Time.Format(time.RFC3339Nano) + " " + line
+			line = l.Time.Format(rfc3339NanoFixed) + " " + line
 		}
 		if o.noPrefix {
 			fmt.Fprintln(g.stdout, line)

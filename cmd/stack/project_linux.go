@@ -207,6 +207,7 @@ func (g *globalOptions) runUp(cmd *cobra.Command, o upOptions, args []string) er
 			return err
 		}
 	}
+	began := time.Now()
 	before, _ := g.containers(ctx, c, p.Name)
 	touched := map[string]bool{}
 	err = runEvents(ctx, c, "/projects/"+p.Name+"/up", req, pr, func(ev api.Event) {
@@ -231,7 +232,7 @@ func (g *globalOptions) runUp(cmd *cobra.Command, o upOptions, args []string) er
 	if o.watch {
 		go g.watchProject(ctx, c, p, args, true)
 	}
-	return g.foreground(ctx, c, p, args, o.contract.foreground, stopGrace(cmd, o.timeout), logOptions{noColor: o.noColor, noPrefix: o.noLogPrefix, timestamps: o.timestamps})
+	return g.foreground(ctx, c, p, args, o.contract.foreground, began, stopGrace(cmd, o.timeout), logOptions{noColor: o.noColor, noPrefix: o.noLogPrefix, timestamps: o.timestamps})
 }
 
 // containers lists a project's containers.
