@@ -81,6 +81,11 @@ type StopRequest struct {
 	// no condition.
 	Project  json.RawMessage `json:"project,omitempty"`
 	Profiles []string        `json:"profiles,omitempty"`
+	// StackServices are the services of the stack file, when there is
+	// one, for kill: containers of other services (orphans) are killed
+	// only with RemoveOrphans, as compose's kill --remove-orphans.
+	StackServices []string `json:"stack_services,omitempty"`
+	RemoveOrphans bool     `json:"remove_orphans,omitempty"`
 }
 
 // RemoveRequest removes a project's stopped containers, one-offs

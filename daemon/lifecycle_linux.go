@@ -61,6 +61,9 @@ func (d *Daemon) Lifecycle(ctx context.Context, project, op string, req api.Stop
 		if len(want) > 0 && !want[r.Service] || r.OneOff && op != "kill" {
 			continue
 		}
+		if op == "kill" && !req.RemoveOrphans && len(req.StackServices) > 0 && !slices.Contains(req.StackServices, r.Service) {
+			continue // an orphan: compose kills those only with --remove-orphans
+		}
 		if op == "kill" {
 			// compose kills the running containers only.
 			if st, err := rt.State(r.ID); err != nil || st.Status != runtime.Running && st.Status != runtime.Paused {

@@ -424,6 +424,9 @@ func (o upContractOptions) apply(p *spec.Project, req *api.UpRequest, detach boo
 	if o.alwaysRecreateDeps && req.NoRecreate {
 		return argsError("--always-recreate-deps and --no-recreate are incompatible")
 	}
+	if o.renewAnonVolumes && req.NoRecreate {
+		return argsError("--no-recreate and --renew-anon-volumes are incompatible")
+	}
 	req.RenewAnonVolumes, req.AlwaysRecreateDeps, req.Pull, req.NoBuild = o.renewAnonVolumes, o.alwaysRecreateDeps, o.pull, o.noBuild
 	return nil
 }

@@ -341,8 +341,9 @@ func newLifecycleCommand(g *globalOptions, op, short string) *cobra.Command {
 		Short:             short,
 		ValidArgsFunction: g.completeServices,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			req := api.StopRequest{Services: args, Timeout: stopGrace(cmd, timeout), Signal: signalName}
+			req := api.StopRequest{Services: args, Timeout: stopGrace(cmd, timeout), Signal: signalName, RemoveOrphans: removeOrphans}
 			var name string
+			var p *spec.Project
 			var c *api.Client
 			var err error
 			if op == "start" {
@@ -352,10 +353,13 @@ func newLifecycleCommand(g *globalOptions, op, short string) *cobra.Command {
 					c, err = g.client(cmd.Context())
 				}
 			} else {
-				name, _, c, err = g.serviceClient(cmd.Context(), args)
+				name, p, c, err = g.serviceClient(cmd.Context(), args)
 			}
 			if err != nil {
 				return err
+			}
+			if op == "kill" && p != nil {
+				req.StackServices = p.ServiceNames()
 			}
 			pr := g.newProgress(map[string]string{"stop": "Stopping", "kill": "Killing", "restart": "Restarting"}[op])
 			if op == "start" || op == "pause" || op == "unpause" {
