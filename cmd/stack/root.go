@@ -121,6 +121,7 @@ compose's; the options of the stack file go before the command.`,
 		newVersionCommand(g),
 	)
 	root.AddCommand(engineCommands(g)...)
+	root.AddCommand(unsupportedCommands()...)
 	g.wireCompletions(root)
 	return root
 }
