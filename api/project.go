@@ -79,8 +79,11 @@ type StopRequest struct {
 	// meet their depends_on conditions, as compose's start. Without it,
 	// start follows the dependencies the containers recorded, and checks
 	// no condition.
+	// For restart, the model makes the services that depend on the
+	// restarted ones with restart: true restart too, unless NoDeps.
 	Project  json.RawMessage `json:"project,omitempty"`
 	Profiles []string        `json:"profiles,omitempty"`
+	NoDeps   bool            `json:"no_deps,omitempty"`
 	// StackServices are the services of the stack file, when there is
 	// one, for kill: containers of other services (orphans) are killed
 	// only with RemoveOrphans, as compose's kill --remove-orphans.

@@ -19,11 +19,14 @@ import (
 // Lifecycle stops, starts, restarts, kills, pauses or unpauses the
 // containers of a project's services (all when req.Services is empty).
 // One-off containers (stack run) are not the service's: only kill reaches
-// them, as in compose. A start that carries the project starts in
-// dependency order with conditions (startProject).
+// them, as in compose. A start or restart that carries the project goes
+// in dependency order with conditions (startProject, restartProject).
 func (d *Daemon) Lifecycle(ctx context.Context, project, op string, req api.StopRequest, emit func(api.Event)) error {
-	if op == "start" && len(req.Project) > 0 {
+	switch {
+	case op == "start" && len(req.Project) > 0:
 		return d.startProject(ctx, project, req, emit)
+	case op == "restart" && len(req.Project) > 0:
+		return d.restartProject(ctx, project, req, emit)
 	}
 	switch op {
 	case "stop", "start", "restart", "kill", "pause", "unpause":

@@ -143,15 +143,19 @@ func streamError(raw json.RawMessage) error {
 	return nil
 }
 
-// startRequest is the request of start: with the stack file's model when
-// there is one, so the services start in dependency order with their
-// conditions, as compose's start.
+// startRequest is the request of start and restart: with the stack
+// file's model when there is one (and the services checked against it),
+// so the services start in dependency order with their conditions, as
+// compose's start and restart.
 func (g *globalOptions) startRequest(req *api.StopRequest) (string, error) {
 	p, err := g.loadProject()
 	if err != nil {
 		if errors.Is(err, errdefs.ErrNotFound) {
 			return g.projectName()
 		}
+		return "", err
+	}
+	if err := checkServices(p, req.Services); err != nil {
 		return "", err
 	}
 	data, err := spec.RenderJSON(p)

@@ -341,14 +341,15 @@ func newLifecycleCommand(g *globalOptions, op, short string) *cobra.Command {
 		Short:             short,
 		ValidArgsFunction: g.completeServices,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			req := api.StopRequest{Services: args, Timeout: stopGrace(cmd, timeout), Signal: signalName, RemoveOrphans: removeOrphans}
+			req := api.StopRequest{Services: args, Timeout: stopGrace(cmd, timeout), Signal: signalName, RemoveOrphans: removeOrphans, NoDeps: noDeps}
 			var name string
 			var p *spec.Project
 			var c *api.Client
 			var err error
-			if op == "start" {
+			if op == "start" || op == "restart" {
 				// With the stack file's model: the services start in
-				// dependency order with their conditions, as compose's.
+				// dependency order with their conditions, as compose's,
+				// and restart takes its dependents along.
 				if name, err = g.startRequest(&req); err == nil {
 					c, err = g.client(cmd.Context())
 				}

@@ -119,21 +119,3 @@ volumes:
 		t.Errorf("the network outlived the last container:\n%s", nets)
 	}
 }
-
-// TestRootStopOrder: stop takes dependents down before what they depend
-// on, as compose's stop; start brings them back the other way round.
-func TestRootStopOrder(t *testing.T) {
-	e := newEnv(t)
-	e.writeStack("services:\n  db:\n    image: busybox\n    command: [sleep, '3600']\n  app:\n    image: busybox\n    command: [sleep, '3600']\n    depends_on: [db]\n")
-	e.mustRun("up", "-d")
-	out := e.mustProgress("stop", "-t", "1")
-	app, db := strings.Index(out, e.project+"-app-1  Stopped"), strings.Index(out, e.project+"-db-1  Stopping")
-	if app < 0 || db < 0 || app > db {
-		t.Errorf("stop: want app stopped before db stops:\n%s", out)
-	}
-	out = e.mustProgress("restart", "-t", "1")
-	db, app = strings.Index(out, e.project+"-db-1  Restarted"), strings.Index(out, e.project+"-app-1  Restarting")
-	if app < 0 || db < 0 || db > app {
-		t.Errorf("restart: want db back before app restarts:\n%s", out)
-	}
-}
