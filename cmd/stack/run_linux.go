@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/stack-dev/stack/api"
 	"github.com/stack-dev/stack/internal/errdefs"
@@ -104,6 +105,13 @@ func newRunCommand(g *globalOptions) *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.SetInterspersed(false)
+	// compose's old spelling, which it still takes.
+	f.SetNormalizeFunc(func(_ *pflag.FlagSet, name string) pflag.NormalizedName {
+		if name == "no-TTY" {
+			name = "no-tty"
+		}
+		return pflag.NormalizedName(name)
+	})
 	f.BoolVar(&o.build, "build", false, "build image before starting container")
 	f.StringArrayVar(&o.capAdd, "cap-add", nil, "add Linux capabilities")
 	f.StringArrayVar(&o.capDrop, "cap-drop", nil, "drop Linux capabilities")
@@ -115,7 +123,7 @@ func newRunCommand(g *globalOptions) *cobra.Command {
 	f.StringArrayVarP(&o.labels, "label", "l", nil, "add or override a label")
 	f.StringVar(&o.name, "name", "", "assign a name to the container")
 	f.BoolVar(&o.noDeps, "no-deps", false, "don't start linked services")
-	f.BoolVarP(&o.noTTY, "no-TTY", "T", false, "disable pseudo-TTY allocation (default: auto-detected)")
+	f.BoolVarP(&o.noTTY, "no-tty", "T", false, "disable pseudo-TTY allocation (default: auto-detected)")
 	f.BoolVarP(&o.tty, "tty", "t", false, "allocate a pseudo-TTY even when stdin is not a terminal")
 	f.MarkHidden("tty")
 	f.StringArrayVarP(&o.publish, "publish", "p", nil, "publish a container's port(s) to the host")

@@ -227,7 +227,6 @@ func TestRootOneOffs(t *testing.T) {
 	if look := e.execOut("web", "nslookup", "db"); !strings.Contains(look, ips[aliased]) {
 		t.Errorf("run --use-aliases: db resolves to %q, not to the one-off's %s", look, ips[aliased])
 	}
-	e.mustRun("rm", "-f", "-s", aliased)
 	// An exited one-off.
 	exited := strings.TrimSpace(e.mustRun("run", "-d", "db", "sh", "-c", "exit 3"))
 	waitState := func(name, state string) {
@@ -256,14 +255,15 @@ func TestRootOneOffs(t *testing.T) {
 	}
 	e.mustRun("kill", "db")
 	waitState(oneOff, "exited")
+	waitState(aliased, "exited")
 	out := e.mustRun("rm", "-f")
-	for _, name := range []string{oneOff, exited, e.project + "-db-1"} {
+	for _, name := range []string{oneOff, aliased, exited, e.project + "-db-1"} {
 		if !strings.Contains(out, name) {
 			t.Errorf("rm did not remove %s:\n%s", name, out)
 		}
 	}
 	for _, c := range e.psAll() {
-		if c.Name == oneOff || c.Name == exited {
+		if c.Name == oneOff || c.Name == aliased || c.Name == exited {
 			t.Errorf("%s still there after rm", c.Name)
 		}
 		if c.Service == "web" && c.State != "running" {
