@@ -256,6 +256,18 @@ func (g *globalOptions) foreground(ctx context.Context, c *api.Client, p *spec.P
 	if err != nil {
 		return err
 	}
+	if cs, err := g.containers(ctx, c, p.Name); err == nil {
+		var names []string
+		for _, ct := range cs {
+			if !ct.OneOff && slices.Contains(attached, ct.Service) {
+				names = append(names, logName(p.Name, ct.Service, ct.Name))
+			}
+		}
+		slices.Sort(names)
+		if len(names) > 0 {
+			fmt.Fprintf(g.stdout, "Attaching to %s\n", strings.Join(names, ", "))
+		}
+	}
 	// Compose's monitor watches the named services, or the attached ones
 	// when none is named: up returns once they have all exited.
 	req := api.AttachRequest{Logs: attached, Watch: services, NoLogs: len(attached) == 0, Since: since}
@@ -295,9 +307,10 @@ func (g *globalOptions) foreground(ctx context.Context, c *api.Client, p *spec.P
 	out := termenv.NewOutput(g.stdout, termenv.WithProfile(termenv.ANSI))
 	width := 0
 	for _, r := range attached {
-		width = max(width, len(p.Name)+len(r)+3)
+		width = max(width, len(r)+2)
 	}
 	prefix := func(container, service string, pad bool) string {
+		container = logName(p.Name, service, container)
 		width = max(width, len(container))
 		pre := container
 		if pad {

@@ -145,3 +145,20 @@ func TestForegroundOptions(t *testing.T) {
 		}
 	}
 }
+
+// TestLogName: lines and exits show a replica as compose does, without
+// the project; other names whole.
+func TestLogName(t *testing.T) {
+	for _, tc := range []struct{ service, container, want string }{
+		{"web", "demo-web-1", "web-1"},
+		{"web", "demo-web-12", "web-12"},
+		{"web", "demo-web-run-0123abcd", "demo-web-run-0123abcd"},
+		{"web", "my-nginx", "my-nginx"},
+		{"web", "demo-web-", "demo-web-"},
+		{"api", "demo-web-1", "demo-web-1"},
+	} {
+		if got := logName("demo", tc.service, tc.container); got != tc.want {
+			t.Errorf("logName(demo, %s, %s) = %q, want %q", tc.service, tc.container, got, tc.want)
+		}
+	}
+}

@@ -339,7 +339,7 @@ func TestRootUpExitCodeFrom(t *testing.T) {
 	if code != 3 {
 		t.Errorf("exit %d, want the tests' 3\n%s%s", code, out, errOut)
 	}
-	for _, want := range []string{`(?m)^` + e.project + `-tests-1 +\| tests-ran$`, `(?m)^` + e.project + `-tests-1 exited with code 3$`, `(?m)^Aborting on container exit\.\.\.$`} {
+	for _, want := range []string{`(?m)^tests-1 +\| tests-ran$`, `(?m)^tests-1 exited with code 3$`, `(?m)^Aborting on container exit\.\.\.$`} {
 		if !regexp.MustCompile(want).MatchString(out) {
 			t.Errorf("no %s in:\n%s", want, out)
 		}
@@ -355,7 +355,7 @@ func TestRootUpExitCodeFrom(t *testing.T) {
 	e.mustRun("down", "-t", "1")
 	e.writeStack("services:\n  job:\n    image: busybox\n    command: [sh, -c, 'echo job-done']\n  other:\n    image: busybox\n    command: [sh, -c, 'exit 2']\n")
 	code, out, _ = e.run("up")
-	if code != 0 || !strings.Contains(out, e.project+"-job-1 exited with code 0") || !strings.Contains(out, e.project+"-other-1 exited with code 2") {
+	if code != 0 || !strings.Contains(out, "job-1 exited with code 0") || !strings.Contains(out, "other-1 exited with code 2") {
 		t.Errorf("plain foreground up: exit %d\n%s", code, out)
 	}
 	code, out, _ = e.run("up", "--abort-on-container-exit", "--attach", "other")

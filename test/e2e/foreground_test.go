@@ -42,7 +42,7 @@ func TestRootForegroundUp(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	want := e.project + "-client-1  | hello from busybox"
+	want := "\nclient-1  | hello from busybox"
 	for i := 0; i < 100 && !strings.Contains(out.String(), want); i++ {
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -98,7 +98,7 @@ func TestRootForegroundFlags(t *testing.T) {
 	if code != 4 {
 		t.Errorf("--abort-on-container-failure: exit %d, want bad's 4\n%s%s", code, out, errOut)
 	}
-	for _, want := range []string{`(?m)` + e.project + `-job-1.* exited with code 0`, `(?m)` + e.project + `-bad-1.* exited with code 4`, `(?m)^Aborting on container exit\.\.\.$`, "\x1b\\["} {
+	for _, want := range []string{`(?m)^\x1b\[[0-9;]*mjob-1\x1b\[0m exited with code 0$`, `(?m)^\x1b\[[0-9;]*mbad-1\x1b\[0m exited with code 4$`, `(?m)^Aborting on container exit\.\.\.$`, "\x1b\\["} {
 		if !regexp.MustCompile(want).MatchString(out) {
 			t.Errorf("--abort-on-container-failure: no %q in:\n%s", want, out)
 		}
@@ -125,11 +125,11 @@ func TestRootForegroundFlags(t *testing.T) {
 
 	// db and bad ran before: what they printed then is not shown again.
 	code, out, errOut = e.run("up", "-t", "1", "--attach-dependencies", "bad")
-	if code != 0 || len(regexp.MustCompile(`(?m)^`+e.project+`-db-1 +\| db-up$`).FindAllString(out, -1)) != 1 ||
-		len(regexp.MustCompile(`(?m)^`+e.project+`-bad-1 +\| bad-line$`).FindAllString(out, -1)) != 1 {
+	if code != 0 || len(regexp.MustCompile(`(?m)^db-1 +\| db-up$`).FindAllString(out, -1)) != 1 ||
+		len(regexp.MustCompile(`(?m)^bad-1 +\| bad-line$`).FindAllString(out, -1)) != 1 {
 		t.Errorf("--attach-dependencies bad: exit %d, want db's and bad's output of this run, once\n%s%s", code, out, errOut)
 	}
-	if !strings.Contains(out, e.project+"-bad-1 exited with code 4") {
+	if !strings.Contains(out, "\nbad-1 exited with code 4") {
 		t.Errorf("--attach-dependencies bad: no exit line for bad\n%s", out)
 	}
 	if ps := e.ps(); ps["db"].State != "running" {
