@@ -212,8 +212,8 @@ func (o foregroundOptions) check(p *spec.Project, detach, wait bool) error {
 
 // attached are the services a foreground up shows the output of, as
 // compose's: those of --attach; otherwise the named ones (all when none
-// is), with their dependencies under --attach-dependencies; less those of
-// --no-attach.
+// is), with their dependencies under --attach-dependencies, but for those
+// with attach: false; less those of --no-attach.
 func (o foregroundOptions) attached(p *spec.Project, services, profiles []string) ([]string, error) {
 	attached := o.attach
 	if len(attached) == 0 {
@@ -227,6 +227,10 @@ func (o foregroundOptions) attached(p *spec.Project, services, profiles []string
 			}
 			attached = sel.Services()
 		}
+		attached = slices.DeleteFunc(slices.Clone(attached), func(s string) bool {
+			svc := p.Services[s]
+			return svc != nil && svc.Attach != nil && !*svc.Attach
+		})
 	}
 	return slices.DeleteFunc(slices.Clone(attached), func(s string) bool { return slices.Contains(o.noAttach, s) }), nil
 }

@@ -92,6 +92,7 @@ func TestForegroundOptions(t *testing.T) {
 		"api": {Name: "api", Image: "busybox", DependsOn: map[string]spec.DependsOn{"db": {Condition: spec.ConditionStarted, Required: true}}},
 		"web": {Name: "web", Image: "busybox", DependsOn: map[string]spec.DependsOn{"api": {Condition: spec.ConditionStarted, Required: true}}},
 		"log": {Name: "log", Image: "busybox"},
+		"mute": {Name: "mute", Image: "busybox", Attach: new(false)},
 	}}
 	for _, tc := range []struct {
 		name     string
@@ -99,7 +100,9 @@ func TestForegroundOptions(t *testing.T) {
 		services []string
 		want     string
 	}{
-		{"all", foregroundOptions{}, nil, "api db log web"},
+		{"all but attach: false", foregroundOptions{}, nil, "api db log web"},
+		{"attach: false named", foregroundOptions{}, []string{"mute", "web"}, "web"},
+		{"--attach wins over attach: false", foregroundOptions{attach: []string{"mute"}}, nil, "mute"},
 		{"the named ones", foregroundOptions{}, []string{"web"}, "web"},
 		{"with their dependencies", foregroundOptions{attachDependencies: true}, []string{"web"}, "api db web"},
 		{"--attach", foregroundOptions{attach: []string{"db"}}, []string{"web"}, "db"},
