@@ -88,10 +88,10 @@ func FuzzDockerConfig(f *testing.F) {
 // compose's up decides it (cmd/compose/up.go).
 func TestForegroundOptions(t *testing.T) {
 	p := &spec.Project{Name: "p", Services: map[string]*spec.Service{
-		"db":  {Name: "db", Image: "busybox"},
-		"api": {Name: "api", Image: "busybox", DependsOn: map[string]spec.DependsOn{"db": {Condition: spec.ConditionStarted, Required: true}}},
-		"web": {Name: "web", Image: "busybox", DependsOn: map[string]spec.DependsOn{"api": {Condition: spec.ConditionStarted, Required: true}}},
-		"log": {Name: "log", Image: "busybox"},
+		"db":   {Name: "db", Image: "busybox"},
+		"api":  {Name: "api", Image: "busybox", DependsOn: map[string]spec.DependsOn{"db": {Condition: spec.ConditionStarted, Required: true}}},
+		"web":  {Name: "web", Image: "busybox", DependsOn: map[string]spec.DependsOn{"api": {Condition: spec.ConditionStarted, Required: true}}},
+		"log":  {Name: "log", Image: "busybox"},
 		"mute": {Name: "mute", Image: "busybox", Attach: new(false)},
 	}}
 	for _, tc := range []struct {
