@@ -36,9 +36,12 @@ type RunRequest struct {
 	// dependencies run starts: always, missing or never (run --pull), as
 	// UpRequest.Pull. Without it a missing image is pulled unless the
 	// service's pull_policy says otherwise.
-	Pull   string `json:"pull,omitempty"`
-	Width  uint16 `json:"width,omitempty"`
-	Height uint16 `json:"height,omitempty"`
+	Pull string `json:"pull,omitempty"`
+	// RemoveOrphans removes the containers of services the stack file no
+	// longer has first (run --remove-orphans), as up does.
+	RemoveOrphans bool   `json:"remove_orphans,omitempty"`
+	Width         uint16 `json:"width,omitempty"`
+	Height        uint16 `json:"height,omitempty"`
 }
 
 // RunResult answers a detached run.

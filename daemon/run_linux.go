@@ -38,6 +38,11 @@ func (d *Daemon) startOneOff(ctx context.Context, project string, req api.RunReq
 	if err := checkUp(api.UpRequest{Pull: req.Pull}); err != nil {
 		return nil, fmt.Errorf("run: %w", err)
 	}
+	if req.RemoveOrphans {
+		if err := d.removeOrphans(ctx, p); err != nil {
+			return nil, fmt.Errorf("run: %w", err)
+		}
+	}
 	if deps := base.Dependencies(); !req.NoDeps && len(deps) > 0 {
 		up := api.UpRequest{Project: req.Project, Services: deps, Pull: req.Pull}
 		if err := d.Up(ctx, p, up, func(api.Event) {}); err != nil {
@@ -140,6 +145,24 @@ func (d *Daemon) startOneOff(ctx context.Context, project string, req api.RunReq
 	}
 	d.events.publish(api.Event{Project: project, Service: svc.Name, Container: name, Action: "start", Message: "one-off"})
 	return r, nil
+}
+
+// removeOrphans stops and removes the containers of services p does not
+// have (one-offs aside), as up --remove-orphans does.
+func (d *Daemon) removeOrphans(ctx context.Context, p *spec.Project) error {
+	unlock, err := d.lockProject(p.Name)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	ev := d.reporter(p.Name, func(api.Event) {})
+	var errs []error
+	for _, r := range d.store.list(p.Name) {
+		if !r.OneOff && p.Services[r.Service] == nil {
+			errs = append(errs, d.stopAndRemove(ctx, r, 0, ev))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // serveRun answers POST /projects/{name}/run: a detached run answers the

@@ -86,7 +86,7 @@ func newRunCommand(g *globalOptions) *cobra.Command {
 			}
 			tty := !o.detach && (o.tty || (!o.noTTY && stdioIsTerminal(g)))
 			req := api.RunRequest{Project: data, Service: args[0], Cmd: args[1:], Env: env, User: o.user, Workdir: o.workdir,
-				Name: o.name, Tty: tty, Remove: o.rm, NoDeps: o.noDeps, Detach: o.detach, KeepPorts: keepPorts, UseAliases: o.useAliases, Pull: o.pull}
+				Name: o.name, Tty: tty, Remove: o.rm, NoDeps: o.noDeps, Detach: o.detach, KeepPorts: keepPorts, UseAliases: o.useAliases, Pull: o.pull, RemoveOrphans: o.removeOrphans}
 			if o.entry != "" {
 				if req.Entrypoint, err = spec.SplitShell(o.entry); err != nil {
 					return usageError{fmt.Errorf("--entrypoint: %w", err)}
