@@ -47,3 +47,64 @@ func TestRootUpPullsMissingImage(t *testing.T) {
 	}
 	e.mustRun("down", "-t", "1", "--rmi", "all")
 }
+
+// TestRootPullPushFlags: pull and push stop at the first image they
+// cannot move, and with --ignore-pull-failures / --ignore-push-failures
+// move the others and exit 0, as compose's; --quiet prints no progress.
+func TestRootPullPushFlags(t *testing.T) {
+	e := newEnv(t)
+	reg := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	defer reg.Close()
+	host := strings.TrimPrefix(reg.URL, "http://")
+	archive := filepath.Join(e.dir, "busybox.tar")
+	e.mustRun("image", "save", "busybox", "-o", archive)
+	img, err := tarball.ImageFromPath(archive, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := name.ParseReference(host + "/tools/bb:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(ref, img); err != nil {
+		t.Fatal(err)
+	}
+	// Nothing listens on port 1: its images can be neither pulled nor pushed.
+	const nowhere = "127.0.0.1:1/none/nope:1"
+	e.writeStack("services:\n  good:\n    image: " + host + "/tools/bb:1\n  gone:\n    image: " + nowhere + "\n")
+
+	if code, _, _ := e.run("pull"); code == 0 {
+		t.Error("pull of an image nowhere exited 0")
+	}
+	code, out, errOut := e.run("pull", "--quiet", "--ignore-pull-failures")
+	if code != 0 {
+		t.Fatalf("pull --ignore-pull-failures: exit %d: %s", code, errOut)
+	}
+	if strings.Contains(out+errOut, "Pulled") || !strings.Contains(errOut, nowhere) {
+		t.Errorf("pull --quiet --ignore-pull-failures printed progress or no word of %s:\n%s%s", nowhere, out, errOut)
+	}
+	if ls := e.mustRun("image", "ls"); !strings.Contains(ls, host+"/tools/bb") {
+		t.Errorf("pull --ignore-pull-failures did not pull the good image:\n%s", ls)
+	}
+
+	e.mustRun("image", "tag", "busybox", host+"/team/out:1")
+	e.mustRun("image", "tag", "busybox", nowhere)
+	e.writeStack("services:\n  out:\n    image: " + host + "/team/out:1\n  gone:\n    image: " + nowhere + "\n")
+	if code, _, _ := e.run("push"); code == 0 {
+		t.Error("push to a registry nowhere exited 0")
+	}
+	code, out, errOut = e.run("push", "--quiet", "--ignore-push-failures")
+	if code != 0 {
+		t.Fatalf("push --ignore-push-failures: exit %d: %s", code, errOut)
+	}
+	if strings.Contains(out+errOut, "Pushed") || !strings.Contains(errOut, nowhere) {
+		t.Errorf("push --quiet --ignore-push-failures printed progress or no word of %s:\n%s%s", nowhere, out, errOut)
+	}
+	pushed, err := name.ParseReference(host + "/team/out:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := remote.Head(pushed); err != nil {
+		t.Errorf("push --ignore-push-failures did not push the good image: %v", err)
+	}
+}
