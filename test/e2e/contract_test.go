@@ -94,7 +94,8 @@ configs:
 		t.Error("the secret is a directory")
 	}
 	// Kept out of what stack shows and keeps.
-	shown := e.mustRun("ps", "-a", "--format", "json") + e.mustRun("logs", "db") + e.mustRun("config", "--format", "json")
+	described, _ := json.Marshal(e.psAll()) // what the API says of the containers: env, mounts, labels
+	shown := e.mustRun("ps", "-a", "--format", "json") + e.mustRun("logs", "db") + e.mustRun("config", "--format", "json") + string(described)
 	records, _ := filepath.Glob(filepath.Join(e.root, "projects", "*", "*.json"))
 	for _, f := range append(records, filepath.Join(e.root, "daemon.log")) {
 		data, _ := os.ReadFile(f)
@@ -540,6 +541,49 @@ func TestRootBuildPullsBaseWithCredentials(t *testing.T) {
 }
 
 var _ = fmt.Sprint
+
+// TestRootCredentialHelper: a Docker config whose credHelpers names a
+// helper for the registry: login stores the credentials through
+// docker-credential-NAME (config.json gets at most docker's empty
+// entry), the daemon pulls with what the helper answers, as docker's
+// keychain does, and logout erases them.
+func TestRootCredentialHelper(t *testing.T) {
+	e := newEnv(t)
+	reg := newAuthRegistry(t, "dev", "pw")
+	ref := reg.host + "/base/bb:1"
+	reg.push(t, e, ref)
+	store := filepath.Join(e.dir, "helper-store")
+	e.writeFile("bin/docker-credential-e2e", `#!/bin/sh
+case "$1" in
+store) cat > `+store+` ;;
+get) if [ -f `+store+` ]; then cat `+store+`; else echo "credentials not found in native keychain"; exit 1; fi ;;
+erase) rm -f `+store+` ;;
+list) echo '{}' ;;
+esac
+`, 0o755)
+	config := e.writeFile("docker/config.json", `{"credHelpers":{"`+reg.host+`":"e2e"}}`, 0o600)
+	e.vars = append(e.vars, "DOCKER_CONFIG="+filepath.Dir(config), "PATH="+filepath.Join(e.dir, "bin")+":"+os.Getenv("PATH"))
+	e.stopDaemon() // the next one reads that Docker config and PATH
+	e.writeStack("services:\n  b:\n    image: " + ref + "\n    command: [sleep, '3600']\n")
+	if code, _, errOut := e.run("pull"); code == 0 || !strings.Contains(strings.ToLower(errOut), "unauthorized") {
+		t.Errorf("pull before login: exit %d: %s", code, errOut)
+	}
+	e.mustRun("login", reg.host, "-u", "dev", "--password", "pw")
+	if cfg, _ := os.ReadFile(config); strings.Contains(string(cfg), "ZGV2OnB3") || strings.Contains(string(cfg), `"pw"`) {
+		t.Errorf("login wrote the credentials into config.json, not the helper: %s", cfg)
+	}
+	if kept, _ := os.ReadFile(store); !strings.Contains(string(kept), `"Secret":"pw"`) {
+		t.Errorf("the helper holds %q", kept)
+	}
+	e.mustRun("pull")
+	if ls := e.mustRun("image", "ls"); !strings.Contains(ls, reg.host+"/base/bb") {
+		t.Errorf("pull with the helper's credentials:\n%s", ls)
+	}
+	e.mustRun("logout", reg.host)
+	if _, err := os.Stat(store); err == nil {
+		t.Error("logout left the helper's credentials")
+	}
+}
 
 // TestRootSecretsExample runs examples/secrets as its comment says: up
 // --exit-code-from tests returns 0 once the tests passed against a db
