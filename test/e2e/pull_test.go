@@ -10,13 +10,14 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
 // TestRootUpPullsMissingImage: a service whose image is only in a
 // registry (an in-process one on loopback) is pulled by up, which says so,
-// and runs.
+// and runs; an image whose config has no history has no history rows.
 func TestRootUpPullsMissingImage(t *testing.T) {
 	e := newEnv(t)
 	reg := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
@@ -35,6 +36,32 @@ func TestRootUpPullsMissingImage(t *testing.T) {
 	}
 	if err := remote.Write(ref, img); err != nil {
 		t.Fatal(err)
+	}
+	// The same image with a config without history, as tools other than
+	// docker build write it: history shows no rows, as docker's.
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf = cf.DeepCopy()
+	cf.History = nil
+	bare, err := mutate.ConfigFile(img, cf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bareRef, err := name.ParseReference(host + "/tools/bare:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(bareRef, bare); err != nil {
+		t.Fatal(err)
+	}
+	e.mustRun("image", "pull", host+"/tools/bare:1")
+	if rows := strings.Split(strings.TrimSpace(e.mustRun("image", "history", host+"/tools/bare:1")), "\n"); len(rows) != 1 {
+		t.Errorf("history of an image whose config has none: want the header alone, got\n%s", strings.Join(rows, "\n"))
+	}
+	if rows := strings.Split(strings.TrimSpace(e.mustRun("image", "history", "busybox")), "\n"); len(rows) < 2 {
+		t.Errorf("history of busybox, whose config has some: %q", rows)
 	}
 
 	e.writeStack("services:\n  app:\n    image: " + host + "/tools/bb:1\n    command: [sh, -c, 'echo pulled-and-running; sleep 3600']\n")
