@@ -230,7 +230,7 @@ func (g *globalOptions) runUp(cmd *cobra.Command, o upOptions, args []string) er
 		return nil
 	}
 	if o.watch {
-		go g.watchProject(ctx, c, p, args, true)
+		go g.watchProject(ctx, c, p, args, watchOptions{quiet: true, prune: true})
 	}
 	return g.foreground(ctx, c, p, args, o.contract.foreground, began, stopGrace(cmd, o.timeout), logOptions{noColor: o.noColor, noPrefix: o.noLogPrefix, timestamps: o.timestamps})
 }
