@@ -123,11 +123,14 @@ func TestRootWatchRebuild(t *testing.T) {
 		}
 		return id, all
 	}
+	// The second watch finds app running (--no-up) and hides the build's
+	// output (--quiet).
 	for i, c := range []struct {
-		flag string
-		kept bool
-	}{{"--prune", false}, {"--prune=false", true}} {
-		cmd := exec.Command(stackBin, "watch", c.flag)
+		flag  string
+		kept  bool
+		extra []string
+	}{{"--prune", false, nil}, {"--prune=false", true, []string{"--no-up", "--quiet"}}} {
+		cmd := exec.Command(stackBin, append([]string{"watch", c.flag}, c.extra...)...)
 		cmd.Env, cmd.Dir = e.vars, e.dir
 		var out syncBuffer
 		cmd.Stdout, cmd.Stderr = &out, &out
@@ -162,6 +165,9 @@ func TestRootWatchRebuild(t *testing.T) {
 		}
 		if all[old] != c.kept {
 			t.Errorf("watch %s: the replaced image %s there: %v, want %v", c.flag, old, all[old], c.kept)
+		}
+		if quiet, built := c.extra != nil, strings.Contains(out.String(), "COPY v.txt"); quiet == built {
+			t.Errorf("watch %s %v: build output shown %v:\n%s", c.flag, c.extra, built, out.String())
 		}
 	}
 }
