@@ -77,7 +77,9 @@ func TestRootUpPullsMissingImage(t *testing.T) {
 
 // TestRootPullPushFlags: pull and push stop at the first image they
 // cannot move, and with --ignore-pull-failures / --ignore-push-failures
-// move the others and exit 0, as compose's; --quiet prints no progress.
+// move the others and exit 0, as compose's; --quiet prints no progress,
+// push --include-deps takes the dependencies' images too, and build
+// --push pushes what it built.
 func TestRootPullPushFlags(t *testing.T) {
 	e := newEnv(t)
 	reg := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
@@ -116,11 +118,11 @@ func TestRootPullPushFlags(t *testing.T) {
 
 	e.mustRun("image", "tag", "busybox", host+"/team/out:1")
 	e.mustRun("image", "tag", "busybox", nowhere)
-	e.writeStack("services:\n  out:\n    image: " + host + "/team/out:1\n  gone:\n    image: " + nowhere + "\n")
+	e.writeStack("services:\n  out:\n    image: " + host + "/team/out:1\n    depends_on: [gone]\n  gone:\n    image: " + nowhere + "\n")
 	if code, _, _ := e.run("push"); code == 0 {
 		t.Error("push to a registry nowhere exited 0")
 	}
-	code, out, errOut = e.run("push", "--quiet", "--ignore-push-failures")
+	code, out, errOut = e.run("push", "--quiet", "--ignore-push-failures", "--include-deps", "out")
 	if code != 0 {
 		t.Fatalf("push --ignore-push-failures: exit %d: %s", code, errOut)
 	}
@@ -133,5 +135,17 @@ func TestRootPullPushFlags(t *testing.T) {
 	}
 	if _, err := remote.Head(pushed); err != nil {
 		t.Errorf("push --ignore-push-failures did not push the good image: %v", err)
+	}
+
+	// build --push pushes what it built.
+	e.writeFile("app/Dockerfile", "FROM busybox\nRUN echo built > /built\n", 0o644)
+	e.writeStack("services:\n  built:\n    build: ./app\n    image: " + host + "/team/built:1\n")
+	e.mustRun("build", "--push")
+	built, err := name.ParseReference(host + "/team/built:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := remote.Head(built); err != nil {
+		t.Errorf("build --push: %v", err)
 	}
 }
