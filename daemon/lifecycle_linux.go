@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -96,7 +97,9 @@ func (d *Daemon) Lifecycle(ctx context.Context, project, op string, req api.Stop
 				err = d.startRecord(ctx, r)
 			}
 		case "kill":
-			err = rt.Kill(ctx, r.ID, sig)
+			if err = rt.Kill(ctx, r.ID, sig); err == nil && sig == unix.SIGKILL {
+				waitNotRunning(ctx, rt, r.ID, killWait)
+			}
 		case "pause":
 			err = rt.Pause(r.ID)
 		case "unpause":
@@ -154,4 +157,23 @@ func healthDetail(output string) string {
 		return ": " + out
 	}
 	return ""
+}
+
+// killWait bounds how long kill waits for a container it sent SIGKILL to
+// be gone, as docker's kill does (moby daemon/kill.go), so that a start
+// right after finds it stopped rather than still dying.
+const killWait = 10 * time.Second
+
+// waitNotRunning polls id's state until it is neither running nor paused,
+// ctx ends or limit passes. A restart policy may bring the container back
+// at once; the poll is short enough to see it stopped in between, and it
+// gives up after limit anyway.
+func waitNotRunning(ctx context.Context, rt *runtime.Manager, id string, limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		if st, err := rt.State(id); err != nil || st.Status != runtime.Running && st.Status != runtime.Paused {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

@@ -73,3 +73,21 @@ func TestRootRestartDependents(t *testing.T) {
 		t.Errorf("restart dbb: exit %d: %s", code, errOut)
 	}
 }
+
+// TestRootKillThenStart: kill (SIGKILL) returns once the container is
+// gone, as docker's kill, so a start right after starts it again rather
+// than finding it still dying.
+func TestRootKillThenStart(t *testing.T) {
+	e := newEnv(t)
+	e.writeStack("services:\n  app:\n    image: busybox\n    command: [sleep, '3600']\n")
+	e.mustRun("up", "-d")
+	for i := 0; i < 5; i++ {
+		e.mustRun("kill", "app")
+		if out := e.mustProgress("start", "app"); !strings.Contains(out, e.project+"-app-1  Started") {
+			t.Fatalf("start right after kill (round %d) did not start app:\n%s", i, out)
+		}
+		if st := e.ps()["app"].State; st != "running" {
+			t.Fatalf("after kill and start (round %d): %s", i, st)
+		}
+	}
+}
