@@ -38,6 +38,14 @@ func progressOf(ev api.Event) (progressEvent, bool) {
 			text = "Removed"
 		}
 		return progressEvent{ID: "Network " + name, Text: text, Status: statusDone}, true
+	case "network-in-use", "volume-in-use":
+		// What down SERVICE... leaves to the containers that stay, in
+		// compose's words.
+		kind := "Network "
+		if ev.Action == "volume-in-use" {
+			kind = "Volume "
+		}
+		return progressEvent{ID: kind + ev.Message, Text: "Resource is still in use", Status: statusWarning}, true
 	case "volume-create", "volume-remove":
 		text := "Created"
 		if ev.Action == "volume-remove" {

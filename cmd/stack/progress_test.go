@@ -123,3 +123,38 @@ func TestProgressTTYSummary(t *testing.T) {
 		t.Errorf("timers: db %q, php build %q; want 2.1s and 3.0s", frame[3], frame[1])
 	}
 }
+
+// TestProgressStoppingTimer: while a container uses its grace period the
+// terminal display shows it Stopping with the time so far, as compose's
+// down and stop do, then Stopped with the time it took.
+func TestProgressStoppingTimer(t *testing.T) {
+	var out bytes.Buffer
+	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	p := newTTYProgress(&out, "Stopping", false, func() time.Time { return clock }, func() (int, int) { return 72, 24 })
+	event := func(action string) {
+		pe, ok := progressOf(api.Event{Action: action, Container: "demo-web-1"})
+		if !ok {
+			t.Fatalf("no progress for %q", action)
+		}
+		p.Event(pe)
+	}
+	line := func() string {
+		frame := p.frame()
+		if len(frame) != 2 {
+			t.Fatalf("frame:\n%s", strings.Join(frame, "\n"))
+		}
+		return strings.Join(strings.Fields(frame[1]), " ")
+	}
+	event("stopping")
+	clock = clock.Add(4200 * time.Millisecond)
+	if got, want := line(), "Container demo-web-1 Stopping 4.2s"; !strings.HasSuffix(got, want) {
+		t.Errorf("while stopping: %q, want it to end in %q", got, want)
+	}
+	clock = clock.Add(5800 * time.Millisecond)
+	event("stop")
+	clock = clock.Add(time.Second)
+	if got, want := line(), "✔ Container demo-web-1 Stopped 10.0s"; got != want {
+		t.Errorf("once stopped: %q, want %q", got, want)
+	}
+	p.Done()
+}
