@@ -111,8 +111,16 @@ func New(opts Options) (_ *Manager, retErr error) {
 	if m.ipam, err = ipam.New(ipam.Options{Path: filepath.Join(m.root, ipamFile), Pool: opts.Pool}); err != nil {
 		return nil, fmt.Errorf("network: %w", err)
 	}
-	if m.st, err = loadState(filepath.Join(m.root, stateFile)); err != nil {
+	if m.st, err = loadState(m.root); err != nil {
 		return nil, fmt.Errorf("network: load state: %w", err)
+	}
+	// The addresses are the containers' to keep (see ipam.Network).
+	for _, id := range slices.Sorted(maps.Keys(m.st.Containers)) {
+		for _, ep := range m.st.Containers[id].Endpoints {
+			if err := m.ipam.Restore(ep.Network, id, ep.IP.Addr()); err != nil {
+				m.log.Warn("restore an address", "container", id, "err", err)
+			}
+		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(m.st.Networks)) {
 		n, ok := m.ipam.Network(name)
@@ -226,7 +234,7 @@ func (m *Manager) CreateNetwork(ctx context.Context, cfg NetworkConfig) (_ Netwo
 		return NetworkStatus{}, fmt.Errorf("create network %q: %w", cfg.Name, err)
 	}
 	m.st.Networks[cfg.Name] = ns
-	if err := m.save(); err != nil {
+	if err := m.saveNetworks(); err != nil {
 		return NetworkStatus{}, err
 	}
 	return m.status(ns), nil
@@ -295,7 +303,7 @@ func (m *Manager) removeNetworkLocked(ns *networkState) error {
 	errs = append(errs, m.deleteLink(ns.Bridge))
 	errs = append(errs, m.ipam.RemoveNetwork(name))
 	delete(m.st.Networks, name)
-	errs = append(errs, m.save())
+	errs = append(errs, m.saveNetworks())
 	return errors.Join(errs...)
 }
 
@@ -315,8 +323,9 @@ func (m *Manager) deleteLink(name string) error {
 	return nil
 }
 
-func (m *Manager) save() error {
-	if err := m.st.save(filepath.Join(m.root, stateFile)); err != nil {
+// saveNetworks writes the networks' state (not the containers').
+func (m *Manager) saveNetworks() error {
+	if err := m.st.saveNetworks(m.root); err != nil {
 		return fmt.Errorf("save network state: %w", err)
 	}
 	return nil
@@ -407,22 +416,13 @@ func (m *Manager) Setup(ctx context.Context, cfg AttachConfig) (_ Status, retErr
 		return Status{}, fmt.Errorf("set up network of %q: a namespace both given and made later: %w", id, errdefs.ErrInvalidArgument)
 	}
 	cs.Later = cfg.NetNSLater
-	var ns *netNS
-	if !cs.Later {
-		if cs.NetNSPath == "" {
-			cs.NetNSPath = filepath.Join(m.root, netnsDir, id)
-			if err := createNetNS(cs.NetNSPath); err != nil {
-				return Status{}, fmt.Errorf("set up network of %q: %w", id, err)
-			}
-			cs.OwnNetNS = true
-		}
-		if ns, err = openNetNS(cs.NetNSPath); err != nil {
-			return Status{}, fmt.Errorf("set up network of %q: %w", id, err)
-		}
-		defer ns.close()
+	if cs.NetNSPath == "" && !cs.Later {
+		cs.NetNSPath = filepath.Join(m.root, netnsDir, id)
+		cs.OwnNetNS = true
 	}
-
-	routed := false
+	// Everything the container gets is decided, then written down,
+	// before any of it exists: a crash from here on leaves a state that
+	// names what Teardown (or the sweep at start) must remove.
 	for i, epc := range cfg.Networks {
 		nst := m.st.Networks[epc.Network]
 		addr, err := m.ipam.Allocate(epc.Network, id, epc.IPv4Address)
@@ -441,16 +441,8 @@ func (m *Manager) Setup(ctx context.Context, cfg AttachConfig) (_ Status, retErr
 			ep.DNS = netip.AddrPortFrom(nst.Config.Gateway, uint16(m.dnsPort))
 		}
 		cs.Endpoints = append(cs.Endpoints, ep)
-		defaultRoute := !nst.Config.Internal && !routed
-		routed = routed || defaultRoute
-		if ns == nil {
-			continue // Plug wires it
-		}
-		if err := m.setupVeth(ns.h, ns.nl, id, nst, ep, defaultRoute); err != nil {
-			return Status{}, fmt.Errorf("set up network of %q on %q: %w", id, epc.Network, err)
-		}
 	}
-
+	var ports []nat.Port
 	if len(reqs) > 0 {
 		pub := m.publishNetwork(cfg)
 		var cip netip.Addr
@@ -459,22 +451,44 @@ func (m *Manager) Setup(ctx context.Context, cfg AttachConfig) (_ Status, retErr
 				cip = ep.IP.Addr()
 			}
 		}
-		var ports []nat.Port
 		for i, r := range reqs {
 			ports = append(ports, nat.Port{Protocol: r.proto, HostIP: r.hostIP, HostPort: keys[i].port, ContainerIP: cip, ContainerPort: r.containerPort, Bridge: pub.Bridge})
 			cs.Ports = append(cs.Ports, PortBinding{Protocol: r.proto, HostIP: r.hostIP, HostPort: keys[i].port, ContainerIP: cip, ContainerPort: r.containerPort})
 		}
+	}
+	if err := saveContainer(m.root, id, cs); err != nil {
+		return Status{}, fmt.Errorf("set up network of %q: record it: %w", id, err)
+	}
+	m.st.Containers[id] = cs
+
+	if !cs.Later { // else Plug wires each namespace the container makes
+		if cs.OwnNetNS {
+			if err := createNetNS(cs.NetNSPath); err != nil {
+				return Status{}, fmt.Errorf("set up network of %q: %w", id, err)
+			}
+		}
+		ns, err := openNetNS(cs.NetNSPath)
+		if err != nil {
+			return Status{}, fmt.Errorf("set up network of %q: %w", id, err)
+		}
+		defer ns.close()
+		routed := false
+		for _, ep := range cs.Endpoints {
+			nst := m.st.Networks[ep.Network]
+			defaultRoute := !nst.Config.Internal && !routed
+			routed = routed || defaultRoute
+			if err := m.setupVeth(ns.h, ns.nl, id, nst, ep, defaultRoute); err != nil {
+				return Status{}, fmt.Errorf("set up network of %q on %q: %w", id, ep.Network, err)
+			}
+		}
+	}
+	if len(ports) > 0 {
 		if err := m.rules.AddPorts(id, ports); err != nil {
 			return Status{}, fmt.Errorf("set up network of %q: publish ports: %w", id, err)
 		}
 	}
 	if err := m.addRecords(id, cs); err != nil {
 		return Status{}, fmt.Errorf("set up network of %q: %w", id, err)
-	}
-	m.st.Containers[id] = cs
-	if err := m.save(); err != nil {
-		delete(m.st.Containers, id)
-		return Status{}, err
 	}
 	return statusOf(cs), nil
 }
@@ -692,7 +706,7 @@ func (m *Manager) teardownLocked(id string, cs *containerState) error {
 	}
 	if _, ok := m.st.Containers[id]; ok {
 		delete(m.st.Containers, id)
-		errs = append(errs, m.save())
+		errs = append(errs, removeContainerState(m.root, id))
 	}
 	return errors.Join(errs...)
 }
