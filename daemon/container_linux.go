@@ -54,9 +54,9 @@ func (d *Daemon) createContainer(ctx context.Context, p *spec.Project, r *record
 	if err := os.MkdirAll(filepath.Dir(dir), 0o711); err != nil {
 		return fmt.Errorf("create container %s: %w", r.Name, err)
 	}
-	useNS, why := d.serviceUserNS(p, svc)
-	if why != "" {
-		r.warnings = append(r.warnings, why)
+	useNS, err := d.serviceUserNS(p, svc)
+	if err != nil {
+		return err
 	}
 	if useNS && r.UserNS == nil {
 		// Recorded before anything of the container uses it.

@@ -100,33 +100,46 @@ func (d *Daemon) usernsEnabled() bool {
 	return d.cfg.UserNS.Mode != UserNSHost
 }
 
-// serviceUserNS says whether a container of svc gets a user namespace,
-// and when the daemon's default would give it one but the service cannot
-// have it, why not (said as a warning).
-func (d *Daemon) serviceUserNS(p *spec.Project, svc *spec.Service) (bool, string) {
+// serviceUserNS says whether a container of svc gets a user namespace.
+// A service the daemon's default would give one but that cannot have it
+// is an error that names the fix, never a silent fallback to the host's
+// root: privileged (all of the host's capabilities, the host's devices),
+// and a network namespace shared with another service (it belongs to one
+// user namespace, and the two would need to share it).
+func (d *Daemon) serviceUserNS(p *spec.Project, svc *spec.Service) (bool, error) {
 	if !d.usernsEnabled() || svc.UsernsMode == "host" {
-		return false, ""
+		return false, nil
 	}
-	why := ""
+	fix := fmt.Sprintf("set userns_mode: host on service %q to run it as the host's root (or run the daemon with --userns-remap host)", svc.Name)
 	switch {
 	case svc.Privileged:
-		why = "privileged"
-	case svc.NetworkMode == "host" || strings.HasPrefix(svc.NetworkMode, "service:"):
-		// A shared network namespace belongs to one user namespace: the
-		// host's, so that both containers have their capabilities in it.
-		why = "network_mode " + svc.NetworkMode
-	default:
-		for _, name := range sortedKeys(p.Services) {
-			if p.Services[name].NetworkMode == "service:"+svc.Name {
-				why = "service " + name + " shares its network namespace (network_mode: service:" + svc.Name + ")"
-				break
+		return false, fmt.Errorf("service %q: privileged: true needs the host's user namespace, and containers get one of their own by default: %s: %w", svc.Name, fix, errdefs.ErrInvalidArgument)
+	case svc.NetworkMode == "host":
+		return false, fmt.Errorf("service %q: network_mode: host needs the host's user namespace: %s: %w", svc.Name, fix, errdefs.ErrInvalidArgument)
+	case strings.HasPrefix(svc.NetworkMode, "service:"):
+		target := strings.TrimPrefix(svc.NetworkMode, "service:")
+		return false, fmt.Errorf("service %q: network_mode: %s shares the network namespace of %q, which belongs to that container's user namespace: set userns_mode: host on both %q and %q: %w", svc.Name, svc.NetworkMode, target, svc.Name, target, errdefs.ErrInvalidArgument)
+	}
+	for _, name := range sortedKeys(p.Services) {
+		if p.Services[name].NetworkMode == "service:"+svc.Name {
+			return false, fmt.Errorf("service %q: service %q shares its network namespace (network_mode: service:%s), which would belong to %q's user namespace: set userns_mode: host on both %q and %q: %w", svc.Name, name, svc.Name, svc.Name, svc.Name, name, errdefs.ErrInvalidArgument)
+		}
+	}
+	return true, nil
+}
+
+// checkUserNS checks every service of names before anything is created
+// (see serviceUserNS), and returns all the refusals at once.
+func (d *Daemon) checkUserNS(p *spec.Project, names []string) error {
+	var errs []error
+	for _, name := range names {
+		if svc := p.Services[name]; svc != nil {
+			if _, err := d.serviceUserNS(p, svc); err != nil {
+				errs = append(errs, err)
 			}
 		}
 	}
-	if why != "" {
-		return false, fmt.Sprintf("runs in the host's user namespace: %s (set userns_mode: host to say so and silence this)", why)
-	}
-	return true, ""
+	return errors.Join(errs...)
 }
 
 // usernsPool returns the daemon's pool, reading (and when needed
@@ -150,6 +163,9 @@ func resolvePool(c UserNSConfig) (*usernsPool, error) {
 	if c.Range != "" {
 		start, count, err := parseIDRange(c.Range)
 		if err != nil {
+			return nil, err
+		}
+		if err := checkConfiguredRange(c, start, count); err != nil {
 			return nil, err
 		}
 		return &usernsPool{UID: start, GID: start, Ranges: usernsBlocks(count)}, nil
@@ -181,6 +197,33 @@ func resolvePool(c UserNSConfig) (*usernsPool, error) {
 		return nil, fmt.Errorf("the %s entries of %s and %s hold fewer than %d IDs, one container's range: %w", user, uidFile, gidFile, usernsSize, errdefs.ErrFailedPrecondition)
 	}
 	return &pool, nil
+}
+
+// checkConfiguredRange refuses a userns-range that holds IDs of the
+// host's users or groups, or of another user's entry in the subordinate
+// ID files (the "stack" entry, ours, is allowed: it may be the same
+// range).
+func checkConfiguredRange(c UserNSConfig, start, count uint32) error {
+	for _, kind := range []struct{ file, name string }{{c.SubUIDFile, "subuid"}, {c.SubGIDFile, "subgid"}} {
+		if high := hostMaxID(kind.name); uint64(start) <= high {
+			return fmt.Errorf("userns-range %d:%d holds IDs of the host's users or groups (up to %d): start it above: %w", start, count, high, errdefs.ErrInvalidArgument)
+		}
+		path := kind.file
+		if path == "" {
+			path = "/etc/" + kind.name
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			continue // no file, no other user's entries
+		}
+		entries, _ := parseSubIDs(data)
+		for _, e := range entries {
+			if e.Name != defaultSubIDUser && e.Name != c.User && overlaps(uint64(start), uint64(count), uint64(e.Start), uint64(e.Count)) {
+				return fmt.Errorf("userns-range %d:%d overlaps %s's entry of %s (%s): containers would share IDs with that user's: %w", start, count, e.Name, path, e, errdefs.ErrInvalidArgument)
+			}
+		}
+	}
+	return nil
 }
 
 // subIDEntry returns user's entry in the subordinate ID file path,
@@ -313,7 +356,12 @@ func (s *recordStore) allocateUserNS(r *record, pool *usernsPool) error {
 }
 
 // withUserNS gives the container's spec its user namespace and maps.
+// Docker's ping_group_range (every gid) names gids the namespace does
+// not map, which the kernel refuses there: it becomes every mapped gid.
 func withUserNS(s *specs.Spec, u *usernsRange) {
+	if s.Linux.Sysctl["net.ipv4.ping_group_range"] == "0 2147483647" {
+		s.Linux.Sysctl["net.ipv4.ping_group_range"] = fmt.Sprintf("0 %d", u.Size-1)
+	}
 	s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
 	s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: u.UID, Size: u.Size}}
 	s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: u.GID, Size: u.Size}}

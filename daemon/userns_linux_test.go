@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/stack-dev/stack/internal/errdefs"
+	"github.com/stack-dev/stack/spec"
 )
 
 func TestResolvePoolAddsEntry(t *testing.T) {
@@ -51,7 +52,20 @@ func TestResolvePoolRefusals(t *testing.T) {
 	if !errors.Is(err, errdefs.ErrFailedPrecondition) {
 		t.Errorf("a user without entries: %v, want a failed precondition", err)
 	}
-	if p, err := resolvePool(UserNSConfig{Range: "3000000000:196608"}); err != nil || *p != (usernsPool{3000000000, 3000000000, 3}) {
+	// An entry over the host's users (root, nobody at 65534 at least).
+	os.WriteFile(uidFile, []byte("stack:1000:655360\n"), 0o644)
+	_, err = resolvePool(UserNSConfig{SubUIDFile: uidFile, SubGIDFile: gidFile})
+	if !errors.Is(err, errdefs.ErrFailedPrecondition) || !strings.Contains(err.Error(), "highest user or group ID") {
+		t.Errorf("an entry over the host's users: %v, want a failed precondition", err)
+	}
+	os.WriteFile(uidFile, []byte("alice:3000100000:65536\n"), 0o644)
+	if _, err := resolvePool(UserNSConfig{Range: "3000000000:196608", SubUIDFile: uidFile, SubGIDFile: gidFile}); !errors.Is(err, errdefs.ErrInvalidArgument) || !strings.Contains(err.Error(), "alice") {
+		t.Errorf("a configured range over alice's entry: %v, want it refused naming alice", err)
+	}
+	if _, err := resolvePool(UserNSConfig{Range: "1000:65536", SubUIDFile: uidFile, SubGIDFile: gidFile}); !errors.Is(err, errdefs.ErrInvalidArgument) {
+		t.Errorf("a configured range over the host's users: %v, want it refused", err)
+	}
+	if p, err := resolvePool(UserNSConfig{Range: "3000000000:196608", SubUIDFile: gidFile, SubGIDFile: gidFile}); err != nil || *p != (usernsPool{3000000000, 3000000000, 3}) {
 		t.Errorf("configured range: %+v %v", p, err)
 	}
 }
@@ -122,5 +136,56 @@ func TestAllocateUserNS(t *testing.T) {
 	d := rec("d")
 	if err := reloaded.allocateUserNS(d, pool); err != nil || d.UserNS.UID != b.UserNS.UID {
 		t.Errorf("after b's removal: %+v %v, want b's range back (%d)", d.UserNS, err, b.UserNS.UID)
+	}
+}
+
+// TestServiceUserNS: with the daemon's default on, a service gets a user
+// namespace unless it opts out; privileged and shared network namespaces
+// are refused with the fix, never quietly given the host's root.
+func TestServiceUserNS(t *testing.T) {
+	p := &spec.Project{Name: "p", Services: map[string]*spec.Service{
+		"web":     {Name: "web"},
+		"out":     {Name: "out", UsernsMode: "host"},
+		"priv":    {Name: "priv", Privileged: true},
+		"privok":  {Name: "privok", Privileged: true, UsernsMode: "host"},
+		"hostnet": {Name: "hostnet", NetworkMode: "host"},
+		"side":    {Name: "side", NetworkMode: "service:db"},
+		"db":      {Name: "db"},
+		"side2":   {Name: "side2", NetworkMode: "service:db2", UsernsMode: "host"},
+		"db2":     {Name: "db2", UsernsMode: "host"},
+	}}
+	tests := []struct {
+		service string
+		want    bool
+		errHas  string // empty: no error
+	}{
+		{"web", true, ""},
+		{"out", false, ""},
+		{"priv", false, `set userns_mode: host on service "priv"`},
+		{"privok", false, ""},
+		{"hostnet", false, "network_mode: host"},
+		{"side", false, `set userns_mode: host on both "side" and "db"`},
+		{"db", false, `set userns_mode: host on both "db" and "side"`},
+		{"side2", false, ""},
+		{"db2", false, ""},
+	}
+	d := &Daemon{}
+	for _, tt := range tests {
+		t.Run(tt.service, func(t *testing.T) {
+			got, err := d.serviceUserNS(p, p.Services[tt.service])
+			if tt.errHas == "" && err != nil || tt.errHas != "" && (err == nil || !strings.Contains(err.Error(), tt.errHas) || !errors.Is(err, errdefs.ErrInvalidArgument)) {
+				t.Fatalf("error %v, want one containing %q", err, tt.errHas)
+			}
+			if got != tt.want {
+				t.Errorf("user namespace %v, want %v", got, tt.want)
+			}
+		})
+	}
+	if err := d.checkUserNS(p, []string{"web", "priv", "side"}); err == nil || !strings.Contains(err.Error(), `"priv"`) || !strings.Contains(err.Error(), `"side"`) {
+		t.Errorf("checkUserNS: %v, want both refusals", err)
+	}
+	host := &Daemon{cfg: Config{UserNS: UserNSConfig{Mode: UserNSHost}}}
+	if got, err := host.serviceUserNS(p, p.Services["priv"]); got || err != nil {
+		t.Errorf("daemon default host: %v %v, want the host's namespace", got, err)
 	}
 }
