@@ -203,7 +203,7 @@ func (m *Manager) Exec(ctx context.Context, id string, cfg ExecConfig) (*Process
 	p := &Process{m: m}
 	var start func() error
 	if userns != nil {
-		start, err = p.forkInUserNS(cmd, userns)
+		start, err = p.forkInUserNS(cmd, b.Spec, userns)
 		if err != nil {
 			child.Close()
 			return nil, fmt.Errorf("exec in %q: %w", id, err)
@@ -304,7 +304,7 @@ func joinMountNS() error {
 // userns (see [Manager.Exec]): its stdio as descriptors (pipes and copying
 // goroutines for what is not a file, as os/exec makes them), then the
 // fork. The returned function runs on the locked thread.
-func (p *Process) forkInUserNS(cmd *exec.Cmd, userns *os.File) (func() error, error) {
+func (p *Process) forkInUserNS(cmd *exec.Cmd, spec *specs.Spec, userns *os.File) (func() error, error) {
 	exe, err := linux.Open(cmd.Path, unix.O_RDONLY, 0)
 	if err != nil {
 		return nil, err
@@ -354,6 +354,10 @@ func (p *Process) forkInUserNS(cmd *exec.Cmd, userns *os.File) (func() error, er
 			go func() { defer p.copies.Done(); defer pr.Close(); io.Copy(w, pr) }()
 		})
 		p.onFail = append(p.onFail, func() { pr.Close(); p.copies.Done() })
+	}
+	if err := chownStdio(spec, stdio); err != nil {
+		p.closeStdio()
+		return nil, err
 	}
 	files := append(stdio, cmd.ExtraFiles...)
 	return func() error {

@@ -111,6 +111,9 @@ func (s *shim) create() (ln net.Listener, retErr error) {
 		if outputs, readEnds, err = createOutputs(s.dir); err != nil {
 			return nil, err
 		}
+		if err := chownStdio(spec, outputs[:]); err != nil {
+			return nil, err
+		}
 	}
 	flags, joins, err := namespaceFlags(spec.Linux.Namespaces, s.b.NetNS)
 	if err != nil {

@@ -286,3 +286,42 @@ func bindDevice(dest, host string) error {
 	f.Close()
 	return linux.Mount(host, dest, "", unix.MS_BIND, "")
 }
+
+// chownStdio gives the container's root the pipes and FIFOs among files,
+// the process's stdio: opening /proc/self/fd/2 (/dev/stderr, which
+// nginx's and php-fpm's logs are) checks the inode's owner, and an owner
+// the namespace does not map is nobody there, whose 0600 pipe its root
+// cannot open. runc's fixStdioPermissions does the same. Other files
+// (/dev/null, sockets, the caller's own files) keep their owners.
+func chownStdio(s *specs.Spec, files []*os.File) error {
+	if !hasUserNS(s) {
+		return nil
+	}
+	uid, gid := -1, -1
+	for _, m := range s.Linux.UIDMappings {
+		if m.ContainerID == 0 {
+			uid = int(m.HostID)
+		}
+	}
+	for _, m := range s.Linux.GIDMappings {
+		if m.ContainerID == 0 {
+			gid = int(m.HostID)
+		}
+	}
+	for _, f := range files {
+		if f == nil {
+			continue
+		}
+		var st unix.Stat_t
+		if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+			return &os.PathError{Op: "fstat", Path: f.Name(), Err: err}
+		}
+		if st.Mode&unix.S_IFMT != unix.S_IFIFO {
+			continue
+		}
+		if err := unix.Fchown(int(f.Fd()), uid, gid); err != nil {
+			return &os.PathError{Op: "fchown", Path: f.Name(), Err: err}
+		}
+	}
+	return nil
+}

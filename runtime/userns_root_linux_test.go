@@ -34,7 +34,7 @@ func withUserNS(spec *specs.Spec, base uint32) *specs.Spec {
 
 // shiftedRootfs is a busybox rootfs owned by the range from base, as an
 // idmapped overlay shows its caller the image's files.
-func shiftedRootfs(t *testing.T, base uint32) string {
+func shiftedRootfs(t testing.TB, base uint32) string {
 	t.Helper()
 	root := testutil.BusyboxRootfs(t)
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
@@ -93,6 +93,7 @@ echo "sysctl $(cat /proc/sys/net/ipv4/ip_unprivileged_port_start) $(cat /proc/sy
 echo zero | cat > /dev/null && echo "null ok"
 echo "memory $(cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max)"
 echo "lo $(cat /sys/class/net/lo/operstate)"
+echo "reopened stderr" > /dev/stderr
 `), base)
 	spec.Mounts = append(spec.Mounts, specs.Mount{Destination: "/data", Type: "bind", Source: bind, Options: []string{"rbind", "rprivate"}})
 	spec.Linux.Sysctl = map[string]string{"net.ipv4.ip_unprivileged_port_start": "80", "kernel.msgmax": "4096"}
@@ -105,6 +106,8 @@ echo "lo $(cat /sys/class/net/lo/operstate)"
 	want := []string{
 		fmt.Sprintf("0 %d 65536", base), "id 0:0", "owner 1000:1000", "sysctl 80 4096", "null ok",
 		"memory 67108864", "lo ",
+		// nginx's and php-fpm's logs: /proc/self/fd/2 opened again.
+		"reopened stderr",
 	}
 	flat := strings.Join(strings.Fields(logs), " ")
 	for _, w := range want {
@@ -147,7 +150,7 @@ func TestRootUserNSExec(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := runtime.DefaultSpec("/bin/sh", "-c", "readlink /proc/self/ns/user; id -u; cat /proc/self/uid_map; touch /made-by-exec").Process
+	p := runtime.DefaultSpec("/bin/sh", "-c", "readlink /proc/self/ns/user; id -u; cat /proc/self/uid_map; touch /made-by-exec; echo reopened > /dev/stderr").Process
 	var out, errb bytes.Buffer
 	proc, err := m.Exec(ctx, id, runtime.ExecConfig{Process: p, Stdout: &out, Stderr: &errb})
 	if err != nil {
@@ -156,6 +159,9 @@ func TestRootUserNSExec(t *testing.T) {
 	code, err := proc.Wait()
 	if err != nil || code != 0 {
 		t.Fatalf("exec: %d %v, stderr %q", code, err, errb.String())
+	}
+	if errb.String() != "reopened\n" {
+		t.Errorf("exec'd process's /dev/stderr: %q, want it to open (its pipe is the container root's)", errb.String())
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	if len(lines) < 3 || lines[0] != initNS || lines[1] != "0" || !strings.Contains(strings.Join(strings.Fields(lines[2]), " "), fmt.Sprintf("0 %d 65536", base)) {
