@@ -50,7 +50,7 @@ func newTestDaemon(t *testing.T) *Daemon {
 func testUserNS(t *testing.T) UserNSConfig {
 	sum := sha256.Sum256([]byte("userns " + t.Name()))
 	n := uint32(sum[0])<<8 | uint32(sum[1])
-	return UserNSConfig{Range: fmt.Sprintf("%d:%d", 2_000_000_000+(n%1000)*16*usernsSize, 16*usernsSize)}
+	return UserNSConfig{Mode: UserNSPrivate, Range: fmt.Sprintf("%d:%d", 2_000_000_000+(n%1000)*16*usernsSize, 16*usernsSize)}
 }
 
 // testTable names an nftables table of the test's own.

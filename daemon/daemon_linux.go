@@ -56,8 +56,9 @@ type Config struct {
 	// binary, which starts slower.
 	ShimBinary string
 	// UserNS says whether containers get user namespaces of their own,
-	// and where their uid and gid ranges come from. Optional: each gets
-	// one, from the "stack" entries of /etc/subuid and /etc/subgid.
+	// and where their uid and gid ranges come from. Optional: none do
+	// (DefaultUserNSMode); with Mode UserNSPrivate each gets one, from
+	// the "stack" entries of /etc/subuid and /etc/subgid.
 	UserNS UserNSConfig
 }
 

@@ -3,6 +3,7 @@ package daemon
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -60,8 +61,9 @@ type UserNSConfig struct {
 	SubUIDFile, SubGIDFile string
 }
 
-// DefaultUserNSMode is the default of Config.UserNS.Mode.
-const DefaultUserNSMode = UserNSPrivate
+// DefaultUserNSMode is the default of Config.UserNS.Mode: opt-in for
+// now (README, Security: what keeps it from being the default).
+const DefaultUserNSMode = UserNSHost
 
 // defaultSubIDUser owns the pool in /etc/subuid and /etc/subgid, and
 // defaultPoolRanges is how many container ranges the entry it adds holds.
@@ -97,7 +99,7 @@ type userNS struct {
 // usernsEnabled reports whether containers get a user namespace unless
 // their service opts out.
 func (d *Daemon) usernsEnabled() bool {
-	return d.cfg.UserNS.Mode != UserNSHost
+	return cmp.Or(d.cfg.UserNS.Mode, DefaultUserNSMode) == UserNSPrivate
 }
 
 // serviceUserNS says whether a container of svc gets a user namespace.

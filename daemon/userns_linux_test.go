@@ -169,7 +169,7 @@ func TestServiceUserNS(t *testing.T) {
 		{"side2", false, ""},
 		{"db2", false, ""},
 	}
-	d := &Daemon{}
+	d := &Daemon{cfg: Config{UserNS: UserNSConfig{Mode: UserNSPrivate}}}
 	for _, tt := range tests {
 		t.Run(tt.service, func(t *testing.T) {
 			got, err := d.serviceUserNS(p, p.Services[tt.service])
@@ -184,7 +184,7 @@ func TestServiceUserNS(t *testing.T) {
 	if err := d.checkUserNS(p, []string{"web", "priv", "side"}); err == nil || !strings.Contains(err.Error(), `"priv"`) || !strings.Contains(err.Error(), `"side"`) {
 		t.Errorf("checkUserNS: %v, want both refusals", err)
 	}
-	host := &Daemon{cfg: Config{UserNS: UserNSConfig{Mode: UserNSHost}}}
+	host := &Daemon{} // the default: opt-in
 	if got, err := host.serviceUserNS(p, p.Services["priv"]); got || err != nil {
 		t.Errorf("daemon default host: %v %v, want the host's namespace", got, err)
 	}

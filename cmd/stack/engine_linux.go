@@ -117,7 +117,7 @@ func newDaemonCommand(g *globalOptions) *cobra.Command {
 	cmd.Flags().StringVarP(&group, "group", "G", "stack", "group of the unix socket: its members may use the daemon (created when given and missing)")
 	cmd.Flags().BoolVar(&debug, "debug", false, "log debug records")
 	cmd.Flags().StringVar(&configFile, "config-file", daemon.DefaultConfigFile, "daemon configuration file (JSON, dockerd's keys: insecure-registries, log-opts, userns-remap; and userns-range)")
-	cmd.Flags().StringVar(&remap, "userns-remap", os.Getenv("STACK_USERNS_REMAP"), "user namespaces of containers: default (a range of host uids each, from the stack entries of /etc/subuid and /etc/subgid), a user name (that user's entries), or host (none) (env STACK_USERNS_REMAP)")
+	cmd.Flags().StringVar(&remap, "userns-remap", os.Getenv("STACK_USERNS_REMAP"), "user namespaces of containers: host (none, the default), default (a range of host uids each, from the stack entries of /etc/subuid and /etc/subgid), a user name (that user's entries) (env STACK_USERNS_REMAP)")
 	cmd.Flags().StringVar(&idRange, "userns-range", os.Getenv("STACK_USERNS_RANGE"), "host uids and gids START:COUNT that containers' ranges come from, instead of /etc/subuid and /etc/subgid (env STACK_USERNS_RANGE)")
 	cmd.Flags().StringArrayVar(&insecure, "insecure-registry", nil, "registry (host[:port] or CIDR) that may be reached over plain HTTP or without a verified certificate (repeatable)")
 	return cmd

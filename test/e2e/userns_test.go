@@ -166,5 +166,15 @@ func TestRootUserNSDefault(t *testing.T) {
 }
 
 // usernsOn reports whether the tests' daemons give containers user
-// namespaces: the default, unless STACK_USERNS_REMAP=host.
+// namespaces: they do (newEnv sets STACK_USERNS_REMAP=default), unless
+// the tests run with STACK_USERNS_REMAP=host.
 func usernsOn() bool { return os.Getenv("STACK_USERNS_REMAP") != "host" }
+
+// pingRange is net.ipv4.ping_group_range in a container: Docker's every
+// gid, or in a user namespace every gid it maps.
+func pingRange() string {
+	if usernsOn() {
+		return "0\t65535"
+	}
+	return "0\t2147483647"
+}
