@@ -87,6 +87,7 @@ fuzz:
 	$(GO) test ./cmd/stack -run '^$$' -fuzz FuzzDockerConfig -fuzztime 30s
 	$(GO) test ./runtime/seccomp -run '^$$' -fuzz FuzzLoadProfile -fuzztime 30s
 	$(GO) test ./kube -run '^$$' -fuzz FuzzDecodeExtension -fuzztime 30s
+	$(GO) test ./daemon -run '^$$' -fuzz FuzzParseSubIDs -fuzztime 30s
 
 # need installs Debian packages that are missing (a fresh machine has no
 # apt lists yet, hence the update).

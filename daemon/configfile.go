@@ -8,8 +8,10 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/stack-dev/stack/internal/errdefs"
+	"github.com/stack-dev/stack/internal/ident"
 	"github.com/stack-dev/stack/spec"
 )
 
@@ -24,12 +26,51 @@ type FileConfig struct {
 	// LogOpts are the default rotation of containers' logs: max-size
 	// ("10m") and max-file ("3"), as dockerd's log-opts.
 	LogOpts map[string]string `json:"log-opts,omitempty"`
+	// UsernsRemap is dockerd's key, whether containers get user
+	// namespaces of their own: "default" (from the "stack" entries of
+	// /etc/subuid and /etc/subgid, added when missing, as dockerd's
+	// "default" adds dockremap's), a user name (that user's entries), or
+	// "host" (none: containers share the host's). Optional:
+	// DefaultUserNSMode.
+	UsernsRemap string `json:"userns-remap,omitempty"`
+	// UsernsRange is the pool of containers' ranges as START:COUNT, for
+	// uids and gids alike, instead of /etc/subuid and /etc/subgid.
+	// Optional.
+	UsernsRange string `json:"userns-range,omitempty"`
+}
+
+// ApplyUserNS sets cfg's user namespace settings from a userns-remap and
+// a userns-range value, as the file or the daemon's flags give them; an
+// empty value changes nothing.
+func ApplyUserNS(cfg *Config, remap, idRange string) error {
+	switch remap {
+	case "":
+	case "host":
+		cfg.UserNS.Mode = UserNSHost
+	case "default":
+		cfg.UserNS.Mode, cfg.UserNS.User = UserNSPrivate, ""
+	default:
+		if ident.Name("user", remap) != nil || strings.ContainsAny(remap, ":/") {
+			return fmt.Errorf("daemon configuration: userns-remap %q: want default, host or a user name with entries in /etc/subuid and /etc/subgid: %w", remap, errdefs.ErrInvalidArgument)
+		}
+		cfg.UserNS.Mode, cfg.UserNS.User = UserNSPrivate, remap
+	}
+	if idRange != "" {
+		if _, _, err := parseIDRange(idRange); err != nil {
+			return fmt.Errorf("daemon configuration: %w", err)
+		}
+		cfg.UserNS.Range = idRange
+	}
+	return nil
 }
 
 // Apply puts the file's settings into cfg: its log-opts as cfg's log
 // rotation, its insecure registries before cfg's own.
 func (fc FileConfig) Apply(cfg *Config) error {
 	cfg.InsecureRegistries = append(slices.Clone(fc.InsecureRegistries), cfg.InsecureRegistries...)
+	if err := ApplyUserNS(cfg, fc.UsernsRemap, fc.UsernsRange); err != nil {
+		return err
+	}
 	for k, v := range fc.LogOpts {
 		switch k {
 		case "max-size":
@@ -72,7 +113,7 @@ func LoadConfigFile(path string, required bool) (FileConfig, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&fc); err != nil {
-		return fc, fmt.Errorf("daemon configuration %s: %v (stack knows insecure-registries and log-opts): %w", path, err, errdefs.ErrInvalidArgument)
+		return fc, fmt.Errorf("daemon configuration %s: %v (stack knows insecure-registries, log-opts, userns-remap and userns-range): %w", path, err, errdefs.ErrInvalidArgument)
 	}
 	return fc, nil
 }

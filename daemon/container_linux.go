@@ -14,6 +14,7 @@ import (
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/stack-dev/stack/image"
 	"github.com/stack-dev/stack/internal/errdefs"
 	"github.com/stack-dev/stack/runtime"
 	"github.com/stack-dev/stack/spec"
@@ -53,7 +54,28 @@ func (d *Daemon) createContainer(ctx context.Context, p *spec.Project, r *record
 	if err := os.MkdirAll(filepath.Dir(dir), 0o711); err != nil {
 		return fmt.Errorf("create container %s: %w", r.Name, err)
 	}
-	rootfs, err := storage.Mount(ctx, dir, img.Layers)
+	useNS, err := d.serviceUserNS(p, svc)
+	if err != nil {
+		return err
+	}
+	if useNS && r.UserNS == nil {
+		// Recorded before anything of the container uses it.
+		pool, err := d.usernsPool()
+		if err != nil {
+			return fmt.Errorf("create container %s: %w", r.Name, err)
+		}
+		if err := d.store.allocateUserNS(r, pool); err != nil {
+			return fmt.Errorf("create container %s: %w", r.Name, err)
+		}
+	}
+	var shift image.IDShift
+	var rootfs string
+	if r.UserNS != nil {
+		shift = r.UserNS.shift()
+		rootfs, err = storage.MountIDMapped(ctx, dir, img.Layers, shift)
+	} else {
+		rootfs, err = storage.Mount(ctx, dir, img.Layers)
+	}
 	if err != nil {
 		return fmt.Errorf("create container %s: mount rootfs: %w", r.Name, err)
 	}
@@ -65,7 +87,7 @@ func (d *Daemon) createContainer(ctx context.Context, p *spec.Project, r *record
 	if err := d.anonymousVolumes(r, anonymousTargets(svc, img.Config)); err != nil {
 		return fmt.Errorf("service %q: %w", svc.Name, err)
 	}
-	mounts, err := d.serviceMounts(p, svc, rootfs, r)
+	mounts, err := d.serviceMounts(p, svc, rootfs, r, shift)
 	if err != nil {
 		return err
 	}
@@ -94,6 +116,9 @@ func (d *Daemon) createContainer(ctx context.Context, p *spec.Project, r *record
 	})
 	if err != nil {
 		return err
+	}
+	if r.UserNS != nil {
+		withUserNS(s, r.UserNS)
 	}
 	if r.StopSignal == "" {
 		r.StopSignal = img.Config.StopSignal
@@ -153,6 +178,12 @@ func (d *Daemon) startRecord(ctx context.Context, r *record) error {
 			return fmt.Errorf("delete finished run of %s: %w", r.Name, err)
 		}
 		if err := rt.Create(ctx, r.ID, r.runtimeConfig()); err != nil {
+			return fmt.Errorf("start container %s: %w", r.Name, err)
+		}
+	}
+	if r.UserNS != nil {
+		// Its network namespace is the run's own: wire it now.
+		if err := d.plugNetwork(ctx, r); err != nil {
 			return fmt.Errorf("start container %s: %w", r.Name, err)
 		}
 	}
@@ -276,7 +307,7 @@ func (d *Daemon) removeContainer(ctx context.Context, r *record) error {
 // paths among them), which are created on first use and filled from the
 // image's content at their target (Docker's behaviour, which database
 // images rely on).
-func (d *Daemon) serviceMounts(p *spec.Project, svc *spec.Service, rootfs string, r *record) ([]specs.Mount, error) {
+func (d *Daemon) serviceMounts(p *spec.Project, svc *spec.Service, rootfs string, r *record, shift image.IDShift) ([]specs.Mount, error) {
 	var mounts []specs.Mount
 	volumes := slices.Clone(svc.Volumes)
 	for _, t := range sortedKeys(r.AnonVolumes) {
@@ -322,7 +353,7 @@ func (d *Daemon) serviceMounts(p *spec.Project, svc *spec.Service, rootfs string
 			if v.Source != "" {
 				name = p.Volumes[v.Source].Name
 			}
-			data, err := d.volumeData(name, rootfs, v)
+			data, err := d.volumeData(name, rootfs, v, shift)
 			if err != nil {
 				return nil, fmt.Errorf("service %q: volume %s: %w", svc.Name, name, err)
 			}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -31,7 +32,7 @@ func newTestDaemon(t *testing.T) *Daemon {
 	t.Helper()
 	root := t.TempDir()
 	parent := "stack-test/" + strings.NewReplacer("/", "-").Replace(t.Name())
-	d, err := New(Config{StateRoot: root, CgroupParent: parent, NetworkTable: testTable(t)})
+	d, err := New(Config{StateRoot: root, CgroupParent: parent, NetworkTable: testTable(t), UserNS: testUserNS(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,6 +42,15 @@ func newTestDaemon(t *testing.T) *Daemon {
 		removeCgroupParent(t, parent)
 	})
 	return d
+}
+
+// testUserNS gives the test's daemon a pool of 16 container ranges of its
+// own, so that daemons of tests running at once (another package's, too)
+// never share one, and no test touches /etc/subuid.
+func testUserNS(t *testing.T) UserNSConfig {
+	sum := sha256.Sum256([]byte("userns " + t.Name()))
+	n := uint32(sum[0])<<8 | uint32(sum[1])
+	return UserNSConfig{Mode: UserNSPrivate, Range: fmt.Sprintf("%d:%d", 2_000_000_000+(n%1000)*16*usernsSize, 16*usernsSize)}
 }
 
 // testTable names an nftables table of the test's own.

@@ -55,6 +55,11 @@ type Config struct {
 	// (stack-shim, see [runtime.Options]). Optional: the daemon's own
 	// binary, which starts slower.
 	ShimBinary string
+	// UserNS says whether containers get user namespaces of their own,
+	// and where their uid and gid ranges come from. Optional: none do
+	// (DefaultUserNSMode); with Mode UserNSPrivate each gets one, from
+	// the "stack" entries of /etc/subuid and /etc/subgid.
+	UserNS UserNSConfig
 }
 
 // The rotation of a container's log when neither the service nor the
@@ -84,6 +89,8 @@ type Daemon struct {
 	netOnce sync.Once
 	netMgr  *network.Manager
 	netErr  error
+
+	userns userNS
 
 	events *eventBus
 	// baseCtx outlives requests: container watches run under it until

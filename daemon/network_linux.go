@@ -141,7 +141,9 @@ func (d *Daemon) attachNetwork(ctx context.Context, p *spec.Project, r *record, 
 	if hostname == "" {
 		hostname = shortContainerID(r.ID)
 	}
-	cfg := network.AttachConfig{ContainerID: r.ID}
+	// A container with a user namespace makes its network namespace with
+	// each run (see plugNetwork).
+	cfg := network.AttachConfig{ContainerID: r.ID, NetNSLater: r.UserNS != nil}
 	switch mode := svc.NetworkMode; {
 	case mode == "" || mode == "none":
 	case strings.HasPrefix(mode, "service:"):
@@ -224,6 +226,28 @@ func (d *Daemon) attachNetwork(ctx context.Context, p *spec.Project, r *record, 
 		return attached{}, err
 	}
 	return attached{netns: st.NetNSPath, mounts: mounts}, nil
+}
+
+// plugNetwork wires the network namespace of the current run of r, a
+// container with a user namespace (which owns it), to the networks
+// attachNetwork reserved for it.
+func (d *Daemon) plugNetwork(ctx context.Context, r *record) error {
+	_, rt, err := d.engines()
+	if err != nil {
+		return err
+	}
+	nm, err := d.networks()
+	if err != nil {
+		return err
+	}
+	st, err := rt.State(r.ID)
+	if err != nil {
+		return err
+	}
+	if st.Pid <= 0 {
+		return fmt.Errorf("plug network: no process: %w", errdefs.ErrFailedPrecondition)
+	}
+	return nm.Plug(ctx, r.ID, fmt.Sprintf("/proc/%d/ns/net", st.Pid))
 }
 
 // networkOrder returns the service's networks, highest priority first and

@@ -116,6 +116,9 @@ func (d *Daemon) Up(ctx context.Context, p *spec.Project, req api.UpRequest, emi
 	if err := checkUp(req); err != nil {
 		return err
 	}
+	if err := d.checkUserNS(p, sel.Services()); err != nil {
+		return err
+	}
 	imageIDs := map[string]string{}
 	for _, name := range sel.Services() {
 		svc := p.Services[name]

@@ -89,6 +89,11 @@ type record struct {
 	// container that replaces this one takes them over, as compose's
 	// does, unless up -V renews them.
 	AnonVolumes map[string]string `json:"anon_volumes,omitempty"`
+	// UserNS is the container's range of host uids and gids, nil when it
+	// runs in the host's user namespace. It is set, and the record
+	// written, before anything of the container exists (see
+	// userns_linux.go): the records are the allocation table.
+	UserNS *usernsRange `json:"userns,omitempty"`
 	// UseAliases gives a one-off container its service's name and
 	// network aliases in DNS (run --use-aliases); a service's own
 	// containers always have them.
@@ -279,6 +284,10 @@ func (r *record) clone() *record {
 	c.Networks = maps.Clone(r.Networks)
 	c.Ports = slices.Clone(r.Ports)
 	c.AnonVolumes = maps.Clone(r.AnonVolumes)
+	if r.UserNS != nil {
+		u := *r.UserNS
+		c.UserNS = &u
+	}
 	return &c
 }
 

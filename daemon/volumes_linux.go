@@ -167,7 +167,7 @@ func createVolume(dir, project string) error {
 // what the image holds at the target, unless nocopy is set: Docker does
 // this, and database images ship their data directory's ownership this
 // way.
-func (d *Daemon) volumeData(name, rootfs string, v spec.ServiceVolume) (string, error) {
+func (d *Daemon) volumeData(name, rootfs string, v spec.ServiceVolume, shift image.IDShift) (string, error) {
 	data := filepath.Join(d.volumeDir(name), "_data")
 	if err := os.MkdirAll(data, 0o755); err != nil {
 		return "", err
@@ -187,19 +187,22 @@ func (d *Daemon) volumeData(name, rootfs string, v spec.ServiceVolume) (string, 
 	if err != nil || !fi.IsDir() {
 		return data, nil // nothing to copy
 	}
-	if err := copyTree(src, data); err != nil {
+	if err := copyTree(src, data, shift); err != nil {
 		return "", fmt.Errorf("fill from image: %w", err)
 	}
 	// The volume's root takes the mode and owner of the image's directory.
 	if st, ok := fi.Sys().(*unix.Stat_t); ok {
-		os.Lchown(data, int(st.Uid), int(st.Gid))
+		uid, gid := shift.Inside(st.Uid, st.Gid)
+		os.Lchown(data, int(uid), int(gid))
 	}
 	return data, os.Chmod(data, fi.Mode().Perm())
 }
 
 // copyTree copies the tree at src into dst, keeping modes, owners,
-// symlinks and times.
-func copyTree(src, dst string) error {
+// symlinks and times. A volume holds the owners of the image (a container
+// with a user namespace sees it idmapped), so the owners of a root
+// filesystem seen in a user namespace's range are shifted back.
+func copyTree(src, dst string, shift image.IDShift) error {
 	return filepath.WalkDir(src, func(path string, e fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -234,7 +237,8 @@ func copyTree(src, dst string) error {
 			return nil // devices, sockets, fifos: not copied
 		}
 		if st, ok := info.Sys().(*unix.Stat_t); ok {
-			os.Lchown(target, int(st.Uid), int(st.Gid))
+			uid, gid := shift.Inside(st.Uid, st.Gid)
+			os.Lchown(target, int(uid), int(gid))
 			if e.Type()&fs.ModeSymlink == 0 {
 				os.Chmod(target, info.Mode()&(fs.ModePerm|fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky))
 			}

@@ -25,6 +25,33 @@ type LayerTarOptions struct {
 	// ".wh." entries of the layer format. Set it when the directory is an
 	// overlay upper directory. Optional.
 	OverlayWhiteouts bool
+	// Unshift maps the owners found in dir back to the image's: a uid or
+	// gid in [Unshift.UID, +Size) (or the GID range) becomes its offset
+	// in the range, as a user namespace container's upper directory holds
+	// them. Optional.
+	Unshift IDShift
+}
+
+// IDShift is the host range of a user namespace's IDs 0..Size-1: uids
+// from UID, gids from GID. The zero value shifts nothing.
+type IDShift struct {
+	UID, GID, Size uint32
+}
+
+// Inside returns the namespace's IDs of host uid and gid: their offsets
+// in the range, or 65534 (nobody) when outside it, as the namespace sees
+// an unmapped owner.
+func (s IDShift) Inside(uid, gid uint32) (uint32, uint32) {
+	if s.Size == 0 {
+		return uid, gid
+	}
+	in := func(id, base uint32) uint32 {
+		if id >= base && id-base < s.Size {
+			return id - base
+		}
+		return 65534
+	}
+	return in(uid, s.UID), in(gid, s.GID)
 }
 
 // WriteLayerTar writes the content of dir as an uncompressed layer tar to
@@ -63,6 +90,7 @@ func WriteLayerTar(ctx context.Context, w io.Writer, dir string, opts LayerTarOp
 		if mode == unix.S_IFSOCK {
 			return nil
 		}
+		st.Uid, st.Gid = opts.Unshift.Inside(st.Uid, st.Gid)
 		if opts.OverlayWhiteouts && mode == unix.S_IFCHR && st.Rdev == 0 {
 			dirName, base := path.Split(name)
 			return tw.WriteHeader(&tar.Header{

@@ -412,7 +412,11 @@ func (m *Manager) Setup(ctx context.Context, cfg AttachConfig) (_ Status, retErr
 			}
 		}
 	}()
-	if cs.NetNSPath == "" {
+	if cfg.NetNSLater && cfg.NetNSPath != "" {
+		return Status{}, fmt.Errorf("set up network of %q: a namespace both given and made later: %w", id, errdefs.ErrInvalidArgument)
+	}
+	cs.Later = cfg.NetNSLater
+	if cs.NetNSPath == "" && !cs.Later {
 		cs.NetNSPath = filepath.Join(m.root, netnsDir, id)
 		cs.OwnNetNS = true
 	}
@@ -420,7 +424,7 @@ func (m *Manager) Setup(ctx context.Context, cfg AttachConfig) (_ Status, retErr
 	// before any of it exists: a crash from here on leaves a state that
 	// names what Teardown (or the sweep at start) must remove.
 	for i, epc := range cfg.Networks {
-		ns := m.st.Networks[epc.Network]
+		nst := m.st.Networks[epc.Network]
 		addr, err := m.ipam.Allocate(epc.Network, id, epc.IPv4Address)
 		if err != nil {
 			return Status{}, fmt.Errorf("set up network of %q: %w", id, err)
@@ -429,12 +433,12 @@ func (m *Manager) Setup(ctx context.Context, cfg AttachConfig) (_ Status, retErr
 			Network:   epc.Network,
 			Interface: fmt.Sprintf("eth%d", i),
 			HostVeth:  vethName(m.instance, id, epc.Network),
-			IP:        netip.PrefixFrom(addr, ns.Config.Subnet.Bits()),
-			Gateway:   ns.Config.Gateway,
+			IP:        netip.PrefixFrom(addr, nst.Config.Subnet.Bits()),
+			Gateway:   nst.Config.Gateway,
 			MAC:       macFor(addr),
 		}
 		if m.dnsPort > 0 {
-			ep.DNS = netip.AddrPortFrom(ns.Config.Gateway, uint16(m.dnsPort))
+			ep.DNS = netip.AddrPortFrom(nst.Config.Gateway, uint16(m.dnsPort))
 		}
 		cs.Endpoints = append(cs.Endpoints, ep)
 	}
@@ -457,31 +461,25 @@ func (m *Manager) Setup(ctx context.Context, cfg AttachConfig) (_ Status, retErr
 	}
 	m.st.Containers[id] = cs
 
-	if cs.OwnNetNS {
-		if err := createNetNS(cs.NetNSPath); err != nil {
+	if !cs.Later { // else Plug wires each namespace the container makes
+		if cs.OwnNetNS {
+			if err := createNetNS(cs.NetNSPath); err != nil {
+				return Status{}, fmt.Errorf("set up network of %q: %w", id, err)
+			}
+		}
+		ns, err := openNetNS(cs.NetNSPath)
+		if err != nil {
 			return Status{}, fmt.Errorf("set up network of %q: %w", id, err)
 		}
-	}
-	ctrNS, err := netns.GetFromPath(cs.NetNSPath)
-	if err != nil {
-		return Status{}, fmt.Errorf("set up network of %q: open netns: %w", id, err)
-	}
-	defer ctrNS.Close()
-	ctrNL, err := netlink.NewHandleAt(ctrNS)
-	if err != nil {
-		return Status{}, fmt.Errorf("set up network of %q: netlink in netns: %w", id, err)
-	}
-	defer ctrNL.Close()
-	if err := linkUp(ctrNL, "lo"); err != nil {
-		return Status{}, fmt.Errorf("set up network of %q: %w", id, err)
-	}
-	routed := false
-	for _, ep := range cs.Endpoints {
-		ns := m.st.Networks[ep.Network]
-		defaultRoute := !ns.Config.Internal && !routed
-		routed = routed || defaultRoute
-		if err := m.setupVeth(ctrNS, ctrNL, id, ns, ep, defaultRoute); err != nil {
-			return Status{}, fmt.Errorf("set up network of %q on %q: %w", id, ep.Network, err)
+		defer ns.close()
+		routed := false
+		for _, ep := range cs.Endpoints {
+			nst := m.st.Networks[ep.Network]
+			defaultRoute := !nst.Config.Internal && !routed
+			routed = routed || defaultRoute
+			if err := m.setupVeth(ns.h, ns.nl, id, nst, ep, defaultRoute); err != nil {
+				return Status{}, fmt.Errorf("set up network of %q on %q: %w", id, ep.Network, err)
+			}
 		}
 	}
 	if len(ports) > 0 {
@@ -493,6 +491,75 @@ func (m *Manager) Setup(ctx context.Context, cfg AttachConfig) (_ Status, retErr
 		return Status{}, fmt.Errorf("set up network of %q: %w", id, err)
 	}
 	return statusOf(cs), nil
+}
+
+// netNS is a container's network namespace, open, with a netlink handle
+// in it.
+type netNS struct {
+	h  netns.NsHandle
+	nl *netlink.Handle
+}
+
+func openNetNS(path string) (*netNS, error) {
+	h, err := netns.GetFromPath(path)
+	if err != nil {
+		return nil, fmt.Errorf("open netns: %w", err)
+	}
+	nl, err := netlink.NewHandleAt(h)
+	if err != nil {
+		h.Close()
+		return nil, fmt.Errorf("netlink in netns: %w", err)
+	}
+	if err := linkUp(nl, "lo"); err != nil {
+		nl.Close()
+		h.Close()
+		return nil, err
+	}
+	return &netNS{h: h, nl: nl}, nil
+}
+
+func (n *netNS) close() {
+	n.nl.Close()
+	n.h.Close()
+}
+
+// Plug wires the network namespace at path (/proc/PID/ns/net of the
+// container's process) to the networks Setup reserved for container id
+// with NetNSLater: a veth on each network's bridge with the container's
+// address, MAC and routes. Plug it again, for every run: a veth left from
+// an earlier namespace is replaced. The addresses, ports and DNS names
+// stay as Setup made them.
+func (m *Manager) Plug(ctx context.Context, id, path string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cs, ok := m.st.Containers[id]
+	if !ok {
+		return fmt.Errorf("plug network of %q: %w", id, errdefs.ErrNotFound)
+	}
+	if !cs.Later {
+		return fmt.Errorf("plug network of %q: its namespace was not made later: %w", id, errdefs.ErrFailedPrecondition)
+	}
+	ns, err := openNetNS(path)
+	if err != nil {
+		return fmt.Errorf("plug network of %q: %w", id, err)
+	}
+	defer ns.close()
+	routed := false
+	for _, ep := range cs.Endpoints {
+		nst, ok := m.st.Networks[ep.Network]
+		if !ok {
+			return fmt.Errorf("plug network of %q: network %q: %w", id, ep.Network, errdefs.ErrNotFound)
+		}
+		if err := m.deleteLink(ep.HostVeth); err != nil {
+			return fmt.Errorf("plug network of %q: %w", id, err)
+		}
+		defaultRoute := !nst.Config.Internal && !routed
+		routed = routed || defaultRoute
+		if err := m.setupVeth(ns.h, ns.nl, id, nst, ep, defaultRoute); err != nil {
+			return fmt.Errorf("plug network of %q on %q: %w", id, ep.Network, err)
+		}
+	}
+	return nil
 }
 
 func statusOf(cs *containerState) Status {

@@ -103,6 +103,12 @@ type AttachConfig struct {
 	// (network_mode: container:x). Optional. Such a namespace is never
 	// removed by the manager.
 	NetNSPath string
+	// NetNSLater says the container makes a network namespace of its own,
+	// which does not exist yet (a user namespace owns it, and is made with
+	// the container's process): Setup reserves its addresses, ports and
+	// DNS names, and [Manager.Plug] wires each namespace it is given, one
+	// per run. NetNSPath must be empty. Optional.
+	NetNSLater bool
 	// Networks, in order: the first becomes eth0, and the first that is
 	// not internal carries the default route. Empty means network_mode
 	// none: a namespace with lo only.

@@ -81,8 +81,11 @@ type networkState struct {
 }
 
 type containerState struct {
-	NetNSPath string           `json:"netns"`
-	OwnNetNS  bool             `json:"own_netns"`
+	NetNSPath string `json:"netns"`
+	OwnNetNS  bool   `json:"own_netns"`
+	// Later: the container's own namespaces are plugged run by run
+	// (AttachConfig.NetNSLater).
+	Later     bool             `json:"later,omitempty"`
 	Networks  []EndpointConfig `json:"networks"`
 	Endpoints []Endpoint       `json:"endpoints"`
 	Ports     []PortBinding    `json:"ports"`

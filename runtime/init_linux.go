@@ -8,6 +8,7 @@ import (
 	goruntime "runtime"
 	"syscall"
 
+	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/stack-dev/stack/internal/linux"
@@ -126,6 +127,13 @@ func containerInit() error {
 		// The shim is gone or changed its mind: never run the process.
 		return err
 	}
+	if cfg.UserNS {
+		// The caller has wired our network by now: an interface's
+		// sysctls can be written.
+		if err := finishSetup(cfg.Spec); err != nil {
+			return fail(err)
+		}
+	}
 	if !cfg.Init {
 		return fail(finalizeProcess(p, cfg.Seccomp, argv0, p.Args, env))
 	}
@@ -178,6 +186,15 @@ func setupContainer(cfg *initConfig, tr *trace) error {
 			return fmt.Errorf("setdomainname: %w", err)
 		}
 	}
+	if cfg.UserNS {
+		return nil // at msgRun: see userns_linux.go
+	}
+	return finishSetup(spec)
+}
+
+// finishSetup writes the sysctls, then masks and read-only paths (which
+// make /proc/sys read-only).
+func finishSetup(spec *specs.Spec) error {
 	if err := writeSysctls(spec.Linux.Sysctl); err != nil {
 		return err
 	}

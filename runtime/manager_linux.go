@@ -182,10 +182,8 @@ func validateConfig(cfg *Config) error {
 	if s.Linux == nil {
 		s.Linux = &specs.Linux{}
 	}
-	// Refused rather than ignored: a caller asking for a user namespace
-	// must not get a container without one.
-	if len(s.Linux.UIDMappings) > 0 || len(s.Linux.GIDMappings) > 0 {
-		return fmt.Errorf("user namespace mappings: %w", errdefs.ErrNotImplemented)
+	if err := validateUserNS(cfg); err != nil {
+		return err
 	}
 	if _, _, err := namespaceFlags(s.Linux.Namespaces, cfg.NetNS); err != nil {
 		return fmt.Errorf("%w: %w", err, errdefs.ErrNotImplemented)

@@ -130,12 +130,19 @@ func setupRootfs(cfg *initConfig) error {
 		return err
 	}
 	rootfs := cfg.Rootfs
-	if err := linux.Mount(rootfs, rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+	if cfg.RootfsFD != 0 {
+		// A user namespace: the tree the shim opened, attached where we
+		// can reach it (see userns_linux.go); it is a mount point already.
+		if err := attachRootfs(cfg.RootfsFD); err != nil {
+			return err
+		}
+		rootfs, cfg.Rootfs = usernsRoot, usernsRoot
+	} else if err := linux.Mount(rootfs, rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return err
 	}
 	devIsTmpfs := false
-	for _, m := range spec.Mounts {
-		if err := mountEntry(rootfs, m, cfg); err != nil {
+	for i, m := range spec.Mounts {
+		if err := mountEntry(rootfs, m, cfg, cfg.MountFDs[i]); err != nil {
 			return fmt.Errorf("mount %s: %w", m.Destination, err)
 		}
 		if filepath.Clean(m.Destination) == "/dev" && m.Type == "tmpfs" {
@@ -143,7 +150,7 @@ func setupRootfs(cfg *initConfig) error {
 		}
 	}
 	if devIsTmpfs {
-		if err := createDevices(rootfs, spec.Linux.Devices); err != nil {
+		if err := createDevices(rootfs, spec.Linux.Devices, cfg.UserNS); err != nil {
 			return err
 		}
 	}
@@ -152,12 +159,17 @@ func setupRootfs(cfg *initConfig) error {
 
 // mountEntry mounts m under rootfs. The destination is resolved with
 // securejoin so a symlink in the image cannot point it outside rootfs.
-func mountEntry(rootfs string, m specs.Mount, cfg *initConfig) error {
+// tree, when not 0, is the descriptor of the bind mount's source tree the
+// shim opened (a user namespace: see userns_linux.go).
+func mountEntry(rootfs string, m specs.Mount, cfg *initConfig, tree int) error {
 	dest, err := securejoin.SecureJoin(rootfs, m.Destination)
 	if err != nil {
 		return err
 	}
 	flags, propagation, data := parseMountOptions(m.Options)
+	if tree != 0 {
+		return mountTreeAt(tree, dest, propagation)
+	}
 	if m.Type == "bind" || flags&unix.MS_BIND != 0 {
 		return mountBind(m.Source, dest, flags, propagation)
 	}
@@ -261,19 +273,7 @@ func mountBind(source, dest string, flags uintptr, propagation []uintptr) error 
 	if err != nil {
 		return err
 	}
-	if st.IsDir() {
-		err = os.MkdirAll(dest, 0o755)
-	} else {
-		err = os.MkdirAll(filepath.Dir(dest), 0o755)
-		if err == nil {
-			var f *os.File
-			f, err = os.OpenFile(dest, os.O_CREATE|os.O_RDONLY, 0o644)
-			if err == nil {
-				f.Close()
-			}
-		}
-	}
-	if err != nil {
+	if err := makeMountPoint(dest, st.IsDir()); err != nil {
 		return err
 	}
 	bindFlags := flags & (unix.MS_BIND | unix.MS_REC)
@@ -294,6 +294,21 @@ func mountBind(source, dest string, flags uintptr, propagation []uintptr) error 
 		}
 	}
 	return nil
+}
+
+// makeMountPoint creates dest as a directory, or as an empty file.
+func makeMountPoint(dest string, dir bool) error {
+	if dir {
+		return os.MkdirAll(dest, 0o755)
+	}
+	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(dest, os.O_CREATE|os.O_RDONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 // remountBind remounts the bind mount at path with flags added to the flags
@@ -322,9 +337,10 @@ func defaultDevices() []specs.LinuxDevice {
 }
 
 // createDevices makes the default device nodes plus the spec's in the
-// container's tmpfs /dev with mknod(2), and the usual symlinks (ptmx into
-// the devpts instance, fd, stdin, stdout, stderr, core).
-func createDevices(rootfs string, extra []specs.LinuxDevice) error {
+// container's tmpfs /dev with mknod(2) (in a user namespace, binds of the
+// host's nodes), and the usual symlinks (ptmx into the devpts instance,
+// fd, stdin, stdout, stderr, core).
+func createDevices(rootfs string, extra []specs.LinuxDevice, userns bool) error {
 	devs := append(defaultDevices(), extra...)
 	for _, d := range devs {
 		dest, err := securejoin.SecureJoin(rootfs, d.Path)
@@ -333,6 +349,12 @@ func createDevices(rootfs string, extra []specs.LinuxDevice) error {
 		}
 		if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
 			return err
+		}
+		if userns {
+			if err := bindDevice(dest, d.Path); err != nil {
+				return fmt.Errorf("device %s: %w", d.Path, err)
+			}
+			continue
 		}
 		mode := uint32(0o666)
 		if d.FileMode != nil {

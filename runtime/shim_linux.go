@@ -111,6 +111,9 @@ func (s *shim) create() (ln net.Listener, retErr error) {
 		if outputs, readEnds, err = createOutputs(s.dir); err != nil {
 			return nil, err
 		}
+		if err := chownStdio(spec, outputs[:]); err != nil {
+			return nil, err
+		}
 	}
 	flags, joins, err := namespaceFlags(spec.Linux.Namespaces, s.b.NetNS)
 	if err != nil {
@@ -149,6 +152,28 @@ func (s *shim) create() (ln net.Listener, retErr error) {
 		s.cmd.SysProcAttr.UseCgroupFD = true
 		s.cmd.SysProcAttr.CgroupFD = int(dir.Fd())
 	}
+	cfg := &initConfig{
+		Spec: spec, Rootfs: s.b.Rootfs, Init: s.b.Init,
+		CgroupNS: hasNamespace(spec.Linux.Namespaces, specs.CgroupNamespace),
+		CgroupV2: s.b.Cgroup.V2,
+		Seccomp:  s.b.Seccomp,
+	}
+	if !cfg.CgroupV2 {
+		if cfg.CgroupV1, err = hostCgroupV1(); err != nil {
+			return nil, fmt.Errorf("list the host's cgroup hierarchies: %w", err)
+		}
+	}
+	if hasUserNS(spec) {
+		trees, err := usernsClone(&s.b, cfg, s.cmd.SysProcAttr, &s.cmd.ExtraFiles)
+		if err != nil {
+			return nil, err
+		}
+		defer func() {
+			for _, f := range trees {
+				f.Close()
+			}
+		}()
+	}
 	s.cmd.Stdin, s.cmd.Stdout, s.cmd.Stderr = devNull, devNull, devNull
 	if !terminal {
 		s.cmd.Stdout, s.cmd.Stderr = outputs[0], outputs[1]
@@ -185,17 +210,6 @@ func (s *shim) create() (ln net.Listener, retErr error) {
 	}
 	pid := s.cmd.Process.Pid
 	s.sync = newSyncConn(parent)
-	cfg := &initConfig{
-		Spec: spec, Rootfs: s.b.Rootfs, Init: s.b.Init,
-		CgroupNS: hasNamespace(spec.Linux.Namespaces, specs.CgroupNamespace),
-		CgroupV2: s.b.Cgroup.V2,
-		Seccomp:  s.b.Seccomp,
-	}
-	if !cfg.CgroupV2 {
-		if cfg.CgroupV1, err = hostCgroupV1(); err != nil {
-			return nil, fmt.Errorf("list the host's cgroup hierarchies: %w", err)
-		}
-	}
 	if err := s.sync.send(syncMsg{Type: msgConfig, Config: cfg}); err != nil {
 		return nil, fmt.Errorf("send config to init: %w", err)
 	}
@@ -273,6 +287,8 @@ func cloneFlag(t specs.LinuxNamespaceType) (int, bool) {
 		return unix.CLONE_NEWNET, true
 	case specs.CgroupNamespace:
 		return unix.CLONE_NEWCGROUP, true
+	case specs.UserNamespace:
+		return unix.CLONE_NEWUSER, true
 	}
 	return 0, false
 }
@@ -296,7 +312,8 @@ func namespaceFlags(ns []specs.LinuxNamespace, netns string) (uintptr, []nsJoin,
 		switch {
 		case path != "":
 			joins = append(joins, nsJoin{path, f})
-		case n.Type != specs.CgroupNamespace:
+		case n.Type != specs.CgroupNamespace && n.Type != specs.UserNamespace:
+			// (a user namespace: see usernsClone)
 			flags |= uintptr(f)
 		}
 	}

@@ -25,7 +25,9 @@ func TestNamespaceFlags(t *testing.T) {
 			wantJoins: []nsJoin{{"/run/netns/x", unix.CLONE_NEWNET}}},
 		{name: "join ipc by path", ns: []specs.LinuxNamespace{{Type: specs.MountNamespace}, {Type: specs.IPCNamespace, Path: "/proc/1/ns/ipc"}},
 			wantFlags: unix.CLONE_NEWNS, wantJoins: []nsJoin{{"/proc/1/ns/ipc", unix.CLONE_NEWIPC}}},
-		{name: "user namespace", ns: []specs.LinuxNamespace{{Type: specs.UserNamespace}}, wantErr: true},
+		// CLONE_NEWUSER comes from usernsClone, with the maps.
+		{name: "user namespace", ns: []specs.LinuxNamespace{{Type: specs.MountNamespace}, {Type: specs.UserNamespace}},
+			wantFlags: unix.CLONE_NEWNS},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -66,7 +66,7 @@ const (
 // inits. The shim may be another binary than the daemon (stack-shim
 // beside stack): one from another build refuses to run rather than
 // misunderstand.
-const protocol = "2"
+const protocol = "3"
 
 const (
 	roleShim      = "shim"
@@ -96,6 +96,15 @@ type initConfig struct {
 	CgroupV2 bool `json:"cgroupV2,omitempty"`
 	// Seccomp is the filter the process runs under, nil for none.
 	Seccomp *seccomp.Program `json:"seccomp,omitempty"`
+	// UserNS says the init is in a user namespace of its own (see
+	// userns_linux.go): RootfsFD is the descriptor of its root file
+	// system's tree, MountFDs those of its bind mounts' idmapped trees by
+	// index in Spec.Mounts; sysctls and the read-only /proc/sys wait for
+	// msgRun.
+	UserNS   bool        `json:"userNS,omitempty"`
+	RootfsFD int         `json:"rootfsFD,omitempty"`
+	MountFDs map[int]int `json:"mountFDs,omitempty"`
+
 	// CgroupV1 are the host's v1 hierarchies, for a "cgroup" mount on a
 	// v1 host.
 	CgroupV1 []cgroupHierarchy `json:"cgroupV1,omitempty"`

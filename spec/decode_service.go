@@ -18,7 +18,7 @@ var serviceKeys = []string{
 	"labels", "links", "logging", "mem_limit", "mem_reservation", "memswap_limit", "network_mode", "networks",
 	"pids_limit", "platform", "ports", "privileged", "profiles", "pull_policy", "read_only", "restart", "scale",
 	"secrets", "security_opt", "shm_size", "stdin_open", "stop_grace_period", "stop_signal", "sysctls", "tmpfs", "tty", "ulimits",
-	"user", "volumes", "volumes_from", "working_dir",
+	"user", "userns_mode", "volumes", "volumes_from", "working_dir",
 }
 
 // serviceExtra are the Compose service keys stack does not decode.
@@ -30,7 +30,7 @@ var serviceExtra = map[string]fieldKind{
 	"mac_address": unsupported, "mem_swappiness": unsupported, "models": unsupported, "oom_kill_disable": unsupported,
 	"oom_score_adj": unsupported, "pid": unsupported, "post_start": unsupported, "pre_start": unsupported,
 	"pre_stop": unsupported, "provider": unsupported, "runtime": unsupported,
-	"storage_opt": unsupported, "use_api_socket": unsupported, "userns_mode": unsupported, "uts": unsupported,
+	"storage_opt": unsupported, "use_api_socket": unsupported, "uts": unsupported,
 }
 
 func (l *loader) decodeService(name string, n *yaml.Node) *Service {
@@ -66,6 +66,8 @@ func (l *loader) decodeService(name string, n *yaml.Node) *Service {
 			s.User = l.str(v, p)
 		case "hostname":
 			s.Hostname = l.str(v, p)
+		case "userns_mode":
+			s.UsernsMode = l.str(v, p)
 		case "domainname":
 			s.Domainname = l.str(v, p)
 		case "container_name":

@@ -40,17 +40,21 @@ type Service struct {
 	// Name is the key of the service in the services map.
 	Name string `yaml:"-" json:"-"`
 
-	Profiles      []string             `yaml:"profiles,omitempty" json:"profiles,omitempty"`
-	Image         string               `yaml:"image,omitempty" json:"image,omitempty"`
-	Build         *Build               `yaml:"build,omitempty" json:"build,omitempty"`
-	PullPolicy    string               `yaml:"pull_policy,omitempty" json:"pull_policy,omitempty"`
-	Command       Command              `yaml:"command,omitempty" json:"command,omitzero"`
-	Entrypoint    Command              `yaml:"entrypoint,omitempty" json:"entrypoint,omitzero"`
-	Environment   map[string]*string   `yaml:"environment,omitempty" json:"environment,omitempty"`
-	EnvFiles      []EnvFile            `yaml:"env_file,omitempty" json:"env_file,omitempty"`
-	WorkingDir    string               `yaml:"working_dir,omitempty" json:"working_dir,omitempty"`
-	User          string               `yaml:"user,omitempty" json:"user,omitempty"`
-	Hostname      string               `yaml:"hostname,omitempty" json:"hostname,omitempty"`
+	Profiles    []string           `yaml:"profiles,omitempty" json:"profiles,omitempty"`
+	Image       string             `yaml:"image,omitempty" json:"image,omitempty"`
+	Build       *Build             `yaml:"build,omitempty" json:"build,omitempty"`
+	PullPolicy  string             `yaml:"pull_policy,omitempty" json:"pull_policy,omitempty"`
+	Command     Command            `yaml:"command,omitempty" json:"command,omitzero"`
+	Entrypoint  Command            `yaml:"entrypoint,omitempty" json:"entrypoint,omitzero"`
+	Environment map[string]*string `yaml:"environment,omitempty" json:"environment,omitempty"`
+	EnvFiles    []EnvFile          `yaml:"env_file,omitempty" json:"env_file,omitempty"`
+	WorkingDir  string             `yaml:"working_dir,omitempty" json:"working_dir,omitempty"`
+	User        string             `yaml:"user,omitempty" json:"user,omitempty"`
+	Hostname    string             `yaml:"hostname,omitempty" json:"hostname,omitempty"`
+	// UsernsMode "host" runs the service's containers in the host's user
+	// namespace; "" gives each one of its own when the daemon's default
+	// says so (docker's userns_mode, with the daemon's userns-remap).
+	UsernsMode    string               `yaml:"userns_mode,omitempty" json:"userns_mode,omitempty"`
 	Domainname    string               `yaml:"domainname,omitempty" json:"domainname,omitempty"`
 	ContainerName string               `yaml:"container_name,omitempty" json:"container_name,omitempty"`
 	Labels        map[string]string    `yaml:"labels,omitempty" json:"labels,omitempty"`

@@ -193,6 +193,9 @@ func (l *loader) validate(p *Project) {
 			}
 		}
 		l.checkNetworkMode(p, s, sp)
+		if s.UsernsMode != "" && s.UsernsMode != "host" {
+			l.errorf(l.pos[sp+".userns_mode"], sp+".userns_mode", "invalid userns_mode %q: want host (or nothing, for the daemon's default)", s.UsernsMode)
+		}
 		for net, cfg := range s.Networks {
 			n, ok := p.Networks[net]
 			if !ok {

@@ -56,12 +56,16 @@ type daemonOptions struct {
 	configFile string
 	insecure   []string
 	group      string
+	remap      string // --userns-remap
+	idRange    string // --userns-range
 }
 
 func (o *daemonOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVarP(&o.group, "group", "G", "stack", "group of the unix socket: its members may use the daemon (created when given and missing)")
 	fs.BoolVar(&o.debug, "debug", false, "log debug records")
-	fs.StringVar(&o.configFile, "config-file", daemon.DefaultConfigFile, "daemon configuration file (JSON, dockerd's keys: insecure-registries, log-opts)")
+	fs.StringVar(&o.configFile, "config-file", daemon.DefaultConfigFile, "daemon configuration file (JSON, dockerd's keys: insecure-registries, log-opts, userns-remap; and userns-range)")
+	fs.StringVar(&o.remap, "userns-remap", os.Getenv("STACK_USERNS_REMAP"), "user namespaces of containers: host (none, the default), default (a range of host uids each, from the stack entries of /etc/subuid and /etc/subgid), a user name (that user's entries) (env STACK_USERNS_REMAP)")
+	fs.StringVar(&o.idRange, "userns-range", os.Getenv("STACK_USERNS_RANGE"), "host uids and gids START:COUNT that containers' ranges come from, instead of /etc/subuid and /etc/subgid (env STACK_USERNS_RANGE)")
 	fs.StringArrayVar(&o.insecure, "insecure-registry", nil, "registry (host[:port] or CIDR) that may be reached over plain HTTP or without a verified certificate (repeatable)")
 }
 
@@ -82,6 +86,9 @@ func (o *daemonOptions) config(g *globalOptions, fileRequired bool) (daemon.Conf
 		ShimBinary:         shimBinary(g.stderr),
 	}
 	if err := fc.Apply(&cfg); err != nil {
+		return daemon.Config{}, err
+	}
+	if err := daemon.ApplyUserNS(&cfg, o.remap, o.idRange); err != nil {
 		return daemon.Config{}, err
 	}
 	return cfg, nil

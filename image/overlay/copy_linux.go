@@ -59,6 +59,46 @@ func (c copyDriver) Mount(ctx context.Context, dir string, layers []string) (_ s
 	return target, nil
 }
 
+// MountIDMapped copies the layers and shifts the owners of the copy into
+// the map's range: a copy has no lower layer to idmap.
+func (c copyDriver) MountIDMapped(ctx context.Context, dir string, layers []string, m image.IDShift) (string, error) {
+	if err := checkDir(dir); err != nil {
+		return "", err
+	}
+	target := filepath.Join(dir, rootfsDir)
+	if _, err := os.Lstat(target); err == nil {
+		return target, recordIDMap(dir, m)
+	}
+	if err := recordIDMap(dir, m); err != nil {
+		return "", err
+	}
+	target, err := c.Mount(ctx, dir, layers)
+	if err != nil {
+		return "", err
+	}
+	err = filepath.WalkDir(target, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		var st unix.Stat_t
+		if err := unix.Lstat(p, &st); err != nil {
+			return err
+		}
+		if err := os.Lchown(p, int(m.UID+st.Uid%m.Size), int(m.GID+st.Gid%m.Size)); err != nil {
+			return err
+		}
+		if e.Type()&fs.ModeSymlink == 0 && st.Mode&(unix.S_ISUID|unix.S_ISGID) != 0 {
+			return unix.Chmod(p, st.Mode&0o7777) // chown cleared them
+		}
+		return nil
+	})
+	if err != nil {
+		os.RemoveAll(target)
+		return "", fmt.Errorf("shift the copy's owners: %w", err)
+	}
+	return target, nil
+}
+
 func (copyDriver) Unmount(dir string) error { return checkDir(dir) }
 
 func (copyDriver) Remove(dir string) error {

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/stack-dev/stack/image"
 	"github.com/stack-dev/stack/internal/errdefs"
 )
 
@@ -41,6 +42,14 @@ type Driver interface {
 	// idempotent: an already mounted dir is returned as it is, and
 	// mounting again after Unmount keeps the container's changes.
 	Mount(ctx context.Context, dir string, layers []string) (string, error)
+	// MountIDMapped is Mount for a container with a user namespace whose
+	// IDs 0..m.Size-1 are the host's m.UID... and m.GID...: the layers
+	// are idmapped (a file of the image's uid u shows as m.UID+u, with no
+	// chown of the layers), the upper directory is not, so what the
+	// container writes is owned by its host range (a setuid-root binary it
+	// writes is setuid to m.UID). The map is recorded in dir, which keeps
+	// it for its life; Diff shifts the owners back.
+	MountIDMapped(ctx context.Context, dir string, layers []string, m image.IDShift) (string, error)
 	// Unmount unmounts dir/rootfs, keeping the container's changes. It is
 	// not an error if nothing is mounted.
 	Unmount(dir string) error

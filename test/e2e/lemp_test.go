@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -36,6 +37,12 @@ func TestRootLEMP(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.vars = append(e.vars, "LEMP_HTTP_PORT="+lempPort)
+	// The developer (uid 1000, APP_UID of .env) owns storage/, which php
+	// writes.
+	storage := filepath.Join(e.dir, "storage")
+	if err := os.Chown(storage, 1000, 1000); err != nil {
+		t.Fatal(err)
+	}
 	e.bootstrapDebian()
 	page := "http://127.0.0.1:" + lempPort + "/"
 
@@ -65,6 +72,20 @@ func TestRootLEMP(t *testing.T) {
 	body = postRow(t, page, "added by e2e")
 	if !strings.Contains(body, "4: added by e2e") {
 		t.Errorf("POST: the new row is not on the page:\n%s", body)
+	}
+	// php-fpm's worker wrote storage/added.log, as the developer: on the
+	// host too, with or without a user namespace.
+	var st syscall.Stat_t
+	if err := syscall.Stat(filepath.Join(storage, "added.log"), &st); err != nil || st.Uid != 1000 || st.Gid != 1000 {
+		t.Errorf("storage/added.log: %v, owner %d:%d, want the developer's 1000:1000", err, st.Uid, st.Gid)
+	}
+	if usernsOn() {
+		// The default: every service in a user namespace of its own.
+		for _, svc := range []string{"db", "php", "web"} {
+			if _, pid, _ := e.containerState(svc); pid == 0 || uidMap(t, pid)[1] == 0 {
+				t.Errorf("%s does not run in a user namespace of its own", svc)
+			}
+		}
 	}
 
 	logs := e.mustRun("logs", "db")

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -90,6 +91,14 @@ func newEnv(t *testing.T) *env {
 		"STACK_NFT_TABLE=stacke2e_"+tag,
 		"STACK_CGROUP_PARENT=stack-e2e/"+tag,
 		"COMPOSE_PROJECT_NAME="+e.project,
+		// The daemon's containers' user namespace ranges: 16 of its own,
+		// so that the daemons of tests running at once never share one
+		// (each allocates from its own records) and /etc/subuid is left
+		// alone.
+		// User namespaces on, unless the run says otherwise (they are
+		// the daemon's opt-in).
+		"STACK_USERNS_REMAP="+cmp.Or(os.Getenv("STACK_USERNS_REMAP"), "default"),
+		fmt.Sprintf("STACK_USERNS_RANGE=%d:%d", 3_000_000_000+(uint32(sum[4])<<8|uint32(sum[5]))%1000*16*65536, 16*65536),
 	)
 	e.mustRun("image", "import", "--rootfs", testutil.BusyboxRootfs(t), "busybox")
 	t.Cleanup(func() {

@@ -33,6 +33,12 @@ if ($_SERVER['REQUEST_METHOD'] === 'POST') {
         exit;
     }
     $db->prepare('INSERT INTO items (name) VALUES (?)')->execute([$name]);
+    // The app's own files go to storage/, bind-mounted from the project.
+    if (file_put_contents('/var/www/storage/added.log', $name . "\n", FILE_APPEND | LOCK_EX) === false) {
+        http_response_code(500);
+        echo "<p>storage/ is not writable by uid ", posix_getuid(), ": chown it to APP_UID</p>\n";
+        exit;
+    }
     header('Location: /', true, 303);
     exit;
 }
