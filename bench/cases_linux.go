@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
@@ -23,7 +25,8 @@ import (
 // rootfs (their run does all four steps). stack's containers are in a
 // group whose shim runs (another container of it sleeps), as a project's
 // are once its first container is up; one more row starts a shim of the
-// container's own each time. The filtered row is also set against stack's
+// container's own each time, and one more gives each container a user
+// namespace of its own. The filtered row is also set against stack's
 // own unfiltered one, measured in the same run, and against crun with the
 // same profile (crun compiles it with libseccomp). Then the new-netns
 // case is broken down into its phases, as the runtime traces them.
@@ -54,11 +57,13 @@ func (b *bench) caseRunTrue() error {
 		netns   bool
 		seccomp bool
 		ownShim bool
+		userns  bool
 	}{
-		{"1. create+start+wait+rm /bin/true, host netns", false, false, false},
-		{"1. create+start+wait+rm /bin/true, new netns", true, false, false},
-		{"1. create+start+wait+rm /bin/true, new netns, Docker's seccomp profile", true, true, false},
-		{"1. create+start+wait+rm /bin/true, new netns, a shim of its own", true, false, true},
+		{"1. create+start+wait+rm /bin/true, host netns", false, false, false, false},
+		{"1. create+start+wait+rm /bin/true, new netns", true, false, false, false},
+		{"1. create+start+wait+rm /bin/true, new netns, Docker's seccomp profile", true, true, false, false},
+		{"1. create+start+wait+rm /bin/true, new netns, a shim of its own", true, false, true, false},
+		{"1. create+start+wait+rm /bin/true, new netns, a user namespace of its own", true, false, false, true},
 	} {
 		join := "/proc/self/ns/net"
 		if v.netns {
@@ -74,7 +79,16 @@ func (b *bench) caseRunTrue() error {
 		if v.ownShim {
 			g = ""
 		}
-		traced := v.netns && !v.seccomp && !v.ownShim
+		rootfs := b.rootfs
+		if v.userns {
+			if rootfs, err = b.usernsRootfs(); err != nil {
+				return err
+			}
+			m := []specs.LinuxIDMapping{{ContainerID: 0, HostID: benchUsernsBase, Size: 65536}}
+			spec.Linux.UIDMappings, spec.Linux.GIDMappings = m, m
+			spec.Linux.Namespaces = append(spec.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+		}
+		traced := v.netns && !v.seccomp && !v.ownShim && !v.userns
 		var ids []string
 		b.atExit(func() {
 			for _, id := range ids {
@@ -82,11 +96,11 @@ func (b *bench) caseRunTrue() error {
 			}
 		})
 		st, err := b.measure(3, n, func(i int) error {
-			id := fmt.Sprintf("true-%v-%v-%v-%d", v.netns, v.seccomp, v.ownShim, i)
+			id := fmt.Sprintf("true-%v-%v-%v-%v-%d", v.netns, v.seccomp, v.ownShim, v.userns, i)
 			ids = append(ids, id)
 			ctx := b.ctx
 			tr.begin(id, traced && i >= 3)
-			if err := m.Create(ctx, id, runtime.Config{Spec: spec, Rootfs: b.rootfs, NetNS: join, Group: g}); err != nil {
+			if err := m.Create(ctx, id, runtime.Config{Spec: spec, Rootfs: rootfs, NetNS: join, Group: g}); err != nil {
 				return err
 			}
 			if err := m.Start(ctx, id); err != nil {
@@ -117,11 +131,17 @@ func (b *bench) caseRunTrue() error {
 		case v.ownShim:
 			b.rows = append(b.rows, row{name: v.name, stack: st, peer: "stack, in a running shim", other: unfiltered})
 			peers = []string{"crun"}
+		case v.userns:
+			b.rows = append(b.rows, row{name: v.name, stack: st, peer: "stack, no user namespace", other: unfiltered})
+			peers = []string{"crun"}
 		}
 		for _, rt := range peers {
 			r := row{name: v.name, stack: st, peer: rt + " run"}
 			if v.seccomp {
 				r.peer += ", same profile"
+			}
+			if v.userns {
+				r.peer += ", no user namespace"
 			}
 			bundle, err := b.bundleFor(rt, v.netns, v.seccomp)
 			if err == nil {
@@ -147,6 +167,35 @@ func (b *bench) caseRunTrue() error {
 		b.rows = append(b.rows, row{name: "1. new netns, phase: " + ph.name, stack: ph.took})
 	}
 	return nil
+}
+
+// benchUsernsBase is the first host uid and gid of case 1's user
+// namespace: far above any user of a test machine.
+const benchUsernsBase = 1_800_000_000
+
+// usernsRootfs returns a copy of the busybox rootfs owned by the range
+// of benchUsernsBase, as an idmapped overlay shows it to a container
+// with that user namespace (the daemon's idmapped layers are measured
+// by its own tests; here the runtime alone).
+func (b *bench) usernsRootfs() (string, error) {
+	dir := b.rootfs + "-userns"
+	if _, err := os.Stat(dir); err == nil {
+		return dir, nil
+	}
+	if _, err := runCmd(b.ctx, nil, "cp", "-a", b.rootfs, dir); err != nil {
+		return "", err
+	}
+	return dir, filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		st, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		s := st.Sys().(*syscall.Stat_t)
+		return os.Lchown(p, int(benchUsernsBase+s.Uid), int(benchUsernsBase+s.Gid))
+	})
 }
 
 // bundleFor returns the /bin/true bundle of a case: the smoke test's, or
