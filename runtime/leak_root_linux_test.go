@@ -42,7 +42,12 @@ func checkLeaks(t *testing.T, root, parent string) {
 	shims, _ := filepath.Glob(filepath.Join(root, ".shims", "*"))
 	for _, d := range shims {
 		log, _ := os.ReadFile(filepath.Join(d, "shim.log"))
-		t.Errorf("leaked shim directory: %s (log: %q)", d, log)
+		var names []string
+		entries, _ := os.ReadDir(d)
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		t.Errorf("leaked shim directory: %s holding %q (log: %q)", d, names, log)
 	}
 	// Parent cgroups of the test: remove them (they are ours, and empty).
 	for _, d := range append(globDirs("/sys/fs/cgroup/*/"+parent), globDirs("/sys/fs/cgroup/"+parent)...) {

@@ -339,21 +339,7 @@ func (m *Manager) retire(group, dir string, shim int, start uint64) {
 	c, err := dialUnix(gdir, shimSock)
 	if shimGone(err) {
 		// Exited, exiting (its socket goes first), or killed.
-		if shim > 0 && !waitExit(shim, start, 2*time.Second) {
-			unix.Kill(shim, unix.SIGKILL)
-		}
-		defer m.collectShimLogs()
-		m.spawnMu.Lock()
-		defer m.spawnMu.Unlock()
-		if c, err := dialUnix(gdir, shimSock); err == nil {
-			c.Close() // a new shim, started meanwhile
-			return
-		}
-		os.Remove(filepath.Join(gdir, shimSock))
-		if fi, err := os.Stat(filepath.Join(gdir, shimLog)); err == nil && fi.Size() == 0 {
-			os.Remove(filepath.Join(gdir, shimLog))
-		}
-		os.Remove(gdir)
+		m.removeDeadShim(gdir, shim, start)
 		return
 	}
 	if err != nil {
@@ -363,10 +349,19 @@ func (m *Manager) retire(group, dir string, shim int, start uint64) {
 	c.SetDeadline(time.Now().Add(10 * time.Second))
 	b, _ := json.Marshal(groupRequest{Op: "retire", Dir: dir})
 	if _, err := c.Write(append(b, '\n')); err != nil {
+		if shimGone(err) {
+			m.removeDeadShim(gdir, shim, start)
+		}
 		return
 	}
 	var r groupReply
 	if err := json.NewDecoder(c).Decode(&r); err != nil {
+		// A shim killed a moment ago still had its socket when we
+		// connected (the kernel queues a connection for a listener
+		// nobody accepts on), and closes it unanswered.
+		if shimGone(err) {
+			m.removeDeadShim(gdir, shim, start)
+		}
 		return
 	}
 	if r.Exiting {
@@ -380,6 +375,27 @@ func (m *Manager) retire(group, dir string, shim int, start uint64) {
 		}
 	}
 	m.collectShimLogs()
+}
+
+// removeDeadShim removes the directory gdir of a group whose shim is
+// gone, once the shim (when known) has exited, unless a new shim has
+// taken the group meanwhile or the dead one's log says why it died.
+func (m *Manager) removeDeadShim(gdir string, shim int, start uint64) {
+	if shim > 0 && !waitExit(shim, start, 2*time.Second) {
+		unix.Kill(shim, unix.SIGKILL)
+	}
+	defer m.collectShimLogs()
+	m.spawnMu.Lock()
+	defer m.spawnMu.Unlock()
+	if c, err := dialUnix(gdir, shimSock); err == nil {
+		c.Close() // a new shim, started meanwhile
+		return
+	}
+	os.Remove(filepath.Join(gdir, shimSock))
+	if fi, err := os.Stat(filepath.Join(gdir, shimLog)); err == nil && fi.Size() == 0 {
+		os.Remove(filepath.Join(gdir, shimLog))
+	}
+	os.Remove(gdir)
 }
 
 // waitShimExit waits for a shim that said it exits, and makes sure.
