@@ -119,7 +119,7 @@ type buildExecutor struct {
 }
 
 // network creates the build's network on first use.
-func (e *buildExecutor) network(ctx context.Context) (*network.Manager, string, error) {
+func (e *buildExecutor) network(ctx context.Context) (networker, string, error) {
 	nm, err := e.d.networks()
 	if err != nil {
 		return nil, "", err

@@ -20,7 +20,6 @@ import (
 	"github.com/stack-dev/stack/image"
 	"github.com/stack-dev/stack/image/overlay"
 	"github.com/stack-dev/stack/internal/errdefs"
-	"github.com/stack-dev/stack/network"
 	"github.com/stack-dev/stack/runtime"
 )
 
@@ -72,14 +71,19 @@ type Daemon struct {
 
 	// The storage driver and the runtime need root and touch the kernel;
 	// they are opened on first use, so image commands work without them.
+	open    engineOpeners
 	once    sync.Once
 	storage overlay.Driver
-	runtime *runtime.Manager
+	runtime containerRuntime
 	openErr error
 
 	netOnce sync.Once
-	netMgr  *network.Manager
+	netMgr  networker
 	netErr  error
+
+	// newID makes container IDs: newContainerID, or a counter in tests,
+	// whose operation logs name containers.
+	newID func() string
 
 	events *eventBus
 	// baseCtx outlives requests: container watches run under it until
@@ -99,6 +103,11 @@ const (
 
 // New opens the daemon's state under cfg.StateRoot, creating it if needed.
 func New(cfg Config) (*Daemon, error) {
+	return newDaemon(cfg, nil)
+}
+
+// newDaemon is New with the engines open gives, the kernel's when nil.
+func newDaemon(cfg Config, open *engineOpeners) (*Daemon, error) {
 	if cfg.StateRoot == "" || !filepath.IsAbs(cfg.StateRoot) {
 		return nil, fmt.Errorf("state root %q must be an absolute path: %w", cfg.StateRoot, errdefs.ErrInvalidArgument)
 	}
@@ -134,7 +143,14 @@ func New(cfg Config) (*Daemon, error) {
 		return nil, err
 	}
 	ctx, stop := context.WithCancel(context.Background())
-	return &Daemon{cfg: cfg, log: log, images: images, store: records, unlockRoot: unlock, events: newEventBus(), baseCtx: ctx, stop: stop, supervisors: map[string]*supervisor{}}, nil
+	d := &Daemon{cfg: cfg, log: log, images: images, store: records, unlockRoot: unlock, events: newEventBus(),
+		baseCtx: ctx, stop: stop, supervisors: map[string]*supervisor{}, newID: newContainerID}
+	if open != nil {
+		d.open = *open
+	} else {
+		d.open = d.realEngines()
+	}
+	return d, nil
 }
 
 // lockStateRoot takes the state root for this daemon: two daemons on one
@@ -186,27 +202,18 @@ func (d *Daemon) Close() error {
 }
 
 // networks opens the network manager on first use.
-func (d *Daemon) networks() (*network.Manager, error) {
-	d.netOnce.Do(func() { d.netMgr, d.netErr = d.openNetwork() })
+func (d *Daemon) networks() (networker, error) {
+	d.netOnce.Do(func() { d.netMgr, d.netErr = d.open.network() })
 	return d.netMgr, d.netErr
 }
 
 // engines opens the storage driver and the container runtime.
-func (d *Daemon) engines() (overlay.Driver, *runtime.Manager, error) {
+func (d *Daemon) engines() (overlay.Driver, containerRuntime, error) {
 	d.once.Do(func() {
-		d.storage, d.openErr = overlay.New(overlay.Config{Root: filepath.Join(d.cfg.StateRoot, storageDir), Logger: d.log})
-		if d.openErr != nil {
-			d.openErr = fmt.Errorf("open storage driver: %w", d.openErr)
+		if d.storage, d.openErr = d.open.storage(); d.openErr != nil {
 			return
 		}
-		d.runtime, d.openErr = runtime.New(runtime.Options{
-			StateRoot:    filepath.Join(d.cfg.StateRoot, containerDir),
-			CgroupParent: d.cfg.CgroupParent,
-			Logger:       d.log,
-		})
-		if d.openErr != nil {
-			d.openErr = fmt.Errorf("open runtime: %w", d.openErr)
-		}
+		d.runtime, d.openErr = d.open.runtime()
 	})
 	return d.storage, d.runtime, d.openErr
 }

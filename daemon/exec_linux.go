@@ -149,7 +149,7 @@ func (f frameWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func (d *Daemon) runExec(ctx context.Context, rt *runtime.Manager, rec *record, proc *specs.Process, req api.ExecRequest, fc *api.FrameConn) (int, error) {
+func (d *Daemon) runExec(ctx context.Context, rt containerRuntime, rec *record, proc *specs.Process, req api.ExecRequest, fc *api.FrameConn) (int, error) {
 	cfg := runtime.ExecConfig{Process: proc}
 	// Stdin is a real pipe, not an io.Reader: exec.Cmd would otherwise
 	// wait, after the process exits, for a copy that only ends when the

@@ -79,7 +79,7 @@ func (d *Daemon) inspectRoutes(handle handleFunc, v string) {
 // runningRecords returns the containers of project's services (every
 // service's when services is empty) that run now. A service the project
 // does not have is an error that lists the ones it has.
-func (d *Daemon) runningRecords(project string, services []string) ([]*record, *runtime.Manager, error) {
+func (d *Daemon) runningRecords(project string, services []string) ([]*record, containerRuntime, error) {
 	_, rt, err := d.engines()
 	if err != nil {
 		return nil, nil, err

@@ -252,7 +252,26 @@ func (d *Daemon) apply(ctx context.Context, p *spec.Project, a planner.Action, o
 		}
 		ev(a.Service, a.Container, "start", a.Reason)
 		return nil
-	case planner.Stop, planner.Remove, planner.RemoveOrphan:
+	case planner.Stop:
+		// The planner follows it with the container's Remove.
+		if old == nil {
+			return nil
+		}
+		if err := d.stopContainer(ctx, old, 0, true); err != nil {
+			return err
+		}
+		ev(a.Service, a.Container, "stop", a.Reason)
+		return nil
+	case planner.Remove:
+		if old == nil {
+			return nil
+		}
+		if err := d.removeContainer(ctx, old); err != nil {
+			return err
+		}
+		ev(a.Service, a.Container, "remove", a.Reason)
+		return nil
+	case planner.RemoveOrphan:
 		if old == nil {
 			return nil
 		}
@@ -266,7 +285,7 @@ func (d *Daemon) apply(ctx context.Context, p *spec.Project, a planner.Action, o
 // leaves a record that names everything that may exist of the container,
 // and the teardown of the next up, down or daemon start removes it all.
 func (d *Daemon) createAndStart(ctx context.Context, p *spec.Project, svc *spec.Service, a planner.Action, imageID string, ev func(service, container, action, msg string)) (retErr error) {
-	id := newContainerID()
+	id := d.newID()
 	r := &record{
 		ID: id, Name: a.Container, Project: p.Name, Service: svc.Name, Number: a.Number,
 		ConfigHash: a.ConfigHash, Image: serviceImage(p, svc), ImageID: imageID, Created: time.Now().UTC(),

@@ -77,7 +77,7 @@ func (d *Daemon) startOneOff(ctx context.Context, project string, req api.RunReq
 	// As docker compose run: no published ports, no restart policy, no
 	// health check gating anything, and a terminal only when asked.
 	svc.Ports, svc.Restart, svc.Tty = nil, "", req.Tty
-	id := newContainerID()
+	id := d.newID()
 	name := req.Name
 	if name == "" {
 		name = fmt.Sprintf("%s-%s-run-%s", p.Name, svc.Name, id[:12])
@@ -221,7 +221,7 @@ func (d *Daemon) serveRun(w http.ResponseWriter, r *http.Request, project string
 
 // relayUntilExit waits for the container to exit and, when sendLog, sends
 // its output from the log as it is written.
-func (d *Daemon) relayUntilExit(ctx context.Context, rt *runtime.Manager, rec *record, fc *api.FrameConn, sendLog bool) (int, error) {
+func (d *Daemon) relayUntilExit(ctx context.Context, rt containerRuntime, rec *record, fc *api.FrameConn, sendLog bool) (int, error) {
 	cur := &logCursor{}
 	relay := func() error {
 		return cur.readNew(logFiles(rec.Log), func(e runtime.LogEntry) error {

@@ -97,19 +97,23 @@ type supervisor struct {
 func (d *Daemon) supervise(r *record) {
 	ctx, cancel := context.WithCancel(d.baseCtx)
 	s := &supervisor{cancel: cancel}
+	// The goroutines are counted before s is published: an unsupervise
+	// that finds it at once waits for them.
+	s.wg.Add(1)
+	if r.Healthcheck != nil {
+		s.wg.Add(1)
+	}
 	d.supMu.Lock()
 	if old := d.supervisors[r.ID]; old != nil {
 		old.cancel()
 	}
 	d.supervisors[r.ID] = s
 	d.supMu.Unlock()
-	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		d.watchExit(ctx, r.Project, r.Name, r.ID)
 	}()
 	if r.Healthcheck != nil {
-		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
 			d.watchHealth(ctx, r.Project, r.Name, r.ID, r.Run, *r.Healthcheck)
