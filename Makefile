@@ -49,6 +49,7 @@ fuzz:
 	$(GO) test ./spec -run '^$$' -fuzz FuzzParseDotEnv -fuzztime 30s
 	$(GO) test ./image/build -run '^$$' -fuzz FuzzParseDockerfile -fuzztime 30s
 	$(GO) test ./api -run '^$$' -fuzz FuzzFrameRead -fuzztime 30s
+	$(GO) test ./api -run '^$$' -fuzz FuzzStreamError -fuzztime 30s
 	$(GO) test ./network/dns -run '^$$' -fuzz FuzzParseResolvConf -fuzztime 30s
 	$(GO) test ./internal/ident -run '^$$' -fuzz FuzzName -fuzztime 30s
 	$(GO) test ./runtime/seccomp -run '^$$' -fuzz FuzzCompile -fuzztime 30s

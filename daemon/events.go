@@ -49,3 +49,29 @@ func (b *eventBus) subscribe(project string) (<-chan api.Event, func()) {
 		b.mu.Unlock()
 	}
 }
+
+// emitFunc receives the events of one operation as they happen.
+type emitFunc = func(api.Event)
+
+// projectEmitter returns the emitFunc of an operation on project: each
+// event goes on the bus and to emit, the operation's own stream.
+func projectEmitter(bus *eventBus, project string, emit emitFunc) emitFunc {
+	return func(e api.Event) {
+		if e.Project == "" {
+			e.Project = project
+		}
+		bus.publish(e)
+		emit(e)
+	}
+}
+
+// containerEvent is the event of action on the container of r.
+func containerEvent(r *record, action, msg string) api.Event {
+	return api.Event{Type: api.TypeContainer, Project: r.Project, Service: r.Service, Container: r.Name, ID: r.ID,
+		Image: r.Image, Labels: r.Labels, Action: action, Message: msg}
+}
+
+// networkEvent is the event of action on network name.
+func networkEvent(name string, labels map[string]string, action, msg string) api.Event {
+	return api.Event{Type: api.TypeNetwork, Network: name, ID: networkID(name), Labels: labels, Action: action, Message: msg}
+}

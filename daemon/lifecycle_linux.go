@@ -76,7 +76,7 @@ func (d *Daemon) Lifecycle(ctx context.Context, project, op string, req api.Stop
 			errs = append(errs, fmt.Errorf("%s %s: %w", op, r.Name, err))
 			continue
 		}
-		ev := api.Event{Project: project, Service: r.Service, Container: r.Name, Action: op}
+		ev := containerEvent(r, op, "")
 		d.events.publish(ev)
 		emit(ev)
 	}

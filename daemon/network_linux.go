@@ -2,6 +2,8 @@ package daemon
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/stack-dev/stack/api"
 	"github.com/stack-dev/stack/internal/errdefs"
 	"github.com/stack-dev/stack/internal/ident"
 	"github.com/stack-dev/stack/network"
@@ -62,7 +65,7 @@ func (d *Daemon) openNetwork() (*network.Manager, error) {
 }
 
 // ensureNetworks creates the networks the selected services use.
-func (d *Daemon) ensureNetworks(ctx context.Context, p *spec.Project, sel *planner.Selection, ev func(service, container, action, msg string)) error {
+func (d *Daemon) ensureNetworks(ctx context.Context, p *spec.Project, sel *planner.Selection, ev emitFunc) error {
 	nm, err := d.networks()
 	if err != nil {
 		return err
@@ -91,14 +94,14 @@ func (d *Daemon) ensureNetworks(ctx context.Context, p *spec.Project, sel *plann
 			return fmt.Errorf("network %s: %w", n.Name, err)
 		}
 		if !existing[n.Name] && !n.External {
-			ev("", "", "network-create", fmt.Sprintf("%s (%s, bridge %s)", n.Name, st.Subnet, st.Bridge))
+			ev(networkEvent(st.Name, st.Labels, api.ActionNetworkCreate, fmt.Sprintf("%s (%s, bridge %s)", n.Name, st.Subnet, st.Bridge)))
 		}
 	}
 	return nil
 }
 
 // removeNetworks removes the networks project created.
-func (d *Daemon) removeNetworks(ctx context.Context, project string, ev func(service, container, action, msg string)) error {
+func (d *Daemon) removeNetworks(ctx context.Context, project string, ev emitFunc) error {
 	nm, err := d.networks()
 	if err != nil {
 		return err
@@ -112,7 +115,7 @@ func (d *Daemon) removeNetworks(ctx context.Context, project string, ev func(ser
 			errs = append(errs, err)
 			continue
 		}
-		ev("", "", "network-remove", n.Name)
+		ev(networkEvent(n.Name, n.Labels, api.ActionNetworkRemove, n.Name))
 	}
 	return errors.Join(errs...)
 }
@@ -290,4 +293,11 @@ func (d *Daemon) serviceContainer(project, service string) (*record, error) {
 		}
 	}
 	return nil, fmt.Errorf("service %s has no container: %w", ident.Quote(service), errdefs.ErrNotFound)
+}
+
+// networkID is the ID the Docker API shows for network name: 64 hex
+// digits, as docker's, the same for the name on every call.
+func networkID(name string) string {
+	sum := sha256.Sum256([]byte("stack network " + name))
+	return hex.EncodeToString(sum[:])
 }

@@ -125,14 +125,14 @@ func (d *Daemon) Up(ctx context.Context, p *spec.Project, req api.UpRequest, emi
 		img, err := d.ensureImage(ctx, ref, pullPolicy(svc), func(api.ImageProgress) {
 			if !pulling {
 				pulling = true
-				emit(api.Event{Project: p.Name, Service: name, Action: "pull", Message: ref + "  Pulling"})
+				emit(api.Event{Project: p.Name, Service: name, Type: api.TypeImage, Image: ref, Action: api.ActionPull, Message: ref + "  Pulling"})
 			}
 		})
 		if err != nil {
 			return fmt.Errorf("service %q: %w", name, err)
 		}
 		if pulling {
-			emit(api.Event{Project: p.Name, Service: name, Action: "pull", Message: ref + "  Pulled"})
+			emit(api.Event{Project: p.Name, Service: name, Type: api.TypeImage, Image: ref, Action: api.ActionPull, Message: ref + "  Pulled"})
 		}
 		imageIDs[name] = img.ID.String()
 	}
@@ -143,17 +143,13 @@ func (d *Daemon) Up(ctx context.Context, p *spec.Project, req api.UpRequest, emi
 	if err != nil {
 		return err
 	}
-	ev := func(service, container, action, msg string) {
-		e := api.Event{Project: p.Name, Service: service, Container: container, Action: action, Message: msg}
-		d.events.publish(e)
-		emit(e)
-	}
+	ev := projectEmitter(d.events, p.Name, emit)
 	if len(plan.Orphans) > 0 && !req.RemoveOrphans {
 		var names []string
 		for _, o := range plan.Orphans {
 			names = append(names, o.Name)
 		}
-		ev("", "", "warning", fmt.Sprintf("found orphan containers (%s) for this project: remove them with up --remove-orphans", strings.Join(names, ", ")))
+		ev(api.Event{Action: api.ActionWarning, Message: fmt.Sprintf("found orphan containers (%s) for this project: remove them with up --remove-orphans", strings.Join(names, ", "))})
 	}
 	if err := d.ensureVolumes(p, sel, ev); err != nil {
 		return err
@@ -225,7 +221,7 @@ func serviceImage(p *spec.Project, svc *spec.Service) string {
 }
 
 // apply carries out one planner action.
-func (d *Daemon) apply(ctx context.Context, p *spec.Project, a planner.Action, old *record, imageID string, ev func(service, container, action, msg string)) error {
+func (d *Daemon) apply(ctx context.Context, p *spec.Project, a planner.Action, old *record, imageID string, ev emitFunc) error {
 	svc := p.Services[a.Service]
 	switch a.Kind {
 	case planner.Create:
@@ -250,7 +246,7 @@ func (d *Daemon) apply(ctx context.Context, p *spec.Project, a planner.Action, o
 		if err := d.startRecord(ctx, old); err != nil {
 			return err
 		}
-		ev(a.Service, a.Container, "start", a.Reason)
+		ev(containerEvent(old, api.ActionStart, a.Reason))
 		return nil
 	case planner.Stop:
 		// The planner follows it with the container's Remove.
@@ -260,7 +256,7 @@ func (d *Daemon) apply(ctx context.Context, p *spec.Project, a planner.Action, o
 		if err := d.stopContainer(ctx, old, 0, true); err != nil {
 			return err
 		}
-		ev(a.Service, a.Container, "stop", a.Reason)
+		ev(containerEvent(old, api.ActionStop, a.Reason))
 		return nil
 	case planner.Remove:
 		if old == nil {
@@ -269,7 +265,7 @@ func (d *Daemon) apply(ctx context.Context, p *spec.Project, a planner.Action, o
 		if err := d.removeContainer(ctx, old); err != nil {
 			return err
 		}
-		ev(a.Service, a.Container, "remove", a.Reason)
+		ev(containerEvent(old, api.ActionRemove, a.Reason))
 		return nil
 	case planner.RemoveOrphan:
 		if old == nil {
@@ -284,7 +280,7 @@ func (d *Daemon) apply(ctx context.Context, p *spec.Project, a planner.Action, o
 // Its record is written first, marked creating: a crash from there on
 // leaves a record that names everything that may exist of the container,
 // and the teardown of the next up, down or daemon start removes it all.
-func (d *Daemon) createAndStart(ctx context.Context, p *spec.Project, svc *spec.Service, a planner.Action, imageID string, ev func(service, container, action, msg string)) (retErr error) {
+func (d *Daemon) createAndStart(ctx context.Context, p *spec.Project, svc *spec.Service, a planner.Action, imageID string, ev emitFunc) (retErr error) {
 	id := d.newID()
 	r := &record{
 		ID: id, Name: a.Container, Project: p.Name, Service: svc.Name, Number: a.Number,
@@ -309,11 +305,11 @@ func (d *Daemon) createAndStart(ctx context.Context, p *spec.Project, svc *spec.
 	if err := d.saveRecord(r); err != nil {
 		return err
 	}
-	ev(svc.Name, r.Name, "create", a.Reason)
+	ev(containerEvent(r, api.ActionCreate, a.Reason))
 	if err := d.startRecord(ctx, r); err != nil {
 		return err
 	}
-	ev(svc.Name, r.Name, "start", "")
+	ev(containerEvent(r, api.ActionStart, ""))
 	d.warnUnappliedLimits(r, ev)
 	return nil
 }
@@ -333,21 +329,21 @@ func (d *Daemon) finishTeardowns(ctx context.Context, project string) error {
 }
 
 // stopAndRemove stops a container and removes it with its storage.
-func (d *Daemon) stopAndRemove(ctx context.Context, r *record, grace time.Duration, ev func(service, container, action, msg string)) error {
+func (d *Daemon) stopAndRemove(ctx context.Context, r *record, grace time.Duration, ev emitFunc) error {
 	if err := d.stopContainer(ctx, r, grace, true); err != nil {
 		return err
 	}
-	ev(r.Service, r.Name, "stop", "")
+	ev(containerEvent(r, api.ActionStop, ""))
 	if err := d.removeContainer(ctx, r); err != nil {
 		return err
 	}
-	ev(r.Service, r.Name, "remove", "")
+	ev(containerEvent(r, api.ActionRemove, ""))
 	return nil
 }
 
 // waitDependencies blocks until every dependency of svc meets its
 // depends_on condition, or fails naming the dependency that cannot.
-func (d *Daemon) waitDependencies(ctx context.Context, p *spec.Project, sel *planner.Selection, svc *spec.Service, ev func(service, container, action, msg string)) error {
+func (d *Daemon) waitDependencies(ctx context.Context, p *spec.Project, sel *planner.Selection, svc *spec.Service, ev emitFunc) error {
 	for _, dep := range sortedKeys(svc.DependsOn) {
 		cond := svc.DependsOn[dep]
 		if !sel.Has(dep) {
@@ -355,7 +351,7 @@ func (d *Daemon) waitDependencies(ctx context.Context, p *spec.Project, sel *pla
 		}
 		if err := d.waitCondition(ctx, p, dep, cond.Condition, 0); err != nil {
 			if !cond.Required {
-				ev(svc.Name, "", "warning", fmt.Sprintf("optional dependency %s: %v", dep, err))
+				ev(api.Event{Service: svc.Name, Action: api.ActionWarning, Message: fmt.Sprintf("optional dependency %s: %v", dep, err)})
 				continue
 			}
 			return fmt.Errorf("dependency %s failed: %w", dep, err)
@@ -441,22 +437,22 @@ func (d *Daemon) waitCondition(ctx context.Context, p *spec.Project, service, co
 // conditionMet reports, once per container, that a dependency's
 // containers are healthy or have completed, so the order of events shows
 // why a service started when it did.
-func (d *Daemon) conditionMet(project, service, condition string, ev func(service, container, action, msg string)) {
-	action := "healthy"
+func (d *Daemon) conditionMet(project, service, condition string, ev emitFunc) {
+	action := api.ActionHealthy
 	if condition == spec.ConditionCompletedSuccessfully {
-		action = "exited"
+		action = api.ActionExited
 	}
 	recs, _ := d.records(project)
 	for _, r := range recs {
 		if r.Service == service {
-			ev(service, r.Name, action, "")
+			ev(containerEvent(r, action, ""))
 		}
 	}
 }
 
 // waitServices implements up --wait: every selected service running, and
 // healthy where it has a health check.
-func (d *Daemon) waitServices(ctx context.Context, p *spec.Project, sel *planner.Selection, timeout time.Duration, ev func(service, container, action, msg string)) error {
+func (d *Daemon) waitServices(ctx context.Context, p *spec.Project, sel *planner.Selection, timeout time.Duration, ev emitFunc) error {
 	if timeout == 0 {
 		timeout = 5 * time.Minute
 	}
@@ -480,11 +476,7 @@ func (d *Daemon) Down(ctx context.Context, project string, req api.DownRequest, 
 		return err
 	}
 	defer unlock()
-	ev := func(service, container, action, msg string) {
-		e := api.Event{Project: project, Service: service, Container: container, Action: action, Message: msg}
-		d.events.publish(e)
-		emit(e)
-	}
+	ev := projectEmitter(d.events, project, emit)
 	if err := checkDown(req); err != nil {
 		return err
 	}
@@ -537,7 +529,7 @@ func (d *Daemon) Down(ctx context.Context, project string, req api.DownRequest, 
 			}
 			continue
 		}
-		ev("", "", "image-remove", ref)
+		ev(api.Event{Type: api.TypeImage, Image: ref, Action: api.ActionImageRemove, Message: ref})
 	}
 	return errors.Join(errs...)
 }

@@ -80,6 +80,10 @@ type record struct {
 	Run int `json:"run,omitempty"`
 	// Log is where the container's shim writes its output, across runs.
 	Log runtime.LogConfig `json:"log"`
+	// Labels are the container's labels: its service's with compose's
+	// (com.docker.compose.project, ...), or what a Docker API client
+	// gave.
+	Labels map[string]string `json:"labels,omitempty"`
 }
 
 type recordPort struct {
@@ -262,6 +266,7 @@ func (r *record) clone() *record {
 	c.DependsOn = slices.Clone(r.DependsOn)
 	c.Networks = maps.Clone(r.Networks)
 	c.Ports = slices.Clone(r.Ports)
+	c.Labels = maps.Clone(r.Labels)
 	return &c
 }
 

@@ -49,7 +49,7 @@ func (d *Daemon) startOneOff(ctx context.Context, project string, req api.RunReq
 	if err != nil {
 		return nil, err
 	}
-	quiet := func(service, container, action, msg string) {}
+	quiet := func(api.Event) {}
 	if err := d.ensureVolumes(p, sel, quiet); err != nil {
 		return nil, err
 	}
@@ -122,7 +122,7 @@ func (d *Daemon) startOneOff(ctx context.Context, project string, req api.RunReq
 		d.removeContainer(context.WithoutCancel(ctx), r)
 		return nil, err
 	}
-	d.events.publish(api.Event{Project: project, Service: svc.Name, Container: name, Action: "start", Message: "one-off"})
+	d.events.publish(containerEvent(r, api.ActionStart, "one-off"))
 	return r, nil
 }
 

@@ -237,7 +237,7 @@ func requestNames(r *http.Request) error {
 
 // stream answers with a stream of JSON values, one per line, flushed as
 // they come. An error after the first value can no longer change the
-// status: it is sent as a last {"error": ...} line.
+// status: it is sent as a last line, an [api.StreamError].
 func stream(w http.ResponseWriter, fn func(send func(any) error) error) {
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.WriteHeader(http.StatusOK)
@@ -257,20 +257,15 @@ func stream(w http.ResponseWriter, fn func(send func(any) error) error) {
 	}
 	if err := fn(send); err != nil {
 		_, body := api.ToHTTP(err)
-		send(map[string]any{"error": body})
+		send(api.StreamError{Error: body})
 	}
 }
 
-// streamEvents streams the events of an operation, ending with an event
-// that carries the operation's error, if any.
+// streamEvents streams the events of an operation, ending with the
+// operation's error, if any.
 func streamEvents(w http.ResponseWriter, op func(emit func(api.Event)) error) {
 	stream(w, func(send func(any) error) error {
-		err := op(func(ev api.Event) { send(ev) })
-		if err != nil {
-			_, body := api.ToHTTP(err)
-			send(api.Event{Time: time.Now(), Action: "error", Error: body.Message, Message: body.Class})
-		}
-		return nil
+		return op(func(ev api.Event) { send(ev) })
 	})
 }
 

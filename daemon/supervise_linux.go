@@ -170,7 +170,9 @@ func (d *Daemon) watchExit(ctx context.Context, project, name, id string) {
 	if st.Error != "" {
 		msg += " (" + st.Error + ")"
 	}
-	d.events.publish(api.Event{Project: project, Service: r.Service, Container: name, Action: "die", Message: msg})
+	die := containerEvent(r, api.ActionDie, msg)
+	die.ExitCode = &st.ExitCode
+	d.events.publish(die)
 	if r.StoppedByUser || !shouldRestart(r.Restart, st.ExitCode, r.RestartCount) {
 		return
 	}
@@ -210,10 +212,10 @@ func (d *Daemon) restart(ctx context.Context, project, name, id, why string) boo
 	r.RestartCount++
 	if err := d.startRecord(context.WithoutCancel(ctx), r); err != nil {
 		d.log.Warn("restart failed", "container", name, "err", err)
-		d.events.publish(api.Event{Project: project, Service: r.Service, Container: name, Action: "restart-failed", Message: err.Error()})
+		d.events.publish(containerEvent(r, api.ActionRestartFailed, err.Error()))
 		return ctx.Err() != nil
 	}
-	d.events.publish(api.Event{Project: project, Service: r.Service, Container: name, Action: "restart", Message: fmt.Sprintf("restart %d after %s", r.RestartCount, why)})
+	d.events.publish(containerEvent(r, api.ActionRestart, fmt.Sprintf("restart %d after %s", r.RestartCount, why)))
 	return true
 }
 
@@ -284,7 +286,7 @@ func (d *Daemon) watchHealth(ctx context.Context, project, name, id string, run 
 		}
 		status = next
 		if changed {
-			d.events.publish(api.Event{Project: project, Service: r.Service, Container: name, Action: next, Message: strings.TrimSpace(out)})
+			d.events.publish(containerEvent(r, next, strings.TrimSpace(out)))
 		}
 	}
 }

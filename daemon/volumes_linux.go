@@ -14,6 +14,7 @@ import (
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"golang.org/x/sys/unix"
 
+	"github.com/stack-dev/stack/api"
 	"github.com/stack-dev/stack/planner"
 	"github.com/stack-dev/stack/spec"
 )
@@ -35,7 +36,7 @@ func anonymousVolumeName(project, service, target string) string {
 
 // ensureVolumes creates the named volumes the selected services use.
 // External volumes must exist already.
-func (d *Daemon) ensureVolumes(p *spec.Project, sel *planner.Selection, ev func(service, container, action, msg string)) error {
+func (d *Daemon) ensureVolumes(p *spec.Project, sel *planner.Selection, ev emitFunc) error {
 	for _, key := range sortedKeys(p.Volumes) {
 		v := p.Volumes[key]
 		used := false
@@ -57,7 +58,7 @@ func (d *Daemon) ensureVolumes(p *spec.Project, sel *planner.Selection, ev func(
 		if err := createVolume(dir, p.Name); err != nil {
 			return fmt.Errorf("create volume %s: %w", v.Name, err)
 		}
-		ev("", "", "volume-create", v.Name)
+		ev(api.Event{Type: api.TypeVolume, Volume: v.Name, Action: api.ActionVolumeCreate, Message: v.Name})
 	}
 	return nil
 }
@@ -180,7 +181,7 @@ func copyFile(src, dst string, mode fs.FileMode) error {
 }
 
 // removeVolumes removes the named and anonymous volumes of project.
-func (d *Daemon) removeVolumes(project string, ev func(service, container, action, msg string)) error {
+func (d *Daemon) removeVolumes(project string, ev emitFunc) error {
 	dirs, err := filepath.Glob(filepath.Join(d.cfg.StateRoot, volumesDir, "*"))
 	if err != nil {
 		return err
@@ -199,7 +200,7 @@ func (d *Daemon) removeVolumes(project string, ev func(service, container, actio
 			errs = append(errs, fmt.Errorf("remove volume %s: %w", name, err))
 			continue
 		}
-		ev("", "", "volume-remove", name)
+		ev(api.Event{Type: api.TypeVolume, Volume: name, Action: api.ActionVolumeRemove, Message: name})
 	}
 	return errors.Join(errs...)
 }
