@@ -90,6 +90,8 @@ func (d *Daemon) createContainer(ctx context.Context, p *spec.Project, r *record
 	}
 	r.Spec, r.Rootfs, r.NetNS = s, rootfs, net.netns
 	r.Init = svc.Init != nil && *svc.Init
+	r.Entrypoint, r.Cmd = commandParts(svc, img.Config, command)
+	r.User, r.ExposedPorts, r.NetworkMode = svc.User, exposedPorts(svc, img.Config), svc.NetworkMode
 	r.Healthcheck = healthcheckOf(svc, img.Config)
 	var logOpts map[string]string
 	if svc.Logging != nil {

@@ -45,6 +45,9 @@ type Config struct {
 	// docker's insecure-registries; loopback registries always may.
 	// Optional.
 	InsecureRegistries []string
+	// DockerHost is where the daemon serves the Docker Engine API
+	// ("unix:///run/stack/docker.sock"), for Info to tell. Optional.
+	DockerHost string
 	// LogMaxSize and LogMaxFiles rotate containers' logs whose service
 	// sets no logging options (docker's log-opts max-size and max-file).
 	// Optional: DefaultLogMaxSize and DefaultLogMaxFiles.
@@ -84,6 +87,14 @@ type Daemon struct {
 	// newID makes container IDs: newContainerID, or a counter in tests,
 	// whose operation logs name containers.
 	newID func() string
+
+	// nameMu makes a container name and its record one step: names are
+	// unique across the engine.
+	nameMu sync.Mutex
+	// attached counts the clients attached to each container.
+	attached attachments
+	// execs are the processes created for exec, by exec ID.
+	execs execTable
 
 	events *eventBus
 	// baseCtx outlives requests: container watches run under it until
@@ -195,6 +206,9 @@ func (d *Daemon) Close() error {
 	}
 	var err error
 	if d.netMgr != nil {
+		// The Docker API's default network stays while the daemon runs,
+		// as docker0 does, and goes with it when no container is on it.
+		d.removeDefaultNetwork(context.Background())
 		err = d.netMgr.Close()
 	}
 	d.unlockRoot()
@@ -321,6 +335,7 @@ func (d *Daemon) Info(ctx context.Context) (api.Info, error) {
 	info := api.Info{
 		ServerVersion:   d.cfg.Version,
 		APIVersion:      api.Version,
+		DockerHost:      d.cfg.DockerHost,
 		StateRoot:       d.cfg.StateRoot,
 		CgroupDriver:    "cgroupfs",
 		Runtime:         "stack (built in)",

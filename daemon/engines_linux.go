@@ -78,6 +78,8 @@ type networker interface {
 	Setup(ctx context.Context, cfg network.AttachConfig) (network.Status, error)
 	Status(id string) (network.Status, error)
 	Teardown(ctx context.Context, id string) error
+	Connect(ctx context.Context, id string, ep network.EndpointConfig) (network.Endpoint, error)
+	Disconnect(ctx context.Context, id, network string) error
 	Sweep(ctx context.Context, live network.Live) error
 	Close() error
 }

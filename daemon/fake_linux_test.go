@@ -469,6 +469,38 @@ func (n *fakeNetwork) Teardown(ctx context.Context, id string) error {
 	return nil
 }
 
+func (n *fakeNetwork) Connect(ctx context.Context, id string, ep network.EndpointConfig) (network.Endpoint, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	st, ok := n.ctrs[id]
+	if !ok {
+		return network.Endpoint{}, fmt.Errorf("connect %q: %w", id, errdefs.ErrNotFound)
+	}
+	ns, ok := n.networks[ep.Network]
+	if !ok {
+		return network.Endpoint{}, fmt.Errorf("network %q: %w", ep.Network, errdefs.ErrNotFound)
+	}
+	e := network.Endpoint{Network: ep.Network, Interface: fmt.Sprintf("eth%d", len(st.Endpoints)),
+		IP: netip.PrefixFrom(ns.Subnet.Addr().Next().Next(), 24), Gateway: ns.Gateway}
+	st.Endpoints = append(st.Endpoints, e)
+	n.ctrs[id] = st
+	n.log.add("network connect %s %s names=%s", id, ep.Network, strings.Join(slices.Concat(ep.DNSNames, ep.Aliases), ","))
+	return e, nil
+}
+
+func (n *fakeNetwork) Disconnect(ctx context.Context, id, name string) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	st, ok := n.ctrs[id]
+	if !ok {
+		return fmt.Errorf("disconnect %q: %w", id, errdefs.ErrNotFound)
+	}
+	st.Endpoints = slices.DeleteFunc(st.Endpoints, func(e network.Endpoint) bool { return e.Network == name })
+	n.ctrs[id] = st
+	n.log.add("network disconnect %s %s", id, name)
+	return nil
+}
+
 func (n *fakeNetwork) Sweep(ctx context.Context, live network.Live) error { return nil }
 func (n *fakeNetwork) Close() error                                       { return nil }
 

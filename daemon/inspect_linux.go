@@ -460,10 +460,7 @@ func (d *Daemon) Volumes(ctx context.Context) ([]api.Volume, error) {
 		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() || strings.HasPrefix(filepath.Base(dir), ".") {
 			continue
 		}
-		name := filepath.Base(dir)
-		owner, _ := os.ReadFile(filepath.Join(dir, "project"))
-		out = append(out, api.Volume{Name: name, Driver: "local", Mountpoint: filepath.Join(dir, "_data"),
-			Project: strings.TrimSpace(string(owner)), Anonymous: strings.Contains(name, "_anon_"), UsedBy: users[name]})
+		out = append(out, volumeInfo(dir, users))
 	}
 	return out, nil
 }
@@ -491,9 +488,11 @@ func (d *Daemon) RemoveVolume(ctx context.Context, name string) error {
 		return fmt.Errorf("volume %q is in use by container %s: remove the container first (`stack down`): %w",
 			name, strings.Join(u, ", "), errdefs.ErrFailedPrecondition)
 	}
+	meta := readVolumeMeta(dir)
 	if err := os.RemoveAll(dir); err != nil {
 		return fmt.Errorf("remove volume %s: %w", name, err)
 	}
+	d.events.publish(api.Event{Type: api.TypeVolume, Volume: name, Labels: meta.Labels, Action: api.ActionVolumeRemove, Message: name})
 	return nil
 }
 

@@ -149,6 +149,15 @@ func (d *Daemon) attachNetwork(ctx context.Context, p *spec.Project, r *record, 
 			return attached{}, fmt.Errorf("network_mode %s: %w", mode, err)
 		}
 		cfg.NetNSPath = other.NetNS
+	case strings.HasPrefix(mode, "container:"):
+		other, err := d.findContainer(strings.TrimPrefix(mode, "container:"))
+		if err != nil {
+			return attached{}, fmt.Errorf("network_mode %s: %w", mode, err)
+		}
+		if other.NetNS == "" {
+			return attached{}, fmt.Errorf("network_mode %s: the container has no network namespace: %w", mode, errdefs.ErrFailedPrecondition)
+		}
+		cfg.NetNSPath = other.NetNS
 	default:
 		return attached{}, fmt.Errorf("network_mode %s: %w", mode, errdefs.ErrNotImplemented)
 	}
@@ -186,6 +195,12 @@ func (d *Daemon) attachNetwork(ctx context.Context, p *spec.Project, r *record, 
 		return attached{}, err
 	}
 	r.Networks = map[string]string{}
+	r.Aliases = map[string][]string{}
+	for _, ep := range cfg.Networks {
+		if len(ep.Aliases) > 0 {
+			r.Aliases[ep.Network] = ep.Aliases
+		}
+	}
 	var addrs []netip.Addr
 	var gateway netip.Addr
 	var resolver netip.Addr
@@ -267,6 +282,9 @@ func (d *Daemon) writeEtc(r *record, svc *spec.Service, hostname string, addrs [
 	}
 	return mounts, nil
 }
+
+// etcDir is where the /etc files of container id are.
+func (d *Daemon) etcDir(id string) string { return filepath.Join(d.cfg.StateRoot, etcDir, id) }
 
 // detachNetwork undoes attachNetwork.
 func (d *Daemon) detachNetwork(ctx context.Context, r *record) error {

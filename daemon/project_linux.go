@@ -286,6 +286,7 @@ func (d *Daemon) createAndStart(ctx context.Context, p *spec.Project, svc *spec.
 		ID: id, Name: a.Container, Project: p.Name, Service: svc.Name, Number: a.Number,
 		ConfigHash: a.ConfigHash, Image: serviceImage(p, svc), ImageID: imageID, Created: time.Now().UTC(),
 		Restart: svc.Restart, StopSignal: svc.StopSignal, DependsOn: svc.Dependencies(), State: stateCreating,
+		Labels: composeLabels(p.Name, svc, a.Number, false),
 	}
 	if svc.StopGracePeriod != nil {
 		r.StopGrace = time.Duration(*svc.StopGracePeriod)
@@ -631,7 +632,7 @@ func (d *Daemon) Containers(ctx context.Context, project string) ([]api.Containe
 	}
 	out := make([]api.Container, 0, len(recs))
 	for _, r := range recs {
-		c := api.Container{ID: r.ID, Name: r.Name, Project: r.Project, Service: r.Service, Number: r.Number,
+		c := api.Container{ID: r.ID, Name: r.Name, Project: strings.TrimPrefix(r.Project, standaloneProject), Service: r.Service, Number: r.Number,
 			Image: r.Image, Created: r.Created, Health: r.Health, Networks: r.Networks, RestartCount: r.RestartCount}
 		if r.Spec != nil && r.Spec.Process != nil {
 			c.Command = r.Spec.Process.Args
@@ -668,6 +669,9 @@ func (d *Daemon) Projects(ctx context.Context) ([]api.Project, error) {
 	byName := map[string]*api.Project{}
 	var names []string
 	for _, c := range cs {
+		if c.Project == "" {
+			continue // a container of no project (the Docker API's)
+		}
 		p := byName[c.Project]
 		if p == nil {
 			p = &api.Project{Name: c.Project}

@@ -94,6 +94,7 @@ func (d *Daemon) startOneOff(ctx context.Context, project string, req api.RunReq
 	r := &record{
 		ID: id, Name: name, Project: p.Name, Service: svc.Name, OneOff: true,
 		Image: serviceImage(p, &svc), Created: time.Now().UTC(), StopSignal: svc.StopSignal, State: stateCreating,
+		Labels: composeLabels(p.Name, &svc, 1, true),
 	}
 	var cmd []string
 	if len(req.Cmd) > 0 {

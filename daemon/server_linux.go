@@ -342,9 +342,18 @@ func ListenUnix(path string) (net.Listener, error) {
 	return l, nil
 }
 
-// Serve answers API requests on l until ctx is done, then shuts down,
-// giving running requests (log streams) a moment to end.
-func (d *Daemon) Serve(ctx context.Context, l net.Listener) error {
+// Frontend is another API the daemon serves besides its own, on a
+// listener of its own: the Docker Engine API (package dockerapi).
+type Frontend struct {
+	Listener net.Listener
+	Handler  http.Handler
+}
+
+// Serve answers API requests on l, and those of every front end on its
+// listener, until ctx is done, then shuts down, giving running requests
+// (log streams) a moment to end. The containers are adopted before the
+// first request is answered.
+func (d *Daemon) Serve(ctx context.Context, l net.Listener, more ...Frontend) error {
 	// The processes of a container whose shim died come to us, not to an
 	// init that may collect them late (see runtime's recover).
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
@@ -352,16 +361,29 @@ func (d *Daemon) Serve(ctx context.Context, l net.Listener) error {
 	}
 	d.adopt(ctx)
 	d.sweepNetworks(ctx)
-	srv := &http.Server{Handler: d.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(l) }()
+	servers := []*http.Server{{Handler: d.Handler(), ReadHeaderTimeout: 10 * time.Second}}
+	listeners := []net.Listener{l}
+	for _, f := range more {
+		servers = append(servers, &http.Server{Handler: f.Handler, ReadHeaderTimeout: 10 * time.Second})
+		listeners = append(listeners, f.Listener)
+	}
+	errc := make(chan error, len(servers))
+	for i, srv := range servers {
+		go func() { errc <- srv.Serve(listeners[i]) }()
+	}
+	shutdown := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		for _, srv := range servers {
+			srv.Shutdown(ctx)
+		}
+	}
 	select {
 	case err := <-errc:
+		shutdown()
 		return err
 	case <-ctx.Done():
-		shutdown, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		srv.Shutdown(shutdown)
+		shutdown()
 		return nil
 	}
 }

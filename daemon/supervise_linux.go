@@ -173,6 +173,16 @@ func (d *Daemon) watchExit(ctx context.Context, project, name, id string) {
 	die := containerEvent(r, api.ActionDie, msg)
 	die.ExitCode = &st.ExitCode
 	d.events.publish(die)
+	if r.AutoRemove {
+		// Not from this goroutine: the removal waits for the container's
+		// watches to end, this one among them.
+		go func() {
+			if err := d.removeRecordContainer(d.baseCtx, r, RemoveOptions{Volumes: true}); err != nil {
+				d.log.Warn("remove a container at its exit", "container", name, "err", err)
+			}
+		}()
+		return
+	}
 	if r.StoppedByUser || !shouldRestart(r.Restart, st.ExitCode, r.RestartCount) {
 		return
 	}
@@ -392,6 +402,11 @@ func (d *Daemon) adopt(ctx context.Context) {
 		case err != nil:
 		case st.Status == runtime.Running || st.Status == runtime.Paused:
 			d.supervise(r)
+		case st.Status == runtime.Stopped && r.AutoRemove:
+			// Exited while we were away: removed as it would have been.
+			if err := d.removeContainer(ctx, r); err != nil {
+				d.log.Warn("remove a container that exited", "container", r.Name, "err", err)
+			}
 		case st.Status == runtime.Stopped || st.Status == runtime.Unknown:
 			if !r.StoppedByUser && shouldRestart(r.Restart, st.ExitCode, r.RestartCount) || st.Status == runtime.Unknown {
 				// Exited (or lost its shim) while we were away: the

@@ -3,6 +3,7 @@ package daemon
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,11 +11,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"golang.org/x/sys/unix"
 
 	"github.com/stack-dev/stack/api"
+	"github.com/stack-dev/stack/internal/errdefs"
+	"github.com/stack-dev/stack/internal/ident"
 	"github.com/stack-dev/stack/planner"
 	"github.com/stack-dev/stack/spec"
 )
@@ -48,31 +52,77 @@ func (d *Daemon) ensureVolumes(p *spec.Project, sel *planner.Selection, ev emitF
 		if !used {
 			continue
 		}
-		dir := d.volumeDir(v.Name)
-		if _, err := os.Stat(dir); err == nil {
-			continue
+		if err := d.ensureVolume(v, p.Name, volumeMeta{Labels: v.Labels}, ev); err != nil {
+			return err
 		}
-		if v.External {
-			return fmt.Errorf("external volume %q does not exist: create it first", v.Name)
-		}
-		if err := createVolume(dir, p.Name); err != nil {
-			return fmt.Errorf("create volume %s: %w", v.Name, err)
-		}
-		ev(api.Event{Type: api.TypeVolume, Volume: v.Name, Action: api.ActionVolumeCreate, Message: v.Name})
 	}
 	return nil
 }
 
-// createVolume makes the volume directory dir with its owner project
-// written, all at once (a temporary directory renamed): a crash leaves
-// either no volume or one that names its project, which down -v finds.
-func createVolume(dir, project string) error {
+// ensureVolume creates volume v of project unless it exists. An external
+// volume must exist already.
+func (d *Daemon) ensureVolume(v *spec.Volume, project string, meta volumeMeta, ev emitFunc) error {
+	dir := d.volumeDir(v.Name)
+	if _, err := os.Stat(dir); err == nil {
+		return nil
+	}
+	if v.External {
+		return fmt.Errorf("external volume %q does not exist: create it first: %w", v.Name, errdefs.ErrNotFound)
+	}
+	if err := ident.Name("volume name", v.Name); err != nil {
+		return err
+	}
+	if err := createVolume(dir, project, meta); err != nil {
+		return fmt.Errorf("create volume %s: %w", v.Name, err)
+	}
+	ev(api.Event{Type: api.TypeVolume, Volume: v.Name, Labels: meta.Labels, Action: api.ActionVolumeCreate, Message: v.Name})
+	return nil
+}
+
+// volumeMeta is what a volume's meta.json keeps besides its owner
+// project: its labels, its creation time and whether it is anonymous
+// (made for one container, unnamed).
+type volumeMeta struct {
+	Labels    map[string]string `json:"labels,omitempty"`
+	Created   time.Time         `json:"created"`
+	Anonymous bool              `json:"anonymous,omitempty"`
+}
+
+// readVolumeMeta reads the meta.json of the volume at dir; a volume of an
+// older version has none: its creation time is its directory's.
+func readVolumeMeta(dir string) volumeMeta {
+	var m volumeMeta
+	if data, err := os.ReadFile(filepath.Join(dir, "meta.json")); err == nil && json.Unmarshal(data, &m) == nil {
+		return m
+	}
+	if fi, err := os.Stat(dir); err == nil {
+		m.Created = fi.ModTime()
+	}
+	m.Anonymous = strings.Contains(filepath.Base(dir), "_anon_")
+	return m
+}
+
+// createVolume makes the volume directory dir with its owner project and
+// meta.json written, all at once (a temporary directory renamed): a
+// crash leaves either no volume or one that names its project, which
+// down -v finds.
+func createVolume(dir, project string, meta volumeMeta) error {
+	if meta.Created.IsZero() {
+		meta.Created = time.Now().UTC()
+	}
+	data, err := json.Marshal(meta)
+	if err != nil {
+		return err
+	}
 	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".new-")
 	if err != nil {
 		return err
 	}
-	if err := os.Mkdir(filepath.Join(tmp, "_data"), 0o755); err == nil {
+	if err = os.Mkdir(filepath.Join(tmp, "_data"), 0o755); err == nil {
 		err = os.WriteFile(filepath.Join(tmp, "project"), []byte(project+"\n"), 0o600)
+	}
+	if err == nil {
+		err = os.WriteFile(filepath.Join(tmp, "meta.json"), data, 0o600)
 	}
 	if err == nil {
 		err = os.Rename(tmp, dir)

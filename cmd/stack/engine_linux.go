@@ -18,13 +18,14 @@ import (
 
 	"github.com/stack-dev/stack/api"
 	"github.com/stack-dev/stack/daemon"
+	"github.com/stack-dev/stack/dockerapi"
 	"github.com/stack-dev/stack/internal/errdefs"
 )
 
 // engineCommands are the commands that need the engine, which only runs
 // on Linux.
 func engineCommands(g *globalOptions) []*cobra.Command {
-	cmds := append(projectCommands(g), newImageCommand(g), newInfoCommand(g), newDaemonCommand(g), newBuildCommand(g))
+	cmds := append(projectCommands(g), newImageCommand(g), newInfoCommand(g), newDaemonCommand(g), newBuildCommand(g), newDockerHostCommand(g))
 	cmds = append(cmds, registryCommands(g)...)
 	cmds = append(cmds, inspectCommands(g)...)
 	return cmds
@@ -51,6 +52,7 @@ func newDaemonCommand(g *globalOptions) *cobra.Command {
 		debug      bool
 		configFile string
 		insecure   []string
+		dockerHost string
 	)
 	cmd := &cobra.Command{
 		Use:   "daemon",
@@ -74,6 +76,14 @@ func newDaemonCommand(g *globalOptions) *cobra.Command {
 			if err := fc.Apply(&cfg); err != nil {
 				return err
 			}
+			docker, err := g.listenDocker(dockerHost, cmd.Flags().Changed("docker-host"))
+			if err != nil {
+				return err
+			}
+			if docker != nil {
+				defer docker.Close()
+				cfg.DockerHost = dockerHostOf(docker)
+			}
 			d, err := daemon.New(cfg)
 			if err != nil {
 				return err
@@ -90,12 +100,18 @@ func newDaemonCommand(g *globalOptions) *cobra.Command {
 			defer os.Remove(pidFile)
 			fmt.Fprintf(g.stderr, "stack daemon %s listening on %s, state in %s\n", versionString(), strings.Join(g.hosts, ", "), g.stateRoot)
 			defer d.Close()
-			return d.Serve(ctx, l)
+			var more []daemon.Frontend
+			if docker != nil {
+				fmt.Fprintf(g.stderr, "Docker Engine API on %s: export DOCKER_HOST=%s\n", cfg.DockerHost, cfg.DockerHost)
+				more = append(more, daemon.Frontend{Listener: docker, Handler: dockerapi.Handler(d, dockerapi.Options{Version: versionString(), Logger: cfg.Logger})})
+			}
+			return d.Serve(ctx, l, more...)
 		},
 	}
 	cmd.Flags().BoolVar(&debug, "debug", false, "log debug records")
 	cmd.Flags().StringVar(&configFile, "config-file", daemon.DefaultConfigFile, "daemon configuration file (JSON, dockerd's keys: insecure-registries, log-opts)")
 	cmd.Flags().StringArrayVar(&insecure, "insecure-registry", nil, "registry (host[:port] or CIDR) that may be reached over plain HTTP or without a verified certificate (repeatable)")
+	cmd.Flags().StringVar(&dockerHost, "docker-host", "", "where to serve the Docker Engine API, unix:///PATH or \"none\" (default "+api.DefaultDockerHost+" for the default -H, else none); point DOCKER_HOST at it")
 	return cmd
 }
 
