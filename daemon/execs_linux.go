@@ -250,6 +250,11 @@ func (d *Daemon) StartExec(ctx context.Context, id string, stdio ExecIO) (int, e
 	console := p.Console()
 	e.mu.Lock()
 	e.running, e.pid, e.console = true, p.Pid(), console
+	if console != nil && (e.spec.Width != spec.Width || e.spec.Height != spec.Height) {
+		// A resize came while the process was being made (clients
+		// resize right after they start an exec).
+		unix.IoctlSetWinsize(int(console.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Col: e.spec.Width, Row: e.spec.Height})
+	}
 	e.mu.Unlock()
 	d.events.publish(containerEvent(r, api.ActionExecStart, ""))
 	var copied sync.WaitGroup

@@ -426,6 +426,16 @@ func (s *server) inspectContainer(w http.ResponseWriter, r *http.Request) (any, 
 			out.SizeRw = &n
 		}
 	}
+	if versionBefore(r, "1.45") {
+		// Before 1.45 docker listed the container's short ID among its
+		// aliases on every network but the default one (compose v1 looks
+		// for it to tell a container it connected).
+		for name, ep := range out.NetworkSettings.Networks {
+			if short := c.ID[:12]; name != daemon.DefaultNetwork && !slices.Contains(ep.Aliases, short) {
+				ep.Aliases = append(slices.Clone(ep.Aliases), short)
+			}
+		}
+	}
 	if versionBefore(r, "1.52") {
 		return legacyInspect(out), nil
 	}

@@ -183,6 +183,12 @@ func (s *server) listImages(w http.ResponseWriter, r *http.Request) (any, error)
 			continue
 		}
 		sum := imageSummary(img)
+		if refs := f["reference"]; len(refs) > 0 {
+			// Only the names that match, as dockerd answers.
+			sum.RepoTags = slices.DeleteFunc(sum.RepoTags, func(t string) bool {
+				return !slices.ContainsFunc(refs, func(p string) bool { return matchReference(p, []string{t}) })
+			})
+		}
 		if versionBefore(r, "1.51") {
 			sum.Containers = -1
 		}

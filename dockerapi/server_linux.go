@@ -112,6 +112,7 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			r.URL.RawPath = ""
 		}
 	}
+	s.log.Debug("docker api", "method", r.Method, "path", r.URL.Path, "version", apiVersion(r))
 	s.mux.ServeHTTP(w, r)
 }
 

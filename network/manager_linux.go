@@ -711,17 +711,51 @@ func (m *Manager) Connect(ctx context.Context, id string, ep EndpointConfig) (_ 
 	if err := m.addRecords(id, cs); err != nil {
 		m.log.Debug("records after connect", "container", id, "err", err)
 	}
+	if err := m.republishLocked(id, cs); err != nil {
+		return Endpoint{}, fmt.Errorf("connect %q: %w", id, err)
+	}
 	if err := m.save(); err != nil {
 		return Endpoint{}, err
 	}
 	return e, nil
 }
 
+// republishLocked points the published ports of container id at the
+// network that now carries them (the first of its networks that is not
+// internal), or takes their rules away while it has none: a container
+// disconnected from that network and connected again (compose v1 does
+// so to set its aliases) keeps its host ports.
+func (m *Manager) republishLocked(id string, cs *containerState) error {
+	if len(cs.Ports) == 0 {
+		return nil
+	}
+	if err := m.rules.RemovePorts(id); err != nil {
+		return err
+	}
+	pub := m.publishNetwork(AttachConfig{Networks: cs.Networks})
+	if pub == nil {
+		return nil
+	}
+	var cip netip.Addr
+	for _, ep := range cs.Endpoints {
+		if ep.Network == pub.Config.Name {
+			cip = ep.IP.Addr()
+		}
+	}
+	var ports []nat.Port
+	for i, p := range cs.Ports {
+		cs.Ports[i].ContainerIP = cip
+		ports = append(ports, nat.Port{Protocol: p.Protocol, HostIP: p.HostIP, HostPort: p.HostPort, ContainerIP: cip, ContainerPort: p.ContainerPort, Bridge: pub.Bridge})
+	}
+	return m.rules.AddPorts(id, ports)
+}
+
 // Disconnect removes container id from network name: its veth, address
 // and DNS records there. It fails with [errdefs.ErrNotFound] when the
-// container is not on the network, and with
-// [errdefs.ErrFailedPrecondition] when the network carries its published
-// ports.
+// container is not on the network. Published ports that led through it
+// lead through the container's next network that is not internal; with
+// none, they are held (no other container takes them) and come back with
+// the next Connect.
 func (m *Manager) Disconnect(ctx context.Context, id, name string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -733,9 +767,6 @@ func (m *Manager) Disconnect(ctx context.Context, id, name string) error {
 	if i < 0 {
 		return fmt.Errorf("disconnect %q: it is not on network %q: %w", id, name, errdefs.ErrNotFound)
 	}
-	if len(cs.Ports) > 0 && m.publishNetwork(AttachConfig{Networks: cs.Networks}) == m.st.Networks[name] {
-		return fmt.Errorf("disconnect %q from %q: its published ports lead through it: %w", id, name, errdefs.ErrFailedPrecondition)
-	}
 	ep := cs.Endpoints[i]
 	errs := []error{m.deleteLink(ep.HostVeth), m.ipam.Release(name, id)}
 	cs.Endpoints = slices.Delete(cs.Endpoints, i, i+1)
@@ -743,7 +774,7 @@ func (m *Manager) Disconnect(ctx context.Context, id, name string) error {
 		cs.Networks = slices.Delete(cs.Networks, j, j+1)
 	}
 	m.records.Remove(id)
-	errs = append(errs, m.addRecords(id, cs), m.save())
+	errs = append(errs, m.addRecords(id, cs), m.republishLocked(id, cs), m.save())
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("disconnect %q from %q: %w", id, name, err)
 	}

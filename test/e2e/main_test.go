@@ -70,6 +70,15 @@ type env struct {
 // left on the host.
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	e := newBareEnv(t)
+	e.mustRun("image", "import", "--rootfs", testutil.BusyboxRootfs(t), "busybox")
+	return e
+}
+
+// newBareEnv is newEnv without the image: nothing runs yet, and the
+// first command starts the daemon.
+func newBareEnv(t *testing.T) *env {
+	t.Helper()
 	testutil.RequiresRoot(t)
 	dir := t.TempDir()
 	sum := sha256.Sum256([]byte(t.Name()))
@@ -82,7 +91,6 @@ func newEnv(t *testing.T) *env {
 		"STACK_CGROUP_PARENT=stack-e2e/"+tag,
 		"COMPOSE_PROJECT_NAME="+e.project,
 	)
-	e.mustRun("image", "import", "--rootfs", testutil.BusyboxRootfs(t), "busybox")
 	t.Cleanup(func() {
 		e.run("down", "-v", "-t", "1")
 		e.stopDaemon()
