@@ -55,6 +55,10 @@ fuzz:
 	$(GO) test ./runtime/seccomp -run '^$$' -fuzz FuzzCompile -fuzztime 30s
 	$(GO) test ./runtime/seccomp -run '^$$' -fuzz FuzzLoadProfile -fuzztime 30s
 	$(GO) test ./kube -run '^$$' -fuzz FuzzDecodeExtension -fuzztime 30s
+	$(GO) test ./dockerapi -run '^$$' -fuzz '^FuzzParseFilters$$' -fuzztime 30s
+	$(GO) test ./dockerapi -run '^$$' -fuzz '^FuzzTranslateCreate$$' -fuzztime 60s
+	$(GO) test ./dockerapi -run '^$$' -fuzz '^FuzzParseBind$$' -fuzztime 30s
+	$(GO) test ./dockerapi -run '^$$' -fuzz '^FuzzNetworkRequests$$' -fuzztime 30s
 
 # need installs Debian packages that are missing (a fresh machine has no
 # apt lists yet, hence the update).
