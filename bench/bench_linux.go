@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -24,6 +25,9 @@ import (
 func reexec() {
 	if runtime.IsInit() {
 		runtime.Init()
+	}
+	if n, err := strconv.Atoi(os.Getenv(tcChildEnv)); err == nil {
+		testcontainersChild(n)
 	}
 }
 
@@ -88,6 +92,7 @@ func run(o options) (err error) {
 		{"6 memory", b.caseMemory},
 		{"7 image", b.caseImage},
 		{"8 up curve", b.caseCurve},
+		{"9 Docker API", b.caseDockerAPI},
 	}
 	for _, c := range cases {
 		if !o.selects(c.name) {
