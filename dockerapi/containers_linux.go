@@ -649,6 +649,9 @@ func (s *server) containerLogs(w http.ResponseWriter, r *http.Request) error {
 	if o.Until, err = parseTime(q.Get("until")); err != nil {
 		return err
 	}
+	if boolValue(r, "details") {
+		return fmt.Errorf("logs: details: not supported by stack: %w", errdefs.ErrNotImplemented)
+	}
 	stdout, stderr := boolValue(r, "stdout"), boolValue(r, "stderr")
 	if !stdout && !stderr {
 		return fmt.Errorf("logs: choose stdout and/or stderr: %w", errdefs.ErrInvalidArgument)
@@ -690,7 +693,15 @@ func (s *server) containerLogs(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// errDetachKeys refuses detach keys, which stack does not watch for.
+func errDetachKeys(where string) error {
+	return fmt.Errorf("%s: detach keys are not supported by stack: end the session instead (exit, or ^D): %w", where, errdefs.ErrNotImplemented)
+}
+
 func (s *server) attachContainer(w http.ResponseWriter, r *http.Request) error {
+	if r.URL.Query().Get("detachKeys") != "" {
+		return errDetachKeys("attach: detachKeys")
+	}
 	o := daemon.AttachOptions{Stdin: boolValue(r, "stdin"), Stdout: boolValue(r, "stdout"), Stderr: boolValue(r, "stderr"),
 		Logs: boolValue(r, "logs"), Stream: boolValue(r, "stream")}
 	a, err := s.b.AttachContainer(r.Context(), r.PathValue("id"), o)

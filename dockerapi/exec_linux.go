@@ -31,6 +31,9 @@ func (s *server) createExec(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &req); err != nil {
 		return err
 	}
+	if req.DetachKeys != "" {
+		return errDetachKeys("exec: DetachKeys")
+	}
 	if req.Privileged {
 		return fmt.Errorf("exec: Privileged: not supported by stack: an exec runs with the container's capabilities: %w", errdefs.ErrNotImplemented)
 	}
