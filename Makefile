@@ -4,14 +4,52 @@ GO      ?= go
 BIN     ?= bin/stack
 ROOT    := $(shell id -u)
 # Packages that must build and pass on any OS (STYLE.md: Linux isolation).
-PORTABLE := ./spec/... ./planner/... ./internal/errdefs/... ./internal/ident/...
+PORTABLE := ./spec/... ./planner/... ./internal/errdefs/... ./internal/ident/... ./internal/archive/...
 
-.PHONY: build test test-unit test-root test-faults bench bench-peers fuzz lint example lemp kube-harness test-kube clean
+.PHONY: build deps test test-unit test-root test-faults bench bench-peers fuzz lint example lemp kube-harness test-kube clean
 
+# The version and commit `stack version` reports, stamped at link time.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT  ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+
+# stack-shim goes beside stack: the daemon runs containers' shims and
+# inits from it (static, so it starts without a loader).
 build:
-	$(GO) build -o $(BIN) ./cmd/stack
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/stack
+	CGO_ENABLED=0 $(GO) build -o $(dir $(BIN))stack-shim ./cmd/stack-shim
 
-test: lint
+# The Debian packages the root tests use: busybox-static (the busybox
+# image), iproute2 and nftables (networks), curl, openssl (the keys of the
+# kube API-server tests' control plane), mmdebstrap (the Debian base image
+# of the LEMP test), podman (saved images load in it) and docker-compose
+# (v1, a client of the Docker API tests).
+TEST_DEBS := busybox-static iproute2 nftables curl openssl mmdebstrap podman docker-compose
+
+# deps installs what the tests need and the machine lacks, as root only
+# since the tests that need it run as root only: the Debian packages, and
+# the kube API-server tests' control plane (kube-harness, cached).
+deps:
+ifeq ($(ROOT),0)
+	bash kube/harness/build.sh
+	@missing=""; for p in $(TEST_DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then echo "installing$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; fi
+	@# The Docker API tests drive a docker CLI: Debian's docker.io for its
+	@# client when the machine has none, its daemon kept from starting (its
+	@# iptables rules, FORWARD DROP, would change the host's forwarding).
+	@if ! command -v docker >/dev/null 2>&1; then echo "installing docker.io (for its docker CLI)"; \
+		policy=""; if [ ! -e /usr/sbin/policy-rc.d ]; then printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; \
+			chmod +x /usr/sbin/policy-rc.d; policy=/usr/sbin/policy-rc.d; fi; \
+		apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker.io >/dev/null; status=$$?; \
+		if [ -n "$$policy" ]; then rm -f "$$policy"; fi; \
+		command -v systemctl >/dev/null 2>&1 && systemctl disable --now docker.socket docker.service >/dev/null 2>&1; \
+		exit $$status; fi
+endif
+
+# As root, the integration and end-to-end tests run too, after deps has
+# installed what they need: `make test` is all a fresh machine needs.
+test: deps lint
 ifeq ($(ROOT),0)
 	STACK_TEST_ROOT=1 $(GO) test -count=1 -timeout 30m ./...
 else
@@ -47,12 +85,15 @@ fuzz:
 	$(GO) test ./spec -run '^$$' -fuzz FuzzLoad -fuzztime 60s
 	$(GO) test ./spec -run '^$$' -fuzz FuzzInterpolate -fuzztime 30s
 	$(GO) test ./spec -run '^$$' -fuzz FuzzParseDotEnv -fuzztime 30s
+	$(GO) test ./spec -run '^$$' -fuzz FuzzVariables -fuzztime 30s
+	$(GO) test ./internal/archive -run '^$$' -fuzz FuzzUntar -fuzztime 30s
 	$(GO) test ./image/build -run '^$$' -fuzz FuzzParseDockerfile -fuzztime 30s
 	$(GO) test ./api -run '^$$' -fuzz FuzzFrameRead -fuzztime 30s
 	$(GO) test ./api -run '^$$' -fuzz FuzzStreamError -fuzztime 30s
 	$(GO) test ./network/dns -run '^$$' -fuzz FuzzParseResolvConf -fuzztime 30s
 	$(GO) test ./internal/ident -run '^$$' -fuzz FuzzName -fuzztime 30s
 	$(GO) test ./runtime/seccomp -run '^$$' -fuzz FuzzCompile -fuzztime 30s
+	$(GO) test ./cmd/stack -run '^$$' -fuzz FuzzDockerConfig -fuzztime 30s
 	$(GO) test ./runtime/seccomp -run '^$$' -fuzz FuzzLoadProfile -fuzztime 30s
 	$(GO) test ./kube -run '^$$' -fuzz FuzzDecodeExtension -fuzztime 30s
 	$(GO) test ./dockerapi -run '^$$' -fuzz '^FuzzParseFilters$$' -fuzztime 30s

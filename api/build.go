@@ -25,6 +25,9 @@ type BuildRequest struct {
 	Labels map[string]string `json:"labels,omitempty"`
 	// NoCache runs every step again.
 	NoCache bool `json:"no_cache,omitempty"`
+	// Pull is when FROM images are pulled: "missing" (default), "always"
+	// (build --pull) or "never".
+	Pull string `json:"pull,omitempty"`
 }
 
 // BuildEvent is one line of a build's progress stream. The last one has

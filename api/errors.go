@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
+	"os/exec"
 
 	"github.com/stack-dev/stack/internal/errdefs"
 )
@@ -23,13 +25,20 @@ var classes = []struct {
 	name   string
 	err    error
 	status int
+	also   error // a broader class the error is of too
 }{
-	{"not_found", errdefs.ErrNotFound, http.StatusNotFound},
-	{"already_exists", errdefs.ErrAlreadyExists, http.StatusConflict},
-	{"invalid_argument", errdefs.ErrInvalidArgument, http.StatusBadRequest},
-	{"failed_precondition", errdefs.ErrFailedPrecondition, http.StatusPreconditionFailed},
-	{"unavailable", errdefs.ErrUnavailable, http.StatusServiceUnavailable},
-	{"not_implemented", errdefs.ErrNotImplemented, http.StatusNotImplemented},
+	// A command of exec or run that does not exist: the CLI exits 127
+	// for it, as docker does. Before not_found, which it is too.
+	{"command_not_found", exec.ErrNotFound, http.StatusNotFound, errdefs.ErrNotFound},
+	{"not_found", errdefs.ErrNotFound, http.StatusNotFound, nil},
+	{"already_exists", errdefs.ErrAlreadyExists, http.StatusConflict, nil},
+	{"invalid_argument", errdefs.ErrInvalidArgument, http.StatusBadRequest, nil},
+	{"failed_precondition", errdefs.ErrFailedPrecondition, http.StatusPreconditionFailed, nil},
+	{"unavailable", errdefs.ErrUnavailable, http.StatusServiceUnavailable, nil},
+	{"not_implemented", errdefs.ErrNotImplemented, http.StatusNotImplemented, nil},
+	// A command of exec or run that may not be executed: the CLI exits
+	// 126 for it, as docker does.
+	{"permission_denied", fs.ErrPermission, http.StatusForbidden, nil},
 }
 
 // ToHTTP maps err to its HTTP status and body: the one place where error
@@ -83,11 +92,11 @@ func streamError(line []byte) error {
 // server's, and it unwraps to the class the server named.
 type remoteError struct {
 	msg   string
-	class error
+	class []error
 }
 
-func (e *remoteError) Error() string { return e.msg }
-func (e *remoteError) Unwrap() error { return e.class }
+func (e *remoteError) Error() string   { return e.msg }
+func (e *remoteError) Unwrap() []error { return e.class }
 
 // FromHTTP turns an error response back into an error of the same class:
 // the one place where statuses become error classes.
@@ -98,8 +107,30 @@ func FromHTTP(status int, body []byte) error {
 	}
 	for _, c := range classes {
 		if c.name == e.Class {
-			return &remoteError{msg: e.Message, class: c.err}
+			classes := []error{c.err}
+			if c.also != nil {
+				classes = append(classes, c.also)
+			}
+			return &remoteError{msg: e.Message, class: classes}
 		}
 	}
 	return &remoteError{msg: e.Message}
+}
+
+// ErrorFrame is the payload of a FrameError: the error with its class,
+// as an error response's body.
+func ErrorFrame(err error) []byte {
+	_, body := ToHTTP(err)
+	data, _ := json.Marshal(body)
+	return data
+}
+
+// ParseErrorFrame rebuilds the error of a FrameError; a payload that is
+// not JSON (an older daemon's) is the message itself.
+func ParseErrorFrame(payload []byte) error {
+	var e Error
+	if json.Unmarshal(payload, &e) != nil || e.Message == "" {
+		return errors.New(string(payload))
+	}
+	return FromHTTP(0, payload)
 }

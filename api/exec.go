@@ -33,6 +33,22 @@ type ExecRequest struct {
 	// Width and Height are the terminal's first size, with Tty.
 	Width  uint16 `json:"width,omitempty"`
 	Height uint16 `json:"height,omitempty"`
+	// Detach starts the command and answers an ExecResult at once,
+	// without taking the connection over (exec -d).
+	Detach bool `json:"detach,omitempty"`
+}
+
+// ExecResult answers a detached exec.
+type ExecResult struct {
+	Container string `json:"container"`
+}
+
+// ExecDetached starts req (with Detach set) and returns once it runs.
+func (c *Client) ExecDetached(ctx context.Context, project string, req ExecRequest) (ExecResult, error) {
+	req.Detach = true
+	var res ExecResult
+	err := c.Do(ctx, "POST", "/projects/"+project+"/exec", req, &res)
+	return res, err
 }
 
 // An exec's streams travel over one upgraded connection as frames: a kind

@@ -20,6 +20,22 @@ type UpRequest struct {
 	// Build builds the images of services with build: even when they
 	// exist (up --build); without it only missing ones are built.
 	Build bool `json:"build,omitempty"`
+	// NoStart creates the containers without starting them (create, up
+	// --no-start); existing stopped ones stay stopped.
+	NoStart bool `json:"no_start,omitempty"`
+	// NoBuild never builds: a missing image of a service with build: is
+	// an error (up --no-build).
+	NoBuild bool `json:"no_build,omitempty"`
+	// Pull overrides every service's pull_policy: always, missing or
+	// never (up --pull).
+	Pull string `json:"pull,omitempty"`
+	// RenewAnonVolumes gives recreated containers new anonymous volumes
+	// instead of their predecessors' (up -V).
+	RenewAnonVolumes bool `json:"renew_anon_volumes,omitempty"`
+	// AlwaysRecreateDeps recreates the dependencies of the named services
+	// too when they are recreated (up --always-recreate-deps); otherwise,
+	// as in compose, --force-recreate applies to the named services only.
+	AlwaysRecreateDeps bool `json:"always_recreate_deps,omitempty"`
 	// Wait blocks until every started service is running and healthy (or
 	// completed), failing if one is not within Timeout.
 	Wait    bool          `json:"wait,omitempty"`
@@ -42,11 +58,76 @@ type DownRequest struct {
 	RemoveImages string `json:"remove_images,omitempty"`
 }
 
-// StopRequest asks for services to be stopped (or killed, restarted).
+// StopRequest asks for services to be stopped (or killed, restarted,
+// started).
 type StopRequest struct {
 	Services []string      `json:"services,omitempty"`
 	Timeout  time.Duration `json:"timeout,omitempty"`
 	Signal   string        `json:"signal,omitempty"`
+	// Project is the stack file's model (spec.RenderJSON), for start: the
+	// services start in dependency order, each once its dependencies
+	// meet their depends_on conditions, as compose's start. Without it,
+	// start follows the dependencies the containers recorded, and checks
+	// no condition.
+	Project  json.RawMessage `json:"project,omitempty"`
+	Profiles []string        `json:"profiles,omitempty"`
+}
+
+// RemoveRequest removes a project's stopped containers, one-offs
+// included (rm).
+type RemoveRequest struct {
+	Services []string `json:"services,omitempty"`
+	// Stop stops the containers first (rm -s).
+	Stop bool `json:"stop,omitempty"`
+	// Volumes removes the containers' anonymous volumes too (rm -v).
+	Volumes bool `json:"volumes,omitempty"`
+	// DryRun lists what would be removed and removes nothing, for the
+	// confirmation rm asks without -f.
+	DryRun bool `json:"dry_run,omitempty"`
+}
+
+// WaitRequest waits for the running containers of services to exit
+// (wait).
+type WaitRequest struct {
+	Services []string `json:"services"`
+	// DownProject takes the project down once the first container exits
+	// (wait --down-project).
+	DownProject bool `json:"down_project,omitempty"`
+}
+
+// WaitResult says how the first container exited.
+type WaitResult struct {
+	Container string `json:"container"`
+	ExitCode  int    `json:"exit_code"`
+}
+
+// AttachRequest follows a project in the foreground (up without -d):
+// the output of the Logs services and the exits of the Watch services,
+// until every container of Watch has exited for good.
+type AttachRequest struct {
+	// Logs are the services whose output is sent; empty means all.
+	Logs []string `json:"logs,omitempty"`
+	// Watch are the services whose exits end the stream; empty means
+	// all.
+	Watch []string `json:"watch,omitempty"`
+	// NoLogs sends no output at all (every service --no-attach).
+	NoLogs bool `json:"no_logs,omitempty"`
+}
+
+// AttachEvent is one item of an attach stream: a line of output, or a
+// container's exit, which comes after its last line.
+type AttachEvent struct {
+	Log  *LogLine `json:"log,omitempty"`
+	Exit *Exit    `json:"exit,omitempty"`
+}
+
+// Exit is a container's exit, as compose prints it: "NAME exited with
+// code N", with " (restarting)" when its restart policy starts it again.
+type Exit struct {
+	Container  string `json:"container"`
+	Service    string `json:"service"`
+	ExitCode   int    `json:"exit_code"`
+	Restarting bool   `json:"restarting,omitempty"`
 }
 
 // Event is one thing that happened to a project or to a container,
@@ -102,6 +183,11 @@ const (
 	ActionUnpause       = "unpause"
 	ActionRestart       = "restart"
 	ActionRestartFailed = "restart-failed"
+	// The steps in progress, so a display can time them.
+	ActionCreating = "creating"
+	ActionStarting = "starting"
+	ActionStopping = "stopping"
+	ActionRemoving = "removing"
 	// ActionDie: the container's process exited (ExitCode set).
 	ActionDie = "die"
 	// ActionHealthy and ActionUnhealthy: its health check's verdict.

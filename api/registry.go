@@ -73,3 +73,17 @@ func (c *Client) Download(ctx context.Context, path string, w io.Writer) error {
 	}
 	return nil
 }
+
+// AuthRequest asks the daemon to check credentials with a registry, as
+// `stack login` does before it stores them.
+type AuthRequest struct {
+	Server   string `json:"server"`
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
+// TagRequest names an image by another name (image tag SRC DST).
+type TagRequest struct {
+	Source string `json:"source"`
+	Target string `json:"target"`
+}

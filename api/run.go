@@ -24,9 +24,16 @@ type RunRequest struct {
 	// NoDeps skips starting the service's dependencies.
 	NoDeps bool `json:"no_deps,omitempty"`
 	// Detach starts the container and answers its name at once.
-	Detach bool   `json:"detach,omitempty"`
-	Width  uint16 `json:"width,omitempty"`
-	Height uint16 `json:"height,omitempty"`
+	Detach bool `json:"detach,omitempty"`
+	// KeepPorts publishes the ports of the service as Project has them
+	// (run -p, --service-ports); without it a one-off publishes none.
+	KeepPorts bool `json:"keep_ports,omitempty"`
+	// UseAliases gives the container its service's name and network
+	// aliases in DNS (run --use-aliases); without it the one-off answers
+	// to its own name only.
+	UseAliases bool   `json:"use_aliases,omitempty"`
+	Width      uint16 `json:"width,omitempty"`
+	Height     uint16 `json:"height,omitempty"`
 }
 
 // RunResult answers a detached run.

@@ -24,7 +24,7 @@ import (
 // against stack's own unfiltered one, measured in the same run, and
 // against crun with the same profile (crun compiles it with libseccomp).
 func (b *bench) caseRunTrue() error {
-	m, err := runtime.New(runtime.Options{StateRoot: filepath.Join(b.tmp, "runtime"), CgroupParent: cgroupParent + "/runtime"})
+	m, err := runtime.New(runtime.Options{StateRoot: filepath.Join(b.tmp, "runtime"), CgroupParent: cgroupParent + "/runtime", ShimBinary: b.shimBin()})
 	if err != nil {
 		return fmt.Errorf("runtime: %w", err)
 	}
@@ -256,15 +256,16 @@ type upKey struct {
 	n      int
 }
 
-// caseUpDown: up -d + down of 1, 10 and 50 services. podman-compose 1.0.3
-// sleeps 1 s after each `podman run`, so its 50-service stack takes over a
-// minute a run and is skipped in -quick.
+// caseUpDown: up -d + down of 1, 10 and 50 services, against
+// podman-compose and docker-compose. podman-compose 1.0.3 sleeps 1 s
+// after each `podman run`, so its 50-service stack takes over a minute a
+// run and is skipped in -quick.
 func (b *bench) caseUpDown() error {
 	b.upTimes = map[upKey]sample{}
-	for _, c := range []struct{ n, stackRuns, peerRuns int }{
-		{1, b.runs(10, 5), b.runs(5, 3)},
-		{10, b.runs(7, 3), b.runs(3, 1)},
-		{50, b.runs(5, 2), b.runs(1, 0)},
+	for _, c := range []struct{ n, stackRuns, peerRuns, dockerRuns int }{
+		{1, b.runs(10, 5), b.runs(5, 3), b.runs(10, 3)},
+		{10, b.runs(7, 3), b.runs(3, 1), b.runs(5, 2)},
+		{50, b.runs(5, 2), b.runs(1, 0), b.runs(3, 1)},
 	} {
 		r := row{name: fmt.Sprintf("2. up -d + down, %d service(s)", c.n), peer: "podman-compose"}
 		up, _, total, err := b.upDown(b.stackEngine(), c.n, c.stackRuns, c.n < 50)
@@ -288,6 +289,16 @@ func (b *bench) caseUpDown() error {
 			}
 		}
 		b.rows = append(b.rows, r)
+		d := row{name: r.name, stack: total, peer: "docker-compose"}
+		if err := b.peerErr["docker"]; err != nil {
+			d.skip = oneLine(err.Error())
+		} else if up, _, total, err := b.upDown(b.dockerCompose(), c.n, c.dockerRuns, c.n == 1); err != nil {
+			d.skip = oneLine(err.Error())
+		} else {
+			d.other = total
+			b.upTimes[upKey{"docker-compose", c.n}] = up
+		}
+		b.rows = append(b.rows, d)
 	}
 	return nil
 }
@@ -318,6 +329,16 @@ func (b *bench) caseCurve() error {
 			}
 		}
 		b.rows = append(b.rows, r)
+		d := row{name: r.name, stack: st, peer: "docker-compose", suffix: r.suffix}
+		if dc, ok := b.upTimes[upKey{"docker-compose", n}]; ok {
+			d.other = dc
+			d.otherSuffix = fmt.Sprintf(" (%s/svc)", num(dc.median()/float64(n)))
+		} else if err := b.peerErr["docker"]; err != nil {
+			d.skip = oneLine(err.Error())
+		} else {
+			d.skip = "not measured at this size (case 2 measures 1, 10 and 50)"
+		}
+		b.rows = append(b.rows, d)
 	}
 	return nil
 }
@@ -373,6 +394,13 @@ func (b *bench) caseDNSReady() error {
 		r.skip = oneLine(err.Error())
 	}
 	b.rows = append(b.rows, r)
+	d := row{name: r.name, stack: r.stack, peer: "docker-compose"}
+	if err := b.peerErr["docker"]; err != nil {
+		d.skip = oneLine(err.Error())
+	} else if d.other, err = timed(b.dockerCompose(), b.runs(5, 3)); err != nil {
+		d.skip = oneLine(err.Error())
+	}
+	b.rows = append(b.rows, d)
 	return nil
 }
 

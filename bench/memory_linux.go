@@ -9,9 +9,10 @@ import (
 	"time"
 )
 
-// memContainers is how many sleeping containers each engine runs while
-// its per-container helpers are measured.
-const memContainers = 10
+// memCounts are how many sleeping containers each engine runs while its
+// per-container processes are measured: the marginal cost is the growth
+// from the first count to the last, divided by the difference.
+var memCounts = []int{10, 50}
 
 // procKiB returns the value of key (in KiB) in /proc/pid/<file>.
 func procKiB(pid int, file, key string) float64 {
@@ -28,96 +29,171 @@ func procKiB(pid int, file, key string) float64 {
 	return 0
 }
 
-// memSamples returns the VmRSS and the Pss (shared pages divided among
-// the processes sharing them) of each pid, in MiB.
-func memSamples(pids []int) (rss, pss sample) {
-	rss, pss = sample{unit: "MiB"}, sample{unit: "MiB"}
+// memTotals returns the summed VmRSS and Pss of pids, in MiB. Pss divides
+// each shared page among the processes sharing it, so the sum counts it
+// once; VmRSS counts it in every process.
+func memTotals(pids []int) (rss, pss float64) {
 	for _, p := range pids {
-		rss.vals = append(rss.vals, procKiB(p, "status", "VmRSS")/1024)
-		pss.vals = append(pss.vals, procKiB(p, "smaps_rollup", "Pss")/1024)
+		rss += procKiB(p, "status", "VmRSS") / 1024
+		pss += procKiB(p, "smaps_rollup", "Pss") / 1024
 	}
 	return rss, pss
 }
 
-// stackShims finds the shims of our daemon's containers: processes running
-// our stack binary other than the daemon (no CLI runs at that moment).
+// stackShims finds our daemon's shims: processes running the stack-shim
+// binary the bench built (the containers' own processes run theirs).
 func (b *bench) stackShims() []int {
-	daemon := b.daemonPid()
 	var pids []int
 	dirs, _ := filepath.Glob("/proc/[0-9]*")
 	for _, d := range dirs {
 		pid, _ := strconv.Atoi(filepath.Base(d))
-		if exe, err := os.Readlink(d + "/exe"); err == nil && exe == b.stackBin && pid != daemon {
+		if exe, err := os.Readlink(d + "/exe"); err == nil && exe == b.shimBin() {
 			pids = append(pids, pid)
 		}
 	}
 	return pids
 }
 
-// caseMemory: resident memory per running container of everything ours
-// (the shim; the container's own process is the user's) against podman's
-// conmon, with memContainers sleeping containers each; and the daemon's,
-// idle and with the containers (podman has no daemon).
+// memFigures are the memory of one engine's per-container processes at
+// each of memCounts.
+type memFigures struct {
+	rss, pss []float64 // totals, MiB
+}
+
+// perContainer returns, as samples, the total per container at count i
+// and the marginal cost from the first count to the last.
+func (f memFigures) perContainer(i int) (rss, pss sample) {
+	n := float64(memCounts[i])
+	return sample{unit: "MiB", vals: []float64{f.rss[i] / n}}, sample{unit: "MiB", vals: []float64{f.pss[i] / n}}
+}
+
+func (f memFigures) marginal() (rss, pss sample) {
+	last := len(memCounts) - 1
+	dn := float64(memCounts[last] - memCounts[0])
+	return sample{unit: "MiB", vals: []float64{(f.rss[last] - f.rss[0]) / dn}}, sample{unit: "MiB", vals: []float64{(f.pss[last] - f.pss[0]) / dn}}
+}
+
+// caseMemory: the memory of everything ours that runs per container (the
+// project's shim; the container's own process is the user's) against
+// podman's conmons, with 10 and 50 sleeping containers: the total per
+// container and the marginal cost of one more; and the daemon's, idle and
+// with the containers (podman has no daemon).
 func (b *bench) caseMemory() error {
 	idle := sample{unit: "MiB", vals: []float64{procKiB(b.daemonPid(), "status", "VmRSS") / 1024}}
-	project := "stackbenchmem"
-	file := b.serviceFile(project, memContainers)
+	var ours memFigures
+	var busy sample
 	e := b.stackEngine()
-	if err := e.up(project, file); err != nil {
-		return err
+	for _, n := range memCounts {
+		project := fmt.Sprintf("stackbenchmem%d", n)
+		file := b.serviceFile(project, n)
+		if err := e.up(project, file); err != nil {
+			return err
+		}
+		time.Sleep(time.Second) // let the shim settle after start-up
+		shims := b.stackShims()
+		if len(shims) != 1 {
+			e.down(project, file)
+			return fmt.Errorf("found %d shims for a project of %d containers, want one", len(shims), n)
+		}
+		rss, pss := memTotals(shims)
+		ours.rss, ours.pss = append(ours.rss, rss), append(ours.pss, pss)
+		busy = sample{unit: "MiB", vals: []float64{procKiB(b.daemonPid(), "status", "VmRSS") / 1024}}
+		if err := e.down(project, file); err != nil {
+			return err
+		}
 	}
-	defer e.down(project, file)
-	time.Sleep(time.Second) // let the shims settle after start-up
-	shims := b.stackShims()
-	if len(shims) != memContainers {
-		return fmt.Errorf("found %d shims for %d containers", len(shims), memContainers)
+	var conmon memFigures
+	peerErr := b.peerErr["podman"]
+	if peerErr == nil {
+		conmon, peerErr = b.conmonMemory()
 	}
-	srss, spss := memSamples(shims)
-	busy := sample{unit: "MiB", vals: []float64{procKiB(b.daemonPid(), "status", "VmRSS") / 1024}}
-
-	rssRow := row{name: "6. RSS per running container (shim vs conmon)", stack: srss, peer: "podman: conmon"}
-	pssRow := row{name: "6. Pss per running container (shim vs conmon)", stack: spss, peer: "podman: conmon"}
-	if err := b.peerErr["podman"]; err != nil {
-		rssRow.skip, pssRow.skip = oneLine(err.Error()), oneLine(err.Error())
-	} else if rssRow.other, pssRow.other, err = b.conmonMemory(); err != nil {
-		rssRow.skip, pssRow.skip = oneLine(err.Error()), oneLine(err.Error())
+	for i, n := range memCounts {
+		srss, spss := ours.perContainer(i)
+		rssRow := row{name: fmt.Sprintf("6. RSS per running container, %d containers (shim vs conmon)", n), stack: srss, peer: "podman: conmon"}
+		pssRow := row{name: fmt.Sprintf("6. Pss per running container, %d containers (shim vs conmon)", n), stack: spss, peer: "podman: conmon"}
+		if peerErr != nil {
+			rssRow.skip, pssRow.skip = oneLine(peerErr.Error()), oneLine(peerErr.Error())
+		} else {
+			rssRow.other, pssRow.other = conmon.perContainer(i)
+		}
+		b.rows = append(b.rows, rssRow, pssRow)
 	}
-	b.rows = append(b.rows, rssRow, pssRow,
-		row{name: "6. daemon RSS, idle (after image import)", stack: idle, peer: "(podman has no daemon)"},
-		row{name: fmt.Sprintf("6. daemon RSS, %d containers running", memContainers), stack: busy, peer: "(podman has no daemon)"},
+	dockerFig, dockerIdle, dockerErr := memFigures{}, 0.0, b.peerErr["docker"]
+	if dockerErr == nil {
+		dockerFig, dockerIdle, dockerErr = b.dockerMemory()
+	}
+	for i, n := range memCounts {
+		srss, spss := ours.perContainer(i)
+		rssRow := row{name: fmt.Sprintf("6. RSS per running container, %d containers (shim vs containerd's)", n), stack: srss, peer: "docker: containerd-shim-runc-v2"}
+		pssRow := row{name: fmt.Sprintf("6. Pss per running container, %d containers (shim vs containerd's)", n), stack: spss, peer: "docker: containerd-shim-runc-v2"}
+		if dockerErr != nil {
+			rssRow.skip, pssRow.skip = oneLine(dockerErr.Error()), oneLine(dockerErr.Error())
+		} else {
+			rssRow.other, pssRow.other = dockerFig.perContainer(i)
+		}
+		b.rows = append(b.rows, rssRow, pssRow)
+	}
+	first, last := memCounts[0], memCounts[len(memCounts)-1]
+	srss, spss := ours.marginal()
+	rssRow := row{name: fmt.Sprintf("6. marginal RSS of one more container, %d to %d", first, last), stack: srss, peer: "podman: conmon"}
+	pssRow := row{name: fmt.Sprintf("6. marginal Pss of one more container, %d to %d", first, last), stack: spss, peer: "podman: conmon"}
+	if peerErr != nil {
+		rssRow.skip, pssRow.skip = oneLine(peerErr.Error()), oneLine(peerErr.Error())
+	} else {
+		rssRow.other, pssRow.other = conmon.marginal()
+	}
+	b.rows = append(b.rows, rssRow, pssRow)
+	rssRow = row{name: rssRow.name, stack: srss, peer: "docker: containerd-shim-runc-v2"}
+	pssRow = row{name: pssRow.name, stack: spss, peer: "docker: containerd-shim-runc-v2"}
+	if dockerErr != nil {
+		rssRow.skip, pssRow.skip = oneLine(dockerErr.Error()), oneLine(dockerErr.Error())
+	} else {
+		rssRow.other, pssRow.other = dockerFig.marginal()
+	}
+	idleRow := row{name: "6. daemon RSS, idle (after image import)", stack: idle, peer: "docker: dockerd + containerd"}
+	if dockerErr != nil {
+		idleRow.skip = oneLine(dockerErr.Error())
+	} else {
+		idleRow.other = sample{unit: "MiB", vals: []float64{dockerIdle}}
+	}
+	b.rows = append(b.rows, rssRow, pssRow, idleRow,
+		row{name: fmt.Sprintf("6. daemon RSS, %d containers running", last), stack: busy, peer: "(podman has no daemon)"},
 	)
 	return nil
 }
 
-// conmonMemory starts memContainers sleeping podman containers and
+// conmonMemory starts memCounts sleeping podman containers in turn and
 // measures their conmons; the containers are removed before it returns.
-func (b *bench) conmonMemory() (rss, pss sample, err error) {
+func (b *bench) conmonMemory() (f memFigures, err error) {
 	var names []string
 	defer func() {
 		if len(names) > 0 {
 			b.podman(append([]string{"rm", "-f", "-t", "0"}, names...)...)
 		}
 	}()
-	for i := 0; i < memContainers; i++ {
-		name := fmt.Sprintf("stackbench-mem-%d", i)
-		if _, err := b.podman("run", "-d", "--name", name, podmanImage, "sleep", "3600"); err != nil {
-			return rss, pss, err
+	for _, n := range memCounts {
+		for i := len(names); i < n; i++ {
+			name := fmt.Sprintf("stackbench-mem-%d", i)
+			if _, err := b.podman("run", "-d", "--name", name, podmanImage, "sleep", "3600"); err != nil {
+				return f, err
+			}
+			names = append(names, name)
 		}
-		names = append(names, name)
+		time.Sleep(time.Second)
+		var pids []int
+		for _, name := range names {
+			out, err := b.podman("inspect", "-f", "{{.State.ConmonPid}}", name)
+			if err != nil {
+				return f, err
+			}
+			pid, err := strconv.Atoi(strings.TrimSpace(out))
+			if err != nil {
+				return f, fmt.Errorf("conmon pid of %s: %w", name, err)
+			}
+			pids = append(pids, pid)
+		}
+		rss, pss := memTotals(pids)
+		f.rss, f.pss = append(f.rss, rss), append(f.pss, pss)
 	}
-	time.Sleep(time.Second)
-	var pids []int
-	for _, n := range names {
-		out, err := b.podman("inspect", "-f", "{{.State.ConmonPid}}", n)
-		if err != nil {
-			return rss, pss, err
-		}
-		pid, err := strconv.Atoi(strings.TrimSpace(out))
-		if err != nil {
-			return rss, pss, fmt.Errorf("conmon pid of %s: %w", n, err)
-		}
-		pids = append(pids, pid)
-	}
-	rss, pss = memSamples(pids)
-	return rss, pss, nil
+	return f, nil
 }

@@ -87,12 +87,31 @@ func isStatic(path string) bool {
 	return true
 }
 
-// peerPackages maps each command the peers need to its Debian package.
-// iptables is there because netavark 1.4, podman's network backend,
-// programs its NAT through the iptables command (the nft flavour).
+// peerPackages maps each command the peers need (a name in PATH or a
+// path) to its Debian package. iptables is there because netavark 1.4,
+// podman's network backend, programs its NAT through the iptables command
+// (the nft flavour); netavark and aardvark-dns are podman's network and
+// DNS helpers, which Debian's podman only recommends.
 var peerPackages = [][2]string{
 	{"crun", "crun"}, {"runc", "runc"}, {"podman", "podman"}, {"conmon", "conmon"},
 	{"podman-compose", "podman-compose"}, {"iptables", "iptables"},
+	{"/usr/lib/podman/netavark", "netavark"}, {"/usr/lib/podman/aardvark-dns", "aardvark-dns"},
+	{"/usr/sbin/dockerd", "docker.io"}, {"/usr/bin/docker-compose", "docker-compose"},
+}
+
+// peerPackage maps a peer to the packages it cannot run without.
+var peerNeeds = map[string][]string{
+	"podman": {"podman", "conmon", "iptables", "/usr/lib/podman/netavark", "/usr/lib/podman/aardvark-dns"},
+	"docker": {"/usr/sbin/dockerd", "/usr/bin/docker-compose"},
+}
+
+func haveCommand(c string) bool {
+	if filepath.IsAbs(c) {
+		_, err := os.Stat(c)
+		return err == nil
+	}
+	_, err := exec.LookPath(c)
+	return err == nil
 }
 
 // setupPeers installs missing peers, makes them work on this host (the
@@ -101,7 +120,7 @@ var peerPackages = [][2]string{
 func (b *bench) setupPeers() {
 	var missing []string
 	for _, p := range peerPackages {
-		if _, err := exec.LookPath(p[0]); err != nil {
+		if !haveCommand(p[0]) {
 			missing = append(missing, p[1])
 		}
 	}
@@ -112,8 +131,15 @@ func (b *bench) setupPeers() {
 		}
 	}
 	for _, p := range peerPackages {
-		if _, err := exec.LookPath(p[0]); err != nil {
+		if !haveCommand(p[0]) {
 			b.peerErr[p[0]] = fmt.Errorf("not installed (apt-get install %s)", p[1])
+		}
+	}
+	for peer, needs := range peerNeeds {
+		for _, c := range needs {
+			if err := b.peerErr[c]; err != nil && b.peerErr[peer] == nil {
+				b.peerErr[peer] = fmt.Errorf("%s: %w", c, err)
+			}
 		}
 	}
 	b.fixHybridCgroups()
@@ -127,6 +153,9 @@ func (b *bench) setupPeers() {
 	}
 	if b.peerErr["podman"] != nil {
 		b.peerErr["podman-compose"] = fmt.Errorf("podman: %w", b.peerErr["podman"])
+	}
+	if b.peerErr["docker"] == nil {
+		b.peerErr["docker"] = b.setupDocker()
 	}
 	for name, err := range b.peerErr {
 		if err != nil {

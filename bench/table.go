@@ -38,6 +38,8 @@ type row struct {
 	other  sample
 	skip   string // why the peer (or stack, if stack has no sample) did not run
 	suffix string // appended to the stack median, e.g. a per-service figure
+	// otherSuffix is appended to the peer's median.
+	otherSuffix string
 }
 
 func num(v float64) string {
@@ -74,7 +76,7 @@ func markdown(rows []row) string {
 	b.WriteString("|---|---:|---|---:|---:|---:|---|\n")
 	for _, r := range rows {
 		stack := r.stack.cell() + r.suffix
-		peer, other, ratio := r.peer, r.other.cell(), "-"
+		peer, other, ratio := r.peer, r.other.cell()+r.otherSuffix, "-"
 		if r.skip != "" {
 			if r.peer == "" {
 				stack = "skipped: " + r.skip

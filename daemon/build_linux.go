@@ -40,6 +40,10 @@ func (d *Daemon) Build(ctx context.Context, req api.BuildRequest, emit func(api.
 		Storage:  buildStorage{storage},
 		Executor: exec,
 		Root:     filepath.Join(d.cfg.StateRoot, buildDir),
+		Pull: func(ctx context.Context, ref string) error {
+			_, err := d.pullImage(ctx, ref, func(api.ImageProgress) {})
+			return err
+		},
 	})
 	if err != nil {
 		return api.BuildEvent{}, err
@@ -47,6 +51,7 @@ func (d *Daemon) Build(ctx context.Context, req api.BuildRequest, emit func(api.
 	res, err := b.Build(ctx, build.Request{
 		ContextDir: req.Context, Dockerfile: req.Dockerfile, DockerfileInline: req.DockerfileInline,
 		Args: req.Args, Env: req.Env, Target: req.Target, Tags: req.Tags, Labels: req.Labels, NoCache: req.NoCache,
+		Pull: req.Pull,
 		Progress: func(e build.Event) {
 			emit(api.BuildEvent{
 				Kind: e.Kind.String(), Step: e.Step, Total: e.Total, Stage: e.Stage, Instruction: e.Instruction,
@@ -77,6 +82,7 @@ func (d *Daemon) buildService(ctx context.Context, p *spec.Project, svc *spec.Se
 	req := api.BuildRequest{
 		Context: ctxDir, Dockerfile: bs.Dockerfile, DockerfileInline: bs.DockerfileInline,
 		Args: bs.Args, Target: bs.Target, Tags: tags, Labels: labels, NoCache: bs.NoCache,
+		Pull: svc.BuildPull(),
 	}
 	ev(api.Event{Service: svc.Name, Type: api.TypeImage, Image: ref, Action: api.ActionBuild, Message: "building " + ref})
 	start := time.Now()

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -60,10 +62,18 @@ func (d *Daemon) createContainer(ctx context.Context, p *spec.Project, r *record
 			retErr = errors.Join(retErr, storage.Unmount(dir), storage.Remove(dir))
 		}
 	}()
-	mounts, err := d.serviceMounts(p, svc, rootfs)
+	if err := d.anonymousVolumes(r, anonymousTargets(svc, img.Config)); err != nil {
+		return fmt.Errorf("service %q: %w", svc.Name, err)
+	}
+	mounts, err := d.serviceMounts(p, svc, rootfs, r)
 	if err != nil {
 		return err
 	}
+	files, err := d.fileMounts(p, svc, r.ID)
+	if err != nil {
+		return err
+	}
+	mounts = append(mounts, files...)
 	net, err := d.attachNetwork(ctx, p, r, svc)
 	if err != nil {
 		return err
@@ -110,9 +120,16 @@ func (d *Daemon) createContainer(ctx context.Context, p *spec.Project, r *record
 }
 
 // runtimeConfig is what the runtime needs to create the container of r
-// (again, for each run).
+// (again, for each run). The containers of a project share one shim
+// process.
 func (r *record) runtimeConfig() runtime.Config {
-	return runtime.Config{Spec: r.Spec, Rootfs: r.Rootfs, NetNS: r.NetNS, Init: r.Init, Log: r.Log}
+	group := r.Project
+	if group == standaloneProject {
+		// The containers of no project share one shim too, under a
+		// name no project can have (projects are lowercase).
+		group = "Standalone"
+	}
+	return runtime.Config{Spec: r.Spec, Rootfs: r.Rootfs, NetNS: r.NetNS, Init: r.Init, Log: r.Log, Group: group}
 }
 
 func (d *Daemon) rootfsPath(id string) string { return filepath.Join(d.cfg.StateRoot, rootfsDir, id) }
@@ -247,6 +264,7 @@ func (d *Daemon) removeContainer(ctx context.Context, r *record) error {
 		errs = append(errs, err)
 	}
 	errs = append(errs, d.detachNetwork(ctx, r), storage.Unmount(dir), storage.Remove(dir))
+	errs = append(errs, os.RemoveAll(d.fileMountsDir(r.ID)))
 	for _, f := range append(r.Log.Files(), d.logPath(r.ID)) {
 		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, err)
@@ -262,12 +280,19 @@ func (d *Daemon) removeContainer(ctx context.Context, r *record) error {
 }
 
 // serviceMounts turns the service's volumes into OCI mounts: binds,
-// tmpfs, and named or anonymous volumes, which are created on first use
-// and filled from the image's content at their target (Docker's
-// behaviour, which database images rely on).
-func (d *Daemon) serviceMounts(p *spec.Project, svc *spec.Service, rootfs string) ([]specs.Mount, error) {
+// tmpfs, and named or anonymous volumes (r.AnonVolumes, the image's VOLUME
+// paths among them), which are created on first use and filled from the
+// image's content at their target (Docker's behaviour, which database
+// images rely on).
+func (d *Daemon) serviceMounts(p *spec.Project, svc *spec.Service, rootfs string, r *record) ([]specs.Mount, error) {
 	var mounts []specs.Mount
-	for _, v := range svc.Volumes {
+	volumes := slices.Clone(svc.Volumes)
+	for _, t := range sortedKeys(r.AnonVolumes) {
+		if !slices.ContainsFunc(volumes, func(v spec.ServiceVolume) bool { return path.Clean(v.Target) == t }) {
+			volumes = append(volumes, spec.ServiceVolume{Type: spec.VolumeTypeVolume, Target: t})
+		}
+	}
+	for _, v := range volumes {
 		ro := func(opts []string) []string {
 			if v.ReadOnly {
 				return append(opts, "ro")
@@ -287,6 +312,9 @@ func (d *Daemon) serviceMounts(p *spec.Project, svc *spec.Service, rootfs string
 					}
 				}
 			}
+			if err := d.relabel(svc, r, v); err != nil {
+				return nil, err
+			}
 			mounts = append(mounts, specs.Mount{Destination: v.Target, Type: "bind", Source: v.Source, Options: ro([]string{"rbind", prop})})
 		case spec.VolumeTypeTmpfs:
 			opts := []string{"nosuid", "nodev", "noexec"}
@@ -298,7 +326,7 @@ func (d *Daemon) serviceMounts(p *spec.Project, svc *spec.Service, rootfs string
 			}
 			mounts = append(mounts, specs.Mount{Destination: v.Target, Type: "tmpfs", Source: "tmpfs", Options: ro(opts)})
 		case spec.VolumeTypeVolume:
-			name := anonymousVolumeName(p.Name, svc.Name, v.Target)
+			name := r.AnonVolumes[path.Clean(v.Target)]
 			if v.Source != "" {
 				name = p.Volumes[v.Source].Name
 			}

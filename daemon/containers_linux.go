@@ -294,28 +294,15 @@ func (d *Daemon) CreateContainer(ctx context.Context, req ContainerCreate) (_ st
 			return "", err
 		}
 	}
-	// Volumes: named ones are made when missing, anonymous ones get a
-	// name of 64 hex digits, as docker's.
-	svc.Volumes = slices.Clone(svc.Volumes)
-	var anon []string
-	defer func() {
-		if err != nil {
-			for _, v := range anon {
-				d.RemoveVolume(context.WithoutCancel(ctx), v)
-			}
-		}
-	}()
-	for i, v := range svc.Volumes {
-		if v.Type != spec.VolumeTypeVolume {
+	// Named volumes are made when missing; anonymous ones (no source,
+	// and the image's VOLUME) by createContainer, named as docker names
+	// them (64 hex digits).
+	for _, v := range svc.Volumes {
+		if v.Type != spec.VolumeTypeVolume || v.Source == "" {
 			continue
 		}
-		if v.Source == "" {
-			v.Source = newContainerID()
-			svc.Volumes[i] = v
-			anon = append(anon, v.Source)
-		}
 		p.Volumes[v.Source] = &spec.Volume{Name: v.Source}
-		if err = d.ensureVolume(p.Volumes[v.Source], project, volumeMeta{Labels: req.VolumeLabels[v.Source], Anonymous: slices.Contains(anon, v.Source)}, quiet); err != nil {
+		if err = d.ensureVolume(p.Volumes[v.Source], project, volumeMeta{Labels: req.VolumeLabels[v.Source]}, quiet); err != nil {
 			return "", err
 		}
 	}
@@ -324,7 +311,7 @@ func (d *Daemon) CreateContainer(ctx context.Context, req ContainerCreate) (_ st
 		ID: d.newID(), Name: name, Project: project, Service: svc.Name, Number: number,
 		OneOff: req.Labels[LabelOneOff] == "True", Image: svc.Image, ImageID: img.ID.String(), Created: time.Now().UTC(),
 		Restart: svc.Restart, StopSignal: svc.StopSignal, Labels: maps.Clone(req.Labels), OpenStdin: req.OpenStdin,
-		AutoRemove: req.AutoRemove, AnonVolumes: anon, State: stateCreating,
+		AutoRemove: req.AutoRemove, State: stateCreating,
 	}
 	if svc.StopGracePeriod != nil {
 		r.StopGrace = time.Duration(*svc.StopGracePeriod)
@@ -653,10 +640,8 @@ func (d *Daemon) removeRecordContainer(ctx context.Context, r *record, o RemoveO
 	}
 	d.events.publish(containerEvent(r, api.ActionRemove, ""))
 	if o.Volumes {
-		for _, v := range r.AnonVolumes {
-			if err := d.RemoveVolume(ctx, v); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
-				d.log.Warn("remove an anonymous volume", "volume", v, "err", err)
-			}
+		if err := d.removeAnonymousVolumes(r); err != nil {
+			d.log.Warn("remove the anonymous volumes", "container", r.Name, "err", err)
 		}
 	}
 	return nil

@@ -53,6 +53,10 @@ type Config struct {
 	// Optional: DefaultLogMaxSize and DefaultLogMaxFiles.
 	LogMaxSize  int64
 	LogMaxFiles int
+	// ShimBinary is the program that runs containers' shims and inits
+	// (stack-shim, see [runtime.Options]). Optional: the daemon's own
+	// binary, which starts slower.
+	ShimBinary string
 }
 
 // The rotation of a container's log when neither the service nor the

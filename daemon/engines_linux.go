@@ -107,6 +107,7 @@ func (d *Daemon) realEngines() engineOpeners {
 				StateRoot:    filepath.Join(d.cfg.StateRoot, containerDir),
 				CgroupParent: d.cfg.CgroupParent,
 				Logger:       d.log,
+				ShimBinary:   d.cfg.ShimBinary,
 			})
 			if err != nil {
 				return nil, fmt.Errorf("open runtime: %w", err)

@@ -99,6 +99,9 @@ func (d *Daemon) serveExec(w http.ResponseWriter, r *http.Request, project strin
 		return err
 	}
 	defer d.removeExec(id)
+	if req.Detach {
+		return d.execDetached(w, r, rec, id)
+	}
 	fc, err := upgradeToFrames(w)
 	if err != nil {
 		return fmt.Errorf("exec: %w", err)
@@ -132,7 +135,7 @@ func (d *Daemon) serveExec(w http.ResponseWriter, r *http.Request, project strin
 	}
 	code, err := d.StartExec(ctx, id, stdio)
 	if err != nil {
-		fc.Write(api.FrameError, []byte(err.Error()))
+		fc.Write(api.FrameError, api.ErrorFrame(namedError(err, rec)))
 		return nil
 	}
 	fc.Write(api.FrameExit, api.ExitPayload(code))

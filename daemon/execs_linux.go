@@ -54,6 +54,8 @@ type ExecIO struct {
 	// Stdout and Stderr receive the process's output; with a terminal,
 	// everything goes to Stdout. Nil discards.
 	Stdout, Stderr io.Writer
+	// Started, when set, is called once the process runs.
+	Started func()
 }
 
 // execTable holds the execs of the engine, by ID.
@@ -257,6 +259,9 @@ func (d *Daemon) StartExec(ctx context.Context, id string, stdio ExecIO) (int, e
 	}
 	e.mu.Unlock()
 	d.events.publish(containerEvent(r, api.ActionExecStart, ""))
+	if stdio.Started != nil {
+		stdio.Started()
+	}
 	var copied sync.WaitGroup
 	if console != nil {
 		defer console.Close()

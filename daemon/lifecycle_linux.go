@@ -11,11 +11,18 @@ import (
 	"github.com/stack-dev/stack/api"
 	"github.com/stack-dev/stack/internal/errdefs"
 	"github.com/stack-dev/stack/internal/ident"
+	"github.com/stack-dev/stack/runtime"
 )
 
 // Lifecycle stops, starts, restarts, kills, pauses or unpauses the
 // containers of a project's services (all when req.Services is empty).
+// One-off containers (stack run) are not the service's: only kill reaches
+// them, as in compose. A start that carries the project starts in
+// dependency order with conditions (startProject).
 func (d *Daemon) Lifecycle(ctx context.Context, project, op string, req api.StopRequest, emit func(api.Event)) error {
+	if op == "start" && len(req.Project) > 0 {
+		return d.startProject(ctx, project, req, emit)
+	}
 	_, rt, err := d.engines()
 	if err != nil {
 		return err
@@ -42,10 +49,22 @@ func (d *Daemon) Lifecycle(ctx context.Context, project, op string, req api.Stop
 	for _, s := range req.Services {
 		want[s] = true
 	}
+	if op == "start" {
+		recs = startOrder(recs)
+	}
 	var errs []error
 	for _, r := range recs {
-		if len(want) > 0 && !want[r.Service] {
+		if len(want) > 0 && !want[r.Service] || r.OneOff && op != "kill" {
 			continue
+		}
+		if op == "kill" {
+			// compose kills the running containers only.
+			if st, err := rt.State(r.ID); err != nil || st.Status != runtime.Running && st.Status != runtime.Paused {
+				continue
+			}
+		}
+		if word := progressWords[op]; word != "" {
+			emit(api.Event{Project: project, Service: r.Service, Container: r.Name, Action: word})
 		}
 		var err error
 		switch op {
@@ -81,4 +100,18 @@ func (d *Daemon) Lifecycle(ctx context.Context, project, op string, req api.Stop
 		emit(ev)
 	}
 	return errors.Join(errs...)
+}
+
+// progressWords are the events sent before an operation that takes time,
+// so that the CLI shows "Stopping" with a timer while a container uses its
+// grace period.
+var progressWords = map[string]string{"stop": "stopping", "restart": "restarting", "start": "starting"}
+
+// healthDetail is a failed health check's output as the end of a
+// message: ": <output>", or nothing when it printed nothing.
+func healthDetail(output string) string {
+	if out := strings.TrimSpace(output); out != "" {
+		return ": " + out
+	}
+	return ""
 }

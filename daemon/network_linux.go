@@ -161,15 +161,24 @@ func (d *Daemon) attachNetwork(ctx context.Context, p *spec.Project, r *record, 
 	default:
 		return attached{}, fmt.Errorf("network_mode %s: %w", mode, errdefs.ErrNotImplemented)
 	}
+	// A one-off container answers to its own name only, unless run
+	// --use-aliases, as compose's (getAliases): the service's name must
+	// keep leading to the service.
+	aliases := !r.OneOff || r.UseAliases
 	for _, key := range networkOrder(svc) {
 		n := p.Networks[key]
-		ep := network.EndpointConfig{Network: n.Name, DNSNames: []string{svc.Name, r.Name, hostname}}
+		ep := network.EndpointConfig{Network: n.Name, DNSNames: []string{r.Name, hostname}}
+		if aliases {
+			ep.DNSNames = []string{svc.Name, r.Name, hostname}
+		}
 		if sn := svc.Networks[key]; sn != nil {
-			ep.Aliases = sn.Aliases
+			if aliases {
+				ep.Aliases = sn.Aliases
+			}
 			ep.IPv4Address, _ = netip.ParseAddr(sn.IPv4Address)
 		}
 		for _, link := range svc.Links {
-			if _, alias, ok := strings.Cut(link, ":"); ok {
+			if _, alias, ok := strings.Cut(link, ":"); ok && aliases {
 				ep.Aliases = append(ep.Aliases, alias)
 			}
 		}
@@ -306,7 +315,7 @@ func (d *Daemon) serviceContainer(project, service string) (*record, error) {
 		return nil, err
 	}
 	for _, r := range recs {
-		if r.Service == service {
+		if r.Service == service && !r.OneOff {
 			return r, nil
 		}
 	}

@@ -255,7 +255,9 @@ func exposedPorts(svc *spec.Service, img image.Config) []string {
 
 // containerEnv is the image's environment with the service's on top, plus
 // PATH, HOSTNAME and HOME when nothing sets them (Docker's behaviour). A
-// service variable with no value (unset in the shell) is left out.
+// service variable with no value (environment: [KEY] with KEY unset in
+// the shell) unsets the variable, the image's value included, as compose
+// does: it sends a bare KEY, which the engine takes as "remove".
 func containerEnv(imageEnv []string, svcEnv map[string]*string, hostname, home string) []string {
 	vals := map[string]string{}
 	var order []string
@@ -273,17 +275,22 @@ func containerEnv(imageEnv []string, svcEnv map[string]*string, hostname, home s
 		k, v, _ := strings.Cut(kv, "=")
 		set(k, v)
 	}
+	unset := map[string]bool{}
 	for _, k := range sortedKeys(svcEnv) {
 		if v := svcEnv[k]; v != nil {
 			set(k, *v)
+		} else {
+			unset[k] = true
 		}
 	}
-	if _, ok := vals["HOME"]; !ok {
+	if _, ok := vals["HOME"]; !ok && !unset["HOME"] {
 		set("HOME", home)
 	}
 	env := make([]string, 0, len(order))
 	for _, k := range order {
-		env = append(env, k+"="+vals[k])
+		if !unset[k] {
+			env = append(env, k+"="+vals[k])
+		}
 	}
 	return env
 }

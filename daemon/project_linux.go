@@ -113,16 +113,28 @@ func (d *Daemon) Up(ctx context.Context, p *spec.Project, req api.UpRequest, emi
 	if err != nil {
 		return err
 	}
+	if err := checkUp(req); err != nil {
+		return err
+	}
 	imageIDs := map[string]string{}
 	for _, name := range sel.Services() {
 		svc := p.Services[name]
 		ref := serviceImage(p, svc)
-		if err := d.ensureBuilt(ctx, p, svc, ref, req.Build, emit); err != nil {
-			return fmt.Errorf("service %q: %w", name, err)
+		if !req.NoBuild {
+			if err := d.ensureBuilt(ctx, p, svc, ref, req.Build, emit); err != nil {
+				return fmt.Errorf("service %q: %w", name, err)
+			}
+		}
+		policy := pullPolicy(svc)
+		if req.Pull != "" && svc.Build == nil {
+			policy = req.Pull
+		}
+		if req.NoBuild && policy == "build" {
+			policy = "never"
 		}
 		// Compose's lines: one when a pull starts, one when it ends.
 		pulling := false
-		img, err := d.ensureImage(ctx, ref, pullPolicy(svc), func(api.ImageProgress) {
+		img, err := d.ensureImage(ctx, ref, policy, func(api.ImageProgress) {
 			if !pulling {
 				pulling = true
 				emit(api.Event{Project: p.Name, Service: name, Type: api.TypeImage, Image: ref, Action: api.ActionPull, Message: ref + "  Pulling"})
@@ -138,7 +150,7 @@ func (d *Daemon) Up(ctx context.Context, p *spec.Project, req api.UpRequest, emi
 	}
 	plan, err := planner.Diff(p, sel, observed, planner.DiffOptions{
 		ForceRecreate: req.ForceRecreate, NoRecreate: req.NoRecreate, RemoveOrphans: req.RemoveOrphans,
-		Scale: req.Scale, ImageIDs: imageIDs,
+		Scale: req.Scale, ImageIDs: imageIDs, AlwaysRecreateDeps: req.AlwaysRecreateDeps, Named: req.Services,
 	})
 	if err != nil {
 		return err
@@ -184,14 +196,14 @@ func (d *Daemon) Up(ctx context.Context, p *spec.Project, req api.UpRequest, emi
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if svc := p.Services[service]; svc != nil && w >= 0 {
+				if svc := p.Services[service]; svc != nil && w >= 0 && !req.NoStart {
 					if err := d.waitDependencies(ctx, p, sel, svc, ev); err != nil {
 						errs[i] = err
 						return
 					}
 				}
 				for _, a := range byService[key{w, service}] {
-					if err := d.apply(ctx, p, a, recs[a.Container], imageIDs[a.Service], ev); err != nil {
+					if err := d.apply(ctx, p, a, recs[a.Container], imageIDs[a.Service], req.NoStart, req.RenewAnonVolumes, ev); err != nil {
 						errs[i] = fmt.Errorf("service %q: %w", service, err)
 						return
 					}
@@ -220,20 +232,48 @@ func serviceImage(p *spec.Project, svc *spec.Service) string {
 	return p.Name + "-" + svc.Name
 }
 
-// apply carries out one planner action.
-func (d *Daemon) apply(ctx context.Context, p *spec.Project, a planner.Action, old *record, imageID string, ev emitFunc) error {
+// checkUp checks what Up can check before doing anything.
+func checkUp(req api.UpRequest) error {
+	switch req.Pull {
+	case "", "always", "missing", "never":
+	default:
+		return fmt.Errorf("--pull %s: want always, missing or never: %w", ident.Quote(req.Pull), errdefs.ErrInvalidArgument)
+	}
+	if req.Build && req.NoBuild {
+		return fmt.Errorf("--build and --no-build are incompatible: %w", errdefs.ErrInvalidArgument)
+	}
+	return nil
+}
+
+// apply carries out one planner action. With noStart (create, up
+// --no-start) containers are created and left stopped. A recreated
+// container takes over its predecessor's anonymous volumes, as compose's
+// does, unless renew (up -V): then they are removed and the new container
+// gets new ones.
+func (d *Daemon) apply(ctx context.Context, p *spec.Project, a planner.Action, old *record, imageID string, noStart, renew bool, ev emitFunc) error {
 	svc := p.Services[a.Service]
 	switch a.Kind {
 	case planner.Create:
-		return d.createAndStart(ctx, p, svc, a, imageID, ev)
+		return d.createAndStart(ctx, p, svc, a, imageID, nil, noStart, ev)
 	case planner.Recreate:
+		var inherit map[string]string
 		if old != nil {
 			if err := d.stopAndRemove(ctx, old, 0, ev); err != nil {
 				return err
 			}
+			inherit = old.AnonVolumes
+			if renew {
+				inherit = nil
+				if err := d.removeAnonymousVolumes(old); err != nil {
+					return err
+				}
+			}
 		}
-		return d.createAndStart(ctx, p, svc, a, imageID, ev)
+		return d.createAndStart(ctx, p, svc, a, imageID, inherit, noStart, ev)
 	case planner.Start, planner.Restart:
+		if noStart {
+			return nil
+		}
 		if old == nil {
 			return fmt.Errorf("container %s: %w", a.Container, errdefs.ErrNotFound)
 		}
@@ -243,32 +283,33 @@ func (d *Daemon) apply(ctx context.Context, p *spec.Project, a planner.Action, o
 			}
 		}
 		old.StoppedByUser = false
+		ev(containerEvent(old, api.ActionStarting, ""))
 		if err := d.startRecord(ctx, old); err != nil {
 			return err
 		}
 		ev(containerEvent(old, api.ActionStart, a.Reason))
 		return nil
 	case planner.Stop:
-		// The planner follows it with the container's Remove.
+		// The plan removes it next: stop it and say so, once.
 		if old == nil {
 			return nil
 		}
+		ev(containerEvent(old, api.ActionStopping, ""))
 		if err := d.stopContainer(ctx, old, 0, true); err != nil {
 			return err
 		}
-		ev(containerEvent(old, api.ActionStop, a.Reason))
+		ev(containerEvent(old, api.ActionStop, ""))
 		return nil
-	case planner.Remove:
+	case planner.Remove, planner.RemoveOrphan:
 		if old == nil {
 			return nil
 		}
-		if err := d.removeContainer(ctx, old); err != nil {
-			return err
-		}
-		ev(containerEvent(old, api.ActionRemove, a.Reason))
-		return nil
-	case planner.RemoveOrphan:
-		if old == nil {
+		if a.Kind == planner.Remove {
+			ev(containerEvent(old, api.ActionRemoving, ""))
+			if err := d.removeContainer(ctx, old); err != nil {
+				return err
+			}
+			ev(containerEvent(old, api.ActionRemove, ""))
 			return nil
 		}
 		return d.stopAndRemove(ctx, old, 0, ev)
@@ -276,17 +317,19 @@ func (d *Daemon) apply(ctx context.Context, p *spec.Project, a planner.Action, o
 	return fmt.Errorf("unknown action %s", a.Kind)
 }
 
-// createAndStart creates a service's container instance and starts it.
-// Its record is written first, marked creating: a crash from there on
-// leaves a record that names everything that may exist of the container,
-// and the teardown of the next up, down or daemon start removes it all.
-func (d *Daemon) createAndStart(ctx context.Context, p *spec.Project, svc *spec.Service, a planner.Action, imageID string, ev emitFunc) (retErr error) {
+// createAndStart creates a service's container instance, with
+// anonVolumes as its anonymous volumes (inherited from a predecessor) and
+// starts it (with noStart, leaves it created). Its record is written
+// first, marked creating: a crash from there on leaves a record that
+// names everything that may exist of the container, and the teardown of
+// the next up, down or daemon start removes it all.
+func (d *Daemon) createAndStart(ctx context.Context, p *spec.Project, svc *spec.Service, a planner.Action, imageID string, anonVolumes map[string]string, noStart bool, ev emitFunc) (retErr error) {
 	id := d.newID()
 	r := &record{
 		ID: id, Name: a.Container, Project: p.Name, Service: svc.Name, Number: a.Number,
 		ConfigHash: a.ConfigHash, Image: serviceImage(p, svc), ImageID: imageID, Created: time.Now().UTC(),
 		Restart: svc.Restart, StopSignal: svc.StopSignal, DependsOn: svc.Dependencies(), State: stateCreating,
-		Labels: composeLabels(p.Name, svc, a.Number, false),
+		AnonVolumes: anonVolumes, Labels: composeLabels(p.Name, svc, a.Number, false),
 	}
 	if svc.StopGracePeriod != nil {
 		r.StopGrace = time.Duration(*svc.StopGracePeriod)
@@ -299,16 +342,25 @@ func (d *Daemon) createAndStart(ctx context.Context, p *spec.Project, svc *spec.
 			d.removeContainer(context.WithoutCancel(ctx), r)
 		}
 	}()
+	ev(containerEvent(r, api.ActionCreating, ""))
 	if err := d.createContainer(ctx, p, r, svc, nil); err != nil {
-		return err
+		return namedError(err, r)
 	}
 	r.State = ""
+	if noStart {
+		r.StoppedByUser = true
+	}
 	if err := d.saveRecord(r); err != nil {
 		return err
 	}
 	ev(containerEvent(r, api.ActionCreate, a.Reason))
+	emitWarnings(r, ev)
+	if noStart {
+		return nil
+	}
+	ev(containerEvent(r, api.ActionStarting, ""))
 	if err := d.startRecord(ctx, r); err != nil {
-		return err
+		return namedError(err, r)
 	}
 	ev(containerEvent(r, api.ActionStart, ""))
 	d.warnUnappliedLimits(r, ev)
@@ -331,10 +383,12 @@ func (d *Daemon) finishTeardowns(ctx context.Context, project string) error {
 
 // stopAndRemove stops a container and removes it with its storage.
 func (d *Daemon) stopAndRemove(ctx context.Context, r *record, grace time.Duration, ev emitFunc) error {
+	ev(containerEvent(r, api.ActionStopping, ""))
 	if err := d.stopContainer(ctx, r, grace, true); err != nil {
 		return err
 	}
 	ev(containerEvent(r, api.ActionStop, ""))
+	ev(containerEvent(r, api.ActionRemoving, ""))
 	if err := d.removeContainer(ctx, r); err != nil {
 		return err
 	}
@@ -390,7 +444,7 @@ func (d *Daemon) waitCondition(ctx context.Context, p *spec.Project, service, co
 		}
 		done, found := true, false
 		for _, r := range recs {
-			if r.Service != service {
+			if r.Service != service || r.OneOff {
 				continue
 			}
 			found = true
@@ -409,7 +463,7 @@ func (d *Daemon) waitCondition(ctx context.Context, p *spec.Project, service, co
 			case spec.ConditionHealthy:
 				switch {
 				case r.Health == "unhealthy":
-					return fmt.Errorf("container %s is unhealthy: %s", r.Name, strings.TrimSpace(r.HealthOutput))
+					return fmt.Errorf("container %s is unhealthy%s", r.Name, healthDetail(r.HealthOutput))
 				case exited:
 					return fmt.Errorf("container %s exited with code %d before it was healthy%s", r.Name, st.ExitCode, d.logTail(r, 5))
 				case r.Health != "healthy":
@@ -445,7 +499,7 @@ func (d *Daemon) conditionMet(project, service, condition string, ev emitFunc) {
 	}
 	recs, _ := d.records(project)
 	for _, r := range recs {
-		if r.Service == service {
+		if r.Service == service && !r.OneOff {
 			ev(containerEvent(r, action, ""))
 		}
 	}

@@ -57,6 +57,10 @@ type record struct {
 	Restart       string `json:"restart,omitempty"`
 	StoppedByUser bool   `json:"stopped_by_user,omitempty"`
 	RestartCount  int    `json:"restart_count,omitempty"`
+	// RestartDelay is the back-off before the last restart of the
+	// policy: 100ms, doubled at each exit that follows a run shorter
+	// than 10s, up to a minute, as Docker's restart manager does.
+	RestartDelay time.Duration `json:"restart_delay,omitempty"`
 	// ExitCode and Finished are those of the last run that ended, kept
 	// for when no runtime state holds them (between runs).
 	ExitCode int       `json:"exit_code,omitempty"`
@@ -103,9 +107,18 @@ type record struct {
 	OpenStdin bool `json:"open_stdin,omitempty"`
 	// AutoRemove removes the container once it exits (docker run --rm).
 	AutoRemove bool `json:"auto_remove,omitempty"`
-	// AnonVolumes are the anonymous volumes made for the container: rm -v
-	// removes them with it.
-	AnonVolumes []string `json:"anon_volumes,omitempty"`
+	// AnonVolumes maps the target of each anonymous volume (the stack
+	// file's "- /data" and the image's VOLUME) to the volume's name. A
+	// container that replaces this one takes them over, as compose's
+	// does, unless up -V renews them.
+	AnonVolumes map[string]string `json:"anon_volumes,omitempty"`
+	// UseAliases gives a one-off container its service's name and
+	// network aliases in DNS (run --use-aliases); a service's own
+	// containers always have them.
+	UseAliases bool `json:"use_aliases,omitempty"`
+	// warnings are said once the container is created (an :z on a host
+	// without SELinux); they are not kept.
+	warnings []string
 }
 
 type recordPort struct {
@@ -299,7 +312,7 @@ func (r *record) clone() *record {
 	c.Ports = slices.Clone(r.Ports)
 	c.Labels = maps.Clone(r.Labels)
 	c.Aliases = maps.Clone(r.Aliases)
-	c.AnonVolumes = slices.Clone(r.AnonVolumes)
+	c.AnonVolumes = maps.Clone(r.AnonVolumes)
 	return &c
 }
 

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -71,12 +72,15 @@ func (d *Daemon) startOneOff(ctx context.Context, project string, req api.RunReq
 	if req.Workdir != "" {
 		svc.WorkingDir = req.Workdir
 	}
-	if len(req.Entrypoint) > 0 {
+	if req.Entrypoint != nil {
 		svc.Entrypoint = req.Entrypoint
 	}
 	// As docker compose run: no published ports, no restart policy, no
 	// health check gating anything, and a terminal only when asked.
-	svc.Ports, svc.Restart, svc.Tty = nil, "", req.Tty
+	svc.Restart, svc.Tty = "", req.Tty
+	if !req.KeepPorts {
+		svc.Ports = nil
+	}
 	id := d.newID()
 	name := req.Name
 	if name == "" {
@@ -92,7 +96,7 @@ func (d *Daemon) startOneOff(ctx context.Context, project string, req api.RunReq
 		return nil, fmt.Errorf("a container named %s exists: %w", name, errdefs.ErrAlreadyExists)
 	}
 	r := &record{
-		ID: id, Name: name, Project: p.Name, Service: svc.Name, OneOff: true,
+		ID: id, Name: name, Project: p.Name, Service: svc.Name, OneOff: true, UseAliases: req.UseAliases,
 		Image: serviceImage(p, &svc), Created: time.Now().UTC(), StopSignal: svc.StopSignal, State: stateCreating,
 		Labels: composeLabels(p.Name, &svc, 1, true),
 	}
@@ -106,7 +110,7 @@ func (d *Daemon) startOneOff(ctx context.Context, project string, req api.RunReq
 	}
 	if err := d.createContainer(ctx, p, r, &svc, cmd); err != nil {
 		d.removeContainer(context.WithoutCancel(ctx), r)
-		return nil, err
+		return nil, namedError(err, r)
 	}
 	r.Healthcheck, r.State = nil, ""
 	if err := d.saveRecord(r); err != nil {
@@ -208,12 +212,13 @@ func (d *Daemon) serveRun(w http.ResponseWriter, r *http.Request, project string
 		}
 	}
 	if req.Remove {
-		if rmErr := d.removeContainer(ctx, rec); rmErr != nil {
+		// As docker run --rm: its anonymous volumes go with it.
+		if rmErr := errors.Join(d.removeContainer(ctx, rec), d.removeAnonymousVolumes(rec)); rmErr != nil {
 			d.log.Warn("remove one-off container", "container", rec.Name, "err", rmErr)
 		}
 	}
 	if err != nil {
-		fc.Write(api.FrameError, []byte(err.Error()))
+		fc.Write(api.FrameError, api.ErrorFrame(err))
 		return nil
 	}
 	fc.Write(api.FrameExit, api.ExitPayload(code))

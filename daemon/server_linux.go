@@ -54,7 +54,9 @@ func (d *Daemon) Handler() http.Handler {
 		return d.Info(r.Context())
 	})
 	d.registryRoutes(mux, v)
+	d.composeRoutes(mux, handle, v)
 	d.inspectRoutes(handle, v)
+	d.copyRoutes(mux, v)
 	handle("GET "+v+"/images", func(w http.ResponseWriter, r *http.Request) (any, error) {
 		return d.Images(r.Context())
 	})

@@ -136,8 +136,8 @@ func (d *Daemon) unsupervise(id string) {
 
 // watchExit waits for the container to exit (a container whose shim died
 // is recovered by the runtime and exits too), records the exit, reports
-// it, and applies its restart policy with a growing back-off (Docker's:
-// 100ms doubling, reset after 10s of running). A restart that fails (a
+// it, and applies its restart policy with a growing back-off
+// (nextRestartDelay). A restart that fails (a
 // full disk, a missing image) is tried again, with the same back-off.
 func (d *Daemon) watchExit(ctx context.Context, project, name, id string) {
 	_, rt, err := d.engines()
@@ -153,6 +153,7 @@ func (d *Daemon) watchExit(ctx context.Context, project, name, id string) {
 			return errStale
 		}
 		c.ExitCode, c.Finished = st.ExitCode, st.FinishedAt
+		c.RestartDelay = nextRestartDelay(c.RestartDelay, st.FinishedAt.Sub(st.StartedAt))
 		return nil
 	})
 	if r == nil {
@@ -186,13 +187,7 @@ func (d *Daemon) watchExit(ctx context.Context, project, name, id string) {
 	if r.StoppedByUser || !shouldRestart(r.Restart, st.ExitCode, r.RestartCount) {
 		return
 	}
-	ran := st.FinishedAt.Sub(st.StartedAt)
-	delay := 100 * time.Millisecond
-	if ran < 10*time.Second {
-		for i := 0; i < r.RestartCount && delay < time.Minute; i++ {
-			delay *= 2
-		}
-	}
+	delay := r.RestartDelay
 	for {
 		select {
 		case <-ctx.Done():
@@ -204,6 +199,16 @@ func (d *Daemon) watchExit(ctx context.Context, project, name, id string) {
 		}
 		delay = min(2*delay, time.Minute)
 	}
+}
+
+// nextRestartDelay is Docker's restart back-off: 100ms after a run of
+// 10s or more (or the first time), else twice the last delay, at most a
+// minute.
+func nextRestartDelay(last, ran time.Duration) time.Duration {
+	if last == 0 || ran >= 10*time.Second {
+		return 100 * time.Millisecond
+	}
+	return min(2*last, time.Minute)
 }
 
 // restart starts the container again for its restart policy, and reports

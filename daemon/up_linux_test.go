@@ -55,7 +55,11 @@ func (f *fakeEngines) up(t *testing.T, p *spec.Project, req api.UpRequest) (stri
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	var evs []string
-	err := f.d.Up(ctx, p, req, func(e api.Event) { evs = append(evs, eventWord(e)) })
+	err := f.d.Up(ctx, p, req, func(e api.Event) {
+		if w := eventWord(e); w != "" {
+			evs = append(evs, w)
+		}
+	})
 	return strings.Join(evs, " "), err
 }
 
@@ -64,13 +68,23 @@ func (f *fakeEngines) down(t *testing.T, project string, req api.DownRequest) st
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	var evs []string
-	if err := f.d.Down(ctx, project, req, func(e api.Event) { evs = append(evs, eventWord(e)) }); err != nil {
+	if err := f.d.Down(ctx, project, req, func(e api.Event) {
+		if w := eventWord(e); w != "" {
+			evs = append(evs, w)
+		}
+	}); err != nil {
 		t.Fatalf("down: %v", err)
 	}
 	return strings.Join(evs, " ")
 }
 
+// eventWord is an event as "container:action"; "" for the steps in
+// progress (creating, starting, ...), which only time a display.
 func eventWord(e api.Event) string {
+	switch e.Action {
+	case api.ActionCreating, api.ActionStarting, api.ActionStopping, api.ActionRemoving:
+		return ""
+	}
 	who := e.Container
 	if who == "" {
 		who = e.Service

@@ -1,15 +1,15 @@
 package daemon
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/stack-dev/stack/api"
+	"github.com/stack-dev/stack/image"
 	"github.com/stack-dev/stack/internal/errdefs"
 	"github.com/stack-dev/stack/internal/ident"
 	"github.com/stack-dev/stack/planner"
@@ -31,11 +32,96 @@ func (d *Daemon) volumeDir(name string) string {
 	return filepath.Join(d.cfg.StateRoot, volumesDir, name)
 }
 
-// anonymousVolumeName names the anonymous volume of a service at target,
-// so a recreated container gets the same one back.
-func anonymousVolumeName(project, service, target string) string {
-	sum := sha256.Sum256([]byte(target))
-	return fmt.Sprintf("%s_%s_anon_%s", project, service, hex.EncodeToString(sum[:6]))
+// newAnonymousVolumeName names a new anonymous volume of a service:
+// random, as docker's are, so a container that is removed and created
+// again (down, then up) starts from the image's content, while one that is
+// recreated takes over its predecessor's volumes by name
+// (record.AnonVolumes). The project prefix lets down -v find it. A
+// container of no project (the Docker API's) gets 64 hex digits, as
+// docker names them.
+func newAnonymousVolumeName(project, service string) string {
+	if project == standaloneProject {
+		return newContainerID()
+	}
+	return project + "_" + service + "_anon_" + newContainerID()[:24]
+}
+
+// anonymousTargets returns the targets of the anonymous volumes a
+// container of svc gets: the stack file's volumes without a source, and the
+// image's VOLUME paths that nothing of the service is mounted at, as the
+// docker engine adds them.
+func anonymousTargets(svc *spec.Service, img image.Config) []string {
+	var out []string
+	taken := map[string]bool{}
+	for _, v := range svc.Volumes {
+		taken[path.Clean(v.Target)] = true
+		if v.Type == spec.VolumeTypeVolume && v.Source == "" {
+			out = append(out, path.Clean(v.Target))
+		}
+	}
+	for _, t := range svc.Tmpfs {
+		dst, _, _ := strings.Cut(t, ":")
+		taken[path.Clean(dst)] = true
+	}
+	for _, r := range append(slices.Clone(svc.Secrets), svc.Configs...) {
+		if r.Target != "" {
+			taken[path.Clean(r.Target)] = true
+		}
+	}
+	for _, t := range sortedKeys(img.Volumes) {
+		if t = path.Clean(t); path.IsAbs(t) && !taken[t] {
+			taken[t] = true
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// anonymousVolumes gives r a volume for each of targets: the one it
+// already names (a recreated container's, taken over), or a new one.
+// Those it named for targets it no longer has are left to down -v.
+func (d *Daemon) anonymousVolumes(r *record, targets []string) error {
+	vols := map[string]string{}
+	for _, t := range targets {
+		name := r.AnonVolumes[t]
+		if name == "" {
+			name = newAnonymousVolumeName(r.Project, r.Service)
+		}
+		dir := d.volumeDir(name)
+		if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+			if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
+				return err
+			}
+			if err := createVolume(dir, r.Project, volumeMeta{Anonymous: true}); err != nil {
+				return fmt.Errorf("create anonymous volume for %s: %w", t, err)
+			}
+		}
+		vols[t] = name
+	}
+	r.AnonVolumes = vols
+	if len(vols) == 0 {
+		r.AnonVolumes = nil
+	}
+	return nil
+}
+
+// removeAnonymousVolumes removes the anonymous volumes of r (rm -v, run
+// --rm, up -V).
+func (d *Daemon) removeAnonymousVolumes(r *record) error {
+	var errs []error
+	for _, t := range sortedKeys(r.AnonVolumes) {
+		name := r.AnonVolumes[t]
+		if err := ident.Name("volume name", name); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if err := os.RemoveAll(d.volumeDir(name)); err != nil {
+			errs = append(errs, fmt.Errorf("remove volume %s: %w", name, err))
+			continue
+		}
+		d.events.publish(api.Event{Type: api.TypeVolume, Volume: name, Action: api.ActionVolumeRemove, Message: name})
+	}
+	return errors.Join(errs...)
 }
 
 // ensureVolumes creates the named volumes the selected services use.

@@ -278,12 +278,19 @@ func (s *server) events(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	flush(w)
+	legacy := versionBefore(r, "1.52")
 	send := func(ev api.Event) error {
 		m, ok := eventsOut(ev)
 		if !ok || !matchEvent(f, m) {
 			return nil
 		}
-		if err := writeLine(w, m); err != nil {
+		var out any = m
+		if legacy && m.Type == events.ContainerEventType {
+			// Before 1.52 a container's event carried these too
+			// (docker-py and compose v1 read them).
+			out = legacyEvent{Message: m, Status: string(m.Action), ID: m.Actor.ID, From: m.Actor.Attributes["image"]}
+		}
+		if err := writeLine(w, out); err != nil {
 			return err
 		}
 		flush(w)
@@ -313,6 +320,15 @@ func (s *server) events(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 	}
+}
+
+// legacyEvent is a container's event before API 1.52, with the fields
+// API 1.22 deprecated.
+type legacyEvent struct {
+	events.Message
+	Status string `json:"status,omitempty"`
+	ID     string `json:"id,omitempty"`
+	From   string `json:"from,omitempty"`
 }
 
 // diskUsage answers /system/df: per API version, the legacy lists

@@ -292,6 +292,29 @@ func (s *local) Tag(ctx context.Context, ref, target string) error {
 	})
 }
 
+// AddRepoDigest records that the image of manifest md is known to a
+// registry as repoDigest (repository@sha256:...), as docker records the
+// digest of a pull or a push. The image is named by its manifest, not its
+// ID: two manifests (an imported image and the same one pulled) may share
+// a config. A repository has one digest per image: a newer one for the
+// same repository replaces the older.
+func (s *local) AddRepoDigest(ctx context.Context, md digest.Digest, repoDigest string) error {
+	repo, dg, ok := strings.Cut(repoDigest, "@")
+	if _, err := digest.Parse(dg); !ok || err != nil {
+		return fmt.Errorf("repo digest %q: want repository@digest: %w", repoDigest, errdefs.ErrInvalidArgument)
+	}
+	return s.update(ctx, func(ix *index) error {
+		rec := ix.Images[md]
+		if rec == nil {
+			return fmt.Errorf("image with manifest %s: %w", md, errdefs.ErrNotFound)
+		}
+		rec.RepoDigests = slices.DeleteFunc(rec.RepoDigests, func(d string) bool { return strings.HasPrefix(d, repo+"@") })
+		rec.RepoDigests = append(rec.RepoDigests, repoDigest)
+		slices.Sort(rec.RepoDigests)
+		return nil
+	})
+}
+
 func (s *local) Remove(ctx context.Context, ref string, opts RemoveOptions) (RemoveReport, error) {
 	var rep RemoveReport
 	var del []string
@@ -493,7 +516,7 @@ func (s *local) Inspect(ctx context.Context, ref string) (Inspect, error) {
 	out := Inspect{
 		ID:             rec.Config,
 		RepoTags:       img.RepoTags(),
-		RepoDigests:    []string{},
+		RepoDigests:    familiarDigests(rec.RepoDigests),
 		ManifestDigest: md,
 		Created:        rec.Created,
 		Author:         cfg.Author,
@@ -538,13 +561,25 @@ func (s *local) History(ctx context.Context, ref string) ([]HistoryEntry, error)
 		out = append(out, e)
 	}
 	// Layers the history does not account for (images built by tools that
-	// write no history) get an entry each.
-	for ; layer < len(rec.Layers); layer++ {
-		out = append(out, HistoryEntry{ID: "<missing>", Created: rec.Created, Size: rec.Layers[layer].Size})
-	}
+	// write no history) get no entry: docker history shows what the
+	// config holds, and nothing for an image without history.
 	slices.Reverse(out)
 	if len(out) > 0 {
 		out[0].ID = rec.Config.String()
 	}
 	return out, nil
+}
+
+// familiarDigests writes repo digests as docker shows them
+// ("busybox@sha256:..."), never nil.
+func familiarDigests(ds []string) []string {
+	out := []string{}
+	for _, d := range ds {
+		repo, dg, _ := strings.Cut(d, "@")
+		if r, err := ParseReference(repo); err == nil {
+			repo = r.FamiliarName()
+		}
+		out = append(out, repo+"@"+dg)
+	}
+	return out
 }

@@ -33,6 +33,9 @@ type imageRecord struct {
 	Created time.Time     `json:"created"`
 	Added   time.Time     `json:"added"`
 	Layers  []layerRecord `json:"layers"`
+	// RepoDigests are the repository@digest names the image was pulled
+	// by or pushed as, as docker inspect shows them.
+	RepoDigests []string `json:"repoDigests,omitempty"`
 }
 
 type layerRecord struct {

@@ -22,9 +22,17 @@ func (m *Manager) setupBridge(ns *networkState) error {
 	l, err := m.nl.LinkByName(ns.Bridge)
 	switch {
 	case err == nil:
-		// An older version's bridge has an alias without our instance.
-		if l.Type() != "bridge" || l.Attrs().Alias != alias && l.Attrs().Alias != bridgeAliasPrefix+ns.Config.Name {
+		// An older version's bridge has an alias without our instance;
+		// one without an alias was made by a daemon killed before it
+		// could set one (the kernel takes no alias with RTM_NEWLINK),
+		// and its name is ours: it hashes our instance and network.
+		switch a := l.Attrs().Alias; {
+		case l.Type() != "bridge" || a != "" && a != alias && a != bridgeAliasPrefix+ns.Config.Name:
 			return fmt.Errorf("link %s exists and is not the bridge of this network (alias %q): %w", ns.Bridge, l.Attrs().Alias, errdefs.ErrAlreadyExists)
+		case a == "":
+			if err := m.nl.LinkSetAlias(l, alias); err != nil {
+				return fmt.Errorf("set alias of %s: %w", ns.Bridge, err)
+			}
 		}
 	case errors.As(err, new(netlink.LinkNotFoundError)):
 		br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: ns.Bridge, MTU: m.mtu, HardwareAddr: bridgeMAC(ns.Config.Name)}}

@@ -152,6 +152,39 @@ func TestRootTwoManagers(t *testing.T) {
 	assertNoTable(t, host, "stack2")
 }
 
+// TestRootBridgeWithoutAlias: a daemon killed between creating a bridge
+// and setting its alias (the kernel takes none at creation) leaves a
+// bridge of the network's own name without one; the next CreateNetwork
+// adopts it, while a link of that name with another alias is refused.
+func TestRootBridgeWithoutAlias(t *testing.T) {
+	testutil.RequiresRoot(t)
+	t.Parallel()
+	ctx := context.Background()
+	host, _ := fakeHost(t)
+	m := newTestManager(t, host, func(o *Options) { o.Rules = &nat.Fake{} })
+	net := uniq(t, 20)
+	must(t, m.nl.LinkAdd(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: BridgeName(m.instance, net)}}))
+	if _, err := m.CreateNetwork(ctx, NetworkConfig{Name: net}); err != nil {
+		t.Fatalf("CreateNetwork over its own bridge without an alias: %v", err)
+	}
+	l, err := m.nl.LinkByName(BridgeName(m.instance, net))
+	must(t, err)
+	if l.Attrs().Alias != m.bridgeAlias(net) {
+		t.Errorf("alias %q, want %q", l.Attrs().Alias, m.bridgeAlias(net))
+	}
+	must(t, m.RemoveNetwork(ctx, net))
+
+	other := uniq(t, 20) + "x"
+	must(t, m.nl.LinkAdd(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: BridgeName(m.instance, other)}}))
+	l, err = m.nl.LinkByName(BridgeName(m.instance, other))
+	must(t, err)
+	must(t, m.nl.LinkSetAlias(l, "somebody else's"))
+	defer m.nl.LinkDel(l)
+	if _, err := m.CreateNetwork(ctx, NetworkConfig{Name: other}); !errors.Is(err, errdefs.ErrAlreadyExists) {
+		t.Errorf("CreateNetwork over a foreign link: %v, want already exists", err)
+	}
+}
+
 // TestRootConnect connects a running container to a second network and
 // disconnects it again: its interface, its address, reaching a container
 // that is only there, and its DNS records (aliases included) come and go.

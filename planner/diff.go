@@ -36,9 +36,19 @@ type Observer interface {
 // DiffOptions tune [Diff] the way the flags of `stack up` do. All fields are
 // optional.
 type DiffOptions struct {
-	// ForceRecreate recreates every container of the selected services
-	// (--force-recreate).
+	// ForceRecreate recreates every container of the named services
+	// (--force-recreate): those of Named, or every selected service when
+	// Named is empty. As in compose, the dependencies a named service
+	// brought into the selection are recreated only when they changed,
+	// unless AlwaysRecreateDeps.
 	ForceRecreate bool
+	// AlwaysRecreateDeps recreates every container of the selected
+	// services that are not named, the dependencies
+	// (--always-recreate-deps).
+	AlwaysRecreateDeps bool
+	// Named are the services the command named (up SERVICE...); empty
+	// means every selected service is named.
+	Named []string
 	// NoRecreate keeps existing containers even when they are out of date
 	// (--no-recreate); stopped ones are only started.
 	NoRecreate bool
@@ -60,7 +70,9 @@ type DiffOptions struct {
 //   - a missing instance is created;
 //   - an instance whose config hash or image differs from the service's is
 //     recreated, unless opts.NoRecreate; opts.ForceRecreate recreates every
-//     instance;
+//     instance of the named services (opts.Named, all when empty), and
+//     opts.AlwaysRecreateDeps every instance of the others, as compose's
+//     recreate strategies for services and their dependencies;
 //   - an up-to-date instance that is not running is started, and a running
 //     one is left alone;
 //   - instances beyond the scale are stopped and removed, highest number
@@ -87,6 +99,9 @@ func Diff(desired *spec.Project, sel *Selection, observed []Observed, opts DiffO
 	}
 	if opts.ForceRecreate && opts.NoRecreate {
 		return nil, fmt.Errorf("plan: force-recreate and no-recreate are incompatible: %w", errdefs.ErrInvalidArgument)
+	}
+	if opts.AlwaysRecreateDeps && opts.NoRecreate {
+		return nil, fmt.Errorf("plan: always-recreate-deps and no-recreate are incompatible: %w", errdefs.ErrInvalidArgument)
 	}
 	byService := make(map[string][]Observed)
 	for _, o := range observed {
@@ -157,6 +172,8 @@ func (d *differ) service(name string, wave int, containers []Observed) ([]Action
 	}
 	hash := ConfigHash(s)
 	image := d.opts.ImageIDs[name]
+	named := len(d.opts.Named) == 0 || slices.Contains(d.opts.Named, name)
+	force := d.opts.ForceRecreate && named || d.opts.AlwaysRecreateDeps && !named
 
 	// Keep one container per number: prefer a running one, then the one
 	// carrying the expected name, then the smallest ID. The rest, and every
@@ -221,7 +238,7 @@ func (d *differ) service(name string, wave int, containers []Observed) ([]Action
 		switch {
 		case !exists:
 			a.Kind, a.Reason = Create, "not created yet"
-		case d.opts.ForceRecreate:
+		case force:
 			a.Kind, a.Reason = Recreate, "force recreate"
 		case d.opts.NoRecreate:
 			if c.Running {

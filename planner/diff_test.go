@@ -105,6 +105,34 @@ func TestDiff(t *testing.T) {
 			},
 		},
 		{
+			// compose's up --force-recreate web: web's recreate strategy is
+			// force, its dependency db's is "diverged" (cmd/compose/create.go
+			// recreateStrategy, dependenciesRecreateStrategy).
+			name:     "force recreate of a named service leaves its dependencies",
+			observed: []planner.Observed{running(p, "db", 1), running(p, "web", 1)},
+			opts:     planner.DiffOptions{ForceRecreate: true, Named: []string{"web"}},
+			want: []planner.Action{
+				{Kind: planner.Recreate, Service: "web", Container: "demo-web-1", ID: "id-web-1", Number: 1, Wave: 1, ConfigHash: webHash, Reason: "force recreate"},
+			},
+		},
+		{
+			name:     "always recreate deps",
+			observed: []planner.Observed{running(p, "db", 1), running(p, "web", 1)},
+			opts:     planner.DiffOptions{ForceRecreate: true, AlwaysRecreateDeps: true, Named: []string{"web"}},
+			want: []planner.Action{
+				{Kind: planner.Recreate, Service: "db", Container: "demo-db-1", ID: "id-db-1", Number: 1, Wave: 0, ConfigHash: dbHash, Reason: "force recreate"},
+				{Kind: planner.Recreate, Service: "web", Container: "demo-web-1", ID: "id-web-1", Number: 1, Wave: 1, ConfigHash: webHash, Reason: "force recreate"},
+			},
+		},
+		{
+			name:     "always recreate deps alone recreates the dependencies only",
+			observed: []planner.Observed{running(p, "db", 1), running(p, "web", 1)},
+			opts:     planner.DiffOptions{AlwaysRecreateDeps: true, Named: []string{"web"}},
+			want: []planner.Action{
+				{Kind: planner.Recreate, Service: "db", Container: "demo-db-1", ID: "id-db-1", Number: 1, Wave: 0, ConfigHash: dbHash, Reason: "force recreate"},
+			},
+		},
+		{
 			name:     "start",
 			observed: []planner.Observed{with(running(p, "db", 1), stopped), running(p, "web", 1)},
 			want: []planner.Action{

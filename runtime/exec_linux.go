@@ -126,9 +126,9 @@ func (m *Manager) Exec(ctx context.Context, id string, cfg ExecConfig) (*Process
 	parent, child := os.NewFile(uintptr(fds[0]), "sync"), os.NewFile(uintptr(fds[1]), "sync-child")
 	defer parent.Close()
 	cmd := &exec.Cmd{
-		Path:       "/proc/self/exe",
+		Path:       m.shimBinary,
 		Args:       []string{"stack-exec", "init"},
-		Env:        []string{envRole + "=" + roleExec, envInitPipe + "=3", envMntNS + "=4"},
+		Env:        []string{envRole + "=" + roleExec, envInitPipe + "=3", envMntNS + "=4", envProto + "=" + protocol},
 		ExtraFiles: []*os.File{child, files["mnt"]},
 		Dir:        "/",
 	}
@@ -206,7 +206,7 @@ func (m *Manager) Exec(ctx context.Context, id string, cfg ExecConfig) (*Process
 			// was the "{" of its error message.
 			conn.unread([]byte("{"))
 			if m, rerr := conn.recv(); rerr == nil && m.Type == msgError {
-				err = errors.New(m.Error)
+				err = m.err()
 			}
 			return fail(fmt.Errorf("allocate terminal: %w", err))
 		}
@@ -223,7 +223,7 @@ func (m *Manager) Exec(ctx context.Context, id string, cfg ExecConfig) (*Process
 	case err != nil:
 		return fail(err)
 	case msg.Type == msgError:
-		return fail(errors.New(msg.Error))
+		return fail(msg.err())
 	}
 	return fail(fmt.Errorf("unexpected message %q", msg.Type))
 }

@@ -37,9 +37,15 @@ func Init() {
 	goruntime.GOMAXPROCS(1)
 	role := os.Getenv(envRole)
 	var err error
+	if v := os.Getenv(envProto); v != protocol {
+		exe, _ := os.Executable()
+		fmt.Fprintf(os.Stderr, "stack %s: %s speaks protocol %s, its caller %q: install stack and stack-shim from one build\n", role, exe, protocol, v)
+		os.Exit(127)
+	}
+	os.Unsetenv(envProto)
 	switch role {
 	case roleShim:
-		err = shimMain()
+		err = supervisorMain()
 	case roleContainer:
 		err = containerInit()
 	case roleExec:
@@ -48,7 +54,9 @@ func Init() {
 		err = fmt.Errorf("unknown role %q", role)
 	}
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "stack %s: %v\n", role, err)
+		if err != errReported {
+			fmt.Fprintf(os.Stderr, "stack %s: %v\n", role, err)
+		}
 		os.Exit(127)
 	}
 	os.Exit(0)
@@ -75,7 +83,7 @@ func containerInit() error {
 		return err
 	}
 	fail := func(err error) error {
-		conn.send(syncMsg{Type: msgError, Error: err.Error()})
+		conn.send(errorMsg(err))
 		return err
 	}
 	m, err := conn.expect(msgConfig)
@@ -183,7 +191,11 @@ func execInit() error {
 		return err
 	}
 	fail := func(err error) error {
-		conn.send(syncMsg{Type: msgError, Error: err.Error()})
+		if conn.send(errorMsg(err)) == nil {
+			// The parent has it: printing it too would show it twice,
+			// the process's stderr being the user's.
+			return errReported
+		}
 		return err
 	}
 	if err := joinMountNS(); err != nil {

@@ -38,6 +38,12 @@ func checkLeaks(t *testing.T, root, parent string) {
 			t.Errorf("leaked shim: %s", filepath.Dir(p))
 		}
 	}
+	// Every shim's directory goes with the shim.
+	shims, _ := filepath.Glob(filepath.Join(root, ".shims", "*"))
+	for _, d := range shims {
+		log, _ := os.ReadFile(filepath.Join(d, "shim.log"))
+		t.Errorf("leaked shim directory: %s (log: %q)", d, log)
+	}
 	// Parent cgroups of the test: remove them (they are ours, and empty).
 	for _, d := range append(globDirs("/sys/fs/cgroup/*/"+parent), globDirs("/sys/fs/cgroup/"+parent)...) {
 		os.Remove(d)

@@ -29,12 +29,14 @@ type LogEntry struct {
 const MaxLogLine = 16 << 10
 
 // DecodeLogs calls fn for each entry of a log in the format [LogEntry]
-// describes, in order, and stops at the first error fn returns.
+// describes, in order, and stops at the first error fn returns. An entry
+// cut short at the end is one the shim is writing: it is left for a later
+// read.
 func DecodeLogs(r io.Reader, fn func(LogEntry) error) error {
 	dec := json.NewDecoder(r)
 	for {
 		var e LogEntry
-		if err := dec.Decode(&e); err == io.EOF {
+		if err := dec.Decode(&e); err == io.EOF || err == io.ErrUnexpectedEOF {
 			return nil
 		} else if err != nil {
 			return fmt.Errorf("decode log: %w", err)

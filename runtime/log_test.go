@@ -40,3 +40,20 @@ func TestLogRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeLogsEntryBeingWritten: a log read while the shim writes it
+// may end inside an entry; the whole entries before it are read, the cut
+// one is left for the next read.
+func TestDecodeLogsEntryBeingWritten(t *testing.T) {
+	log := `{"log":"one\n","stream":"stdout","time":"2024-05-01T10:00:00Z"}` + "\n" + `{"log":"tw`
+	var got []string
+	if err := DecodeLogs(strings.NewReader(log), func(e LogEntry) error { got = append(got, e.Log); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0] != "one\n" {
+		t.Errorf("got %q, want the first entry only", got)
+	}
+	if err := DecodeLogs(strings.NewReader(`{"log":1}`), func(LogEntry) error { return nil }); err == nil {
+		t.Error("a malformed entry decodes without error")
+	}
+}

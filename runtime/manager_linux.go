@@ -15,6 +15,7 @@ import (
 	"path"
 	"path/filepath"
 	goruntime "runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -36,6 +37,8 @@ import (
 // concurrently for the same container id.
 type Manager struct {
 	root         string
+	shimBinary   string
+	spawnMu      sync.Mutex // held while finding or starting a group's shim
 	cgroupParent string
 	cgroupV2Root string
 	log          *slog.Logger
@@ -54,7 +57,7 @@ func New(o Options) (*Manager, error) {
 	if o.StateRoot == "" || !filepath.IsAbs(o.StateRoot) {
 		return nil, fmt.Errorf("runtime: state root %q must be an absolute path: %w", o.StateRoot, errdefs.ErrInvalidArgument)
 	}
-	if err := os.MkdirAll(o.StateRoot, 0o711); err != nil {
+	if err := os.MkdirAll(filepath.Join(o.StateRoot, shimsDir), 0o700); err != nil {
 		return nil, fmt.Errorf("runtime: create state root: %w", err)
 	}
 	parent := o.CgroupParent
@@ -65,7 +68,13 @@ func New(o Options) (*Manager, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Manager{root: o.StateRoot, cgroupParent: path.Clean("/" + parent), cgroupV2Root: o.cgroupV2Root, log: logger}, nil
+	shim := o.ShimBinary
+	if shim == "" {
+		shim = "/proc/self/exe"
+	}
+	m := &Manager{root: o.StateRoot, shimBinary: shim, cgroupParent: path.Clean("/" + parent), cgroupV2Root: o.cgroupV2Root, log: logger}
+	m.collectShimLogs()
+	return m, nil
 }
 
 func (m *Manager) dir(id string) (string, error) {
@@ -125,7 +134,10 @@ func (m *Manager) Create(ctx context.Context, id string, cfg Config) (retErr err
 	}()
 	b := bundle{
 		ID: id, Spec: spec, Rootfs: cfg.Rootfs, NetNS: cfg.NetNS, Init: cfg.Init,
-		Cgroup: m.cgroupConfig(id), Seccomp: filter, Log: cfg.Log,
+		Cgroup: m.cgroupConfig(id), Seccomp: filter, Log: cfg.Log, Group: cfg.Group,
+	}
+	if b.Group == "" {
+		b.Group = id
 	}
 	if b.Log.Path == "" {
 		b.Log.Path = filepath.Join(dir, defaultLog)
@@ -133,7 +145,7 @@ func (m *Manager) Create(ctx context.Context, id string, cfg Config) (retErr err
 	if err := writeJSON(filepath.Join(dir, bundleFile), b); err != nil {
 		return fmt.Errorf("create container %q: %w", id, err)
 	}
-	pid, err := m.startShim(ctx, dir)
+	pid, err := m.createInShim(ctx, b.Group, dir)
 	if err != nil {
 		return fmt.Errorf("create container %q: %w", id, err)
 	}
@@ -156,6 +168,11 @@ func validateConfig(cfg *Config) error {
 	}
 	if st, err := os.Stat(cfg.Rootfs); err != nil || !st.IsDir() {
 		return fmt.Errorf("rootfs %q is not a directory: %w", cfg.Rootfs, errdefs.ErrInvalidArgument)
+	}
+	if cfg.Group != "" {
+		if err := validateID(cfg.Group); err != nil {
+			return fmt.Errorf("shim group: %w", err)
+		}
 	}
 	if s.Linux == nil {
 		s.Linux = &specs.Linux{}
@@ -188,24 +205,93 @@ func compileSeccomp(s *specs.Spec) (*specs.Spec, *seccomp.Program, error) {
 	return &c, p, nil
 }
 
-// startShim spawns the container's shim in its own session and waits for
-// it to report the container's init pid.
-func (m *Manager) startShim(ctx context.Context, dir string) (int, error) {
+// createInShim has the shim of the group create the container in dir,
+// starting the group's shim first when it has none, and returns the
+// init's pid. A shim that closes (its last container gone) as the request
+// comes leaves it untaken: the next shim gets it.
+func (m *Manager) createInShim(ctx context.Context, group, dir string) (int, error) {
+	for attempt := 0; ; attempt++ {
+		c, err := m.dialGroup(group)
+		if err != nil {
+			return 0, fmt.Errorf("shim of %q: %w", group, err)
+		}
+		pid, taken, err := askCreate(ctx, c, dir)
+		c.Close()
+		if taken || attempt == 3 {
+			return pid, err
+		}
+	}
+}
+
+// askCreate sends "create" for dir on c and reads both answers (see
+// groupReply). Once taken, the request is seen through even when ctx
+// ends (the caller's cleanup then removes the container), for at most a
+// few seconds more.
+func askCreate(ctx context.Context, c net.Conn, dir string) (pid int, taken bool, err error) {
+	b, _ := json.Marshal(groupRequest{Op: "create", Dir: dir})
+	if _, err := c.Write(append(b, '\n')); err != nil {
+		return 0, false, err
+	}
+	stop := context.AfterFunc(ctx, func() { c.SetReadDeadline(time.Now().Add(5 * time.Second)) })
+	defer stop()
+	dec := json.NewDecoder(c)
+	var r groupReply
+	if err := dec.Decode(&r); err != nil || !r.Taken {
+		return 0, false, fmt.Errorf("shim closed before taking the request: %v", err)
+	}
+	if err := dec.Decode(&r); err != nil {
+		return 0, true, fmt.Errorf("shim died while creating the container: %w", err)
+	}
+	if r.Error != "" {
+		if r.Exiting {
+			// It had nothing else to serve: gone before Create fails.
+			waitShimExit(r.Shim)
+		}
+		// With its class: a missing executable stays one.
+		return 0, true, syncMsg{Error: r.Error, Class: r.Class}.err()
+	}
+	if ctx.Err() != nil {
+		return 0, true, ctx.Err()
+	}
+	return r.Pid, true, nil
+}
+
+// dialGroup connects to the shim of group, starting one if it has none.
+func (m *Manager) dialGroup(group string) (net.Conn, error) {
+	dir := filepath.Join(m.root, shimsDir, group)
+	m.spawnMu.Lock()
+	defer m.spawnMu.Unlock()
+	c, err := dialUnix(dir, shimSock)
+	if err == nil || !shimGone(err) {
+		return c, err
+	}
+	if err := m.startShim(dir); err != nil {
+		return nil, err
+	}
+	return dialUnix(dir, shimSock)
+}
+
+// startShim starts a shim process for the group whose directory is dir,
+// in its own session, and waits until it listens.
+func (m *Manager) startShim(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
 	r, w, err := os.Pipe()
 	if err != nil {
-		return 0, err
+		return err
 	}
 	defer r.Close()
 	logf, err := os.OpenFile(filepath.Join(dir, shimLog), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		w.Close()
-		return 0, err
+		return err
 	}
 	defer logf.Close()
 	cmd := &exec.Cmd{
-		Path:        "/proc/self/exe",
+		Path:        m.shimBinary,
 		Args:        []string{"stack-shim", "init"},
-		Env:         []string{envRole + "=" + roleShim, envInitPipe + "=3", envStateDir + "=" + dir},
+		Env:         []string{envRole + "=" + roleShim, envInitPipe + "=3", envStateDir + "=" + dir, envProto + "=" + protocol},
 		ExtraFiles:  []*os.File{w},
 		Stdout:      logf,
 		Stderr:      logf,
@@ -215,50 +301,114 @@ func (m *Manager) startShim(ctx context.Context, dir string) (int, error) {
 	err = cmd.Start()
 	w.Close()
 	if err != nil {
-		return 0, fmt.Errorf("start shim: %w", err)
+		return fmt.Errorf("start shim: %w", err)
 	}
 	// Reap the shim if it exits while we live; after we die, init does.
-	exited := make(chan struct{})
-	go func() {
-		cmd.Wait()
-		close(exited)
-	}()
-	// A shim that failed exits right after saying so; make sure it is
-	// gone before Create returns, so a failed Create leaves no process.
-	reap := func() {
-		select {
-		case <-exited:
-		case <-time.After(2 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-	}
-	stop := context.AfterFunc(ctx, func() { r.SetReadDeadline(time.Now()) })
-	defer stop()
+	go cmd.Wait()
+	r.SetReadDeadline(time.Now().Add(10 * time.Second))
 	var msg struct {
 		Pid   int    `json:"pid"`
 		Error string `json:"error"`
 	}
 	line, err := bufio.NewReader(r).ReadBytes('\n')
+	if err == nil {
+		err = json.Unmarshal(line, &msg)
+	}
 	if err != nil {
 		cmd.Process.Kill()
-		<-exited
-		if ctx.Err() != nil {
-			return 0, ctx.Err()
-		}
 		out, _ := os.ReadFile(filepath.Join(dir, shimLog))
-		return 0, fmt.Errorf("shim exited without reporting: %s", strings.TrimSpace(string(out)))
-	}
-	if err := json.Unmarshal(line, &msg); err != nil {
-		cmd.Process.Kill()
-		<-exited
-		return 0, fmt.Errorf("shim report: %w", err)
+		return fmt.Errorf("shim exited without reporting: %s", strings.TrimSpace(string(out)))
 	}
 	if msg.Error != "" {
-		reap()
-		return 0, errors.New(msg.Error)
+		return errors.New(msg.Error)
 	}
-	return msg.Pid, nil
+	m.log.Debug("shim started", "dir", dir, "pid", msg.Pid)
+	return nil
+}
+
+// retire tells the shim of group that the container in dir is gone. When
+// that was the shim's last container, the shim exits, and retire waits
+// for it, so that nothing of the container's runs once Delete returns;
+// shim and start identify the shim when the container's state names it.
+// The directory of a shim that died is removed here, unless its log says
+// why it died.
+func (m *Manager) retire(group, dir string, shim int, start uint64) {
+	gdir := filepath.Join(m.root, shimsDir, group)
+	c, err := dialUnix(gdir, shimSock)
+	if shimGone(err) {
+		// Exited, exiting (its socket goes first), or killed.
+		if shim > 0 && !waitExit(shim, start, 2*time.Second) {
+			unix.Kill(shim, unix.SIGKILL)
+		}
+		defer m.collectShimLogs()
+		m.spawnMu.Lock()
+		defer m.spawnMu.Unlock()
+		if c, err := dialUnix(gdir, shimSock); err == nil {
+			c.Close() // a new shim, started meanwhile
+			return
+		}
+		os.Remove(filepath.Join(gdir, shimSock))
+		if fi, err := os.Stat(filepath.Join(gdir, shimLog)); err == nil && fi.Size() == 0 {
+			os.Remove(filepath.Join(gdir, shimLog))
+		}
+		os.Remove(gdir)
+		return
+	}
+	if err != nil {
+		return
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	b, _ := json.Marshal(groupRequest{Op: "retire", Dir: dir})
+	if _, err := c.Write(append(b, '\n')); err != nil {
+		return
+	}
+	var r groupReply
+	if err := json.NewDecoder(c).Decode(&r); err != nil {
+		return
+	}
+	if r.Exiting {
+		waitShimExit(r.Shim)
+	}
+	if shim > 0 && r.Shim != shim {
+		// Another shim has the group's socket: the container's own
+		// exited with its last container, or is exiting.
+		if !waitExit(shim, start, 2*time.Second) {
+			unix.Kill(shim, unix.SIGKILL)
+		}
+	}
+	m.collectShimLogs()
+}
+
+// waitShimExit waits for a shim that said it exits, and makes sure.
+func waitShimExit(pid int) {
+	if pid <= 0 {
+		return
+	}
+	if start := procStartTime(pid); !waitExit(pid, start, 2*time.Second) {
+		unix.Kill(pid, unix.SIGKILL)
+	}
+}
+
+// collectShimLogs passes on to the Manager's logger what exited shims
+// wrote to their own logs (a full disk, a panic), and removes their
+// directories, which an exiting shim keeps when its log is not empty.
+func (m *Manager) collectShimLogs() {
+	dirs, _ := filepath.Glob(filepath.Join(m.root, shimsDir, ".exited-*"))
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(strings.TrimPrefix(filepath.Base(d), ".exited-"))
+		if err == nil && running(pid) {
+			continue // still exiting
+		}
+		if data, err := os.ReadFile(filepath.Join(d, shimLog)); err == nil {
+			for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+				if line != "" {
+					m.log.Warn("shim said", "pid", pid, "line", line)
+				}
+			}
+		}
+		os.RemoveAll(d)
+	}
 }
 
 // call sends one request to the container's shim.
@@ -658,14 +808,10 @@ func (m *Manager) Delete(ctx context.Context, id string, force bool) error {
 func (m *Manager) cleanup(id, dir string) error {
 	m.held.release(id)
 	var errs []error
+	var b bundle
+	readJSON(filepath.Join(dir, bundleFile), &b)
 	var st State
-	if readJSON(filepath.Join(dir, stateFile), &st) == nil {
-		// The shim exits right after answering its last waiter; give it
-		// that moment, then make sure.
-		if !waitExit(st.ShimPid, st.ShimStart, 200*time.Millisecond) {
-			unix.Kill(st.ShimPid, unix.SIGKILL)
-		}
-	}
+	readJSON(filepath.Join(dir, stateFile), &st)
 	if cg, err := loadCgroup(m.cgroupConfig(id)); err == nil {
 		cg.Thaw()
 		if err := killCgroup(cg, 2*time.Second, m.reap); err != nil {
@@ -674,6 +820,10 @@ func (m *Manager) cleanup(id, dir string) error {
 		if err := cg.Delete(); err != nil {
 			errs = append(errs, fmt.Errorf("delete cgroup: %w", err))
 		}
+	}
+	if b.Group != "" {
+		// Its processes are gone: the shim has only the exit to record.
+		m.retire(b.Group, dir, st.ShimPid, st.ShimStart)
 	}
 	if err := os.RemoveAll(dir); err != nil {
 		errs = append(errs, err)

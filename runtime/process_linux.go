@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -80,7 +81,7 @@ func lookPath(file string, env []string) (string, error) {
 			return p, nil
 		}
 	}
-	return "", fmt.Errorf("exec %q: executable file not found in $PATH: %w", file, errdefs.ErrNotFound)
+	return "", fmt.Errorf("exec %q: %w: %w", file, exec.ErrNotFound, errdefs.ErrNotFound)
 }
 
 func checkExecutable(p string) error {

@@ -9,10 +9,8 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	goruntime "runtime"
-	"runtime/debug"
 	"sync"
 	"syscall"
 	"time"
@@ -42,55 +40,24 @@ type shimReply struct {
 	State  *State `json:"state,omitempty"` // for "wait": the final state
 }
 
-// shim is the per-container monitor: the parent of the container's init,
-// the writer of its log and state.
+// shim is what a shim process keeps of one of its containers: it is the
+// parent of the container's init, the writer of its log and state.
 type shim struct {
 	dir    string
 	b      bundle
 	cg     cgroup
 	cmd    *exec.Cmd
+	waited <-chan unix.WaitStatus // the init's exit, once it has exited
 	sync   *syncConn
 	logs   sync.WaitGroup
 	mu     sync.Mutex // guards state
 	state  State
 	exited chan struct{} // closed once state holds the exit
-	tty    *console      // nil unless spec.Process.Terminal
-}
-
-// shimMain runs the shim. It reports the container's init pid (or why
-// there is none) on the ready pipe, then serves its control socket until
-// the container exits.
-func shimMain() error {
-	// A shim stays resident for each container: keep the heap small.
-	debug.SetGCPercent(25)
-	debug.SetMemoryLimit(8 << 20)
-	// Nothing but SIGKILL should end a shim early: it has no terminal,
-	// and a hangup or interrupt aimed at the daemon's process group must
-	// not orphan the container.
-	signal.Ignore(unix.SIGHUP, unix.SIGINT, unix.SIGPIPE)
-	ready, err := inheritedFile(envInitPipe)
-	if err != nil {
-		return err
-	}
-	unix.CloseOnExec(int(ready.Fd()))
-	s := &shim{dir: os.Getenv(envStateDir), exited: make(chan struct{})}
-	report := func(v any) {
-		b, _ := json.Marshal(v)
-		ready.Write(append(b, '\n'))
-		ready.Close()
-	}
-	if err := readJSON(filepath.Join(s.dir, bundleFile), &s.b); err != nil {
-		report(map[string]string{"error": err.Error()})
-		return err
-	}
-	ln, err := s.create()
-	if err != nil {
-		report(map[string]string{"error": err.Error()})
-		return err
-	}
-	report(map[string]int{"pid": s.state.Pid})
-	s.serve(ln)
-	return nil
+	// retired is closed when the Manager has removed the container (see
+	// supervisor): until then a shim that could not record the exit
+	// keeps answering for it.
+	retired chan struct{}
+	tty     *console // nil unless spec.Process.Terminal
 }
 
 // create starts the container's init and waits until it is ready to exec.
@@ -100,7 +67,12 @@ func (s *shim) create() (ln net.Listener, retErr error) {
 		if retErr != nil {
 			if s.cmd != nil && s.cmd.Process != nil {
 				s.cmd.Process.Kill()
-				s.cmd.Wait()
+				if s.waited != nil {
+					<-s.waited
+					s.cmd.Process.Release()
+				} else {
+					s.cmd.Wait()
+				}
 			}
 			if s.cg != nil {
 				killCgroup(s.cg, time.Second, nil)
@@ -148,7 +120,7 @@ func (s *shim) create() (ln net.Listener, retErr error) {
 	s.cmd = &exec.Cmd{
 		Path:       "/proc/self/exe",
 		Args:       []string{"stack-init", "init"},
-		Env:        []string{envRole + "=" + roleContainer, envInitPipe + "=3"},
+		Env:        []string{envRole + "=" + roleContainer, envInitPipe + "=3", envProto + "=" + protocol},
 		ExtraFiles: []*os.File{child},
 		Dir:        "/",
 		SysProcAttr: &syscall.SysProcAttr{
@@ -184,6 +156,9 @@ func (s *shim) create() (ln net.Listener, retErr error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("start init: %w", err)
+	}
+	if s.waited, err = waitChild(s.cmd.Process.Pid); err != nil {
+		return nil, err
 	}
 	sink := &logSink{w: log, now: time.Now}
 	if !terminal {
@@ -235,7 +210,7 @@ func (s *shim) create() (ln net.Listener, retErr error) {
 	}
 	s.state = State{
 		ID: s.b.ID, Status: Created, Pid: pid,
-		ShimPid: os.Getpid(), ShimStart: procStartTime(os.Getpid()),
+		ShimPid: os.Getpid(), ShimStart: shimStart(),
 		Rootfs: s.b.Rootfs, CgroupPath: s.b.Cgroup.Path, CreatedAt: time.Now().UTC(),
 	}
 	if err := s.saveState(); err != nil {
@@ -243,6 +218,10 @@ func (s *shim) create() (ln net.Listener, retErr error) {
 	}
 	return listenUnix(s.dir, shimSock)
 }
+
+// shimStart is this process's start time, the second half of its
+// identity in State.
+var shimStart = sync.OnceValue(func() uint64 { return procStartTime(os.Getpid()) })
 
 func hasNamespace(ns []specs.LinuxNamespace, t specs.LinuxNamespaceType) bool {
 	for _, n := range ns {
@@ -351,7 +330,15 @@ func listenUnix(dir, name string) (net.Listener, error) {
 	}
 	defer d.Close()
 	os.Remove(filepath.Join(dir, name))
-	return net.Listen("unix", fmt.Sprintf("/proc/self/fd/%d/%s", d.Fd(), name))
+	ln, err := net.Listen("unix", fmt.Sprintf("/proc/self/fd/%d/%s", d.Fd(), name))
+	if err != nil {
+		return nil, err
+	}
+	// Close would unlink the path it was given, through a descriptor
+	// number closed above and maybe reused for another directory since:
+	// callers remove the socket themselves.
+	ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	return ln, nil
 }
 
 func dialUnix(dir, name string) (net.Conn, error) {
@@ -385,12 +372,8 @@ func (s *shim) serve(ln net.Listener) {
 			}()
 		}
 	}()
-	code := 255
-	if ps, err := s.cmd.Process.Wait(); err == nil {
-		if ws, ok := ps.Sys().(syscall.WaitStatus); ok {
-			code = exitCode(unix.WaitStatus(ws))
-		}
-	}
+	code := exitCode(<-s.waited)
+	s.cmd.Process.Release()
 	// The pipes' writers are gone when the last process of the
 	// container is; one that escaped the PID namespace must not hold us
 	// forever.
@@ -405,14 +388,20 @@ func (s *shim) serve(ln net.Listener) {
 	s.state.ExitCode = code
 	s.state.OOMKilled = s.cg.OOMKills() > 0
 	s.state.FinishedAt = time.Now().UTC()
-	s.saveState()
+	saveErr := s.saveState()
 	s.mu.Unlock()
-	ln.Close()
-	os.Remove(filepath.Join(s.dir, shimSock))
-	close(s.exited)
+	close(s.exited) // waiters get the final state from memory
 	if s.tty != nil {
 		s.tty.closeAll()
 	}
+	if saveErr != nil && s.retired != nil {
+		// The exit is not on disk (a full one): answer from memory
+		// until the Manager, which has read it, removes the container.
+		fmt.Fprintf(os.Stderr, "container %s: record its exit: %v; it is kept in memory until the container is removed\n", s.b.ID, saveErr)
+		<-s.retired
+	}
+	ln.Close()
+	os.Remove(filepath.Join(s.dir, shimSock))
 	// Let the waiters read their answer, but do not hang on a client.
 	served := make(chan struct{})
 	go func() { conns.Wait(); close(served) }()
@@ -467,7 +456,7 @@ func (s *shim) do(req shimRequest, reply *shimReply) error {
 		if err != io.EOF {
 			switch {
 			case err == nil && m.Type == msgError:
-				err = errors.New(m.Error)
+				err = m.err()
 			case err == nil:
 				err = fmt.Errorf("unexpected message %q from init", m.Type)
 			}

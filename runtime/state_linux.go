@@ -24,8 +24,8 @@ const (
 	bundleFile = "config.json"   // what Create was given, for the shim
 	stateFile  = "state.json"    // written by the shim only
 	defaultLog = "container.log" // the container's stdout and stderr, unless Config.Log.Path
-	shimLog    = "shim.log"      // the shim's own stderr
-	shimSock   = "shim.sock"     // the shim's control socket
+	shimLog    = "shim.log"      // a group's shim's own stderr (in its directory)
+	shimSock   = "shim.sock"     // the control socket of the container (or the group)
 )
 
 // bundle is the container's configuration as stored for its shim.
@@ -40,6 +40,9 @@ type bundle struct {
 	// Seccomp is Spec.Linux.Seccomp compiled (Spec keeps none): the init
 	// and every exec'd process load it.
 	Seccomp *seccomp.Program `json:"seccomp,omitempty"`
+	// Group names the shim process serving the container (Config.Group,
+	// or the id).
+	Group string `json:"group,omitempty"`
 }
 
 // writeFileAtomic replaces path with data: a temporary file in the same

@@ -6,11 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"os/exec"
 	"strconv"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/stack-dev/stack/internal/errdefs"
 	"github.com/stack-dev/stack/runtime/seccomp"
 )
 
@@ -54,8 +57,15 @@ import (
 const (
 	envRole     = "_STACK_INIT"     // shim, container or exec
 	envInitPipe = "_STACK_INITPIPE" // fd number of the sync socket or pipe
-	envStateDir = "_STACK_STATEDIR" // shim only: the container's state dir
+	envStateDir = "_STACK_STATEDIR" // shim only: its group's directory
+	envProto    = "_STACK_PROTO"    // the protocol the starter speaks
 )
+
+// protocol versions the messages between the Manager, the shim and the
+// inits. The shim may be another binary than the daemon (stack-shim
+// beside stack): one from another build refuses to run rather than
+// misunderstand.
+const protocol = "2"
 
 const (
 	roleShim      = "shim"
@@ -91,7 +101,56 @@ type syncMsg struct {
 	Type   msgType     `json:"type"`
 	Config *initConfig `json:"config,omitempty"`
 	Error  string      `json:"error,omitempty"`
+	// Class is the class of Error (syncClasses), so that a missing
+	// executable is still errdefs.ErrNotFound on the other side.
+	Class string `json:"class,omitempty"`
 }
+
+// syncClasses are the error classes a msgError carries.
+var syncClasses = []struct {
+	name string
+	err  error
+}{
+	{"command_not_found", exec.ErrNotFound}, {"not_found", errdefs.ErrNotFound}, {"not_found", fs.ErrNotExist}, {"permission", fs.ErrPermission},
+	{"invalid_argument", errdefs.ErrInvalidArgument},
+}
+
+// errorMsg is the msgError of err, with its class.
+func errorMsg(err error) syncMsg {
+	m := syncMsg{Type: msgError, Error: err.Error()}
+	for _, c := range syncClasses {
+		if errors.Is(err, c.err) {
+			m.Class = c.name
+			break
+		}
+	}
+	return m
+}
+
+// err rebuilds the error of a msgError, of the class it names.
+func (m syncMsg) err() error {
+	for _, c := range syncClasses {
+		if c.name == m.Class {
+			if c.err == exec.ErrNotFound {
+				return &classError{msg: m.Error, class: []error{exec.ErrNotFound, errdefs.ErrNotFound}}
+			}
+			return &classError{msg: m.Error, class: []error{c.err}}
+		}
+	}
+	return errors.New(m.Error)
+}
+
+// classError is an error that crossed the sync pipe.
+type classError struct {
+	msg   string
+	class []error
+}
+
+func (e *classError) Error() string   { return e.msg }
+func (e *classError) Unwrap() []error { return e.class }
+
+// errReported is a child's error already sent to its parent.
+var errReported = errors.New("reported to the parent")
 
 // syncConn frames syncMsgs over a pipe or socket.
 type syncConn struct {
@@ -134,7 +193,7 @@ func (c *syncConn) expect(want msgType) (syncMsg, error) {
 		return m, err
 	}
 	if m.Type == msgError {
-		return m, errors.New(m.Error)
+		return m, m.err()
 	}
 	if m.Type != want {
 		return m, fmt.Errorf("sync: got message %q, want %q", m.Type, want)

@@ -22,6 +22,11 @@ type Options struct {
 	CgroupParent string
 	// Logger receives debug records about shims. Optional.
 	Logger *slog.Logger
+	// ShimBinary is the program run as the containers' shims, their
+	// inits and exec'd processes' first step: one whose main calls
+	// [IsInit] and [Init] first (cmd/stack-shim, small so that it starts
+	// fast). Optional: the calling binary, /proc/self/exe.
+	ShimBinary string
 
 	// cgroupV2Root, when set, drives a cgroup2 hierarchy mounted there
 	// whatever the host's mode; tests use it to run the v2 code on a
@@ -49,6 +54,12 @@ type Config struct {
 	// rotates it. Optional: container.log in the container's state
 	// directory, never rotated.
 	Log LogConfig
+	// Group names the shim process that serves the container: containers
+	// of one group share one (a project's, for example), so each costs
+	// the shim a few goroutines rather than a process, and a shim's death
+	// takes the whole group. Optional: a shim of its own. A valid
+	// container id.
+	Group string
 }
 
 // Status is the lifecycle state of a container.

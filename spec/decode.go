@@ -346,6 +346,11 @@ func (l *loader) unknownKey(k *yaml.Node, parent string, known []string) {
 	l.errorf(k, joinPath(parent, k.Value), "%s", msg)
 }
 
+// Closest returns the name of known closest to s, if it is close enough
+// to be a likely typo of it, or "": the "did you mean" of a stack file's
+// keys, and of the CLI's service names.
+func Closest(s string, known []string) string { return suggest(s, known) }
+
 // suggest returns the entry of known closest to s by edit distance, if it
 // is close enough to be a likely typo.
 func suggest(s string, known []string) string {

@@ -1,11 +1,14 @@
 package spec
 
 import (
+	"fmt"
 	"net/netip"
 	goruntime "runtime"
 	"strconv"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/stack-dev/stack/internal/errdefs"
 )
 
 func hostPlatform() string { return "linux/" + goruntime.GOARCH }
@@ -251,9 +254,14 @@ func (l *loader) decodeFileObj(name string, n *yaml.Node, section string) *FileO
 	if section == "configs" {
 		known = append(known, "content")
 	}
-	l.fields(n, path, known, map[string]fieldKind{"external": unsupported, "driver": unsupported, "driver_opts": unsupported, "template_driver": unsupported, "labels": ignored},
+	known = append(known, "external")
+	l.fields(n, path, known, map[string]fieldKind{"driver": unsupported, "driver_opts": unsupported, "template_driver": unsupported, "labels": ignored},
 		func(key string, k, v *yaml.Node, p string) bool {
 			switch key {
+			case "external":
+				if l.boolean(v, p) {
+					l.report(v, p, errdefs.ErrNotImplemented, fmt.Sprintf("external %s are kept by a Docker Swarm, which stack does not run: give %s a file: or an environment: source instead", section, name))
+				}
 			case "name":
 				f.Name = l.str(v, p)
 			case "file":

@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"fmt"
 	"math"
 	"path/filepath"
 	"strconv"
@@ -180,7 +181,7 @@ func (l *loader) decodeService(name string, n *yaml.Node) *Service {
 		case "logging":
 			s.Logging = l.decodeLogging(v, p)
 		case "develop":
-			l.warnf(k, p, "ignored: stack has no watch mode yet")
+			s.Develop = l.decodeDevelop(v, p)
 		default:
 			return false
 		}
@@ -615,6 +616,7 @@ func (l *loader) decodeVolumeLong(n *yaml.Node, path string) (ServiceVolume, boo
 					case "create_host_path":
 						v.Bind.CreateHostPath = l.boolean(bv, bp)
 					case "selinux":
+						v.Bind.SELinux = l.oneOf(bv, bp, "z", "Z")
 					default:
 						return false
 					}
@@ -663,6 +665,7 @@ func (l *loader) decodeVolumeLong(n *yaml.Node, path string) (ServiceVolume, boo
 		l.errorf(n, path, "target must be an absolute path in the container")
 		return v, false
 	}
+	v.Target = filepath.Clean(v.Target)
 	switch v.Type {
 	case VolumeTypeBind:
 		if sourceNode == nil || v.Source == "" {
@@ -900,4 +903,85 @@ func resolveRelative(dir, p string) string {
 		return p
 	}
 	return filepath.Join(dir, p)
+}
+
+// decodeDevelop decodes develop: (compose's watch rules); paths are made
+// absolute against the file's directory.
+func (l *loader) decodeDevelop(n *yaml.Node, path string) *Develop {
+	if isNull(n) {
+		return nil
+	}
+	d := &Develop{}
+	l.fields(n, path, []string{"watch"}, nil, func(key string, k, v *yaml.Node, p string) bool {
+		if key != "watch" {
+			return false
+		}
+		if v.Kind != yaml.SequenceNode {
+			l.errorf(v, p, "must be a list of watch rules")
+			return true
+		}
+		for i, item := range v.Content {
+			d.Watch = append(d.Watch, l.decodeWatchRule(item, fmt.Sprintf("%s[%d]", p, i)))
+		}
+		return true
+	})
+	return d
+}
+
+func (l *loader) decodeWatchRule(n *yaml.Node, path string) WatchRule {
+	var w WatchRule
+	var pathNode *yaml.Node
+	l.fields(n, path, []string{"path", "action", "target", "ignore", "include", "exec", "initial_sync"}, nil,
+		func(key string, k, v *yaml.Node, p string) bool {
+			switch key {
+			case "path":
+				w.Path, pathNode = l.str(v, p), v
+			case "action":
+				w.Action = l.oneOf(v, p, WatchSync, WatchRebuild, WatchRestart, WatchSyncRestart, WatchSyncExec)
+			case "target":
+				w.Target = l.str(v, p)
+			case "ignore":
+				w.Ignore = l.strList(v, p, false)
+			case "include":
+				w.Include = l.strList(v, p, false)
+			case "initial_sync":
+				w.InitialSync = l.boolean(v, p)
+			case "exec":
+				l.fields(v, p, []string{"command", "user", "privileged", "working_dir", "environment"}, nil,
+					func(key string, k, v *yaml.Node, p string) bool {
+						switch key {
+						case "command":
+							w.Exec.Command = l.command(v, p)
+						case "user":
+							w.Exec.User = l.str(v, p)
+						case "working_dir":
+							w.Exec.WorkingDir = l.str(v, p)
+						case "privileged":
+							l.boolean(v, p)
+						case "environment":
+							w.Exec.Environment = l.envMap(v, p)
+						default:
+							return false
+						}
+						return true
+					})
+			default:
+				return false
+			}
+			return true
+		})
+	switch {
+	case w.Path == "":
+		l.errorf(n, path+".path", "a watch rule needs a path")
+	case w.Action == "":
+		l.errorf(n, path+".action", "a watch rule needs an action: sync, rebuild, restart, sync+restart or sync+exec")
+	case strings.HasPrefix(w.Action, "sync") && w.Target == "":
+		l.errorf(n, path+".target", "action %s needs a target: the path in the container", w.Action)
+	case w.Action == WatchSyncExec && len(w.Exec.Command) == 0:
+		l.errorf(n, path+".exec", "action sync+exec needs exec.command")
+	}
+	if pathNode != nil {
+		w.Path = l.absPath(pathNode, w.Path)
+	}
+	return w
 }

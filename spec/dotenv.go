@@ -56,9 +56,23 @@ func (e *DotEnvError) Unwrap() error { return e.Err }
 // Syntax and interpolation errors are [*DotEnvError]s; a read error is
 // returned wrapped.
 func ParseDotEnv(r io.Reader, filename string, lookup Lookup) (map[string]string, error) {
+	out := map[string]string{}
+	if err := ParseDotEnvInto(r, filename, lookup, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ParseDotEnvInto is [ParseDotEnv] adding the variables to vars, which
+// already holds those of earlier files: as in compose (compose-go's
+// loadMappingFile, which parses every env_file of a service into one
+// map), a value may refer to a variable an earlier file set, when lookup
+// does not know it, and a later file's value replaces an earlier one's.
+// On error vars may hold part of the file.
+func ParseDotEnvInto(r io.Reader, filename string, lookup Lookup, vars map[string]string) error {
 	data, err := io.ReadAll(r)
 	if err != nil {
-		return nil, fmt.Errorf("read env file %s: %w", filename, err)
+		return fmt.Errorf("read env file %s: %w", filename, err)
 	}
 	if lookup == nil {
 		lookup = func(string) (string, bool) { return "", false }
@@ -67,12 +81,9 @@ func ParseDotEnv(r io.Reader, filename string, lookup Lookup) (map[string]string
 		src:    strings.TrimPrefix(string(data), "\uFEFF"),
 		file:   filename,
 		lookup: lookup,
-		out:    map[string]string{},
+		out:    vars,
 	}
-	if err := p.parse(); err != nil {
-		return nil, err
-	}
-	return p.out, nil
+	return p.parse()
 }
 
 type dotenvParser struct {

@@ -49,6 +49,21 @@ func (e *InterpolationError) Error() string { return e.Msg }
 // always as they look: the character right after a { is skipped, so
 // ${SET:-{{x}}} is the value of SET followed by "}".
 func Interpolate(s string, lookup Lookup) (string, error) {
+	return interpolate(s, lookup, nil)
+}
+
+// UnsetVariableWarning is compose's warning for a $VAR or ${VAR} whose
+// variable is not set (compose-go's template.DefaultReplacementAppliedFunc),
+// word for word.
+func UnsetVariableWarning(name string) string {
+	return fmt.Sprintf("The %q variable is not set. Defaulting to a blank string.", name)
+}
+
+// interpolate is Interpolate calling unset, when not nil, with the name of
+// every plain $VAR or ${VAR} that lookup does not know: the expressions
+// compose warns about. The forms with an operator say what to do when the
+// variable is unset, and are not reported.
+func interpolate(s string, lookup Lookup, unset func(name string)) (string, error) {
 	if !strings.Contains(s, "$") {
 		return s, nil
 	}
@@ -75,11 +90,14 @@ func Interpolate(s string, lookup Lookup) (string, error) {
 			i += 2
 		case isNameStart(c):
 			end := nameEnd(s, i+1)
-			v, _ := lookup(s[i+1 : end])
+			v, ok := lookup(s[i+1 : end])
+			if !ok && unset != nil {
+				unset(s[i+1 : end])
+			}
 			b.WriteString(v)
 			i = end
 		case c == '{':
-			v, end, err := interpolateBraced(s, i, lookup)
+			v, end, err := interpolateBraced(s, i, lookup, unset)
 			if err != nil {
 				return "", err
 			}
@@ -95,7 +113,7 @@ func Interpolate(s string, lookup Lookup) (string, error) {
 
 // interpolateBraced evaluates the ${...} expression that starts at s[start]
 // and returns its value and the index just past its closing brace.
-func interpolateBraced(s string, start int, lookup Lookup) (string, int, error) {
+func interpolateBraced(s string, start int, lookup Lookup, unset func(string)) (string, int, error) {
 	lineEnd := len(s)
 	if nl := strings.IndexByte(s[start:], '\n'); nl >= 0 {
 		lineEnd = start + nl
@@ -110,7 +128,10 @@ func interpolateBraced(s string, start int, lookup Lookup) (string, int, error) 
 		return "", 0, invalidExpr(s[start:lineEnd])
 	}
 	if s[nameStop] == '}' {
-		v, _ := lookup(name)
+		v, ok := lookup(name)
+		if !ok && unset != nil {
+			unset(name)
+		}
 		return v, nameStop + 1, nil
 	}
 
@@ -133,7 +154,7 @@ func interpolateBraced(s string, start int, lookup Lookup) (string, int, error) 
 
 	// The operand is interpolated only when it is used, as in compose:
 	// ${SET:-${UNSET:?}} is fine.
-	operand := func() (string, error) { return Interpolate(s[argStart:end], lookup) }
+	operand := func() (string, error) { return interpolate(s[argStart:end], lookup, unset) }
 	value, set := lookup(name)
 	use := false
 	switch op {

@@ -40,6 +40,9 @@ type LoadOptions struct {
 	Environ []string
 	// Stdin is read for a file named "-". Optional.
 	Stdin io.Reader
+	// NoInterpolate leaves ${VAR} expressions as they are written (config
+	// --no-interpolate). Optional.
+	NoInterpolate bool
 }
 
 // Load reads, interpolates, merges, decodes and validates a stack. The
@@ -73,43 +76,15 @@ type loader struct {
 	home  string
 	errs  []error
 	warns []string
+	// unset holds the variables a stack file uses that are not set,
+	// warned about once each.
+	unset map[string]bool
 }
 
 func (l *loader) load(opts LoadOptions) (*Project, error) {
-	shell := environMap(opts.Environ)
-	files, workDir, err := l.resolveFiles(opts, shell)
+	merged, files, workDir, err := l.mergeFiles(opts)
 	if err != nil {
 		return nil, err
-	}
-	env, err := l.environment(opts, workDir, shell)
-	if err != nil {
-		return nil, err
-	}
-	l.env = env
-	l.home = env["HOME"]
-
-	var merged *yaml.Node
-	for _, f := range files {
-		src := &source{file: f.name, dir: workDir}
-		doc := l.parse(f.data, src)
-		if doc == nil {
-			continue
-		}
-		l.interpolate(doc, "")
-		l.canonicalize(doc)
-		l.includes(doc, src, map[string]bool{f.path: true})
-		l.extends(doc, src, nil)
-		if merged == nil {
-			merged = doc
-		} else {
-			merged = l.merge(merged, doc, "")
-		}
-	}
-	if len(l.errs) > 0 {
-		return nil, joinSorted(l.errs)
-	}
-	if merged == nil {
-		return nil, &Error{File: files[0].name, Msg: "empty stack file: add a services: section", Class: errdefs.ErrInvalidArgument}
 	}
 	p := l.decodeProject(merged)
 	p.WorkingDir = workDir
@@ -121,6 +96,72 @@ func (l *loader) load(opts LoadOptions) (*Project, error) {
 	l.validate(p)
 	p.Warnings = append(p.Warnings, l.warns...)
 	return p, nil
+}
+
+// RenderUninterpolated returns the stack files opts names merged into one
+// YAML document with their ${VAR} expressions as written (config
+// --no-interpolate): a document that cannot be decoded before
+// interpolation (a port "${PORT}:80") is printed as it merges.
+func RenderUninterpolated(opts LoadOptions) ([]byte, error) {
+	opts.NoInterpolate = true
+	l := &loader{origin: map[*yaml.Node]*source{}, pos: map[string]*yaml.Node{}}
+	merged, _, _, err := l.mergeFiles(opts)
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(l.stripTags(merged)); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), enc.Close()
+}
+
+// mergeFiles reads, interpolates (unless opts.NoInterpolate) and merges
+// the stack files, includes and extends resolved.
+func (l *loader) mergeFiles(opts LoadOptions) (*yaml.Node, []stackFile, string, error) {
+	shell := environMap(opts.Environ)
+	files, workDir, err := l.resolveFiles(opts, shell)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	env, err := l.environment(opts, workDir, shell)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	l.env = env
+	l.home = env["HOME"]
+
+	var merged *yaml.Node
+	for _, f := range files {
+		src := &source{file: f.name, dir: workDir}
+		doc := l.parse(f.data, src)
+		if doc == nil {
+			continue
+		}
+		if !opts.NoInterpolate {
+			l.interpolate(doc, "")
+		}
+		l.canonicalize(doc)
+		l.includes(doc, src, map[string]bool{f.path: true})
+		l.extends(doc, src, nil)
+		if merged == nil {
+			merged = doc
+		} else {
+			merged = l.merge(merged, doc, "")
+		}
+	}
+	if merged != nil {
+		l.enforceUnicity(merged)
+	}
+	if len(l.errs) > 0 {
+		return nil, nil, "", joinSorted(l.errs)
+	}
+	if merged == nil {
+		return nil, nil, "", &Error{File: files[0].name, Msg: "empty stack file: add a services: section", Class: errdefs.ErrInvalidArgument}
+	}
+	return merged, files, workDir, nil
 }
 
 type stackFile struct {
@@ -306,7 +347,7 @@ func (l *loader) parse(data []byte, src *source) *yaml.Node {
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
-		l.errs = append(l.errs, yamlError(src.file, err))
+		l.errs = append(l.errs, yamlError(src.file, data, err))
 		return nil
 	}
 	var extra yaml.Node
@@ -452,7 +493,7 @@ func (l *loader) interpolate(n *yaml.Node, path string) {
 		if !strings.Contains(n.Value, "$") {
 			return
 		}
-		v, err := Interpolate(n.Value, lookupIn(l.env))
+		v, err := interpolate(n.Value, lookupIn(l.env), l.warnUnset)
 		if err != nil {
 			l.errorf(n, path, "%v", err)
 			return
@@ -472,6 +513,18 @@ func (l *loader) interpolate(n *yaml.Node, path string) {
 		for i, c := range n.Content {
 			l.interpolate(c, fmt.Sprintf("%s[%d]", path, i))
 		}
+	}
+}
+
+// warnUnset warns, once per variable, of a $VAR of the stack file that is
+// not set, in compose's words.
+func (l *loader) warnUnset(name string) {
+	if l.unset == nil {
+		l.unset = map[string]bool{}
+	}
+	if !l.unset[name] {
+		l.unset[name] = true
+		l.warns = append(l.warns, UnsetVariableWarning(name))
 	}
 }
 
@@ -519,8 +572,12 @@ func joinPath(base, key string) string {
 }
 
 // yamlError turns a yaml.v3 syntax error ("yaml: line 3: ...") into an
-// Error with the file name.
-func yamlError(file string, err error) error {
+// Error with the file name, at the line and column of the mistake when
+// yamlDiagnosis finds it in data (yaml.v3's line is often another one).
+func yamlError(file string, data []byte, err error) error {
+	if p, ok := yamlDiagnosis(data); ok {
+		return &Error{File: file, Line: p.line, Column: p.col, Msg: "invalid YAML: " + p.msg, Class: errdefs.ErrInvalidArgument}
+	}
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	line := 0
 	if rest, ok := strings.CutPrefix(msg, "line "); ok {
@@ -581,4 +638,17 @@ func (l *loader) dirOf(n *yaml.Node) string {
 		return src.dir
 	}
 	return ""
+}
+
+// Environment returns the variables interpolation uses for the stack opts
+// names: the shell's, over those of the env files (.env in the project
+// directory by default), as `config --environment` prints them.
+func Environment(opts LoadOptions) (map[string]string, error) {
+	l := &loader{origin: map[*yaml.Node]*source{}, pos: map[string]*yaml.Node{}}
+	shell := environMap(opts.Environ)
+	_, workDir, err := l.resolveFiles(opts, shell)
+	if err != nil {
+		return nil, err
+	}
+	return l.environment(opts, workDir, shell)
 }

@@ -168,7 +168,7 @@ func TestLoadErrors(t *testing.T) {
 		{"network_mode and networks", "services:\n  web:\n    image: x\n    network_mode: host\n    networks: [n]\nnetworks:\n  n:\n",
 			nil, []string{`4:19: services.web.network_mode: network_mode and networks cannot be combined: keep one`}},
 		{"invalid yaml", "services:\n  web:\n    image: x\n   bad indent: y\n",
-			nil, []string{`1:1: invalid YAML: did not find expected key`}},
+			nil, []string{`4:4: invalid YAML: this line is indented 3 spaces, between the levels of the keys around it (2 and 4 spaces): line it up with one of them`}},
 		{"several problems at once", "services:\n  a:\n    image: x\n    tty: maybe\n  b:\n    image: x\n    ports: [\"x:80\"]\n",
 			nil, []string{`4:10: services.a.tty: must be true or false, not a str ("maybe")`,
 				`7:13: services.b.ports[0]: invalid port "x:80": host port: "x" is not a port number (1-65535)`}},

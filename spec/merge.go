@@ -1,7 +1,8 @@
 package spec
 
 import (
-	"fmt"
+	"path"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -48,6 +49,8 @@ func (l *loader) canonicalize(doc *yaml.Node) {
 				svc.Content[j+1] = l.listToMap(val, func(item *yaml.Node) (*yaml.Node, *yaml.Node) {
 					return l.scalar(item, item.Value), l.derived(item, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null"})
 				})
+			case "ports":
+				l.expandPortRanges(val)
 			case "build":
 				if val.Kind == yaml.ScalarNode && val.Tag != "!!null" {
 					m := l.derived(val, &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"})
@@ -67,6 +70,30 @@ func (l *loader) canonicalize(doc *yaml.Node) {
 			}
 		}
 	}
+}
+
+// expandPortRanges replaces each short-syntax port of a range
+// ("8000-8001:80-81") by one entry per port ("8000:80", "8001:81"), as
+// compose's canonical form does before its second unicity pass, so that an
+// override repeating one port of a base range merges with it. A host range
+// for a single container port ("8000-8010:80": any free port of the range)
+// is one port and stays as it is.
+func (l *loader) expandPortRanges(n *yaml.Node) {
+	if n.Kind != yaml.SequenceNode {
+		return
+	}
+	var out []*yaml.Node
+	for _, item := range n.Content {
+		ports, err := ParsePortSpec(item.Value)
+		if item.Kind != yaml.ScalarNode || err != nil || len(ports) < 2 {
+			out = append(out, item)
+			continue
+		}
+		for _, p := range ports {
+			out = append(out, l.scalar(item, p.shortSyntax()))
+		}
+	}
+	n.Content = out
 }
 
 // kvListToMap turns a sequence of "KEY=VALUE" strings into a mapping. A
@@ -151,9 +178,10 @@ func mapKey(n *yaml.Node, key string) *yaml.Node {
 //
 //   - mappings merge key by key;
 //   - command, entrypoint and healthcheck.test are replaced;
-//   - ports, volumes, secrets and configs merge by their unique key
-//     (ports by host ip, host port, target and protocol; the others by
-//     target), an override entry replacing the base entry with its key;
+//   - ports, volumes, secrets and configs are appended, and then
+//     enforceUnicity keeps the last entry of each key (ports by host ip,
+//     host port, target and protocol after ranges are expanded; the
+//     others by target) in the place of the first;
 //   - dns, dns_search, dns_opt, expose, cap_add, cap_drop, security_opt,
 //     group_add, profiles, tmpfs, links, volumes_from and env_file append
 //     what is new;
@@ -234,7 +262,10 @@ func (l *loader) mergeSequence(base, over *yaml.Node, path string) *yaml.Node {
 		case "command", "entrypoint", "test":
 			return over
 		case "ports", "volumes", "secrets", "configs":
-			return l.mergeUnique(base, over, path, field)
+			// Appended here; enforceUnicity then keeps one entry per key.
+			out := l.clone(base)
+			out.Content = append(out.Content, over.Content...)
+			return out
 		case "dns", "dns_search", "dns_opt", "expose", "cap_add", "cap_drop", "security_opt", "group_add", "profiles", "tmpfs", "links", "volumes_from", "env_file", "external_links":
 			return l.appendNew(base, over)
 		}
@@ -278,32 +309,49 @@ func (l *loader) appendNew(base, over *yaml.Node) *yaml.Node {
 	return out
 }
 
-// mergeUnique merges sequences whose entries have a unique key.
-func (l *loader) mergeUnique(base, over *yaml.Node, path, field string) *yaml.Node {
-	out := l.clone(base)
-	index := map[string]int{}
-	for i, n := range out.Content {
-		index[l.uniqueKey(n, field)] = i
+// uniqueFields are the service sequences whose entries have a key (see
+// uniqueKey).
+var uniqueFields = []string{"ports", "volumes", "secrets", "configs"}
+
+// enforceUnicity keeps one entry per key in the ports, volumes, secrets
+// and configs of every service, as compose's EnforceUnicity does after
+// merging (override/uncity.go): the last entry with a key wins, in the
+// place of the first. It applies to a single file too: "./a:/data" and
+// "./b:/data" in one list mount ./b.
+func (l *loader) enforceUnicity(doc *yaml.Node) {
+	services := mapValue(doc, "services")
+	if services == nil || services.Kind != yaml.MappingNode {
+		return
 	}
-	for _, n := range over.Content {
-		k := l.uniqueKey(n, field)
-		if i, ok := index[k]; ok && k != "" {
-			if out.Content[i].Kind == yaml.MappingNode && n.Kind == yaml.MappingNode {
-				out.Content[i] = l.merge(out.Content[i], n, path)
-			} else {
-				out.Content[i] = n
+	for i := 1; i < len(services.Content); i += 2 {
+		for _, field := range uniqueFields {
+			seq := mapValue(services.Content[i], field)
+			if seq == nil || seq.Kind != yaml.SequenceNode {
+				continue
 			}
-			continue
+			var out []*yaml.Node
+			index := map[string]int{}
+			for _, n := range seq.Content {
+				k := l.uniqueKey(n, field)
+				if j, ok := index[k]; ok {
+					out[j] = n
+					continue
+				}
+				index[k] = len(out)
+				out = append(out, n)
+			}
+			seq.Content = out
 		}
-		index[k] = len(out.Content)
-		out.Content = append(out.Content, n)
 	}
-	return out
 }
 
 // uniqueKey computes the merge key of a ports, volumes, secrets or configs
-// entry, in either syntax. An entry that does not parse gets a key of its
-// own text, so the decoder reports it later.
+// entry, in either syntax, as compose's indexers do (override/uncity.go):
+// ports by host IP (0.0.0.0 when none), host port, container port and
+// protocol; volumes by target, cleaned ("/data/" is "/data"); secrets and
+// configs by target, which defaults to /run/secrets/NAME and /NAME. An
+// entry that does not parse is a key of its own text, so the decoder
+// reports it later.
 func (l *loader) uniqueKey(n *yaml.Node, field string) string {
 	switch field {
 	case "ports":
@@ -313,10 +361,10 @@ func (l *loader) uniqueKey(n *yaml.Node, field string) string {
 				return "raw:" + n.Value
 			}
 			p := ports[0]
-			return fmt.Sprintf("%s/%s/%d/%s", p.HostIP, p.Published, p.Target, p.Protocol)
+			return portKey(p.HostIP, p.Published, strconv.FormatUint(uint64(p.Target), 10), p.Protocol)
 		}
-		proto := scalarOr(mapValue(n, "protocol"), "tcp")
-		return fmt.Sprintf("%s/%s/%s/%s", scalarOr(mapValue(n, "host_ip"), ""), scalarOr(mapValue(n, "published"), ""), scalarOr(mapValue(n, "target"), ""), proto)
+		return portKey(scalarOr(mapValue(n, "host_ip"), ""), scalarOr(mapValue(n, "published"), ""),
+			scalarOr(mapValue(n, "target"), ""), strings.ToLower(scalarOr(mapValue(n, "protocol"), "tcp")))
 	case "volumes":
 		if n.Kind == yaml.ScalarNode {
 			v, err := ParseVolumeSpec(n.Value)
@@ -325,16 +373,30 @@ func (l *loader) uniqueKey(n *yaml.Node, field string) string {
 			}
 			return v.Target
 		}
-		return scalarOr(mapValue(n, "target"), "")
+		if t := scalarOr(mapValue(n, "target"), ""); t != "" {
+			return path.Clean(t)
+		}
+		return ""
 	default: // secrets, configs
+		dir := "/run/secrets/"
+		if field == "configs" {
+			dir = "/"
+		}
 		if n.Kind == yaml.ScalarNode {
-			return "/run/" + field + "/" + n.Value
+			return dir + n.Value
 		}
 		if t := scalarOr(mapValue(n, "target"), ""); t != "" {
 			return t
 		}
-		return "/run/" + field + "/" + scalarOr(mapValue(n, "source"), "")
+		return dir + scalarOr(mapValue(n, "source"), "")
 	}
+}
+
+func portKey(hostIP, published, target, protocol string) string {
+	if hostIP == "" {
+		hostIP = "0.0.0.0"
+	}
+	return hostIP + ":" + published + ":" + target + "/" + protocol
 }
 
 func scalarOr(n *yaml.Node, def string) string {

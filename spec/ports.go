@@ -122,3 +122,19 @@ func (p Port) PublishedRange() (lo, hi uint32) {
 	}
 	return lo, hi
 }
+
+// shortSyntax writes p in short syntax: [HOST_IP:][HOST_PORT:]TARGET/PROTOCOL.
+func (p Port) shortSyntax() string {
+	s := strconv.FormatUint(uint64(p.Target), 10) + "/" + p.Protocol
+	if p.Published != "" || p.HostIP != "" {
+		s = p.Published + ":" + s
+	}
+	if p.HostIP != "" {
+		ip := p.HostIP
+		if strings.Contains(ip, ":") {
+			ip = "[" + ip + "]"
+		}
+		s = ip + ":" + s
+	}
+	return s
+}

@@ -1,6 +1,9 @@
 package spec
 
-import "fmt"
+import (
+	"encoding/json"
+	"fmt"
+)
 
 // The model below is the normalised form of a stack file: every short syntax
 // has been expanded to its long form, interpolation is done, relative paths are
@@ -41,8 +44,8 @@ type Service struct {
 	Image         string               `yaml:"image,omitempty" json:"image,omitempty"`
 	Build         *Build               `yaml:"build,omitempty" json:"build,omitempty"`
 	PullPolicy    string               `yaml:"pull_policy,omitempty" json:"pull_policy,omitempty"`
-	Command       Command              `yaml:"command,omitempty" json:"command,omitempty"`
-	Entrypoint    Command              `yaml:"entrypoint,omitempty" json:"entrypoint,omitempty"`
+	Command       Command              `yaml:"command,omitempty" json:"command,omitzero"`
+	Entrypoint    Command              `yaml:"entrypoint,omitempty" json:"entrypoint,omitzero"`
 	Environment   map[string]*string   `yaml:"environment,omitempty" json:"environment,omitempty"`
 	EnvFiles      []EnvFile            `yaml:"env_file,omitempty" json:"env_file,omitempty"`
 	WorkingDir    string               `yaml:"working_dir,omitempty" json:"working_dir,omitempty"`
@@ -54,7 +57,9 @@ type Service struct {
 	DependsOn     map[string]DependsOn `yaml:"depends_on,omitempty" json:"depends_on,omitempty"`
 	Links         []string             `yaml:"links,omitempty" json:"links,omitempty"`
 	Healthcheck   *Healthcheck         `yaml:"healthcheck,omitempty" json:"healthcheck,omitempty"`
-	Restart       string               `yaml:"restart,omitempty" json:"restart,omitempty"`
+	// Develop holds the watch rules of `stack watch` (compose's develop:).
+	Develop *Develop `yaml:"develop,omitempty" json:"develop,omitempty"`
+	Restart string   `yaml:"restart,omitempty" json:"restart,omitempty"`
 
 	Ports       []Port                     `yaml:"ports,omitempty" json:"ports,omitempty"`
 	Expose      []string                   `yaml:"expose,omitempty" json:"expose,omitempty"`
@@ -123,6 +128,19 @@ func (s *Service) Replicas() int {
 	return 1
 }
 
+// BuildPull is when a build of s pulls its FROM images, as compose has
+// it: "always" with build.pull or pull_policy: always, "never" with
+// pull_policy: never, else "missing" (when the store lacks them).
+func (s *Service) BuildPull() string {
+	switch {
+	case s.Build != nil && s.Build.Pull || s.PullPolicy == "always":
+		return "always"
+	case s.PullPolicy == "never":
+		return "never"
+	}
+	return "missing"
+}
+
 // Logging is a service's logging: key. Options holds only max-size and
 // max-file, the options stack applies.
 type Logging struct {
@@ -131,8 +149,32 @@ type Logging struct {
 }
 
 // Command is a command line in exec form. A nil Command means "not set"
-// (use the image's); an empty non-nil one means "explicitly empty".
+// (use the image's); an empty non-nil one means "explicitly empty"
+// (entrypoint: [] or command: ""), which discards the image's. The
+// difference survives YAML and JSON: IsZero, which yaml.v3's omitempty and
+// encoding/json's omitzero consult, is true only for nil, and MarshalJSON
+// writes an empty one as [] rather than null, so a project sent to the
+// daemon means what the file said.
 type Command []string
+
+// IsZero reports whether c is unset (nil), not merely empty.
+func (c Command) IsZero() bool { return c == nil }
+
+// MarshalJSON writes nil as null and an empty command as [].
+func (c Command) MarshalJSON() ([]byte, error) {
+	if c == nil {
+		return []byte("null"), nil
+	}
+	return json.Marshal([]string(c))
+}
+
+// MarshalYAML writes an empty command as [] (a nil one is omitted).
+func (c Command) MarshalYAML() (any, error) {
+	if c == nil {
+		return nil, nil
+	}
+	return []string(c), nil
+}
 
 // EnvFile is one env_file entry.
 type EnvFile struct {
@@ -227,6 +269,10 @@ type ServiceVolume struct {
 type BindOptions struct {
 	Propagation    string `yaml:"propagation,omitempty" json:"propagation,omitempty"`
 	CreateHostPath bool   `yaml:"create_host_path,omitempty" json:"create_host_path,omitempty"`
+	// SELinux is "z" (a label the containers share) or "Z" (a label of
+	// this container's own), applied to the source where SELinux is
+	// enabled.
+	SELinux string `yaml:"selinux,omitempty" json:"selinux,omitempty"`
 }
 
 // VolumeOptions are the options of a named or anonymous volume mount.
@@ -328,11 +374,77 @@ type Volume struct {
 	Labels   map[string]string `yaml:"labels,omitempty" json:"labels,omitempty"`
 }
 
-// FileObj is a top-level secret or config. Only file-based ones (File) and,
-// for configs, inline Content and Environment are supported.
+// FileObj is a top-level secret or config: the content of a file (File,
+// absolute), of a variable of the shell or .env (Environment), or, for
+// configs, inline (Content). External ones live in a Docker Swarm and are
+// refused.
 type FileObj struct {
 	Name        string `yaml:"name,omitempty" json:"name,omitempty"`
 	File        string `yaml:"file,omitempty" json:"file,omitempty"`
 	Environment string `yaml:"environment,omitempty" json:"environment,omitempty"`
 	Content     string `yaml:"content,omitempty" json:"content,omitempty"`
+	// Value is the value of Environment when the stack was loaded, nil
+	// when the variable was not set. It travels to the daemon in the
+	// project's JSON, and is never printed in YAML; [Project.Redacted]
+	// takes it out of a project that is shown.
+	Value *string `yaml:"-" json:"value,omitempty"`
+}
+
+// Redacted returns a copy of p without the values of environment-sourced
+// secrets and configs, for printing: `stack config --format json` shows
+// where a secret comes from, never what it is (compose's SecretConfig
+// marshals without its content too).
+func (p *Project) Redacted() *Project {
+	out := *p
+	redact := func(m map[string]*FileObj) map[string]*FileObj {
+		if m == nil {
+			return nil
+		}
+		c := make(map[string]*FileObj, len(m))
+		for k, v := range m {
+			if v != nil {
+				cp := *v
+				cp.Value = nil
+				v = &cp
+			}
+			c[k] = v
+		}
+		return c
+	}
+	out.Secrets, out.Configs = redact(p.Secrets), redact(p.Configs)
+	return &out
+}
+
+// Develop is a service's develop: section.
+type Develop struct {
+	Watch []WatchRule `yaml:"watch,omitempty" json:"watch,omitempty"`
+}
+
+// The actions of a watch rule.
+const (
+	WatchSync        = "sync"
+	WatchRebuild     = "rebuild"
+	WatchRestart     = "restart"
+	WatchSyncRestart = "sync+restart"
+	WatchSyncExec    = "sync+exec"
+)
+
+// WatchRule is one rule of develop.watch: what to do when a file under
+// Path changes. Path is absolute.
+type WatchRule struct {
+	Path        string    `yaml:"path" json:"path"`
+	Action      string    `yaml:"action" json:"action"`
+	Target      string    `yaml:"target,omitempty" json:"target,omitempty"`
+	Ignore      []string  `yaml:"ignore,omitempty" json:"ignore,omitempty"`
+	Include     []string  `yaml:"include,omitempty" json:"include,omitempty"`
+	InitialSync bool      `yaml:"initial_sync,omitempty" json:"initial_sync,omitempty"`
+	Exec        WatchExec `yaml:"exec,omitempty" json:"exec,omitzero"`
+}
+
+// WatchExec is the command of a sync+exec rule.
+type WatchExec struct {
+	Command     Command            `yaml:"command,omitempty" json:"command,omitempty"`
+	User        string             `yaml:"user,omitempty" json:"user,omitempty"`
+	WorkingDir  string             `yaml:"working_dir,omitempty" json:"working_dir,omitempty"`
+	Environment map[string]*string `yaml:"environment,omitempty" json:"environment,omitempty"`
 }

@@ -57,6 +57,15 @@ func (l *loader) normalize(p *Project) {
 			v.Name = scopedName(p.Name, key, v.External)
 		}
 	}
+	for _, m := range []map[string]*FileObj{p.Secrets, p.Configs} {
+		for _, f := range m {
+			if f != nil && f.Environment != "" {
+				if val, ok := l.env[f.Environment]; ok {
+					f.Value = &val
+				}
+			}
+		}
+	}
 }
 
 // scopedName is the host name of a network or volume: external ones keep
@@ -68,13 +77,39 @@ func scopedName(project, key string, external bool) string {
 	return project + "_" + key
 }
 
-// resolveEnvironment merges env_file contents under environment and takes
-// the values of bare names ("environment: [DEBUG]") from the shell and .env.
+// resolveEnvironment computes a service's environment as compose does
+// (compose-go's Project.WithServicesEnvironmentResolved):
+//
+//   - an environment entry without a value ("environment: [DEBUG]") takes
+//     the shell's or .env's value, and stays unset (nil) when neither has
+//     one;
+//   - the env_files are read in order into one map that starts with the
+//     service's environment values, so a later file replaces an earlier
+//     one's value; a ${VAR} in a file is looked up in the shell and .env
+//     first, then in the service's environment, then in what the earlier
+//     files (and earlier lines) set;
+//   - every environment entry wins over the files, even one that stayed
+//     unset: the variable is then unset in the container, whatever the
+//     files or the image say.
 func (l *loader) resolveEnvironment(s *Service) {
 	if len(s.EnvFiles) == 0 && len(s.Environment) == 0 {
 		return
 	}
-	env := map[string]*string{}
+	for k, v := range s.Environment {
+		if v == nil {
+			if val, ok := l.env[k]; ok {
+				s.Environment[k] = &val
+			}
+		}
+	}
+	vars := map[string]string{}
+	svcValues := map[string]string{}
+	for k, v := range s.Environment {
+		if v != nil {
+			vars[k], svcValues[k] = *v, *v
+		}
+	}
+	lookup := lookupIn(l.env, svcValues)
 	for i, ef := range s.EnvFiles {
 		p := fmt.Sprintf("services.%s.env_file", s.Name)
 		node := l.pos[fmt.Sprintf("%s[%d]", p, i)]
@@ -89,23 +124,15 @@ func (l *loader) resolveEnvironment(s *Service) {
 			l.errorf(node, p, "env file %s: %v (set required: false to make it optional)", displayPath(ef.Path), errors.Unwrap(err))
 			continue
 		}
-		vals, err := ParseDotEnv(bytes.NewReader(data), displayPath(ef.Path), lookupIn(l.env))
-		if err != nil {
+		if err := ParseDotEnvInto(bytes.NewReader(data), displayPath(ef.Path), lookup, vars); err != nil {
 			l.errorf(node, p, "%v", err)
-			continue
-		}
-		for k, v := range vals {
-			env[k] = &v
 		}
 	}
+	env := make(map[string]*string, len(vars)+len(s.Environment))
+	for k, v := range vars {
+		env[k] = &v
+	}
 	for k, v := range s.Environment {
-		if v == nil {
-			if val, ok := l.env[k]; ok {
-				v = &val
-			} else if _, fromFile := env[k]; fromFile {
-				continue
-			}
-		}
 		env[k] = v
 	}
 	s.Environment = env
@@ -188,11 +215,13 @@ func (l *loader) validate(p *Project) {
 			if _, ok := p.Secrets[r.Source]; !ok {
 				l.undefined(fmt.Sprintf("%s.secrets[%d]", sp, i), "secret", r.Source, sortedKeys(p.Secrets))
 			}
+			l.checkFileRef(r, fmt.Sprintf("%s.secrets[%d]", sp, i))
 		}
 		for i, r := range s.Configs {
 			if _, ok := p.Configs[r.Source]; !ok {
 				l.undefined(fmt.Sprintf("%s.configs[%d]", sp, i), "config", r.Source, sortedKeys(p.Configs))
 			}
+			l.checkFileRef(r, fmt.Sprintf("%s.configs[%d]", sp, i))
 		}
 		if s.StopSignal != "" && !validSignal(s.StopSignal) {
 			l.errorf(l.pos[sp+".stop_signal"], sp+".stop_signal", "unknown signal %q: want a name such as SIGTERM or SIGQUIT", s.StopSignal)
@@ -228,6 +257,23 @@ func (l *loader) validate(p *Project) {
 		}
 	}
 	l.checkCycles(p)
+}
+
+// checkFileRef checks a service's secret or config: uid and gid are
+// numbers (compose refuses names too: the file is made before the
+// container's /etc/passwd is known).
+func (l *loader) checkFileRef(r FileRef, path string) {
+	for _, id := range []struct{ key, v string }{{"uid", r.UID}, {"gid", r.GID}} {
+		if id.v == "" {
+			continue
+		}
+		if n, err := strconv.ParseUint(id.v, 10, 32); err != nil || n > 1<<31 {
+			l.errorf(l.pos[path], path+"."+id.key, "%s %q: want a number", id.key, id.v)
+		}
+	}
+	if r.Target != "" && strings.Contains(r.Target, "..") {
+		l.errorf(l.pos[path], path+".target", "target %q: must not contain ..", r.Target)
+	}
 }
 
 // checkNames applies internal/ident's rules to every name that becomes a

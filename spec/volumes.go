@@ -2,6 +2,7 @@ package spec
 
 import (
 	"fmt"
+	"path"
 	"strings"
 )
 
@@ -10,8 +11,9 @@ import (
 // bind mount (the caller resolves it to an absolute path); another SOURCE
 // names a volume; no SOURCE makes an anonymous volume. MODE is a comma list
 // of rw, ro, nocopy, a propagation (shared, slave, private and their r*
-// forms), SELinux labels z/Z and consistency hints, the last two without
-// effect here.
+// forms), an SELinux label z (shared) or Z (private) and consistency
+// hints, the last without effect here. As in compose, the label applies to
+// bind mounts only, and the target is cleaned ("/data/" is "/data").
 func ParseVolumeSpec(s string) (ServiceVolume, error) {
 	parts := strings.Split(s, ":")
 	var v ServiceVolume
@@ -33,6 +35,7 @@ func ParseVolumeSpec(s string) (ServiceVolume, error) {
 	if v.Target == "" || !strings.HasPrefix(v.Target, "/") {
 		return v, fmt.Errorf("invalid volume %q: the target %q must be an absolute path in the container", s, v.Target)
 	}
+	v.Target = path.Clean(v.Target)
 	switch {
 	case v.Source == "":
 		v.Type = VolumeTypeVolume
@@ -60,7 +63,11 @@ func ParseVolumeSpec(s string) (ServiceVolume, error) {
 				return v, fmt.Errorf("invalid volume %q: propagation %s applies to bind mounts only", s, opt)
 			}
 			v.Bind.Propagation = opt
-		case "z", "Z", "cached", "delegated", "consistent":
+		case "z", "Z":
+			if v.Type == VolumeTypeBind {
+				v.Bind.SELinux = opt
+			}
+		case "cached", "delegated", "consistent":
 		default:
 			return v, fmt.Errorf("invalid volume %q: unknown mode %q (want ro, rw, nocopy or a propagation such as rprivate)", s, opt)
 		}

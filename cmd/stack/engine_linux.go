@@ -5,9 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/signal"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -27,6 +29,7 @@ import (
 func engineCommands(g *globalOptions) []*cobra.Command {
 	cmds := append(projectCommands(g), newImageCommand(g), newInfoCommand(g), newDaemonCommand(g), newBuildCommand(g), newDockerHostCommand(g))
 	cmds = append(cmds, registryCommands(g)...)
+	cmds = append(cmds, composeCommands(g)...)
 	cmds = append(cmds, inspectCommands(g)...)
 	return cmds
 }
@@ -52,6 +55,7 @@ func newDaemonCommand(g *globalOptions) *cobra.Command {
 		debug      bool
 		configFile string
 		insecure   []string
+		group      string
 		dockerHost string
 	)
 	cmd := &cobra.Command{
@@ -59,6 +63,13 @@ func newDaemonCommand(g *globalOptions) *cobra.Command {
 		Short: "Run the stack daemon (the CLI starts it on demand)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if os.Geteuid() != 0 {
+				return errors.New("the stack daemon needs root: start it as root (sudo stack daemon, or the systemd unit); users of the \"stack\" group can then use it")
+			}
+			gid, err := socketGroup(group, cmd.Flags().Changed("group"))
+			if err != nil {
+				return err
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
 			fc, err := daemon.LoadConfigFile(configFile, cmd.Flags().Changed("config-file"))
@@ -72,6 +83,7 @@ func newDaemonCommand(g *globalOptions) *cobra.Command {
 				NetworkTable:       os.Getenv("STACK_NFT_TABLE"),
 				CgroupParent:       os.Getenv("STACK_CGROUP_PARENT"),
 				InsecureRegistries: insecure,
+				ShimBinary:         shimBinary(g.stderr),
 			}
 			if err := fc.Apply(&cfg); err != nil {
 				return err
@@ -93,6 +105,15 @@ func newDaemonCommand(g *globalOptions) *cobra.Command {
 				return err
 			}
 			defer l.Close()
+			if err := g.chownSockets(gid); err != nil {
+				return err
+			}
+			if docker != nil && gid != 0 {
+				// The Docker API's socket is for the same users as ours.
+				if err := os.Chown(docker.Addr().String(), 0, gid); err != nil {
+					return fmt.Errorf("chown socket %s: %w", docker.Addr(), err)
+				}
+			}
 			pidFile := filepath.Join(g.stateRoot, "daemon.pid")
 			if err := os.WriteFile(pidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
 				return fmt.Errorf("write pid file: %w", err)
@@ -108,6 +129,8 @@ func newDaemonCommand(g *globalOptions) *cobra.Command {
 			return d.Serve(ctx, l, more...)
 		},
 	}
+	g.addEngineFlags(cmd.Flags())
+	cmd.Flags().StringVarP(&group, "group", "G", "stack", "group of the unix socket: its members may use the daemon (created when given and missing)")
 	cmd.Flags().BoolVar(&debug, "debug", false, "log debug records")
 	cmd.Flags().StringVar(&configFile, "config-file", daemon.DefaultConfigFile, "daemon configuration file (JSON, dockerd's keys: insecure-registries, log-opts)")
 	cmd.Flags().StringArrayVar(&insecure, "insecure-registry", nil, "registry (host[:port] or CIDR) that may be reached over plain HTTP or without a verified certificate (repeatable)")
@@ -155,7 +178,7 @@ func (g *globalOptions) client(ctx context.Context) (*api.Client, error) {
 	case !errors.Is(err, errdefs.ErrUnavailable):
 		return nil, err
 	case errors.Is(err, syscall.EACCES):
-		return nil, fmt.Errorf("permission denied on %s: run as root or join the stack group", path)
+		return nil, fmt.Errorf("permission denied on %s\n\nRun as root, or join the socket's group (a daemon started with --group stack\ncreates it): sudo usermod -aG stack $USER, then log in again.", path)
 	case !api.Gone(err):
 		return nil, err
 	}
@@ -206,7 +229,7 @@ func (g *globalOptions) startDaemon(ctx context.Context) error {
 		}
 		select {
 		case err := <-exited:
-			return fmt.Errorf("the daemon exited at start (%v): %s", err, lastLines(logPath, 3))
+			return fmt.Errorf("the daemon exited at start (%v); the end of %s:\n%s", err, logPath, lastLines(logPath, 3))
 		case <-deadline:
 			return fmt.Errorf("the daemon did not answer within 15s: see %s", logPath)
 		case <-ctx.Done():
@@ -216,12 +239,65 @@ func (g *globalOptions) startDaemon(ctx context.Context) error {
 	}
 }
 
-// lastLines returns the last n lines of a file, joined with "; ".
+// socketGroup returns the gid of the socket's group, creating the group
+// (a system group, as groupadd -r makes it) when --group names one that
+// does not exist. Without --group, a missing "stack" group leaves the
+// socket to root alone.
+func socketGroup(name string, explicit bool) (int, error) {
+	if g, err := user.LookupGroup(name); err == nil {
+		return strconv.Atoi(g.Gid)
+	}
+	if !explicit {
+		return 0, nil
+	}
+	if out, err := exec.Command("groupadd", "--system", name).CombinedOutput(); err != nil {
+		return 0, fmt.Errorf("create group %s: %v\n%s", name, err, bytes.TrimSpace(out))
+	}
+	g, err := user.LookupGroup(name)
+	if err != nil {
+		return 0, fmt.Errorf("group %s: %w", name, err)
+	}
+	return strconv.Atoi(g.Gid)
+}
+
+// chownSockets gives the daemon's unix sockets to the group gid (mode
+// 0660: root and the group's members).
+func (g *globalOptions) chownSockets(gid int) error {
+	if gid == 0 {
+		return nil
+	}
+	for _, h := range g.hosts {
+		if path, ok := strings.CutPrefix(h, "unix://"); ok {
+			if err := os.Chown(path, 0, gid); err != nil {
+				return fmt.Errorf("chown socket %s: %w", path, err)
+			}
+		}
+	}
+	return nil
+}
+
+// lastLines returns the last n lines of a file.
 func lastLines(path string, n int) string {
 	data, _ := os.ReadFile(path)
 	lines := strings.Split(string(bytes.TrimSpace(data)), "\n")
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]
 	}
-	return strings.Join(lines, "; ")
+	return strings.Join(lines, "\n")
+}
+
+// shimBinary finds stack-shim beside this binary, where make install and
+// the release archive put it. Without it the daemon runs the shim's roles
+// from its own, larger binary: everything works, containers start slower.
+func shimBinary(stderr io.Writer) string {
+	exe, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	p := filepath.Join(filepath.Dir(exe), "stack-shim")
+	if fi, err := os.Stat(p); err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
+		fmt.Fprintf(stderr, "warning: no stack-shim beside %s: containers start from the stack binary, slower (make install puts both in place)\n", exe)
+		return ""
+	}
+	return p
 }

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"os/exec"
 	"os/signal"
 	"syscall"
 
@@ -92,7 +94,7 @@ func relayFrames(fc *api.FrameConn, stdout, stderr io.Writer) error {
 		case api.FrameStderr:
 			stderr.Write(payload)
 		case api.FrameError:
-			return errors.New(string(payload))
+			return commandFailure(api.ParseErrorFrame(payload))
 		case api.FrameExit:
 			if code := api.ParseExit(payload); code != 0 {
 				return exitStatus(code)
@@ -100,4 +102,17 @@ func relayFrames(fc *api.FrameConn, stdout, stderr io.Writer) error {
 			return nil
 		}
 	}
+}
+
+// commandFailure gives a command of exec or run that could not be run
+// docker's exit codes: 127 when it does not exist, 126 when it cannot be
+// executed.
+func commandFailure(err error) error {
+	switch {
+	case errors.Is(err, exec.ErrNotFound):
+		return &commandError{code: 127, msg: err.Error()}
+	case errors.Is(err, fs.ErrPermission):
+		return &commandError{code: 126, msg: err.Error()}
+	}
+	return err
 }

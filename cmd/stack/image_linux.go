@@ -21,7 +21,7 @@ func newImageCommand(g *globalOptions) *cobra.Command {
 		Short: "Manage images",
 	}
 	cmd.AddCommand(newImageImportCommand(g), newImageListCommand(g), newImageRemoveCommand(g),
-		newImageHistoryCommand(g), newImageInspectCommand(g), newImagePruneCommand(g))
+		newImageHistoryCommand(g), newImageInspectCommand(g), newImagePruneCommand(g), newImageTagCommand(g))
 	cmd.AddCommand(imageRegistryCommands(g)...)
 	return cmd
 }
@@ -202,7 +202,7 @@ func newImageRemoveCommand(g *globalOptions) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&force, "force", false, "remove the image even if it has several names or is in use")
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "remove the image even if it has several names or is in use")
 	return cmd
 }
 
@@ -313,12 +313,6 @@ func newInfoCommand(g *globalOptions) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&format, "format", "text", "output format: text or json")
 	return cmd
-}
-
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }
 
 // shortID shortens "sha256:abcdef..." to docker's 12 hex digits.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +14,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/muesli/termenv"
 	"github.com/spf13/cobra"
 
 	"github.com/stack-dev/stack/api"
@@ -82,17 +82,21 @@ func writeTop(w io.Writer, tops []api.ContainerTop) error {
 }
 
 func newStatsCommand(g *globalOptions) *cobra.Command {
-	var noStream bool
+	var noStream, all, noTrunc bool
 	var format string
 	cmd := &cobra.Command{
-		Use:   "stats [SERVICE...]",
-		Short: "Show the live resource usage of the stack's containers",
+		Use:   "stats [OPTIONS] [SERVICE]",
+		Short: "Display a live stream of container(s) resource usage statistics",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if format != "table" && format != "json" {
-				return argsError("--format %q: want table or json", format)
-			}
-			name, err := g.projectName()
+			out, err := parseFormat(format)
 			if err != nil {
+				return err
+			}
+			name, p, err := g.projectOrName()
+			if err != nil {
+				return err
+			}
+			if err := checkServices(p, args); err != nil {
 				return err
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -101,7 +105,7 @@ func newStatsCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			clear := !noStream && format == "table" && isTerminal(g.stdout)
+			clear := !noStream && out.table && isTerminal(g.stdout)
 			for {
 				// The daemon samples CPU time over the window: the
 				// refresh comes every second, as docker stats'.
@@ -115,9 +119,13 @@ func newStatsCommand(g *globalOptions) *cobra.Command {
 					return err
 				}
 				if clear {
-					fmt.Fprint(g.stdout, "\x1b[2J\x1b[H")
+					termenv.NewOutput(g.stdout).ClearScreen()
 				}
-				if err := writeStats(g.stdout, stats, format); err != nil {
+				rows := make([]any, 0, len(stats))
+				for _, s := range stats {
+					rows = append(rows, newStatsRow(s, !noTrunc))
+				}
+				if err := out.write(g.stdout, statsColumns, rows); err != nil {
 					return err
 				}
 				if noStream {
@@ -131,30 +139,43 @@ func newStatsCommand(g *globalOptions) *cobra.Command {
 			}
 		},
 	}
-	cmd.Flags().BoolVar(&noStream, "no-stream", false, "print one sample and exit")
-	cmd.Flags().StringVar(&format, "format", "table", "output format: table or json (one object per line)")
+	cmd.Flags().BoolVar(&noStream, "no-stream", false, "disable streaming stats and only pull the first result")
+	cmd.Flags().BoolVarP(&all, "all", "a", false, "show all containers (default shows just running)")
+	cmd.Flags().BoolVar(&noTrunc, "no-trunc", false, "do not truncate output")
+	cmd.Flags().StringVar(&format, "format", "", "format output using a custom template:\n'table': print output in table format with column headers (default)\n'table TEMPLATE': print output in table format using the given Go template\n'json': print in JSON format\n'TEMPLATE': print output using the given Go template")
 	return cmd
 }
 
-// writeStats prints a sample as docker stats does.
-func writeStats(w io.Writer, stats []api.ContainerStats, format string) error {
-	if format == "json" {
-		enc := json.NewEncoder(w)
-		for _, s := range stats {
-			if err := enc.Encode(s); err != nil {
-				return err
-			}
-		}
-		return nil
+// statsRow is a sample as docker stats prints it; the fields are its
+// JSON keys and template fields.
+type statsRow struct {
+	BlockIO   string
+	CPUPerc   string
+	Container string
+	ID        string
+	MemPerc   string
+	MemUsage  string
+	Name      string
+	NetIO     string
+	PIDs      string
+}
+
+var statsColumns = columns{
+	defaultTable: `table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}`,
+	headers: map[string]string{"ID": "CONTAINER ID", "Container": "CONTAINER", "Name": "NAME", "CPUPerc": "CPU %", "MemUsage": "MEM USAGE / LIMIT",
+		"MemPerc": "MEM %", "NetIO": "NET I/O", "BlockIO": "BLOCK I/O", "PIDs": "PIDS"},
+}
+
+func newStatsRow(s api.ContainerStats, trunc bool) statsRow {
+	id := s.ID
+	if trunc {
+		id = shortID(id)
 	}
-	tw := tabwriter.NewWriter(w, 0, 4, 3, ' ', 0)
-	fmt.Fprintln(tw, "CONTAINER ID\tNAME\tCPU %\tMEM USAGE / LIMIT\tMEM %\tNET I/O\tPIDS")
-	for _, s := range stats {
-		fmt.Fprintf(tw, "%s\t%s\t%.2f%%\t%s / %s\t%.2f%%\t%s / %s\t%d\n", shortID(s.ID), s.Name, s.CPUPercent,
-			binarySize(s.MemoryUsage), binarySize(s.MemoryLimit), s.MemoryPercent,
-			humanSize(int64(s.NetRx)), humanSize(int64(s.NetTx)), s.Pids)
+	return statsRow{
+		BlockIO: "0B / 0B", CPUPerc: fmt.Sprintf("%.2f%%", s.CPUPercent), Container: id, ID: id,
+		MemPerc: fmt.Sprintf("%.2f%%", s.MemoryPercent), MemUsage: binarySize(s.MemoryUsage) + " / " + binarySize(s.MemoryLimit),
+		Name: s.Name, NetIO: humanSize(int64(s.NetRx)) + " / " + humanSize(int64(s.NetTx)), PIDs: fmt.Sprint(s.Pids),
 	}
-	return tw.Flush()
 }
 
 func newPortCommand(g *globalOptions) *cobra.Command {
@@ -267,7 +288,7 @@ func newVolumeCommand(g *globalOptions) *cobra.Command {
 		},
 	}
 	prune.Flags().BoolVarP(&all, "all", "a", false, "remove named volumes too, not only anonymous ones")
-	prune.Flags().BoolVar(&force, "force", false, "do not ask for confirmation (prune -f works too)")
+	prune.Flags().BoolVarP(&force, "force", "f", false, "do not prompt for confirmation")
 	cmd.AddCommand(ls, rm, prune)
 	return cmd
 }
@@ -355,7 +376,7 @@ func newSystemCommand(g *globalOptions) *cobra.Command {
 	}
 	prune.Flags().BoolVarP(&all, "all", "a", false, "remove all unused images, not only dangling ones (and named volumes with --volumes)")
 	prune.Flags().BoolVar(&volumes, "volumes", false, "remove unused volumes too")
-	prune.Flags().BoolVar(&force, "force", false, "do not ask for confirmation (prune -f works too)")
+	prune.Flags().BoolVarP(&force, "force", "f", false, "do not prompt for confirmation")
 	cmd.AddCommand(prune)
 	return cmd
 }
@@ -428,6 +449,6 @@ func newImagePruneCommand(g *globalOptions) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVarP(&all, "all", "a", false, "remove all unused images, not only dangling ones")
-	cmd.Flags().BoolVar(&force, "force", false, "do not ask for confirmation (prune -f works too)")
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "do not prompt for confirmation")
 	return cmd
 }

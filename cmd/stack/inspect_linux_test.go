@@ -63,27 +63,6 @@ func TestWriteTop(t *testing.T) {
 	}
 }
 
-func TestWriteStats(t *testing.T) {
-	s := api.ContainerStats{ID: "020a7a88e3fc79ca0736", Name: "p-web-1", CPUPercent: 1.234, MemoryUsage: 328 << 10,
-		MemoryLimit: 1 << 30, MemoryPercent: 0.03, NetRx: 180, NetTx: 1500, Pids: 2}
-	var b bytes.Buffer
-	if err := writeStats(&b, []api.ContainerStats{s}, "table"); err != nil {
-		t.Fatal(err)
-	}
-	want := "CONTAINER ID   NAME      CPU %   MEM USAGE / LIMIT   MEM %   NET I/O        PIDS\n" +
-		"020a7a88e3fc   p-web-1   1.23%   328KiB / 1GiB       0.03%   180B / 1.5kB   2\n"
-	if b.String() != want {
-		t.Errorf("got:\n%s\nwant:\n%s", b.String(), want)
-	}
-	b.Reset()
-	if err := writeStats(&b, []api.ContainerStats{s, s}, "json"); err != nil {
-		t.Fatal(err)
-	}
-	if lines := strings.Split(strings.TrimSpace(b.String()), "\n"); len(lines) != 2 || !strings.Contains(lines[0], `"memory_usage":335872`) {
-		t.Errorf("json: one object per line wanted:\n%s", b.String())
-	}
-}
-
 func TestWritePruneReport(t *testing.T) {
 	var b bytes.Buffer
 	writePruneReport(&b, api.PruneReport{Networks: []string{"p_default"}, Volumes: []string{"p_web_anon_1", "p_data"},

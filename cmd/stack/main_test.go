@@ -97,8 +97,8 @@ func TestUsageErrors(t *testing.T) {
 	dir := writeStack(t, "services: {web: {image: nginx}}\n")
 	for _, args := range [][]string{{"nosuchcommand"}, {"config", "--nosuchflag"}} {
 		code, _, errOut := runCLI(t, dir, args...)
-		if code != 2 || !strings.HasPrefix(errOut, "stack: ") || strings.Count(errOut, "\n") != 1 {
-			t.Errorf("%v: code %d, stderr %q; want 2 and one line", args, code, errOut)
+		if code != 2 || !strings.HasPrefix(errOut, "stack: ") || !strings.Contains(errOut, "\n    ") {
+			t.Errorf("%v: code %d, stderr %q; want 2, one line and an indented hint", args, code, errOut)
 		}
 	}
 	code, _, errOut := runCLI(t, t.TempDir(), "config")
@@ -111,5 +111,30 @@ func TestVersion(t *testing.T) {
 	code, out, _ := runCLI(t, t.TempDir(), "version", "--short")
 	if code != 0 || strings.TrimSpace(out) == "" {
 		t.Errorf("version: code %d, out %q", code, out)
+	}
+}
+
+// NO_COLOR and --ansi never turn colours off, and a terminal display
+// cannot be forced then; --ansi always cannot be plain.
+func TestAnsiAndNoColor(t *testing.T) {
+	dir := writeStack(t, "services: {web: {image: nginx}}\n")
+	t.Setenv("NO_COLOR", "1")
+	if code, _, errOut := runCLI(t, dir, "--progress", "tty", "config", "-q"); code != 2 || !strings.Contains(errOut, "ANSI support is disabled") {
+		t.Errorf("NO_COLOR and --progress tty: exit %d, %q", code, errOut)
+	}
+	t.Setenv("NO_COLOR", "")
+	if code, _, errOut := runCLI(t, dir, "--ansi", "never", "--progress", "tty", "config", "-q"); code != 2 || !strings.Contains(errOut, "ANSI support is disabled") {
+		t.Errorf("--ansi never --progress tty: exit %d, %q", code, errOut)
+	}
+	if code, _, errOut := runCLI(t, dir, "--ansi", "always", "--progress", "plain", "config", "-q"); code != 2 || !strings.Contains(errOut, "ANSI support is forced") {
+		t.Errorf("--ansi always --progress plain: exit %d, %q", code, errOut)
+	}
+	g := &globalOptions{ansi: "always"}
+	if !g.color(&strings.Builder{}) {
+		t.Error("--ansi always: no colour")
+	}
+	g.ansi = "auto"
+	if g.color(&strings.Builder{}) {
+		t.Error("--ansi auto: colour on a pipe")
 	}
 }

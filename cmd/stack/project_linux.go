@@ -5,29 +5,29 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
-	"syscall"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/stack-dev/stack/api"
 	"github.com/stack-dev/stack/internal/errdefs"
+	"github.com/stack-dev/stack/planner"
 	"github.com/stack-dev/stack/spec"
 )
 
 func projectCommands(g *globalOptions) []*cobra.Command {
-	cmds := []*cobra.Command{newUpCommand(g), newDownCommand(g), newPsCommand(g), newLogsCommand(g), newLsCommand(g), newEventsCommand(g),
-		newExecCommand(g), newRunCommand(g), newCommitCommand(g)}
+	cmds := []*cobra.Command{newUpCommand(g), newCreateCommand(g), newDownCommand(g), newPsCommand(g), newLogsCommand(g),
+		newLsCommand(g), newEventsCommand(g), newExecCommand(g), newRunCommand(g), newCommitCommand(g),
+		newImagesCommand(g), newScaleCommand(g), newCpCommand(g), newAttachCommand(g), newWatchCommand(g),
+		newVolumesCommand(g)}
 	for _, op := range []struct{ name, short string }{
-		{"stop", "Stop services"}, {"start", "Start stopped services"}, {"restart", "Restart services"},
-		{"kill", "Kill services"}, {"pause", "Pause services"}, {"unpause", "Unpause services"},
+		{"stop", "Stop services"}, {"start", "Start services"}, {"restart", "Restart service containers"},
+		{"kill", "Force stop service containers"}, {"pause", "Pause services"}, {"unpause", "Unpause services"},
 	} {
 		cmds = append(cmds, newLifecycleCommand(g, op.name, op.short))
 	}
@@ -37,92 +37,214 @@ func projectCommands(g *globalOptions) []*cobra.Command {
 // projectName names the project a command acts on: the stack file's, or
 // when there is none, -p, COMPOSE_PROJECT_NAME or the directory's name.
 func (g *globalOptions) projectName() (string, error) {
+	name, _, err := g.projectOrName()
+	return name, err
+}
+
+// projectOrName is projectName with the project, when there is a stack
+// file, for the commands that check service names against it.
+func (g *globalOptions) projectOrName() (string, *spec.Project, error) {
 	p, err := g.loadProject()
 	if err == nil {
-		return p.Name, nil
+		return p.Name, p, nil
 	}
 	if !errors.Is(err, errdefs.ErrNotFound) {
-		return "", err
+		return "", nil, err
 	}
 	if g.project != "" {
-		return g.project, nil
+		return g.project, nil, nil
 	}
 	if n := os.Getenv("COMPOSE_PROJECT_NAME"); n != "" {
-		return spec.NormalizeProjectName(n), nil
+		return spec.NormalizeProjectName(n), nil, nil
 	}
 	dir := g.projectDir
 	if dir == "" {
 		dir, _ = os.Getwd()
 	}
-	return spec.NormalizeProjectName(filepath.Base(dir)), nil
+	return spec.NormalizeProjectName(filepath.Base(dir)), nil, nil
+}
+
+// upOptions are the flags up and create share.
+type upOptions struct {
+	detach, forceRecreate, noRecreate, noDeps, removeOrphans, wait, build bool
+	noStart, noColor, noLogPrefix, timestamps, quietBuild, quietPull, yes bool
+	watch, menu                                                           bool
+	scale                                                                 []string
+	timeout, waitTimeout                                                  int
+	// contract are the flags of the Compose contract: the foreground's,
+	// -V, --always-recreate-deps, --pull and --no-build.
+	contract upContractOptions
 }
 
 func newUpCommand(g *globalOptions) *cobra.Command {
-	var o struct {
-		detach, forceRecreate, noRecreate, noDeps, removeOrphans, wait, build bool
-		scale                                                                 []string
-		timeout, waitTimeout                                                  int
-	}
+	var o upOptions
 	cmd := &cobra.Command{
-		Use:   "up [SERVICE...]",
-		Short: "Create and start the stack's containers",
+		Use:               "up [OPTIONS] [SERVICE...]",
+		Short:             "Create and start containers",
+		ValidArgsFunction: g.completeServices,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			p, err := g.loadProject()
-			if err != nil {
-				return err
-			}
-			data, err := spec.RenderJSON(p)
-			if err != nil {
-				return err
-			}
-			req := api.UpRequest{Project: data, Profiles: g.activeProfiles(), Services: args, NoDeps: o.noDeps,
-				ForceRecreate: o.forceRecreate, NoRecreate: o.noRecreate, RemoveOrphans: o.removeOrphans,
-				Wait: o.wait, Timeout: time.Duration(o.waitTimeout) * time.Second, Build: o.build}
-			if o.forceRecreate && o.noRecreate {
-				return argsError("--force-recreate and --no-recreate cannot be combined")
-			}
-			if len(o.scale) > 0 {
-				req.Scale = map[string]int{}
-				for _, s := range o.scale {
-					name, n, ok := strings.Cut(s, "=")
-					num, err := strconv.Atoi(n)
-					if !ok || err != nil || num < 0 {
-						return argsError("--scale %q: want SERVICE=NUMBER", s)
-					}
-					req.Scale[name] = num
-				}
-			}
-			c, err := g.client(ctx)
-			if err != nil {
-				return err
-			}
-			if err := runEvents(ctx, c, "/projects/"+p.Name+"/up", req, g.stdout); err != nil {
-				return err
-			}
-			if o.detach {
-				return nil
-			}
-			return g.attach(ctx, c, p.Name, args, stopGrace(cmd, o.timeout))
+			return g.runUp(cmd, o, args)
 		},
 	}
 	f := cmd.Flags()
-	f.BoolVarP(&o.detach, "detach", "d", false, "run in the background")
-	f.BoolVar(&o.build, "build", false, "build images of services with build: before starting, even if they exist")
-	f.BoolVar(&o.forceRecreate, "force-recreate", false, "recreate containers even if nothing changed")
-	f.BoolVar(&o.noRecreate, "no-recreate", false, "do not recreate containers that exist")
-	f.BoolVar(&o.noDeps, "no-deps", false, "do not start the named services' dependencies")
-	f.BoolVar(&o.removeOrphans, "remove-orphans", false, "remove containers of services no longer in the stack file")
-	f.StringArrayVar(&o.scale, "scale", nil, "run N containers of a service: SERVICE=N (repeatable)")
-	f.BoolVar(&o.wait, "wait", false, "wait until services are running and healthy")
-	f.IntVar(&o.waitTimeout, "wait-timeout", 0, "seconds --wait waits at most (default 300)")
-	f.IntVarP(&o.timeout, "timeout", "t", 0, "seconds to wait for containers to stop on Ctrl-C")
+	o.addCreateFlags(f)
+	f.BoolVarP(&o.detach, "detach", "d", false, "detached mode: run containers in the background")
+	f.BoolVar(&o.noDeps, "no-deps", false, "don't start linked services")
+	f.BoolVar(&o.noStart, "no-start", false, "don't start the services after creating them")
+	f.BoolVar(&o.noColor, "no-color", false, "produce monochrome output")
+	f.BoolVar(&o.noLogPrefix, "no-log-prefix", false, "don't print prefix in logs")
+	f.BoolVar(&o.timestamps, "timestamps", false, "show timestamps")
+	f.BoolVar(&o.quietBuild, "quiet-build", false, "suppress the build output")
+	f.BoolVar(&o.wait, "wait", false, "wait for services to be running|healthy; implies detached mode")
+	f.IntVar(&o.waitTimeout, "wait-timeout", 0, "maximum duration in seconds to wait for the project to be running|healthy")
+	f.IntVarP(&o.timeout, "timeout", "t", 0, "use this timeout in seconds for container shutdown when attached or when containers are already running")
+	f.BoolVarP(&o.watch, "watch", "w", false, "watch source code and rebuild/refresh containers when files are updated")
+	f.BoolVar(&o.menu, "menu", false, "enable interactive shortcuts when running attached (not supported: it drives Docker Desktop)")
+	o.contract.addFlags(f)
 	return cmd
 }
 
-// runEvents sends an operation and prints its progress; the operation's
-// error, if any, comes as the last event.
-func runEvents(ctx context.Context, c *api.Client, path string, req any, w io.Writer) error {
+// newCreateCommand is up --no-start -d, as compose's create.
+func newCreateCommand(g *globalOptions) *cobra.Command {
+	var o upOptions
+	cmd := &cobra.Command{
+		Use:               "create [OPTIONS] [SERVICE...]",
+		Short:             "Creates containers for a service",
+		ValidArgsFunction: g.completeServices,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.noStart, o.detach = true, true
+			return g.runUp(cmd, o, args)
+		},
+	}
+	o.addCreateFlags(cmd.Flags())
+	o.contract.addPullFlags(cmd.Flags())
+	return cmd
+}
+
+func (o *upOptions) addCreateFlags(f interface {
+	BoolVar(*bool, string, bool, string)
+	BoolVarP(*bool, string, string, bool, string)
+	StringArrayVar(*[]string, string, []string, string)
+}) {
+	f.BoolVar(&o.build, "build", false, "build images before starting containers")
+	f.BoolVar(&o.forceRecreate, "force-recreate", false, "recreate containers even if their configuration and image haven't changed")
+	f.BoolVar(&o.noRecreate, "no-recreate", false, "if containers already exist, don't recreate them")
+	f.BoolVar(&o.removeOrphans, "remove-orphans", false, "remove containers for services not defined in the stack file")
+	f.BoolVar(&o.quietPull, "quiet-pull", false, "pull without printing progress information")
+	f.StringArrayVar(&o.scale, "scale", nil, "scale SERVICE to NUM instances; overrides the scale setting in the stack file if present")
+	f.BoolVarP(&o.yes, "yes", "y", false, `assume "yes" as answer to all prompts and run non-interactively`)
+}
+
+// parseScale reads --scale SERVICE=NUM flags.
+func parseScale(p *spec.Project, flags []string) (map[string]int, error) {
+	if len(flags) == 0 {
+		return nil, nil
+	}
+	out := map[string]int{}
+	for _, s := range flags {
+		name, n, ok := strings.Cut(s, "=")
+		num, err := strconv.Atoi(n)
+		if !ok || err != nil || num < 0 {
+			return nil, usageError{fmt.Errorf("invalid scale %q: want SERVICE=NUM", s)}
+		}
+		if err := checkServices(p, []string{name}); err != nil {
+			return nil, err
+		}
+		out[name] = num
+	}
+	return out, nil
+}
+
+func (g *globalOptions) runUp(cmd *cobra.Command, o upOptions, args []string) error {
+	ctx := cmd.Context()
+	if o.forceRecreate && o.noRecreate {
+		return usageError{errors.New("--force-recreate and --no-recreate are incompatible")}
+	}
+	if o.menu {
+		return fmt.Errorf("up --menu drives Docker Desktop: %w", errdefs.ErrNotImplemented)
+	}
+	if o.wait || o.noStart {
+		o.detach = true // nothing runs to attach to with --no-start
+	}
+	if o.watch && o.detach {
+		return usageError{errors.New("--watch and --detach are incompatible")}
+	}
+	p, err := g.loadProject()
+	if err != nil {
+		return err
+	}
+	if err := checkServices(p, args); err != nil {
+		return err
+	}
+	scale, err := parseScale(p, o.scale)
+	if err != nil {
+		return err
+	}
+	data, err := spec.RenderJSON(p)
+	if err != nil {
+		return err
+	}
+	c, err := g.client(ctx)
+	if err != nil {
+		return err
+	}
+	req := api.UpRequest{Project: data, Profiles: g.activeProfiles(), Services: args, NoDeps: o.noDeps,
+		ForceRecreate: o.forceRecreate, NoRecreate: o.noRecreate, RemoveOrphans: o.removeOrphans,
+		Wait: o.wait, Timeout: time.Duration(o.waitTimeout) * time.Second, Scale: scale, NoStart: o.noStart}
+	req.Build = o.build // checked against --no-build, then left to the builds below
+	if err := o.contract.apply(p, &req, o.detach); err != nil {
+		return err
+	}
+	req.Build = false
+	pr := g.newProgress("Running")
+	defer pr.Done()
+	// With --no-build the daemon refuses a missing image of a service
+	// with build:; otherwise the missing ones (all, with --build) are
+	// built here, in parallel, and the daemon does not build them again
+	// one by one.
+	if !req.NoBuild {
+		if err := g.buildForUp(ctx, c, p, args, o.noDeps, o.build, o.quietBuild, pr); err != nil {
+			return err
+		}
+	}
+	before, _ := g.containers(ctx, c, p.Name)
+	touched := map[string]bool{}
+	err = runEvents(ctx, c, "/projects/"+p.Name+"/up", req, pr, func(ev api.Event) {
+		touched[ev.Container] = true
+	})
+	if err != nil {
+		return err
+	}
+	// Compose says "Running" for what up found as it should be.
+	if !o.noStart {
+		sel, _ := planner.Select(p, planner.SelectOptions{Profiles: g.activeProfiles(), Services: args, NoDeps: o.noDeps})
+		for _, ct := range before {
+			if !touched[ct.Name] && ct.State == "running" && (sel == nil || sel.Has(ct.Service)) && !strings.Contains(ct.Name, "-run-") {
+				pr.Event(progressEvent{ID: "Container " + ct.Name, Text: "Running", Status: statusDone})
+			}
+		}
+	}
+	pr.Done()
+	if o.detach {
+		return nil
+	}
+	if o.watch {
+		go g.watchProject(ctx, c, p, args, true)
+	}
+	return g.foreground(ctx, c, p, args, o.contract.foreground, stopGrace(cmd, o.timeout), logOptions{noColor: o.noColor, noPrefix: o.noLogPrefix, timestamps: o.timestamps})
+}
+
+// containers lists a project's containers.
+func (g *globalOptions) containers(ctx context.Context, c *api.Client, project string) ([]api.Container, error) {
+	var cs []api.Container
+	err := c.Do(ctx, "GET", "/projects/"+project+"/containers", nil, &cs)
+	return cs, err
+}
+
+// runEvents sends an operation and shows its progress; the operation's
+// error, if any, comes as the last event. seen, when not nil, is called
+// with every event.
+func runEvents(ctx context.Context, c *api.Client, path string, req any, pr progress, seen func(api.Event)) error {
 	var failure error
 	err := c.Stream(ctx, "POST", path, req, func(raw json.RawMessage) error {
 		var ev api.Event
@@ -133,7 +255,16 @@ func runEvents(ctx context.Context, c *api.Client, path string, req any, w io.Wr
 			failure = remoteFailure(ev)
 			return nil
 		}
-		printEvent(w, ev)
+		if seen != nil {
+			seen(ev)
+		}
+		if ev.Action == "warning" {
+			pr.Warn(ev.Message)
+			return nil
+		}
+		if e, ok := progressOf(ev); ok {
+			pr.Event(e)
+		}
 		return nil
 	})
 	if err != nil {
@@ -149,88 +280,37 @@ func remoteFailure(ev api.Event) error {
 	return api.FromHTTP(500, body)
 }
 
-// printEvent prints one step of an operation, in the spirit of docker
-// compose's progress lines.
-func printEvent(w io.Writer, ev api.Event) {
-	what := map[string]string{
-		"create": "Created", "start": "Started", "stop": "Stopped", "remove": "Removed", "restart": "Restarted",
-		"healthy": "Healthy", "unhealthy": "Unhealthy", "exited": "Exited", "kill": "Killed", "pause": "Paused", "unpause": "Unpaused",
-	}
-	switch ev.Action {
-	case "network-create":
-		fmt.Fprintf(w, " Network %s  Created\n", strings.Fields(ev.Message)[0])
-	case "network-remove":
-		fmt.Fprintf(w, " Network %s  Removed\n", ev.Message)
-	case "volume-create":
-		fmt.Fprintf(w, " Volume %s  Created\n", ev.Message)
-	case "volume-remove":
-		fmt.Fprintf(w, " Volume %s  Removed\n", ev.Message)
-	case "pull":
-		fmt.Fprintf(w, " Image %s\n", ev.Message)
-	case "image-remove":
-		fmt.Fprintf(w, " Image %s  Removed\n", ev.Message)
-	case "warning":
-		fmt.Fprintf(w, " warning: %s\n", ev.Message)
-	case "build", "build-step", "built":
-		fmt.Fprintf(w, " Image %s  %s\n", ev.Service, ev.Message)
-	default:
-		word := what[ev.Action]
-		if word == "" {
-			word = ev.Action
-		}
-		fmt.Fprintf(w, " Container %s  %s\n", ev.Container, word)
-	}
-}
-
-// attach follows the project's logs in the foreground, as `up` without -d
-// does: Ctrl-C stops the stack gracefully, a second Ctrl-C kills it.
-func (g *globalOptions) attach(ctx context.Context, c *api.Client, project string, services []string, timeout time.Duration) error {
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sigs)
-	logCtx, stopLogs := context.WithCancel(ctx)
-	defer stopLogs()
-	done := make(chan error, 1)
-	go func() { done <- g.followLogs(logCtx, c, project, services, "all", true, false) }()
-	select {
-	case err := <-done:
-		return err
-	case <-sigs:
-	}
-	fmt.Fprintln(g.stderr, "Gracefully stopping... (press Ctrl+C again to force)")
-	stopDone := make(chan error, 1)
-	go func() {
-		stopDone <- runEvents(context.WithoutCancel(ctx), c, "/projects/"+project+"/stop", api.StopRequest{Services: services, Timeout: timeout}, g.stdout)
-	}()
-	select {
-	case err := <-stopDone:
-		return err
-	case <-sigs:
-		return runEvents(context.WithoutCancel(ctx), c, "/projects/"+project+"/kill", api.StopRequest{Services: services}, g.stdout)
-	}
-}
+// errInterrupted is a foreground up stopped with Ctrl-C: exit 130, as
+// compose.
+var errInterrupted = exitStatus(130)
 
 func newDownCommand(g *globalOptions) *cobra.Command {
 	var volumes, removeOrphans bool
 	var timeout int
 	var rmi string
 	cmd := &cobra.Command{
-		Use:   "down",
-		Short: "Stop and remove the stack's containers and networks",
-		Args:  cobra.NoArgs,
+		Use:               "down [OPTIONS] [SERVICES]",
+		Short:             "Stop and remove containers, networks",
+		ValidArgsFunction: g.completeServices,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return fmt.Errorf("down SERVICE...: %w: down takes the whole project down (stop and rm of services are issue 13)", errdefs.ErrNotImplemented)
+			}
 			name, c, err := g.projectClient(cmd.Context())
 			if err != nil {
 				return err
 			}
+			pr := g.newProgress("Running")
+			defer pr.Done()
 			req := api.DownRequest{Volumes: volumes, RemoveOrphans: removeOrphans, Timeout: stopGrace(cmd, timeout), RemoveImages: rmi}
-			return runEvents(cmd.Context(), c, "/projects/"+name+"/down", req, g.stdout)
+			return runEvents(cmd.Context(), c, "/projects/"+name+"/down", req, pr, nil)
 		},
 	}
-	cmd.Flags().BoolVarP(&volumes, "volumes", "v", false, "remove named and anonymous volumes too")
-	cmd.Flags().BoolVar(&removeOrphans, "remove-orphans", false, "remove containers of services not in the stack file (down removes them anyway)")
-	cmd.Flags().IntVarP(&timeout, "timeout", "t", 0, "seconds to wait for each container to stop")
-	cmd.Flags().StringVar(&rmi, "rmi", "", `remove images too: "local" (built for the project) or "all"`)
+	cmd.Flags().BoolVarP(&volumes, "volumes", "v", false, "remove named volumes declared in the \"volumes\" section of the stack file and anonymous volumes attached to containers")
+	cmd.Flags().BoolVar(&removeOrphans, "remove-orphans", false, "remove containers for services not defined in the stack file")
+	cmd.Flags().IntVarP(&timeout, "timeout", "t", 0, "specify a shutdown timeout in seconds")
+	cmd.Flags().StringVar(&rmi, "rmi", "", `remove images used by services. "local" remove only images that don't have a custom tag ("local"|"all")`)
+	cmd.RegisterFlagCompletionFunc("rmi", cobra.FixedCompletions([]string{"local", "all"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 
@@ -248,309 +328,201 @@ func stopGrace(cmd *cobra.Command, seconds int) time.Duration {
 }
 
 func newLifecycleCommand(g *globalOptions, op, short string) *cobra.Command {
-	var timeout int
+	var timeout, waitTimeout int
 	var signalName string
+	var noDeps, removeOrphans, wait bool
 	cmd := &cobra.Command{
-		Use:   op + " [SERVICE...]",
-		Short: short,
+		Use:               op + " [OPTIONS] [SERVICE...]",
+		Short:             short,
+		ValidArgsFunction: g.completeServices,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			name, c, err := g.projectClient(cmd.Context())
+			req := api.StopRequest{Services: args, Timeout: stopGrace(cmd, timeout), Signal: signalName}
+			var name string
+			var c *api.Client
+			var err error
+			if op == "start" {
+				// With the stack file's model: the services start in
+				// dependency order with their conditions, as compose's.
+				if name, err = g.startRequest(&req); err == nil {
+					c, err = g.client(cmd.Context())
+				}
+			} else {
+				name, _, c, err = g.serviceClient(cmd.Context(), args)
+			}
 			if err != nil {
 				return err
 			}
-			req := api.StopRequest{Services: args, Timeout: stopGrace(cmd, timeout), Signal: signalName}
-			return runEvents(cmd.Context(), c, "/projects/"+name+"/"+op, req, g.stdout)
+			pr := g.newProgress(map[string]string{"stop": "Stopping", "kill": "Killing", "restart": "Restarting"}[op])
+			if op == "start" || op == "pause" || op == "unpause" {
+				pr = g.newProgress("Running")
+			}
+			defer pr.Done()
+			if err := runEvents(cmd.Context(), c, "/projects/"+name+"/"+op, req, pr, nil); err != nil || !wait {
+				return err
+			}
+			return g.waitRunning(cmd.Context(), c, name, args, time.Duration(waitTimeout)*time.Second, pr)
 		},
+	}
+	if op == "start" {
+		cmd.Flags().BoolVar(&wait, "wait", false, "wait for services to be running|healthy")
+		cmd.Flags().IntVar(&waitTimeout, "wait-timeout", 0, "maximum duration in seconds to wait for the project to be running|healthy")
 	}
 	if op == "stop" || op == "restart" {
-		cmd.Flags().IntVarP(&timeout, "timeout", "t", 0, "seconds to wait before killing")
+		cmd.Flags().IntVarP(&timeout, "timeout", "t", 0, "specify a shutdown timeout in seconds")
+	}
+	if op == "restart" {
+		cmd.Flags().BoolVar(&noDeps, "no-deps", false, "don't restart dependent services")
 	}
 	if op == "kill" {
-		cmd.Flags().StringVarP(&signalName, "signal", "s", "SIGKILL", "signal to send")
+		cmd.Flags().StringVarP(&signalName, "signal", "s", "SIGKILL", "SIGNAL to send to the container")
+		cmd.Flags().BoolVar(&removeOrphans, "remove-orphans", false, "remove containers for services not defined in the stack file")
 	}
 	return cmd
 }
 
-func newPsCommand(g *globalOptions) *cobra.Command {
-	var all, quiet, services bool
-	var format string
+func newScaleCommand(g *globalOptions) *cobra.Command {
+	var noDeps bool
 	cmd := &cobra.Command{
-		Use:   "ps [SERVICE...]",
-		Short: "List the stack's containers",
+		Use:               "scale [SERVICE=REPLICAS...]",
+		Short:             "Scale services",
+		Args:              cobra.MinimumNArgs(1),
+		ValidArgsFunction: g.completeServices,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			name, c, err := g.projectClient(cmd.Context())
+			p, err := g.loadProject()
 			if err != nil {
 				return err
 			}
-			var cs []api.Container
-			if err := c.Do(cmd.Context(), "GET", "/projects/"+name+"/containers", nil, &cs); err != nil {
-				return err
-			}
-			want := map[string]bool{}
-			for _, a := range args {
-				want[a] = true
-			}
-			var shown []api.Container
-			for _, ct := range cs {
-				if (len(want) == 0 || want[ct.Service]) && (all || ct.State == "running" || ct.State == "paused") {
-					shown = append(shown, ct)
-				}
-			}
-			switch {
-			case format == "json":
-				if shown == nil {
-					shown = []api.Container{}
-				}
-				return writeJSON(g.stdout, shown)
-			case quiet:
-				for _, ct := range shown {
-					fmt.Fprintln(g.stdout, ct.ID)
-				}
-				return nil
-			case services:
-				seen := map[string]bool{}
-				for _, ct := range shown {
-					if !seen[ct.Service] {
-						seen[ct.Service] = true
-						fmt.Fprintln(g.stdout, ct.Service)
-					}
-				}
-				return nil
-			}
-			tw := tabwriter.NewWriter(g.stdout, 0, 4, 3, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tIMAGE\tCOMMAND\tSERVICE\tCREATED\tSTATUS\tPORTS")
-			for _, ct := range shown {
-				command := strings.Join(ct.Command, " ")
-				if len(command) > 20 {
-					command = command[:19] + "…"
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%q\t%s\t%s\t%s\t%s\n", ct.Name, ct.Image, command, ct.Service, ago(ct.Created), containerStatus(ct), formatPorts(ct.Ports))
-			}
-			return tw.Flush()
-		},
-	}
-	cmd.Flags().BoolVarP(&all, "all", "a", false, "show stopped containers too")
-	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print container IDs only")
-	cmd.Flags().BoolVar(&services, "services", false, "print service names only")
-	cmd.Flags().StringVar(&format, "format", "table", "output format: table or json")
-	return cmd
-}
-
-// containerStatus reads like docker's: "Up 5 minutes (healthy)",
-// "Exited (1) 2 minutes ago".
-func containerStatus(c api.Container) string {
-	switch c.State {
-	case "running", "paused":
-		s := "Up " + strings.TrimSuffix(ago(c.Started), " ago")
-		if strings.HasPrefix(s, "Up Less than a minute") {
-			s = "Up " + time.Since(c.Started).Round(time.Second).String()
-		}
-		if c.State == "paused" {
-			s += " (Paused)"
-		}
-		if c.Health != "" {
-			s += " (" + c.Health + ")"
-		}
-		return s
-	case "exited":
-		return fmt.Sprintf("Exited (%d) %s", c.ExitCode, ago(c.Finished))
-	}
-	return c.State
-}
-
-func formatPorts(ports []api.Port) string {
-	var out []string
-	for _, p := range ports {
-		host := p.HostIP
-		if host == "" {
-			host = "0.0.0.0"
-		}
-		out = append(out, fmt.Sprintf("%s:%d->%d/%s", host, p.HostPort, p.ContainerPort, p.Protocol))
-	}
-	return strings.Join(out, ", ")
-}
-
-func newLogsCommand(g *globalOptions) *cobra.Command {
-	var follow, timestamps, noPrefix bool
-	var tail, since string
-	cmd := &cobra.Command{
-		Use:   "logs [SERVICE...]",
-		Short: "Show the output of the stack's containers",
-		RunE: func(cmd *cobra.Command, args []string) error {
-			name, c, err := g.projectClient(cmd.Context())
+			scale, err := parseScale(p, args)
 			if err != nil {
 				return err
 			}
-			if since != "" {
-				t, err := parseSince(since)
-				if err != nil {
-					return err
-				}
-				since = t.Format(time.RFC3339Nano)
+			data, err := spec.RenderJSON(p)
+			if err != nil {
+				return err
 			}
-			ctx := cmd.Context()
-			if follow {
-				var stop context.CancelFunc
-				ctx, stop = signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-				defer stop()
-			}
-			return g.streamLogs(ctx, c, name, args, tail, since, follow, timestamps, noPrefix)
-		},
-	}
-	cmd.Flags().BoolVar(&follow, "follow", false, "keep printing new output (-f)")
-	cmd.Flags().BoolVarP(&timestamps, "timestamps", "t", false, "show timestamps")
-	cmd.Flags().BoolVar(&noPrefix, "no-log-prefix", false, "do not prefix lines with the container name")
-	cmd.Flags().StringVarP(&tail, "tail", "n", "all", "lines to show from the end of each container's log")
-	cmd.Flags().StringVar(&since, "since", "", "show output since a time (RFC 3339) or a duration ago (10m)")
-	return cmd
-}
-
-func parseSince(s string) (time.Time, error) {
-	if d, err := time.ParseDuration(s); err == nil {
-		return time.Now().Add(-d), nil
-	}
-	t, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		return time.Time{}, argsError("--since %q: want a duration (10m) or an RFC 3339 time", s)
-	}
-	return t, nil
-}
-
-func (g *globalOptions) followLogs(ctx context.Context, c *api.Client, project string, services []string, tail string, follow, timestamps bool) error {
-	return g.streamLogs(ctx, c, project, services, tail, "", follow, timestamps, false)
-}
-
-// logColors are the ANSI colours of the per-service prefixes, in the
-// order docker compose uses them.
-var logColors = []string{"36", "33", "32", "35", "34", "96", "93", "92", "95", "94"}
-
-func (g *globalOptions) streamLogs(ctx context.Context, c *api.Client, project string, services []string, tail, since string, follow, timestamps, noPrefix bool) error {
-	q := []string{"tail", tail, "since", since}
-	if follow {
-		q = append(q, "follow", "true")
-	}
-	path := "/projects/" + project + "/logs" + api.Query(q...)
-	for _, s := range services {
-		path += "&service=" + s
-		if !strings.Contains(path, "?") {
-			path = strings.Replace(path, "&", "?", 1)
-		}
-	}
-	color := isTerminal(g.stdout)
-	colors := map[string]string{}
-	width := 0
-	err := c.Stream(ctx, "GET", path, nil, func(raw json.RawMessage) error {
-		var l api.LogLine
-		if err := json.Unmarshal(raw, &l); err != nil {
-			return err
-		}
-		if l.Container == "" && l.Line == "" {
-			var e struct{ Error api.Error }
-			if json.Unmarshal(raw, &e) == nil && e.Error.Message != "" {
-				body, _ := json.Marshal(e.Error)
-				return api.FromHTTP(500, body)
-			}
-		}
-		line := strings.TrimSuffix(l.Line, "\n")
-		if timestamps {
-			line = l.Time.Format(time.RFC3339Nano) + " " + line
-		}
-		if noPrefix {
-			fmt.Fprintln(g.stdout, line)
-			return nil
-		}
-		if len(l.Container) > width {
-			width = len(l.Container)
-		}
-		prefix := fmt.Sprintf("%-*s  | ", width, l.Container)
-		if color {
-			col, ok := colors[l.Service]
-			if !ok {
-				col = logColors[len(colors)%len(logColors)]
-				colors[l.Service] = col
-			}
-			prefix = "\x1b[" + col + "m" + prefix + "\x1b[0m"
-		}
-		fmt.Fprintln(g.stdout, prefix+line)
-		return nil
-	})
-	if errors.Is(err, context.Canceled) {
-		return nil
-	}
-	return err
-}
-
-// isTerminal reports whether w is a terminal, for colour.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
-}
-
-func newLsCommand(g *globalOptions) *cobra.Command {
-	var format string
-	cmd := &cobra.Command{
-		Use:   "ls",
-		Short: "List running stacks",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := g.client(cmd.Context())
 			if err != nil {
 				return err
 			}
-			var ps []api.Project
-			if err := c.Do(cmd.Context(), "GET", "/projects", nil, &ps); err != nil {
-				return err
-			}
-			if format == "json" {
-				return writeJSON(g.stdout, ps)
-			}
-			tw := tabwriter.NewWriter(g.stdout, 0, 4, 3, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tSTATUS")
-			for _, p := range ps {
-				fmt.Fprintf(tw, "%s\t%s\n", p.Name, p.Status)
-			}
-			return tw.Flush()
+			services := sortedNames(scale)
+			pr := g.newProgress("Running")
+			defer pr.Done()
+			req := api.UpRequest{Project: data, Profiles: g.activeProfiles(), Services: services, NoDeps: noDeps, Scale: scale}
+			return runEvents(cmd.Context(), c, "/projects/"+p.Name+"/up", req, pr, nil)
 		},
 	}
-	cmd.Flags().StringVar(&format, "format", "table", "output format: table or json")
+	cmd.Flags().BoolVar(&noDeps, "no-deps", false, "don't start linked services")
 	return cmd
 }
 
-func newEventsCommand(g *globalOptions) *cobra.Command {
-	var jsonOut bool
-	cmd := &cobra.Command{
-		Use:   "events",
-		Short: "Stream what happens to the stack's containers",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			name, c, err := g.projectClient(cmd.Context())
-			if err != nil {
-				return err
-			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			err = c.Stream(ctx, "GET", "/events"+api.Query("project", name), nil, func(raw json.RawMessage) error {
-				if jsonOut {
-					fmt.Fprintln(g.stdout, string(raw))
-					return nil
-				}
-				var ev api.Event
-				if err := json.Unmarshal(raw, &ev); err != nil {
-					return err
-				}
-				fmt.Fprintf(g.stdout, "%s container %s %s %s\n", ev.Time.Format(time.RFC3339Nano), ev.Action, ev.Container, ev.Message)
-				return nil
-			})
-			if errors.Is(err, context.Canceled) {
-				return nil
-			}
-			return err
-		},
+// replicaIndexes are the numbers of a service's containers, from the
+// engine (or the stack file's scale when the engine does not answer).
+func (g *globalOptions) replicaIndexes(cmd *cobra.Command, service string) []string {
+	name, p, err := g.projectOrName()
+	if err != nil {
+		return nil
 	}
-	cmd.Flags().BoolVar(&jsonOut, "json", false, "print events as JSON lines")
-	return cmd
+	c, err := g.newClient()
+	ctx, cancel := completionContext()
+	defer cancel()
+	if err == nil {
+		if cs, err := g.containers(ctx, c, name); err == nil {
+			var out []string
+			for _, ct := range cs {
+				if ct.Service == service && ct.Number > 0 && !slices.Contains(out, strconv.Itoa(ct.Number)) {
+					out = append(out, strconv.Itoa(ct.Number))
+				}
+			}
+			if len(out) > 0 {
+				return out
+			}
+		}
+	}
+	if p != nil && p.Services[service] != nil {
+		return indexesOfScale(p.Services[service].Replicas())
+	}
+	return nil
+}
+
+// projectNames are the projects the engine knows, for -p.
+func (g *globalOptions) projectNames(cmd *cobra.Command) []string {
+	c, err := g.newClient()
+	if err != nil {
+		return nil
+	}
+	ctx, cancel := completionContext()
+	defer cancel()
+	var ps []api.Project
+	if err := c.Do(ctx, "GET", "/projects", nil, &ps); err != nil {
+		return nil
+	}
+	var out []string
+	for _, p := range ps {
+		out = append(out, p.Name)
+	}
+	return out
+}
+
+// serviceClient is the start of a command on some of a project's
+// services: the project's name (and its stack file, when there is one),
+// the services checked against it, and a connection to the daemon.
+func (g *globalOptions) serviceClient(ctx context.Context, services []string) (string, *spec.Project, *api.Client, error) {
+	name, p, err := g.projectOrName()
+	if err != nil {
+		return "", nil, nil, err
+	}
+	if err := checkServices(p, services); err != nil {
+		return "", nil, nil, err
+	}
+	c, err := g.client(ctx)
+	return name, p, c, err
+}
+
+// waitRunning waits until the services' containers (all when services is
+// empty) run, and are healthy where they have a health check, as start
+// --wait does; timeout 0 waits as long as it takes.
+func (g *globalOptions) waitRunning(ctx context.Context, c *api.Client, project string, services []string, timeout time.Duration, pr progress) error {
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		cs, err := g.containers(ctx, c, project)
+		if err != nil {
+			return err
+		}
+		ready := true
+		for _, ct := range cs {
+			if len(services) > 0 && !slices.Contains(services, ct.Service) || strings.Contains(ct.Name, "-run-") {
+				continue
+			}
+			switch {
+			case ct.Health == "unhealthy":
+				return fmt.Errorf("container %s is unhealthy", ct.Name)
+			case ct.State == "exited":
+				return fmt.Errorf("container %s exited (%d)", ct.Name, ct.ExitCode)
+			case ct.State != "running" || (ct.Health != "" && ct.Health != "healthy"):
+				ready = false
+			}
+		}
+		if ready {
+			for _, ct := range cs {
+				if ct.Health == "healthy" && (len(services) == 0 || slices.Contains(services, ct.Service)) {
+					pr.Event(progressEvent{ID: "Container " + ct.Name, Text: "Healthy", Status: statusDone})
+				}
+			}
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return fmt.Errorf("services not running and healthy within %s", timeout)
+			}
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -70,47 +71,120 @@ func serviceImages(p *spec.Project, names []string) ([]string, error) {
 }
 
 func newPullCommand(g *globalOptions) *cobra.Command {
-	return &cobra.Command{
-		Use:   "pull [SERVICE...]",
-		Short: "Pull the images of the stack's services",
+	var quiet, ignoreFailures, includeDeps, ignoreBuildable bool
+	var policy string
+	cmd := &cobra.Command{
+		Use:   "pull [OPTIONS] [SERVICE...]",
+		Short: "Pull service images",
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if policy != "" && policy != "missing" && policy != "always" {
+				return usageError{fmt.Errorf("invalid --policy %q: want missing or always", policy)}
+			}
 			p, err := g.loadProject()
 			if err != nil {
 				return err
 			}
-			refs, err := serviceImages(p, args)
+			if err := checkServices(p, args); err != nil {
+				return err
+			}
+			names := args
+			if includeDeps {
+				if names, err = g.withDependencies(p, args); err != nil {
+					return err
+				}
+			}
+			if ignoreBuildable {
+				names = slices.DeleteFunc(slices.Clone(orAll(p, names)), func(n string) bool { return p.Services[n].Build != nil })
+				if len(names) == 0 {
+					return nil
+				}
+			}
+			refs, err := serviceImages(p, names)
 			if err != nil {
 				return err
 			}
-			if len(refs) == 0 {
-				fmt.Fprintln(g.stdout, "no service names an image to pull")
-				return nil
+			c, err := g.client(cmd.Context())
+			if err != nil {
+				return err
 			}
-			return g.pull(cmd.Context(), refs)
+			for _, ref := range refs {
+				if policy == "missing" {
+					var raw json.RawMessage
+					if c.Do(cmd.Context(), "GET", "/images/inspect/"+api.EscapeRef(ref), nil, &raw) == nil {
+						continue
+					}
+				}
+				if err := g.pullWith(cmd.Context(), c, []string{ref}, quiet); err != nil {
+					if !ignoreFailures {
+						return err
+					}
+					fmt.Fprintf(g.stderr, "WARN[0000] pull %s: %v\n", ref, err)
+				}
+			}
+			return nil
 		},
 	}
+	f := cmd.Flags()
+	f.BoolVarP(&quiet, "quiet", "q", false, "pull without printing progress information")
+	f.BoolVar(&ignoreFailures, "ignore-pull-failures", false, "pull what it can and ignores images with pull failures")
+	f.BoolVar(&includeDeps, "include-deps", false, "also pull services declared as dependencies")
+	f.BoolVar(&ignoreBuildable, "ignore-buildable", false, "ignore images that can be built")
+	f.StringVar(&policy, "policy", "", `apply pull policy ("missing"|"always")`)
+	return cmd
+}
+
+// orAll is names, or every service of p when it is empty.
+func orAll(p *spec.Project, names []string) []string {
+	if len(names) > 0 {
+		return names
+	}
+	return p.ServiceNames()
 }
 
 func newPushCommand(g *globalOptions) *cobra.Command {
-	return &cobra.Command{
-		Use:   "push SERVICE|IMAGE",
-		Short: "Push a service's image, or an image, to its registry",
-		Args:  cobra.ExactArgs(1),
+	var quiet, ignoreFailures, includeDeps bool
+	cmd := &cobra.Command{
+		Use:   "push [OPTIONS] [SERVICE...]",
+		Short: "Push service images",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ref := args[0]
-			if p, err := g.loadProject(); err == nil {
-				if svc, ok := p.Services[ref]; ok {
-					ref = svc.Image
-					if ref == "" {
-						ref = p.Name + "-" + svc.Name
+			var refs []string
+			p, err := g.loadProject()
+			switch {
+			case err == nil:
+				names := args
+				if includeDeps {
+					if names, err = g.withDependencies(p, args); err != nil {
+						return err
 					}
 				}
-			} else if !errors.Is(err, errdefs.ErrNotFound) {
+				for _, n := range orAll(p, names) {
+					if svc, ok := p.Services[n]; ok {
+						refs = append(refs, serviceImageRef(p, svc))
+					} else {
+						refs = append(refs, n) // an image's name, as stack push always took
+					}
+				}
+			case errors.Is(err, errdefs.ErrNotFound) && len(args) > 0:
+				refs = args
+			default:
 				return err
 			}
-			return g.push(cmd.Context(), ref)
+			for _, ref := range refs {
+				if err := g.pushWith(cmd.Context(), ref, quiet); err != nil {
+					if !ignoreFailures {
+						return err
+					}
+					fmt.Fprintf(g.stderr, "WARN[0000] push %s: %v\n", ref, err)
+				}
+			}
+			return nil
 		},
 	}
+	f := cmd.Flags()
+	f.BoolVarP(&quiet, "quiet", "q", false, "push without printing progress information")
+	f.BoolVar(&ignoreFailures, "ignore-push-failures", false, "push what it can and ignores images with push failures")
+	f.BoolVar(&includeDeps, "include-deps", false, "also push images of services declared as dependencies")
+	return cmd
 }
 
 func (g *globalOptions) pull(ctx context.Context, refs []string) error {
@@ -118,15 +192,35 @@ func (g *globalOptions) pull(ctx context.Context, refs []string) error {
 	if err != nil {
 		return err
 	}
-	return imageStream(ctx, c, "/images/pull", api.PullRequest{Refs: refs}, newProgressPrinter(g.stdout, "Downloading", "Pull complete"))
+	return g.pullWith(ctx, c, refs, false)
+}
+
+// pullWith pulls refs, printing the layers' progress on stderr unless
+// quiet.
+func (g *globalOptions) pullWith(ctx context.Context, c *api.Client, refs []string, quiet bool) error {
+	w := g.stderr
+	if quiet {
+		w = io.Discard
+	}
+	return imageStream(ctx, c, "/images/pull", api.PullRequest{Refs: refs}, newProgressPrinter(w, "Downloading", "Pull complete"))
 }
 
 func (g *globalOptions) push(ctx context.Context, ref string) error {
+	return g.pushWith(ctx, ref, false)
+}
+
+// pushWith pushes ref, printing the layers' progress on stderr unless
+// quiet.
+func (g *globalOptions) pushWith(ctx context.Context, ref string, quiet bool) error {
 	c, err := g.client(ctx)
 	if err != nil {
 		return err
 	}
-	return imageStream(ctx, c, "/images/push", api.PushRequest{Ref: ref}, newProgressPrinter(g.stdout, "Pushing", "Pushed"))
+	w := g.stderr
+	if quiet {
+		w = io.Discard
+	}
+	return imageStream(ctx, c, "/images/push", api.PushRequest{Ref: ref}, newProgressPrinter(w, "Pushing", "Pushed"))
 }
 
 // imageStream sends an image operation and hands each progress line to

@@ -80,7 +80,7 @@ func TestHostFlag(t *testing.T) {
 // options they set.
 func parseGlobals(t *testing.T, args ...string) *globalOptions {
 	t.Helper()
-	f := newRootCommand(strings.NewReader(""), &strings.Builder{}, &strings.Builder{}).PersistentFlags()
+	f := newRootCommand(strings.NewReader(""), &strings.Builder{}, &strings.Builder{}).Flags()
 	if err := f.Parse(args); err != nil {
 		t.Fatal(err)
 	}

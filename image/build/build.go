@@ -86,6 +86,10 @@ type Options struct {
 	// directories, step mounts), on the same filesystem as the storage
 	// driver's root. Required.
 	Root string
+	// Pull fetches an image into Store, for a FROM the store lacks (or
+	// always, see Request.Pull). Optional: without it a missing base is an
+	// error.
+	Pull func(ctx context.Context, ref string) error
 }
 
 // Builder builds images. It is safe for concurrent use; concurrent builds
@@ -141,6 +145,10 @@ type Request struct {
 	Labels map[string]string
 	// NoCache runs every step again. Optional.
 	NoCache bool
+	// Pull says when a FROM image is pulled: "missing" (the default:
+	// when the store lacks it), "always" (build --pull, build.pull,
+	// pull_policy: always) or "never" (pull_policy: never).
+	Pull string
 	// Progress receives the build's events in order. Optional.
 	Progress func(Event)
 }

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	goruntime "runtime"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -216,6 +218,11 @@ func (r *run) writeImage(ctx context.Context, st *state, names []string) (image.
 		created = time.Now().UTC().Truncate(time.Second)
 	}
 	file.Created = &created
+	// As docker's builder: an image without PATH gets the default one in
+	// its config, so what runs it (docker, a cluster) finds its programs.
+	if !slices.ContainsFunc(file.Config.Env, func(e string) bool { return strings.HasPrefix(e, "PATH=") }) {
+		file.Config.Env = append(slices.Clone(file.Config.Env), defaultPath)
+	}
 	cfg, err := json.Marshal(file)
 	if err != nil {
 		return image.Image{}, err

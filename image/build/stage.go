@@ -182,7 +182,15 @@ func (r *run) baseImage(ctx context.Context, ref string) (*state, error) {
 		return st, nil
 	}
 	img, err := r.b.opts.Store.Get(ctx, ref)
-	if errors.Is(err, errdefs.ErrNotFound) {
+	missing := errors.Is(err, errdefs.ErrNotFound)
+	if pull := r.b.opts.Pull; pull != nil && (missing && r.req.Pull != "never" || r.req.Pull == "always") {
+		if perr := pull(ctx, ref); perr != nil {
+			return nil, fmt.Errorf("FROM %s: %w", ref, perr)
+		}
+		img, err = r.b.opts.Store.Get(ctx, ref)
+		missing = errors.Is(err, errdefs.ErrNotFound)
+	}
+	if missing {
 		return nil, fmt.Errorf("image %s is not here: import it with `stack image import`, or pull it: %w", ref, err)
 	}
 	if err != nil {

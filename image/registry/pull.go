@@ -50,6 +50,11 @@ func Pull(ctx context.Context, s Store, ref string, opts Options) (image.Image, 
 	if err != nil {
 		return image.Image{}, fmt.Errorf("pull %s: %w", ref, err)
 	}
+	// The digest the name resolved to: an index's for a multi-platform
+	// image, as docker records it.
+	if err := recordRepoDigest(ctx, s, out.Manifest, r.Name(), digest.Digest(desc.Digest.String())); err != nil {
+		return image.Image{}, fmt.Errorf("pull %s: %w", ref, err)
+	}
 	return out, nil
 }
 

@@ -11,12 +11,14 @@ import (
 
 // Push uploads the stored image ref to the registry its name points at
 // (ref "localhost:5000/app:1" goes to localhost:5000). Blobs the registry
-// already has are not uploaded again. Push returns the digest of the
-// manifest, which is the stored one: the registry gets the image's own
-// bytes. Progress is reported for the image as a whole, under the
-// manifest's digest.
+// already has are not uploaded again. Layers stored uncompressed (built or
+// committed ones) are pushed gzip-compressed, under a manifest of their
+// own; the config, and so the image ID, is the stored one. Push returns
+// the digest of the pushed manifest and records it among the image's
+// RepoDigests. Progress is reported for the image as a whole, under the
+// stored manifest's digest.
 func Push(ctx context.Context, s Store, ref string, opts Options) (digest.Digest, error) {
-	_, nr, err := opts.parse(ref)
+	r, nr, err := opts.parse(ref)
 	if err != nil {
 		return "", fmt.Errorf("push %s: %w", ref, err)
 	}
@@ -24,6 +26,17 @@ func Push(ctx context.Context, s Store, ref string, opts Options) (digest.Digest
 	if err != nil {
 		return "", fmt.Errorf("push %s: %w", ref, err)
 	}
+	raw, err := readBlob(ctx, s, stored.Manifest)
+	if err == nil {
+		raw, err = compressedManifest(ctx, s, raw)
+	}
+	if err != nil {
+		return "", fmt.Errorf("push %s: %w", ref, err)
+	}
+	if img, err = imageFromManifest(ctx, s, raw); err != nil {
+		return "", fmt.Errorf("push %s: %w", ref, err)
+	}
+	pushed := digest.FromBytes(raw)
 	ropts := opts.remote(ctx)
 	if opts.Progress != nil {
 		ch := make(chan v1.Update, 16)
@@ -44,5 +57,8 @@ func Push(ctx context.Context, s Store, ref string, opts Options) (digest.Digest
 	if err := remote.Write(nr, img, ropts...); err != nil {
 		return "", fmt.Errorf("push %w", classify(ref, err))
 	}
-	return stored.Manifest, nil
+	if err := recordRepoDigest(ctx, s, stored.Manifest, r.Name(), pushed); err != nil {
+		return "", fmt.Errorf("push %s: %w", ref, err)
+	}
+	return pushed, nil
 }

@@ -41,15 +41,20 @@ func openImage(ctx context.Context, s Store, ref string) (v1.Image, image.Image,
 	if err != nil {
 		return nil, img, fmt.Errorf("manifest: %w", err)
 	}
+	v, err := imageFromManifest(ctx, s, raw)
+	return v, img, err
+}
+
+// imageFromManifest is the image of manifest raw, whose blobs are in s.
+func imageFromManifest(ctx context.Context, s Store, raw []byte) (v1.Image, error) {
 	si := &storedImage{ctx: ctx, s: s, manifest: raw}
 	if err := json.Unmarshal(raw, &si.m); err != nil {
-		return nil, img, fmt.Errorf("manifest %s: %v: %w", img.Manifest, err, errdefs.ErrInvalidArgument)
+		return nil, fmt.Errorf("manifest %s: %v: %w", digest.FromBytes(raw), err, errdefs.ErrInvalidArgument)
 	}
 	if si.m.MediaType == "" {
 		si.m.MediaType = types.OCIManifestSchema1
 	}
-	v, err := partial.CompressedToImage(si)
-	return v, img, err
+	return partial.CompressedToImage(si)
 }
 
 func readBlob(ctx context.Context, s Store, d digest.Digest) ([]byte, error) {

@@ -33,8 +33,8 @@ CMD ["sh", "-c", "cat /msg /page.txt; sleep 3600"]
 `)
 	write("page.txt", "v1\n")
 	e.writeStack("services:\n  web:\n    build:\n      context: ./app\n      args:\n        WHO: e2e\n    init: true\n")
-	out := e.mustRun("up", "-d")
-	if !strings.Contains(out, "Image web") {
+	out := e.mustProgress("up", "-d")
+	if !strings.Contains(out, "Service web  Built") {
 		t.Errorf("up did not report the build:\n%s", out)
 	}
 	image := e.project + "-web"
@@ -54,14 +54,14 @@ CMD ["sh", "-c", "cat /msg /page.txt; sleep 3600"]
 	}
 	before := e.ps()["web"].ID
 
-	again := e.mustRun("build")
+	again := e.mustProgress("build")
 	if !strings.Contains(again, "(2 of 2 layer steps cached)") && !strings.Contains(again, "(3 of 3 layer steps cached)") {
 		t.Errorf("unchanged rebuild was not fully cached:\n%s", again)
 	}
 
 	write("page.txt", "v2\n")
-	out = e.mustRun("up", "-d", "--build")
-	if !strings.Contains(out, "CACHED RUN") || !strings.Contains(out, "COPY page.txt /page.txt (") {
+	out = e.mustProgress("up", "-d", "--build")
+	if !strings.Contains(out, "CACHED") || !strings.Contains(out, "COPY page.txt /page.txt") || !strings.Contains(out, "DONE") {
 		t.Errorf("up --build after a change: want RUN cached and COPY page.txt run:\n%s", out)
 	}
 	waitLogs(e, "web", "v2")

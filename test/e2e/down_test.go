@@ -11,7 +11,7 @@ func TestRootDownOrderAndImages(t *testing.T) {
 	e := newEnv(t)
 	e.writeStack("services:\n  db:\n    image: busybox\n    command: [sleep, '3600']\n  app:\n    image: busybox\n    command: [sleep, '3600']\n    depends_on: [db]\n    stop_signal: SIGKILL\n")
 	e.mustRun("up", "-d")
-	out := e.mustRun("down", "-t", "1", "--rmi", "all")
+	out := e.mustProgress("down", "-t", "1", "--rmi", "all")
 	app, db := strings.Index(out, e.project+"-app-1  Stopped"), strings.Index(out, e.project+"-db-1  Stopped")
 	if app < 0 || db < 0 || app > db {
 		t.Errorf("want app stopped before db:\n%s", out)

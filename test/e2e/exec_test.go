@@ -130,8 +130,9 @@ func TestRootExecStreams(t *testing.T) {
 	if stdout.String() != "from stdin\n" || stderr.String() != "err\n" {
 		t.Fatalf("stdout %q stderr %q", stdout.String(), stderr.String())
 	}
+	// compose's words and a usage error's exit code.
 	code, _, errOut := e.run("exec", "nope", "true")
-	if code == 0 || !strings.Contains(errOut, `service "nope"`) || !strings.Contains(errOut, "app") {
+	if code != 2 || !strings.Contains(errOut, "no such service: nope") {
 		t.Fatalf("unknown service: exit %d, %q", code, errOut)
 	}
 	if got := e.mustRun("exec", "-T", "-u", "nobody", "-w", "/tmp", "-e", "X=1", "app", "sh", "-c", "id -u; pwd; echo $X"); got != "65534\n/tmp\n1\n" {

@@ -82,9 +82,14 @@ func (e *env) assertNothingLeft(trial string) {
 	e.t.Helper()
 	failed := e.t.Failed()
 	e.assertClean(e.tag)
-	for _, dir := range []string{"projects", "containers", "rootfs", "etc", "logs", "volumes", "network/netns", "network/dns/networks", "network/dns/containers"} {
+	// containers/.shims is the runtime's: it keeps one directory per
+	// running shim.
+	for _, dir := range []string{"projects", "containers", "containers/.shims", "rootfs", "etc", "logs", "volumes", "network/netns", "network/dns/networks", "network/dns/containers"} {
 		ents, _ := os.ReadDir(filepath.Join(e.root, dir))
 		for _, ent := range ents {
+			if dir == "containers" && ent.Name() == ".shims" {
+				continue
+			}
 			e.t.Errorf("%s: %s/%s left", trial, dir, ent.Name())
 		}
 	}
@@ -267,59 +272,78 @@ func checkTicks(t *testing.T, logs string) int {
 	return len(runs)
 }
 
-// TestRootFaultsShimAndInitKilled kills the shim of a restart: always
-// service 6 times, and the init of another 6 times: each time the policy
-// restarts it (after Docker's back-off, doubling from 100ms), its restart
-// count goes up by one, and no line of its output is lost.
+// TestRootFaultsShimAndInitKilled kills the project's shim 6 times,
+// which takes both of its restart: always services with it, then (once
+// their back-off has reset) the init of one of them 6 times: each time
+// the policy restarts what died (after Docker's back-off, doubling from
+// 100ms), its restart count goes up by one, and no line of its output is
+// lost.
 func TestRootFaultsShimAndInitKilled(t *testing.T) {
 	e := newEnv(t)
 	r := faultSeed(t)
 	e.writeStack(tickerStack)
 	e.mustRun("up", "-d")
-	for i := range 6 {
-		for _, service := range []string{"ticker-shim", "ticker-init"} {
-			var id string
-			var pid, shim int
-			for j := 0; j < 500; j++ {
-				if id, pid, shim = e.containerState(service); id != "" {
-					break
-				}
-				time.Sleep(10 * time.Millisecond)
+	// running waits until service runs and returns its init and shim.
+	running := func(kill int, service string) (pid, shim int) {
+		for j := 0; j < 1000; j++ {
+			if id, pid, shim := e.containerState(service); id != "" {
+				return pid, shim
 			}
-			if id == "" {
-				t.Fatalf("kill %d: %s does not run (restart count %d)", i+1, service, e.restartCount(service))
-			}
-			time.Sleep(time.Duration(50+r.IntN(150)) * time.Millisecond)
-			target := shim
-			if service == "ticker-init" {
-				target = pid
-			}
-			if err := syscall.Kill(target, syscall.SIGKILL); err != nil {
-				t.Fatalf("kill %d of %s: %v", i+1, service, err)
-			}
+			time.Sleep(10 * time.Millisecond)
 		}
-		for _, service := range []string{"ticker-shim", "ticker-init"} {
-			deadline := time.Now().Add(100*time.Millisecond<<i + 5*time.Second)
-			for e.restartCount(service) < i+1 {
-				if time.Now().After(deadline) {
-					t.Fatalf("after kill %d the restart count of %s is %d, want %d", i+1, service, e.restartCount(service), i+1)
-				}
-				time.Sleep(10 * time.Millisecond)
+		t.Fatalf("kill %d: %s does not run (restart count %d)", kill, service, e.restartCount(service))
+		return 0, 0
+	}
+	// restarted waits until service's restart count is want, the delay
+	// before that restart having been at most backoff.
+	restarted := func(kill int, service string, want int, backoff time.Duration) {
+		deadline := time.Now().Add(backoff + 5*time.Second)
+		for e.restartCount(service) < want {
+			if time.Now().After(deadline) {
+				t.Fatalf("after kill %d the restart count of %s is %d, want %d", kill, service, e.restartCount(service), want)
 			}
+			time.Sleep(10 * time.Millisecond)
 		}
 	}
-	for _, service := range []string{"ticker-shim", "ticker-init"} {
-		for j := 0; j < 500 && e.restartCount(service) == 6; j++ {
+	for i := range 6 {
+		// The project's one shim: both services go down with it.
+		_, shim := running(i+1, "ticker-shim")
+		if _, other := running(i+1, "ticker-init"); other != shim {
+			t.Fatalf("the two services have shims %d and %d, want one per project", shim, other)
+		}
+		time.Sleep(time.Duration(50+r.IntN(150)) * time.Millisecond)
+		if err := syscall.Kill(shim, syscall.SIGKILL); err != nil {
+			t.Fatalf("kill %d of the shim: %v", i+1, err)
+		}
+		restarted(i+1, "ticker-shim", i+1, 100*time.Millisecond<<i)
+		restarted(i+1, "ticker-init", i+1, 100*time.Millisecond<<i)
+	}
+	// A run of 10s resets the back-off.
+	running(7, "ticker-init")
+	time.Sleep(10500 * time.Millisecond)
+	for i := range 6 {
+		pid, _ := running(7+i, "ticker-init")
+		time.Sleep(time.Duration(50+r.IntN(150)) * time.Millisecond)
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			t.Fatalf("kill %d of the init: %v", i+1, err)
+		}
+		restarted(7+i, "ticker-init", 7+i, 100*time.Millisecond<<i)
+		if got := e.restartCount("ticker-shim"); got != 6 {
+			t.Fatalf("killing ticker-init's init restarted ticker-shim too (restart count %d, want 6)", got)
+		}
+	}
+	for service, want := range map[string]int{"ticker-shim": 6, "ticker-init": 12} {
+		for j := 0; j < 500 && e.restartCount(service) == want; j++ {
 			if id, _, _ := e.containerState(service); id != "" {
 				break
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
-		if got := e.restartCount(service); got != 6 {
-			t.Errorf("%s: restart count %d, want 6", service, got)
+		if got := e.restartCount(service); got != want {
+			t.Errorf("%s: restart count %d, want %d", service, got, want)
 		}
-		if runs := checkTicks(t, e.mustRun("logs", service)); runs != 7 {
-			t.Errorf("%s: the log shows %d runs, want 7", service, runs)
+		if runs := checkTicks(t, e.mustRun("logs", service)); runs != want+1 {
+			t.Errorf("%s: the log shows %d runs, want %d", service, runs, want+1)
 		}
 	}
 	e.mustRun("down", "-v", "-t", "0")
@@ -400,9 +424,7 @@ func TestRootFaultsDiskFull(t *testing.T) {
 	// The crasher exits 1 and fails to restart (no space) or restarts;
 	// either way its exit is recorded as 1, never 0.
 	time.Sleep(1500 * time.Millisecond)
-	var cs []psEntry
-	json.Unmarshal([]byte(e.mustRun("ps", "-a", "--format", "json")), &cs)
-	for _, c := range cs {
+	for _, c := range e.psAll() {
 		if c.Service == "crasher" && c.State == "exited" && c.ExitCode != 1 {
 			t.Errorf("crasher: %s with exit code %d, want 1", c.State, c.ExitCode)
 		}

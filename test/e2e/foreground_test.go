@@ -30,7 +30,7 @@ func (s *syncBuffer) String() string {
 
 // TestRootForegroundUp runs `up` in the foreground: it streams every
 // service's output prefixed with the container's name, and an interrupt
-// stops the stack gracefully and ends the command.
+// stops the stack gracefully and ends the command with 130, as compose.
 func TestRootForegroundUp(t *testing.T) {
 	e := newEnv(t)
 	e.writeStack("services:\n  web:\n    image: busybox\n    command: [httpd, -f, -p, '80', -h, /var/www]\n  client:\n    image: busybox\n    command: [sh, -c, 'for i in $(seq 50); do wget -qO- http://web/ && break; sleep 0.1; done; exec sleep 3600']\n    depends_on: [web]\n")
@@ -54,7 +54,11 @@ func TestRootForegroundUp(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	select {
-	case <-done:
+	case err := <-done:
+		// compose's exit code for an interrupted foreground up.
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 130 {
+			t.Errorf("up ended with %v, want exit status 130", err)
+		}
 	case <-time.After(20 * time.Second):
 		cmd.Process.Kill()
 		t.Fatalf("up did not end after an interrupt:\n%s", out.String())

@@ -1,25 +1,39 @@
 package e2e
 
 import (
-	"github.com/stack-dev/stack/api"
-	"os/exec"
-
-	"encoding/json"
+	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/stack-dev/stack/api"
 )
 
+// psEntry is a container as the engine describes it, with more than ps
+// prints (addresses, restart counts).
 type psEntry = api.Container
 
-// psAll lists every container of the project, one-off ones included.
+// psAll lists every container of the project, one-off ones included,
+// from the daemon's API.
 func (e *env) psAll() []psEntry {
 	e.t.Helper()
+	e.mustRun("ps", "-a", "-q") // starts the daemon when it is not running
+	host := ""
+	for _, v := range e.vars {
+		if h, ok := strings.CutPrefix(v, "STACK_HOST="); ok {
+			host = h
+		}
+	}
+	c, err := api.NewClient(host, nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
 	var cs []psEntry
-	if err := json.Unmarshal([]byte(e.mustRun("ps", "-a", "--format", "json")), &cs); err != nil {
+	if err := c.Do(context.Background(), "GET", "/projects/"+e.project+"/containers", nil, &cs); err != nil {
 		e.t.Fatal(err)
 	}
 	return cs
@@ -27,10 +41,7 @@ func (e *env) psAll() []psEntry {
 
 func (e *env) ps() map[string]psEntry {
 	e.t.Helper()
-	var cs []psEntry
-	if err := json.Unmarshal([]byte(e.mustRun("ps", "-a", "--format", "json")), &cs); err != nil {
-		e.t.Fatal(err)
-	}
+	cs := e.psAll()
 	out := map[string]psEntry{}
 	for _, c := range cs {
 		out[c.Service] = c
@@ -45,7 +56,7 @@ func (e *env) ps() map[string]psEntry {
 func TestRootHello(t *testing.T) {
 	e := newEnv(t)
 	example, _ := filepath.Abs("../../examples/hello/stack.yaml")
-	out := e.mustRun("-f", example, "up", "-d")
+	out := e.mustProgress("-f", example, "up", "-d")
 	healthy := strings.Index(out, "Container "+e.project+"-web-1  Healthy")
 	clientStart := strings.Index(out, "Container "+e.project+"-client-1  Started")
 	if healthy < 0 || clientStart < 0 || healthy > clientStart {
@@ -69,9 +80,10 @@ func TestRootHello(t *testing.T) {
 	if !strings.Contains(logs, "client-1  | hello from busybox") {
 		t.Errorf("client log: %q", logs)
 	}
-	// A second up with nothing changed touches nothing.
-	again := e.mustRun("-f", example, "up", "-d")
-	if strings.TrimSpace(again) != "" {
+	// A second up with nothing changed touches nothing, and says the
+	// containers are running, as compose does.
+	again := e.mustProgress("-f", example, "up", "-d")
+	if strings.TrimSpace(again) != "Container "+e.project+"-client-1  Running\n Container "+e.project+"-web-1  Running" {
 		t.Errorf("second up did something:\n%s", again)
 	}
 	if ps2 := e.ps(); ps2["web"].ID != ps["web"].ID || ps2["client"].ID != ps["client"].ID {
@@ -92,7 +104,7 @@ func TestRootRecreateOnlyChanged(t *testing.T) {
 	e.mustRun("up", "-d")
 	before := e.ps()
 	e.writeStack(strings.Replace(stack, "V: '1'", "V: '2'", 1))
-	out := e.mustRun("up", "-d")
+	out := e.mustProgress("up", "-d")
 	after := e.ps()
 	if after["a"].ID == before["a"].ID || after["b"].ID != before["b"].ID {
 		t.Errorf("want only a recreated: before %+v after %+v\nup said:\n%s", before, after, out)

@@ -39,7 +39,7 @@ func TestRootLEMP(t *testing.T) {
 	e.bootstrapDebian()
 	page := "http://127.0.0.1:" + lempPort + "/"
 
-	out := e.mustRun("up", "-d")
+	out := e.mustProgress("up", "-d")
 	healthy := strings.Index(out, "Container "+e.project+"-db-1  Healthy")
 	phpStart := strings.Index(out, "Container "+e.project+"-php-1  Started")
 	if healthy < 0 || phpStart < 0 || healthy > phpStart {

@@ -40,6 +40,15 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "build stack:", err)
 		os.Exit(1)
 	}
+	// Beside stack, as make build puts it: the daemon runs containers'
+	// shims and inits from it.
+	build = exec.Command("go", "build", "-o", filepath.Join(dir, "stack-shim"), "../../cmd/stack-shim")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build stack-shim:", err)
+		os.Exit(1)
+	}
 	udpEcho = filepath.Join(dir, "udpecho")
 	build = exec.Command("go", "build", "-o", udpEcho, "./testdata/udpecho")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
@@ -128,6 +137,18 @@ func (e *env) mustRun(args ...string) string {
 		e.t.Fatalf("stack %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, out, errOut)
 	}
 	return out
+}
+
+// mustProgress runs the stack CLI, which must succeed, and returns what
+// it printed on stderr: the progress of an operation, as compose prints
+// it there.
+func (e *env) mustProgress(args ...string) string {
+	e.t.Helper()
+	code, out, errOut := e.run(args...)
+	if code != 0 {
+		e.t.Fatalf("stack %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, out, errOut)
+	}
+	return errOut
 }
 
 // writeStack writes a stack file into the test directory.

@@ -38,7 +38,7 @@ func TestRootUpPullsMissingImage(t *testing.T) {
 	}
 
 	e.writeStack("services:\n  app:\n    image: " + host + "/tools/bb:1\n    command: [sh, -c, 'echo pulled-and-running; sleep 3600']\n")
-	out := e.mustRun("up", "-d")
+	out := e.mustProgress("up", "-d")
 	if !strings.Contains(out, "Pulling") || !strings.Contains(out, "Pulled") {
 		t.Errorf("up did not report the pull:\n%s", out)
 	}

@@ -1,0 +1,374 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/muesli/termenv"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/stack-dev/stack/api"
+	"github.com/stack-dev/stack/internal/errdefs"
+	"github.com/stack-dev/stack/spec"
+)
+
+// composeCommands are the compose commands of the Compose contract: rm,
+// wait, login and logout.
+func composeCommands(g *globalOptions) []*cobra.Command {
+	return []*cobra.Command{newRmCommand(g), newWaitCommand(g), newLoginCommand(g), newLogoutCommand(g)}
+}
+
+func newRmCommand(g *globalOptions) *cobra.Command {
+	var force, stop, volumes bool
+	cmd := &cobra.Command{
+		Use:   "rm [OPTIONS] [SERVICE...]",
+		Short: "Removes stopped service containers, one-off containers included",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			name, c, err := g.projectClient(ctx)
+			if err != nil {
+				return err
+			}
+			req := api.RemoveRequest{Services: args, Stop: stop, Volumes: volumes}
+			path := "/projects/" + name + "/rm"
+			var res struct{ Containers []string }
+			if !force {
+				dry := req
+				dry.DryRun = true
+				if err := c.Do(ctx, "POST", path, dry, &res); err != nil {
+					return err
+				}
+				if len(res.Containers) == 0 {
+					fmt.Fprintln(g.stderr, "No stopped containers")
+					return nil
+				}
+				fmt.Fprintf(g.stdout, "Going to remove %s\nAre you sure? [yN] ", strings.Join(res.Containers, ", "))
+				answer, _ := bufio.NewReader(g.stdin).ReadString('\n')
+				if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
+					return nil
+				}
+			}
+			if err := c.Do(ctx, "POST", path, req, &res); err != nil {
+				return err
+			}
+			if len(res.Containers) == 0 {
+				fmt.Fprintln(g.stderr, "No stopped containers")
+				return nil
+			}
+			if force {
+				fmt.Fprintf(g.stdout, "Going to remove %s\n", strings.Join(res.Containers, ", "))
+			}
+			for _, ct := range res.Containers {
+				fmt.Fprintf(g.stdout, " Container %s  Removed\n", ct)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "don't ask to confirm removal")
+	cmd.Flags().BoolVarP(&stop, "stop", "s", false, "stop the containers, if required, before removing")
+	cmd.Flags().BoolVarP(&volumes, "volumes", "v", false, "remove any anonymous volumes attached to containers")
+	return cmd
+}
+
+func newWaitCommand(g *globalOptions) *cobra.Command {
+	var down bool
+	cmd := &cobra.Command{
+		Use:   "wait SERVICE [SERVICE...] [OPTIONS]",
+		Short: "Block until containers of all (or specified) services stop",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			name, c, err := g.projectClient(ctx)
+			if err != nil {
+				return err
+			}
+			var res api.WaitResult
+			var got bool
+			err = c.Stream(ctx, "POST", "/projects/"+name+"/wait", api.WaitRequest{Services: args, DownProject: down}, func(raw json.RawMessage) error {
+				if err := streamError(raw); err != nil {
+					return err
+				}
+				var e api.Exit
+				if json.Unmarshal(raw, &e) == nil && e.Service != "" {
+					fmt.Fprintf(g.stdout, "container %q exited with status code %d\n", e.Container, e.ExitCode)
+					return nil
+				}
+				got = true
+				return json.Unmarshal(raw, &res)
+			})
+			if err != nil {
+				return err
+			}
+			if got && res.ExitCode != 0 {
+				return exitStatus(res.ExitCode)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&down, "down-project", false, "drops project when the first container stops")
+	return cmd
+}
+
+// streamError returns the error a stream's last line carries, if it is
+// one: {"error": {...}}.
+func streamError(raw json.RawMessage) error {
+	var e struct {
+		Error *api.Error `json:"error"`
+	}
+	if json.Unmarshal(raw, &e) == nil && e.Error != nil && e.Error.Message != "" {
+		body, _ := json.Marshal(e.Error)
+		return api.FromHTTP(500, body)
+	}
+	return nil
+}
+
+// startRequest is the request of start: with the stack file's model when
+// there is one, so the services start in dependency order with their
+// conditions, as compose's start.
+func (g *globalOptions) startRequest(req *api.StopRequest) (string, error) {
+	p, err := g.loadProject()
+	if err != nil {
+		if errors.Is(err, errdefs.ErrNotFound) {
+			return g.projectName()
+		}
+		return "", err
+	}
+	data, err := spec.RenderJSON(p)
+	if err != nil {
+		return "", err
+	}
+	req.Project, req.Profiles = data, g.activeProfiles()
+	return p.Name, nil
+}
+
+// foregroundOptions are up's flags for the foreground: what is attached,
+// and when and how up ends.
+type foregroundOptions struct {
+	abortOnExit  bool
+	exitCodeFrom string
+	attach       []string
+	noAttach     []string
+}
+
+func (o *foregroundOptions) addFlags(f *pflag.FlagSet) {
+	f.BoolVar(&o.abortOnExit, "abort-on-container-exit", false, "stops all containers if any container was stopped; incompatible with -d")
+	f.StringVar(&o.exitCodeFrom, "exit-code-from", "", "return the exit code of the selected service container; implies --abort-on-container-exit")
+	f.StringArrayVar(&o.attach, "attach", nil, "restrict attaching to the specified services")
+	f.StringArrayVar(&o.noAttach, "no-attach", nil, "do not attach (stream logs) to the specified services")
+}
+
+// check refuses what compose refuses (cmd/compose/up.go).
+func (o foregroundOptions) check(p *spec.Project, detach bool) error {
+	if detach && (o.abortOnExit || o.exitCodeFrom != "" || len(o.attach) > 0) {
+		return argsError("--detach cannot be combined with --abort-on-container-exit, --exit-code-from or --attach")
+	}
+	for _, s := range append(append([]string{o.exitCodeFrom}, o.attach...), o.noAttach...) {
+		if _, ok := p.Services[s]; s != "" && !ok {
+			return fmt.Errorf("no such service: %s: %w", s, errdefs.ErrNotFound)
+		}
+	}
+	return nil
+}
+
+// foreground is up without -d, as compose's: the output of the attached
+// services (the named ones, or all; --attach, --no-attach), a line
+// "NAME exited with code N" for each exit, and the end once every watched
+// container has exited. --abort-on-container-exit stops the services at
+// the first exit and returns its code; --exit-code-from returns that
+// service's. Ctrl-C stops the services gracefully, a second one kills
+// them, and up exits 130.
+func (g *globalOptions) foreground(ctx context.Context, c *api.Client, p *spec.Project, services []string, o foregroundOptions, timeout time.Duration, lo logOptions) error {
+	attached := o.attach
+	if len(attached) == 0 {
+		attached = services
+		if len(attached) == 0 {
+			attached = p.ServiceNames()
+		}
+	}
+	attached = slices.DeleteFunc(slices.Clone(attached), func(s string) bool { return slices.Contains(o.noAttach, s) })
+	req := api.AttachRequest{Logs: attached, Watch: services, NoLogs: len(attached) == 0}
+	if len(req.Watch) == 0 {
+		req.Watch = attached
+	}
+	abort := o.abortOnExit || o.exitCodeFrom != ""
+
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	stopped := make(chan error, 2)
+	var interrupted, stopping atomic.Bool
+	stop := func(op string) {
+		go func() {
+			req := api.StopRequest{Services: services}
+			if op == "stop" {
+				req.Timeout = timeout
+			}
+			pr := g.newProgress(map[string]string{"stop": "Stopping", "kill": "Killing"}[op])
+			defer pr.Done()
+			stopped <- runEvents(context.WithoutCancel(ctx), c, "/projects/"+p.Name+"/"+op, req, pr, nil)
+		}()
+	}
+	go func() {
+		for range sigs {
+			if interrupted.CompareAndSwap(false, true) {
+				fmt.Fprintln(g.stderr, "Gracefully stopping... (press Ctrl+C again to force)")
+				stop("stop")
+				continue
+			}
+			stop("kill")
+		}
+	}()
+
+	color := !lo.noColor && g.color(g.stdout)
+	colors := map[string]termenv.ANSIColor{}
+	out := termenv.NewOutput(g.stdout, termenv.WithProfile(termenv.ANSI))
+	width := 0
+	for _, r := range attached {
+		width = max(width, len(p.Name)+len(r)+3)
+	}
+	prefix := func(container, service string, pad bool) string {
+		width = max(width, len(container))
+		pre := container
+		if pad {
+			pre = fmt.Sprintf("%-*s", width, container)
+		}
+		if !color {
+			return pre
+		}
+		col, ok := colors[service]
+		if !ok {
+			col = logColors[len(colors)%len(logColors)]
+			colors[service] = col
+		}
+		return out.String(pre).Foreground(col).String()
+	}
+	code, gotCode := 0, false
+	err := c.Stream(ctx, "POST", "/projects/"+p.Name+"/attach", req, func(raw json.RawMessage) error {
+		if err := streamError(raw); err != nil {
+			return err
+		}
+		var ev api.AttachEvent
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			return err
+		}
+		switch {
+		case ev.Log != nil:
+			line := strings.TrimSuffix(ev.Log.Line, "\n")
+			if lo.timestamps {
+				line = ev.Log.Time.Format(time.RFC3339Nano) + " " + line
+			}
+			if lo.noPrefix {
+				fmt.Fprintln(g.stdout, line)
+			} else {
+				fmt.Fprintf(g.stdout, "%s  | %s\n", prefix(ev.Log.Container, ev.Log.Service, true), line)
+			}
+		case ev.Exit != nil:
+			e := ev.Exit
+			msg := fmt.Sprintf("exited with code %d", e.ExitCode)
+			if e.Restarting {
+				msg += " (restarting)"
+			}
+			fmt.Fprintf(g.stdout, "%s %s\n", prefix(e.Container, e.Service, false), msg)
+			if e.Restarting {
+				return nil
+			}
+			if o.exitCodeFrom != "" && e.Service == o.exitCodeFrom && !gotCode {
+				code, gotCode = e.ExitCode, true
+			}
+			if abort && !interrupted.Load() && stopping.CompareAndSwap(false, true) {
+				if o.exitCodeFrom == "" {
+					code, gotCode = e.ExitCode, true
+				}
+				fmt.Fprintln(g.stdout, "Aborting on container exit...")
+				stop("stop")
+			}
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	if stopping.Load() || interrupted.Load() {
+		if serr := <-stopped; serr != nil {
+			return serr
+		}
+	}
+	if interrupted.Load() {
+		return exitStatus(130)
+	}
+	if code != 0 {
+		return exitStatus(code)
+	}
+	return nil
+}
+
+// dockerConfigPath is the Docker client configuration that credentials go
+// to and come from: $DOCKER_CONFIG/config.json, else
+// ~/.docker/config.json, the file go-containerregistry's keychain reads.
+func dockerConfigPath() string {
+	if dir := os.Getenv("DOCKER_CONFIG"); dir != "" {
+		return dir + "/config.json"
+	}
+	home, _ := os.UserHomeDir()
+	return home + "/.docker/config.json"
+}
+
+// readPassword reads one line of r, a password or a user name.
+func readLine(r io.Reader) string {
+	line, _ := bufio.NewReader(r).ReadString('\n')
+	return strings.TrimRight(line, "\r\n")
+}
+
+// upContractOptions are up's flags of the Compose contract.
+type upContractOptions struct {
+	foreground         foregroundOptions
+	renewAnonVolumes   bool
+	alwaysRecreateDeps bool
+	pull               string
+	noBuild            bool
+}
+
+func (o *upContractOptions) addFlags(f *pflag.FlagSet) {
+	o.foreground.addFlags(f)
+	f.BoolVarP(&o.renewAnonVolumes, "renew-anon-volumes", "V", false, "recreate anonymous volumes instead of retrieving data from the previous containers")
+	f.BoolVar(&o.alwaysRecreateDeps, "always-recreate-deps", false, "recreate dependent containers; incompatible with --no-recreate")
+	o.addPullFlags(f)
+}
+
+// addPullFlags adds the flags create shares with up.
+func (o *upContractOptions) addPullFlags(f *pflag.FlagSet) {
+	f.StringVar(&o.pull, "pull", "", `pull image before running ("always"|"missing"|"never")`)
+	f.BoolVar(&o.noBuild, "no-build", false, "don't build an image, even if it's policy")
+}
+
+// apply checks the flags and puts them into req.
+func (o upContractOptions) apply(p *spec.Project, req *api.UpRequest, detach bool) error {
+	if err := o.foreground.check(p, detach); err != nil {
+		return err
+	}
+	switch o.pull {
+	case "", "always", "missing", "never":
+	default:
+		return argsError("--pull %q: want always, missing or never", o.pull)
+	}
+	if o.noBuild && req.Build {
+		return argsError("--build and --no-build are incompatible")
+	}
+	if o.alwaysRecreateDeps && req.NoRecreate {
+		return argsError("--always-recreate-deps and --no-recreate are incompatible")
+	}
+	req.RenewAnonVolumes, req.AlwaysRecreateDeps, req.Pull, req.NoBuild = o.renewAnonVolumes, o.alwaysRecreateDeps, o.pull, o.noBuild
+	return nil
+}

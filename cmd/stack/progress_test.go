@@ -1,0 +1,125 @@
+package main
+
+import (
+	"bytes"
+	"flag"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stack-dev/stack/api"
+	"github.com/stack-dev/stack/internal/testutil"
+)
+
+var update = flag.Bool("update", false, "update testdata/*.golden files")
+
+// upEvents are the events of an up of two services that builds one
+// image, as the daemon and the CLI's builds send them, each after the
+// time given.
+var upEvents = []struct {
+	after time.Duration
+	ev    api.Event
+	build string // a line of build output instead of an event
+}{
+	{0, api.Event{Action: "build", Service: "php"}, ""},
+	{300 * time.Millisecond, api.Event{}, "#1 [php 1/2] FROM debian:bookworm"},
+	{200 * time.Millisecond, api.Event{}, "#2 [php 2/2] RUN apt-get install -y php-fpm"},
+	{2500 * time.Millisecond, api.Event{Action: "built", Service: "php"}, ""},
+	{100 * time.Millisecond, api.Event{Action: "network-create", Message: "demo_default 10.89.0.0/24"}, ""},
+	{0, api.Event{Action: "creating", Container: "demo-db-1"}, ""},
+	{400 * time.Millisecond, api.Event{Action: "create", Container: "demo-db-1"}, ""},
+	{0, api.Event{Action: "starting", Container: "demo-db-1"}, ""},
+	{200 * time.Millisecond, api.Event{Action: "start", Container: "demo-db-1"}, ""},
+	{0, api.Event{Action: "waiting", Container: "demo-db-1"}, ""},
+	{1500 * time.Millisecond, api.Event{Action: "healthy", Container: "demo-db-1"}, ""},
+	{0, api.Event{Action: "creating", Container: "demo-php-1"}, ""},
+	{300 * time.Millisecond, api.Event{Action: "create", Container: "demo-php-1"}, ""},
+	{0, api.Event{Action: "starting", Container: "demo-php-1"}, ""},
+	{100 * time.Millisecond, api.Event{Action: "start", Container: "demo-php-1"}, ""},
+	{0, api.Event{Action: "warning", Message: "service php: memory limit not applied"}, ""},
+}
+
+// play sends upEvents to a progress, moving the clock.
+func play(pr progress, clock *time.Time) {
+	for _, e := range upEvents {
+		*clock = clock.Add(e.after)
+		switch {
+		case e.build != "":
+			pr.Output("Service php", e.build)
+		case e.ev.Action == "warning":
+			pr.Warn(e.ev.Message)
+		default:
+			if pe, ok := progressOf(e.ev); ok {
+				pr.Event(pe)
+			}
+		}
+	}
+	pr.Done()
+}
+
+// showEscapes makes a terminal's control sequences readable in a golden
+// file.
+func showEscapes(b []byte) []byte {
+	return bytes.ReplaceAll(b, []byte("\x1b"), []byte(`\e`))
+}
+
+func TestProgressGolden(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		make func(w *bytes.Buffer, clock *time.Time) progress
+	}{
+		{"plain", func(w *bytes.Buffer, _ *time.Time) progress { return &plainProgress{w: w} }},
+		{"json", func(w *bytes.Buffer, _ *time.Time) progress { return &jsonProgress{w: w} }},
+		{"tty", func(w *bytes.Buffer, clock *time.Time) progress {
+			return newTTYProgress(w, "Running", false, func() time.Time { return *clock }, func() (int, int) { return 72, 24 })
+		}},
+		{"tty-color", func(w *bytes.Buffer, clock *time.Time) progress {
+			return newTTYProgress(w, "Running", true, func() time.Time { return *clock }, func() (int, int) { return 72, 24 })
+		}},
+		// A terminal too short for every resource shows how many more
+		// there are.
+		{"tty-short", func(w *bytes.Buffer, clock *time.Time) progress {
+			return newTTYProgress(w, "Running", false, func() time.Time { return *clock }, func() (int, int) { return 60, 4 })
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var out bytes.Buffer
+			clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+			play(c.make(&out, &clock), &clock)
+			testutil.Golden(t, filepath.Join("testdata", "progress-"+c.name+".golden"), showEscapes(out.Bytes()), *update)
+		})
+	}
+}
+
+// The last frame of the terminal display is the summary: every resource
+// done, with the time it took.
+func TestProgressTTYSummary(t *testing.T) {
+	var out bytes.Buffer
+	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	p := newTTYProgress(&out, "Running", false, func() time.Time { return clock }, func() (int, int) { return 72, 24 })
+	play(p, &clock)
+	frame := p.frame()
+	want := []string{
+		"[+] Running 4/4",
+		" ✔ Service php          Built  ",
+		" ✔ Network demo_default  Created",
+		" ✔ Container demo-db-1   Healthy",
+		" ✔ Container demo-php-1  Started",
+	}
+	if len(frame) != len(want) {
+		t.Fatalf("frame:\n%s", strings.Join(frame, "\n"))
+	}
+	for i, w := range want {
+		got := strings.Fields(frame[i])
+		if i > 0 {
+			got = got[:len(got)-1] // the timer
+		}
+		if strings.Join(got, " ") != strings.Join(strings.Fields(w), " ") {
+			t.Errorf("line %d = %q, want %q and a timer", i, frame[i], w)
+		}
+	}
+	if !strings.HasSuffix(frame[3], "2.1s") || !strings.HasSuffix(frame[1], "3.0s") {
+		t.Errorf("timers: db %q, php build %q; want 2.1s and 3.0s", frame[3], frame[1])
+	}
+}
