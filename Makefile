@@ -13,11 +13,14 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-# stack-shim goes beside stack: the daemon runs containers' shims and
-# inits from it (static, so it starts without a loader).
+# All static (CGO_ENABLED=0): they start without a loader, and the
+# resident daemon maps no libc. stack-shim and stack-kube go beside stack:
+# the daemon runs containers' shims and inits from the one, stack's
+# convert and kube commands run the other (client-go stays out of stack).
 build:
-	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/stack
+	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/stack
 	CGO_ENABLED=0 $(GO) build -o $(dir $(BIN))stack-shim ./cmd/stack-shim
+	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(dir $(BIN))stack-kube ./cmd/stack-kube
 
 # The Debian packages the root tests use: busybox-static (the busybox
 # image), iproute2 and nftables (networks), curl, openssl (the keys of the

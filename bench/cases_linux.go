@@ -20,13 +20,28 @@ import (
 // network namespace joined and with a new one, then with a new one under
 // Docker's default seccomp profile; stack through the runtime package in
 // this process, crun and runc through `run` on an OCI bundle of the same
-// rootfs (their run does all four steps). The filtered row is also set
-// against stack's own unfiltered one, measured in the same run, and
-// against crun with the same profile (crun compiles it with libseccomp).
+// rootfs (their run does all four steps). stack's containers are in a
+// group whose shim runs (another container of it sleeps), as a project's
+// are once its first container is up; one more row starts a shim of the
+// container's own each time. The filtered row is also set against stack's
+// own unfiltered one, measured in the same run, and against crun with the
+// same profile (crun compiles it with libseccomp). Then the new-netns
+// case is broken down into its phases, as the runtime traces them.
 func (b *bench) caseRunTrue() error {
-	m, err := runtime.New(runtime.Options{StateRoot: filepath.Join(b.tmp, "runtime"), CgroupParent: cgroupParent + "/runtime", ShimBinary: b.shimBin()})
+	tr := newPhaseTracer()
+	m, err := runtime.New(runtime.Options{StateRoot: filepath.Join(b.tmp, "runtime"), CgroupParent: cgroupParent + "/runtime",
+		ShimBinary: b.shimBin(), Trace: tr.record})
 	if err != nil {
 		return fmt.Errorf("runtime: %w", err)
+	}
+	const group = "bench"
+	keeper := runtime.DefaultSpec("/bin/sleep", "3600")
+	if err := m.Create(b.ctx, "keeper", runtime.Config{Spec: keeper, Rootfs: b.rootfs, NetNS: "/proc/self/ns/net", Group: group}); err != nil {
+		return fmt.Errorf("keeper: %w", err)
+	}
+	b.atExit(func() { m.Delete(context.Background(), "keeper", true) })
+	if err := m.Start(b.ctx, "keeper"); err != nil {
+		return fmt.Errorf("keeper: %w", err)
 	}
 	n := b.runs(40, 15)
 	var unfiltered sample
@@ -34,10 +49,12 @@ func (b *bench) caseRunTrue() error {
 		name    string
 		netns   bool
 		seccomp bool
+		ownShim bool
 	}{
-		{"1. create+start+wait+rm /bin/true, host netns", false, false},
-		{"1. create+start+wait+rm /bin/true, new netns", true, false},
-		{"1. create+start+wait+rm /bin/true, new netns, Docker's seccomp profile", true, true},
+		{"1. create+start+wait+rm /bin/true, host netns", false, false, false},
+		{"1. create+start+wait+rm /bin/true, new netns", true, false, false},
+		{"1. create+start+wait+rm /bin/true, new netns, Docker's seccomp profile", true, true, false},
+		{"1. create+start+wait+rm /bin/true, new netns, a shim of its own", true, false, true},
 	} {
 		join := "/proc/self/ns/net"
 		if v.netns {
@@ -49,6 +66,11 @@ func (b *bench) caseRunTrue() error {
 				return err
 			}
 		}
+		g := group
+		if v.ownShim {
+			g = ""
+		}
+		traced := v.netns && !v.seccomp && !v.ownShim
 		var ids []string
 		b.atExit(func() {
 			for _, id := range ids {
@@ -56,10 +78,11 @@ func (b *bench) caseRunTrue() error {
 			}
 		})
 		st, err := b.measure(3, n, func(i int) error {
-			id := fmt.Sprintf("true-%v-%v-%d", v.netns, v.seccomp, i)
+			id := fmt.Sprintf("true-%v-%v-%v-%d", v.netns, v.seccomp, v.ownShim, i)
 			ids = append(ids, id)
 			ctx := b.ctx
-			if err := m.Create(ctx, id, runtime.Config{Spec: spec, Rootfs: b.rootfs, NetNS: join}); err != nil {
+			tr.begin(id, traced && i >= 3)
+			if err := m.Create(ctx, id, runtime.Config{Spec: spec, Rootfs: b.rootfs, NetNS: join, Group: g}); err != nil {
 				return err
 			}
 			if err := m.Start(ctx, id); err != nil {
@@ -68,21 +91,27 @@ func (b *bench) caseRunTrue() error {
 			if s, err := m.Wait(ctx, id); err != nil || s.ExitCode != 0 {
 				return fmt.Errorf("wait: exit %d: %w", s.ExitCode, err)
 			}
+			tr.record(id, "bench: Wait returned", time.Now())
 			if err := m.Delete(ctx, id, false); err != nil {
 				return err
 			}
+			tr.end(id)
 			ids = ids[:len(ids)-1]
 			return nil
 		})
 		if err != nil {
 			return fmt.Errorf("stack runtime: %w", err)
 		}
-		if v.netns && !v.seccomp {
+		if traced {
 			unfiltered = st
 		}
 		peers := []string{"crun", "runc"}
-		if v.seccomp {
+		switch {
+		case v.seccomp:
 			b.rows = append(b.rows, row{name: v.name, stack: st, peer: "stack, no filter", other: unfiltered})
+			peers = []string{"crun"}
+		case v.ownShim:
+			b.rows = append(b.rows, row{name: v.name, stack: st, peer: "stack, in a running shim", other: unfiltered})
 			peers = []string{"crun"}
 		}
 		for _, rt := range peers {
@@ -109,6 +138,9 @@ func (b *bench) caseRunTrue() error {
 			}
 			b.rows = append(b.rows, r)
 		}
+	}
+	for _, ph := range tr.phases() {
+		b.rows = append(b.rows, row{name: "1. new netns, phase: " + ph.name, stack: ph.took})
 	}
 	return nil
 }

@@ -29,6 +29,7 @@ const buildDir = "build"
 
 // Build builds an image from a Dockerfile, sending progress to emit.
 func (d *Daemon) Build(ctx context.Context, req api.BuildRequest, emit func(api.BuildEvent)) (api.BuildEvent, error) {
+	defer releaseMemory()
 	storage, _, err := d.engines()
 	if err != nil {
 		return api.BuildEvent{}, err

@@ -239,6 +239,7 @@ func (d *Daemon) engines() (overlay.Driver, containerRuntime, error) {
 // ImportImage imports the images of a docker-save or OCI archive. name
 // names images the archive leaves unnamed.
 func (d *Daemon) ImportImage(ctx context.Context, r io.Reader, name string) ([]api.ImageSummary, error) {
+	defer releaseMemory()
 	imgs, err := d.images.Import(ctx, r, image.ImportOptions{Name: name})
 	if err != nil {
 		return nil, fmt.Errorf("import image: %w", err)
@@ -253,6 +254,7 @@ func (d *Daemon) ImportImage(ctx context.Context, r io.Reader, name string) ([]a
 // ImportRootfs imports a root filesystem, a directory or a tar file, as a
 // single-layer image.
 func (d *Daemon) ImportRootfs(ctx context.Context, req api.RootfsImport) (api.ImageSummary, error) {
+	defer releaseMemory()
 	if req.Source == "" || req.Ref == "" {
 		return api.ImageSummary{}, fmt.Errorf("import root filesystem: a source and a name are required: %w", errdefs.ErrInvalidArgument)
 	}

@@ -33,6 +33,7 @@ func (d *Daemon) registryOptions(ref string, emit func(api.ImageProgress)) regis
 // PullImages pulls refs one after the other, reporting each layer's
 // progress and each finished image through emit.
 func (d *Daemon) PullImages(ctx context.Context, refs []string, emit func(api.ImageProgress)) error {
+	defer releaseMemory()
 	if len(refs) == 0 {
 		return fmt.Errorf("pull: no image named: %w", errdefs.ErrInvalidArgument)
 	}
@@ -59,6 +60,7 @@ func (d *Daemon) pullImage(ctx context.Context, ref string, emit func(api.ImageP
 // PushImage pushes the stored image ref to the registry its name points
 // at.
 func (d *Daemon) PushImage(ctx context.Context, ref string, emit func(api.ImageProgress)) error {
+	defer releaseMemory()
 	md, err := registry.Push(ctx, d.images, ref, d.registryOptions(ref, emit))
 	if err != nil {
 		return err
@@ -71,6 +73,7 @@ func (d *Daemon) PushImage(ctx context.Context, ref string, emit func(api.ImageP
 // resolved before the first byte is written, so a wrong name is an
 // ordinary error rather than a broken archive.
 func (d *Daemon) SaveImages(ctx context.Context, w io.Writer, refs []string) error {
+	defer releaseMemory()
 	if len(refs) == 0 {
 		return fmt.Errorf("save: no image named: %w", errdefs.ErrInvalidArgument)
 	}
@@ -86,6 +89,7 @@ func (d *Daemon) SaveImages(ctx context.Context, w io.Writer, refs []string) err
 // binary, debian:SUITE with mmdebstrap), for machines that reach no
 // registry.
 func (d *Daemon) BootstrapImage(ctx context.Context, req api.BootstrapRequest, emit func(api.ImageProgress)) error {
+	defer releaseMemory()
 	img, err := image.Bootstrap(ctx, d.images, req.Ref, image.BootstrapOptions{
 		CacheDir: filepath.Join(d.cfg.StateRoot, bootstrapCacheDir),
 		Refresh:  req.Refresh,

@@ -69,9 +69,13 @@
 //
 // # State and crashes
 //
-// StateRoot holds ipam.json (subnets and addresses) and network.json
-// (networks and attached containers), both written atomically; the kernel
-// holds the rest. After a crash, [New] loads the state and [Manager.Sweep]
+// StateRoot holds ipam.json (subnets) and network.json (networks), both
+// written atomically and durably when a network comes or goes, and one
+// file per attached container under containers/ (its namespace, veths,
+// addresses, ports), written before any of it exists and removed with it,
+// so attaching costs the same however many containers there are; the
+// addresses come back from those files at start (ipam.Restore). The
+// kernel holds the rest. After a crash, [New] loads the state and [Manager.Sweep]
 // removes whatever of ours in the kernel belongs to no live network or
 // container: bridges, veths, namespace mounts, nftables rules. Networks
 // are brought back (resolvers, rules) by calling [Manager.CreateNetwork]

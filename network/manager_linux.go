@@ -111,8 +111,16 @@ func New(opts Options) (_ *Manager, retErr error) {
 	if m.ipam, err = ipam.New(ipam.Options{Path: filepath.Join(m.root, ipamFile), Pool: opts.Pool}); err != nil {
 		return nil, fmt.Errorf("network: %w", err)
 	}
-	if m.st, err = loadState(filepath.Join(m.root, stateFile)); err != nil {
+	if m.st, err = loadState(m.root); err != nil {
 		return nil, fmt.Errorf("network: load state: %w", err)
+	}
+	// The addresses are the containers' to keep (see ipam.Network).
+	for _, id := range slices.Sorted(maps.Keys(m.st.Containers)) {
+		for _, ep := range m.st.Containers[id].Endpoints {
+			if err := m.ipam.Restore(ep.Network, id, ep.IP.Addr()); err != nil {
+				m.log.Warn("restore an address", "container", id, "err", err)
+			}
+		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(m.st.Networks)) {
 		n, ok := m.ipam.Network(name)
@@ -226,7 +234,7 @@ func (m *Manager) CreateNetwork(ctx context.Context, cfg NetworkConfig) (_ Netwo
 		return NetworkStatus{}, fmt.Errorf("create network %q: %w", cfg.Name, err)
 	}
 	m.st.Networks[cfg.Name] = ns
-	if err := m.save(); err != nil {
+	if err := m.saveNetworks(); err != nil {
 		return NetworkStatus{}, err
 	}
 	return m.status(ns), nil
@@ -295,7 +303,7 @@ func (m *Manager) removeNetworkLocked(ns *networkState) error {
 	errs = append(errs, m.deleteLink(ns.Bridge))
 	errs = append(errs, m.ipam.RemoveNetwork(name))
 	delete(m.st.Networks, name)
-	errs = append(errs, m.save())
+	errs = append(errs, m.saveNetworks())
 	return errors.Join(errs...)
 }
 
@@ -315,8 +323,9 @@ func (m *Manager) deleteLink(name string) error {
 	return nil
 }
 
-func (m *Manager) save() error {
-	if err := m.st.save(filepath.Join(m.root, stateFile)); err != nil {
+// saveNetworks writes the networks' state (not the containers').
+func (m *Manager) saveNetworks() error {
+	if err := m.st.saveNetworks(m.root); err != nil {
 		return fmt.Errorf("save network state: %w", err)
 	}
 	return nil
@@ -405,26 +414,11 @@ func (m *Manager) Setup(ctx context.Context, cfg AttachConfig) (_ Status, retErr
 	}()
 	if cs.NetNSPath == "" {
 		cs.NetNSPath = filepath.Join(m.root, netnsDir, id)
-		if err := createNetNS(cs.NetNSPath); err != nil {
-			return Status{}, fmt.Errorf("set up network of %q: %w", id, err)
-		}
 		cs.OwnNetNS = true
 	}
-	ctrNS, err := netns.GetFromPath(cs.NetNSPath)
-	if err != nil {
-		return Status{}, fmt.Errorf("set up network of %q: open netns: %w", id, err)
-	}
-	defer ctrNS.Close()
-	ctrNL, err := netlink.NewHandleAt(ctrNS)
-	if err != nil {
-		return Status{}, fmt.Errorf("set up network of %q: netlink in netns: %w", id, err)
-	}
-	defer ctrNL.Close()
-	if err := linkUp(ctrNL, "lo"); err != nil {
-		return Status{}, fmt.Errorf("set up network of %q: %w", id, err)
-	}
-
-	routed := false
+	// Everything the container gets is decided, then written down,
+	// before any of it exists: a crash from here on leaves a state that
+	// names what Teardown (or the sweep at start) must remove.
 	for i, epc := range cfg.Networks {
 		ns := m.st.Networks[epc.Network]
 		addr, err := m.ipam.Allocate(epc.Network, id, epc.IPv4Address)
@@ -443,13 +437,8 @@ func (m *Manager) Setup(ctx context.Context, cfg AttachConfig) (_ Status, retErr
 			ep.DNS = netip.AddrPortFrom(ns.Config.Gateway, uint16(m.dnsPort))
 		}
 		cs.Endpoints = append(cs.Endpoints, ep)
-		defaultRoute := !ns.Config.Internal && !routed
-		routed = routed || defaultRoute
-		if err := m.setupVeth(ctrNS, ctrNL, id, ns, ep, defaultRoute); err != nil {
-			return Status{}, fmt.Errorf("set up network of %q on %q: %w", id, epc.Network, err)
-		}
 	}
-
+	var ports []nat.Port
 	if len(reqs) > 0 {
 		pub := m.publishNetwork(cfg)
 		var cip netip.Addr
@@ -458,22 +447,50 @@ func (m *Manager) Setup(ctx context.Context, cfg AttachConfig) (_ Status, retErr
 				cip = ep.IP.Addr()
 			}
 		}
-		var ports []nat.Port
 		for i, r := range reqs {
 			ports = append(ports, nat.Port{Protocol: r.proto, HostIP: r.hostIP, HostPort: keys[i].port, ContainerIP: cip, ContainerPort: r.containerPort, Bridge: pub.Bridge})
 			cs.Ports = append(cs.Ports, PortBinding{Protocol: r.proto, HostIP: r.hostIP, HostPort: keys[i].port, ContainerIP: cip, ContainerPort: r.containerPort})
 		}
+	}
+	if err := saveContainer(m.root, id, cs); err != nil {
+		return Status{}, fmt.Errorf("set up network of %q: record it: %w", id, err)
+	}
+	m.st.Containers[id] = cs
+
+	if cs.OwnNetNS {
+		if err := createNetNS(cs.NetNSPath); err != nil {
+			return Status{}, fmt.Errorf("set up network of %q: %w", id, err)
+		}
+	}
+	ctrNS, err := netns.GetFromPath(cs.NetNSPath)
+	if err != nil {
+		return Status{}, fmt.Errorf("set up network of %q: open netns: %w", id, err)
+	}
+	defer ctrNS.Close()
+	ctrNL, err := netlink.NewHandleAt(ctrNS)
+	if err != nil {
+		return Status{}, fmt.Errorf("set up network of %q: netlink in netns: %w", id, err)
+	}
+	defer ctrNL.Close()
+	if err := linkUp(ctrNL, "lo"); err != nil {
+		return Status{}, fmt.Errorf("set up network of %q: %w", id, err)
+	}
+	routed := false
+	for _, ep := range cs.Endpoints {
+		ns := m.st.Networks[ep.Network]
+		defaultRoute := !ns.Config.Internal && !routed
+		routed = routed || defaultRoute
+		if err := m.setupVeth(ctrNS, ctrNL, id, ns, ep, defaultRoute); err != nil {
+			return Status{}, fmt.Errorf("set up network of %q on %q: %w", id, ep.Network, err)
+		}
+	}
+	if len(ports) > 0 {
 		if err := m.rules.AddPorts(id, ports); err != nil {
 			return Status{}, fmt.Errorf("set up network of %q: publish ports: %w", id, err)
 		}
 	}
 	if err := m.addRecords(id, cs); err != nil {
 		return Status{}, fmt.Errorf("set up network of %q: %w", id, err)
-	}
-	m.st.Containers[id] = cs
-	if err := m.save(); err != nil {
-		delete(m.st.Containers, id)
-		return Status{}, err
 	}
 	return statusOf(cs), nil
 }
@@ -622,7 +639,7 @@ func (m *Manager) teardownLocked(id string, cs *containerState) error {
 	}
 	if _, ok := m.st.Containers[id]; ok {
 		delete(m.st.Containers, id)
-		errs = append(errs, m.save())
+		errs = append(errs, removeContainerState(m.root, id))
 	}
 	return errors.Join(errs...)
 }
@@ -714,7 +731,7 @@ func (m *Manager) Connect(ctx context.Context, id string, ep EndpointConfig) (_ 
 	if err := m.republishLocked(id, cs); err != nil {
 		return Endpoint{}, fmt.Errorf("connect %q: %w", id, err)
 	}
-	if err := m.save(); err != nil {
+	if err := saveContainer(m.root, id, cs); err != nil {
 		return Endpoint{}, err
 	}
 	return e, nil
@@ -774,7 +791,7 @@ func (m *Manager) Disconnect(ctx context.Context, id, name string) error {
 		cs.Networks = slices.Delete(cs.Networks, j, j+1)
 	}
 	m.records.Remove(id)
-	errs = append(errs, m.addRecords(id, cs), m.republishLocked(id, cs), m.save())
+	errs = append(errs, m.addRecords(id, cs), m.republishLocked(id, cs), saveContainer(m.root, id, cs))
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("disconnect %q from %q: %w", id, name, err)
 	}

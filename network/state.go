@@ -15,10 +15,11 @@ import (
 
 // State file names under [Options.StateRoot].
 const (
-	stateFile    = "network.json"
-	ipamFile     = "ipam.json"
-	netnsDir     = "netns"
-	instanceFile = "instance"
+	stateFile     = "network.json"
+	ipamFile      = "ipam.json"
+	containersDir = "containers"
+	netnsDir      = "netns"
+	instanceFile  = "instance"
 )
 
 // LoadInstance returns the identity of the network state under root: 8
@@ -53,14 +54,25 @@ func Instance(root string) string {
 	return strings.TrimSpace(string(b))
 }
 
-const stateVersion = 1
+// stateVersion is written in network.json. Version 1 kept the containers
+// there too.
+const stateVersion = 2
 
-// state is what the manager persists besides ipam: the networks it set up
-// and the containers attached to them.
+// state is what the manager persists besides ipam: the networks it set up,
+// in network.json, and the containers attached to them, one file each
+// under containers/, so that attaching or detaching a container writes
+// one small file whatever the number of others.
 type state struct {
-	Version    int                        `json:"version"`
-	Networks   map[string]*networkState   `json:"networks"`
-	Containers map[string]*containerState `json:"containers"`
+	Networks   map[string]*networkState
+	Containers map[string]*containerState
+}
+
+// stateOnDisk is network.json.
+type stateOnDisk struct {
+	Version  int                      `json:"version"`
+	Networks map[string]*networkState `json:"networks"`
+	// Containers is version 1's; read, then moved to containers/.
+	Containers map[string]*containerState `json:"containers,omitempty"`
 }
 
 type networkState struct {
@@ -78,39 +90,97 @@ type containerState struct {
 }
 
 func newState() *state {
-	return &state{Version: stateVersion, Networks: map[string]*networkState{}, Containers: map[string]*containerState{}}
+	return &state{Networks: map[string]*networkState{}, Containers: map[string]*containerState{}}
 }
 
-func loadState(path string) (*state, error) {
+// loadState reads the state under root: network.json and containers/. A
+// version 1 network.json's containers are moved to containers/.
+func loadState(root string) (*state, error) {
+	path := filepath.Join(root, stateFile)
+	st := newState()
 	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return newState(), nil
-	}
-	if err != nil {
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
-	st := newState()
-	if err := json.Unmarshal(b, st); err != nil {
-		return nil, fmt.Errorf("parse %s: %w: %w", path, err, errdefs.ErrFailedPrecondition)
+	if err == nil {
+		var disk stateOnDisk
+		if err := json.Unmarshal(b, &disk); err != nil {
+			return nil, fmt.Errorf("parse %s: %w: %w", path, err, errdefs.ErrFailedPrecondition)
+		}
+		if disk.Version != stateVersion && disk.Version != 1 {
+			return nil, fmt.Errorf("%s has version %d, want %d: %w", path, disk.Version, stateVersion, errdefs.ErrFailedPrecondition)
+		}
+		if disk.Networks != nil {
+			st.Networks = disk.Networks
+		}
+		for id, cs := range disk.Containers {
+			if err := saveContainer(root, id, cs); err != nil {
+				return nil, fmt.Errorf("move the state of %q to %s: %w", id, containersDir, err)
+			}
+		}
+		if len(disk.Containers) > 0 {
+			if err := st.saveNetworks(root); err != nil {
+				return nil, err
+			}
+		}
 	}
-	if st.Version != stateVersion {
-		return nil, fmt.Errorf("%s has version %d, want %d: %w", path, st.Version, stateVersion, errdefs.ErrFailedPrecondition)
+	dir := filepath.Join(root, containersDir)
+	ents, err := os.ReadDir(dir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
 	}
-	if st.Networks == nil {
-		st.Networks = map[string]*networkState{}
-	}
-	if st.Containers == nil {
-		st.Containers = map[string]*containerState{}
+	for _, e := range ents {
+		id, ok := strings.CutSuffix(e.Name(), ".json")
+		if !ok || strings.HasPrefix(id, ".") {
+			// A temporary file of a write a crash cut short.
+			os.Remove(filepath.Join(dir, e.Name()))
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		cs := &containerState{}
+		if err := json.Unmarshal(b, cs); err != nil {
+			return nil, fmt.Errorf("parse %s: %w: %w", filepath.Join(dir, e.Name()), err, errdefs.ErrFailedPrecondition)
+		}
+		st.Containers[id] = cs
 	}
 	return st, nil
 }
 
-func (s *state) save(path string) error {
-	b, err := json.MarshalIndent(s, "", "  ")
+// saveNetworks writes network.json, durably: it changes when a network is
+// created or removed.
+func (s *state) saveNetworks(root string) error {
+	b, err := json.MarshalIndent(stateOnDisk{Version: stateVersion, Networks: s.Networks}, "", "  ")
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(path, b)
+	return writeFileAtomic(filepath.Join(root, stateFile), b)
+}
+
+// saveContainer writes the state of container id. Not fsync'ed: what it
+// describes (a namespace, veths, rules) does not outlive the host either,
+// and a torn write is impossible (rename).
+func saveContainer(root, id string, cs *containerState) error {
+	b, err := json.Marshal(cs)
+	if err != nil {
+		return err
+	}
+	dir := filepath.Join(root, containersDir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	return writeFile(filepath.Join(dir, id+".json"), b)
+}
+
+// removeContainerState removes the state file of container id.
+func removeContainerState(root, id string) error {
+	err := os.Remove(filepath.Join(root, containersDir, id+".json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	return err
 }
 
 // writeFileAtomic replaces path with b: temporary file in the same

@@ -81,10 +81,23 @@ func TestRootSweepAfterCrash(t *testing.T) {
 	if _, err := m2.Setup(ctx, AttachConfig{ContainerID: "new", Networks: []EndpointConfig{{Network: keep}}, Ports: []PortMapping{{HostPort: 8080, ContainerPort: 80}}}); err == nil {
 		t.Error("port 8080 of the live container handed out again")
 	}
+	// Its address came back from its own state file.
+	other, err := m2.Setup(ctx, AttachConfig{ContainerID: "other", Networks: []EndpointConfig{{Network: keep}}})
+	must(t, err)
+	if other.Endpoints[0].IP == alive.Endpoints[0].IP {
+		t.Errorf("the live container's address %s handed out again", alive.Endpoints[0].IP)
+	}
+	if _, err := os.Stat(filepath.Join(state, containersDir, "alive.json")); err != nil {
+		t.Errorf("the live container's state file: %v", err)
+	}
+	must(t, m2.Teardown(ctx, "other"))
 
 	// Everything is gone once nothing is live.
 	must(t, m2.Sweep(ctx, Live{OwnRules: true, LegacyLinks: true}))
 	assertClean(t, m2)
+	if ents, _ := os.ReadDir(filepath.Join(state, containersDir)); len(ents) != 0 {
+		t.Errorf("container state files after the sweep: %v", ents)
+	}
 	assertNoTable(t, host, DefaultTable)
 }
 

@@ -78,6 +78,9 @@ func openSync() (*syncConn, error) {
 // containerInit is the container's first process: it prepares the
 // namespaces it was cloned into, reports ready, waits for run and execs.
 func containerInit() error {
+	tr := &trace{on: os.Getenv(envTrace) != ""}
+	os.Unsetenv(envTrace)
+	tr.mark("init: Go start-up")
 	conn, err := openSync()
 	if err != nil {
 		return err
@@ -91,7 +94,8 @@ func containerInit() error {
 		return err
 	}
 	cfg := m.Config
-	if err := setupContainer(cfg); err != nil {
+	tr.mark("init: config received")
+	if err := setupContainer(cfg, tr); err != nil {
 		return fail(err)
 	}
 	p := cfg.Spec.Process
@@ -114,7 +118,8 @@ func containerInit() error {
 		return fail(err)
 	}
 	env := processEnv(p.Env, homeOf(p.User.UID))
-	if err := conn.send(syncMsg{Type: msgReady}); err != nil {
+	tr.mark("init: hostname, sysctls, masks, lookup")
+	if err := conn.send(syncMsg{Type: msgReady, Trace: tr.take()}); err != nil {
 		return err
 	}
 	if _, err := conn.expect(msgRun); err != nil {
@@ -146,7 +151,7 @@ func containerInit() error {
 // setupContainer does everything between clone and exec that needs
 // privilege: the cgroup namespace, the mounts, pivot_root, the hostname and
 // sysctls.
-func setupContainer(cfg *initConfig) error {
+func setupContainer(cfg *initConfig, tr *trace) error {
 	if cfg.CgroupNS {
 		// The shim has moved us into our cgroup; a namespace made now is
 		// rooted there, so the container sees "/" as its cgroup.
@@ -157,9 +162,11 @@ func setupContainer(cfg *initConfig) error {
 	if err := setupRootfs(cfg); err != nil {
 		return fmt.Errorf("prepare rootfs: %w", err)
 	}
+	tr.mark("init: mounts")
 	if err := pivotRoot(cfg.Rootfs); err != nil {
 		return fmt.Errorf("pivot_root %s: %w", cfg.Rootfs, err)
 	}
+	tr.mark("init: pivot_root")
 	spec := cfg.Spec
 	if spec.Hostname != "" {
 		if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {

@@ -38,7 +38,8 @@ import (
 type Manager struct {
 	root         string
 	shimBinary   string
-	spawnMu      sync.Mutex // held while finding or starting a group's shim
+	trace        func(id, phase string, at time.Time) // Options.Trace
+	spawnMu      sync.Mutex                           // held while finding or starting a group's shim
 	cgroupParent string
 	cgroupV2Root string
 	log          *slog.Logger
@@ -72,7 +73,7 @@ func New(o Options) (*Manager, error) {
 	if shim == "" {
 		shim = "/proc/self/exe"
 	}
-	m := &Manager{root: o.StateRoot, shimBinary: shim, cgroupParent: path.Clean("/" + parent), cgroupV2Root: o.cgroupV2Root, log: logger}
+	m := &Manager{root: o.StateRoot, shimBinary: shim, trace: o.Trace, cgroupParent: path.Clean("/" + parent), cgroupV2Root: o.cgroupV2Root, log: logger}
 	m.collectShimLogs()
 	return m, nil
 }
@@ -135,6 +136,7 @@ func (m *Manager) Create(ctx context.Context, id string, cfg Config) (retErr err
 	b := bundle{
 		ID: id, Spec: spec, Rootfs: cfg.Rootfs, NetNS: cfg.NetNS, Init: cfg.Init,
 		Cgroup: m.cgroupConfig(id), Seccomp: filter, Log: cfg.Log, Group: cfg.Group,
+		Trace: m.trace != nil,
 	}
 	if b.Group == "" {
 		b.Group = id
@@ -145,7 +147,10 @@ func (m *Manager) Create(ctx context.Context, id string, cfg Config) (retErr err
 	if err := writeJSON(filepath.Join(dir, bundleFile), b); err != nil {
 		return fmt.Errorf("create container %q: %w", id, err)
 	}
-	pid, err := m.createInShim(ctx, b.Group, dir)
+	m.mark(id, "manager: checks, seccomp, bundle")
+	pid, trace, err := m.createInShim(ctx, b.Group, dir)
+	m.report(id, trace)
+	m.mark(id, "manager: created")
 	if err != nil {
 		return fmt.Errorf("create container %q: %w", id, err)
 	}
@@ -209,16 +214,16 @@ func compileSeccomp(s *specs.Spec) (*specs.Spec, *seccomp.Program, error) {
 // starting the group's shim first when it has none, and returns the
 // init's pid. A shim that closes (its last container gone) as the request
 // comes leaves it untaken: the next shim gets it.
-func (m *Manager) createInShim(ctx context.Context, group, dir string) (int, error) {
+func (m *Manager) createInShim(ctx context.Context, group, dir string) (int, []tracePoint, error) {
 	for attempt := 0; ; attempt++ {
 		c, err := m.dialGroup(group)
 		if err != nil {
-			return 0, fmt.Errorf("shim of %q: %w", group, err)
+			return 0, nil, fmt.Errorf("shim of %q: %w", group, err)
 		}
-		pid, taken, err := askCreate(ctx, c, dir)
+		r, taken, err := askCreate(ctx, c, dir)
 		c.Close()
 		if taken || attempt == 3 {
-			return pid, err
+			return r.Pid, r.Trace, err
 		}
 	}
 }
@@ -227,20 +232,19 @@ func (m *Manager) createInShim(ctx context.Context, group, dir string) (int, err
 // groupReply). Once taken, the request is seen through even when ctx
 // ends (the caller's cleanup then removes the container), for at most a
 // few seconds more.
-func askCreate(ctx context.Context, c net.Conn, dir string) (pid int, taken bool, err error) {
+func askCreate(ctx context.Context, c net.Conn, dir string) (r groupReply, taken bool, err error) {
 	b, _ := json.Marshal(groupRequest{Op: "create", Dir: dir})
 	if _, err := c.Write(append(b, '\n')); err != nil {
-		return 0, false, err
+		return r, false, err
 	}
 	stop := context.AfterFunc(ctx, func() { c.SetReadDeadline(time.Now().Add(5 * time.Second)) })
 	defer stop()
 	dec := json.NewDecoder(c)
-	var r groupReply
 	if err := dec.Decode(&r); err != nil || !r.Taken {
-		return 0, false, fmt.Errorf("shim closed before taking the request: %v", err)
+		return r, false, fmt.Errorf("shim closed before taking the request: %v", err)
 	}
 	if err := dec.Decode(&r); err != nil {
-		return 0, true, fmt.Errorf("shim died while creating the container: %w", err)
+		return r, true, fmt.Errorf("shim died while creating the container: %w", err)
 	}
 	if r.Error != "" {
 		if r.Exiting {
@@ -248,12 +252,12 @@ func askCreate(ctx context.Context, c net.Conn, dir string) (pid int, taken bool
 			waitShimExit(r.Shim)
 		}
 		// With its class: a missing executable stays one.
-		return 0, true, syncMsg{Error: r.Error, Class: r.Class}.err()
+		return r, true, syncMsg{Error: r.Error, Class: r.Class}.err()
 	}
 	if ctx.Err() != nil {
-		return 0, true, ctx.Err()
+		return r, true, ctx.Err()
 	}
-	return r.Pid, true, nil
+	return r, true, nil
 }
 
 // dialGroup connects to the shim of group, starting one if it has none.
@@ -457,7 +461,10 @@ func (m *Manager) Start(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := m.call(ctx, dir, shimRequest{Op: "start"}); err != nil {
+	reply, err := m.call(ctx, dir, shimRequest{Op: "start"})
+	m.report(id, reply.Trace)
+	m.mark(id, "manager: started")
+	if err != nil {
 		if shimGone(err) {
 			return fmt.Errorf("start container %q: not created: %w", id, errdefs.ErrFailedPrecondition)
 		}
@@ -543,6 +550,8 @@ func (m *Manager) Wait(ctx context.Context, id string) (State, error) {
 	m.held.hold(id, dir)
 	reply, err := m.call(ctx, dir, shimRequest{Op: "wait"})
 	if err == nil && reply.State != nil {
+		m.report(id, reply.Trace)
+		m.mark(id, "manager: wait answered")
 		return *reply.State, nil
 	}
 	if ctx.Err() != nil {
@@ -821,13 +830,16 @@ func (m *Manager) cleanup(id, dir string) error {
 			errs = append(errs, fmt.Errorf("delete cgroup: %w", err))
 		}
 	}
+	m.mark(id, "manager: cgroup removed")
 	if b.Group != "" {
 		// Its processes are gone: the shim has only the exit to record.
 		m.retire(b.Group, dir, st.ShimPid, st.ShimStart)
+		m.mark(id, "manager: shim told")
 	}
 	if err := os.RemoveAll(dir); err != nil {
 		errs = append(errs, err)
 	}
+	m.mark(id, "manager: state removed")
 	return errors.Join(errs...)
 }
 

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/opencontainers/runtime-spec/specs-go"
@@ -134,7 +135,7 @@ func setupRootfs(cfg *initConfig) error {
 	}
 	devIsTmpfs := false
 	for _, m := range spec.Mounts {
-		if err := mountEntry(rootfs, m, cfg.CgroupV2); err != nil {
+		if err := mountEntry(rootfs, m, cfg); err != nil {
 			return fmt.Errorf("mount %s: %w", m.Destination, err)
 		}
 		if filepath.Clean(m.Destination) == "/dev" && m.Type == "tmpfs" {
@@ -151,7 +152,7 @@ func setupRootfs(cfg *initConfig) error {
 
 // mountEntry mounts m under rootfs. The destination is resolved with
 // securejoin so a symlink in the image cannot point it outside rootfs.
-func mountEntry(rootfs string, m specs.Mount, cgroupV2 bool) error {
+func mountEntry(rootfs string, m specs.Mount, cfg *initConfig) error {
 	dest, err := securejoin.SecureJoin(rootfs, m.Destination)
 	if err != nil {
 		return err
@@ -161,8 +162,8 @@ func mountEntry(rootfs string, m specs.Mount, cgroupV2 bool) error {
 		return mountBind(m.Source, dest, flags, propagation)
 	}
 	if m.Type == "cgroup" || m.Type == "cgroup2" {
-		if !cgroupV2 {
-			return mountCgroupV1(dest, flags)
+		if !cfg.CgroupV2 {
+			return mountCgroupV1(dest, flags, cfg.CgroupV1)
 		}
 		m.Type, m.Source = "cgroup2", "cgroup2"
 	}
@@ -190,11 +191,7 @@ func mountEntry(rootfs string, m specs.Mount, cgroupV2 bool) error {
 // pivot_root, while the host's mounts are still visible). We are inside
 // our cgroup namespace already, so each hierarchy shows the container's
 // cgroup as its root, as with runc.
-func mountCgroupV1(dest string, flags uintptr) error {
-	hier, err := cgroupV1Hierarchies()
-	if err != nil {
-		return err
-	}
+func mountCgroupV1(dest string, flags uintptr, hier []cgroupHierarchy) error {
 	if err := os.MkdirAll(dest, 0o755); err != nil {
 		return err
 	}
@@ -203,11 +200,11 @@ func mountCgroupV1(dest string, flags uintptr) error {
 	}
 	sub := flags &^ (unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT)
 	for _, h := range hier {
-		d := filepath.Join(dest, h.name)
+		d := filepath.Join(dest, h.Name)
 		if err := os.Mkdir(d, 0o755); err != nil {
 			return err
 		}
-		if err := linux.Mount("cgroup", d, "cgroup", sub, h.opts); err != nil {
+		if err := linux.Mount("cgroup", d, "cgroup", sub, h.Opts); err != nil {
 			return err
 		}
 	}
@@ -217,7 +214,17 @@ func mountCgroupV1(dest string, flags uintptr) error {
 	return nil
 }
 
-type cgroupHierarchy struct{ name, opts string }
+// cgroupHierarchy is a v1 hierarchy of the host: its directory under
+// /sys/fs/cgroup and its controller options ("cpu,cpuacct").
+type cgroupHierarchy struct {
+	Name string `json:"name"`
+	Opts string `json:"opts"`
+}
+
+// hostCgroupV1 is cgroupV1Hierarchies, read once per process: the shim
+// gives it to each init, which would otherwise read a mount table that
+// grows with every container of the host.
+var hostCgroupV1 = sync.OnceValues(cgroupV1Hierarchies)
 
 // cgroupV1Hierarchies lists the host's v1 hierarchies mounted under
 // /sys/fs/cgroup: the directory name and the controller options
@@ -240,7 +247,7 @@ func cgroupV1Hierarchies() ([]cgroupHierarchy, error) {
 				opts = append(opts, o)
 			}
 		}
-		out = append(out, cgroupHierarchy{name: filepath.Base(f[4]), opts: strings.Join(opts, ",")})
+		out = append(out, cgroupHierarchy{Name: filepath.Base(f[4]), Opts: strings.Join(opts, ",")})
 	}
 	return out, nil
 }

@@ -38,6 +38,8 @@ type shimReply struct {
 	// Exited marks an Error caused by the container having exited.
 	Exited bool   `json:"exited,omitempty"`
 	State  *State `json:"state,omitempty"` // for "wait": the final state
+	// Trace has the shim's moments since the last reply (trace.go).
+	Trace []tracePoint `json:"trace,omitempty"`
 }
 
 // shim is what a shim process keeps of one of its containers: it is the
@@ -58,6 +60,8 @@ type shim struct {
 	// keeps answering for it.
 	retired chan struct{}
 	tty     *console // nil unless spec.Process.Terminal
+	trace   trace    // when the bundle asks (Options.Trace)
+	exitAt  int64    // when the init's exit was seen, for the trace
 }
 
 // create starts the container's init and waits until it is ready to exec.
@@ -82,11 +86,13 @@ func (s *shim) create() (ln net.Listener, retErr error) {
 	}()
 	// The init is born in its cgroup: cloned into it on v2, cloned from
 	// a thread that entered it on v1 (see cgroupV1.enterThread).
+	s.trace.on = s.b.Trace
 	cg, err := createCgroup(s.b.Cgroup, spec.Linux.Resources)
 	if err != nil {
 		return nil, err
 	}
 	s.cg = cg
+	s.trace.mark("shim: cgroup")
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, os.NewSyscallError("socketpair", err)
@@ -128,6 +134,9 @@ func (s *shim) create() (ln net.Listener, retErr error) {
 			Setsid:     true,
 		},
 	}
+	if s.trace.on {
+		s.cmd.Env = append(s.cmd.Env, envTrace+"=1")
+	}
 	if s.b.Cgroup.V2 {
 		// Clone straight into the cgroup (clone3 CLONE_INTO_CGROUP): no
 		// migration afterwards, so no cgroup_threadgroup_rwsem writer
@@ -157,6 +166,7 @@ func (s *shim) create() (ln net.Listener, retErr error) {
 	if err != nil {
 		return nil, fmt.Errorf("start init: %w", err)
 	}
+	s.trace.mark("shim: clone and exec of the init")
 	if s.waited, err = waitChild(s.cmd.Process.Pid); err != nil {
 		return nil, err
 	}
@@ -181,6 +191,11 @@ func (s *shim) create() (ln net.Listener, retErr error) {
 		CgroupV2: s.b.Cgroup.V2,
 		Seccomp:  s.b.Seccomp,
 	}
+	if !cfg.CgroupV2 {
+		if cfg.CgroupV1, err = hostCgroupV1(); err != nil {
+			return nil, fmt.Errorf("list the host's cgroup hierarchies: %w", err)
+		}
+	}
 	if err := s.sync.send(syncMsg{Type: msgConfig, Config: cfg}); err != nil {
 		return nil, fmt.Errorf("send config to init: %w", err)
 	}
@@ -202,7 +217,12 @@ func (s *shim) create() (ln net.Listener, retErr error) {
 			s.tty.copyOut(sink)
 		}()
 	}
-	if _, err := s.sync.expect(msgReady); err != nil {
+	ready, err := s.sync.expect(msgReady)
+	if err == nil {
+		s.trace.points = append(s.trace.points, ready.Trace...)
+		s.trace.mark("shim: ready")
+	}
+	if err != nil {
 		if err == io.EOF {
 			err = errors.New("init exited before it was ready")
 		}
@@ -373,6 +393,7 @@ func (s *shim) serve(ln net.Listener) {
 		}
 	}()
 	code := exitCode(<-s.waited)
+	s.exitAt = time.Now().UnixNano()
 	s.cmd.Process.Release()
 	// The pipes' writers are gone when the last process of the
 	// container is; one that escaped the PID namespace must not hold us
@@ -464,6 +485,8 @@ func (s *shim) do(req shimRequest, reply *shimReply) error {
 			return fmt.Errorf("exec process: %w", err)
 		}
 		s.sync.f.Close()
+		s.trace.mark("shim: exec of the process")
+		reply.Trace = s.trace.take()
 		s.state.Status = Running
 		s.state.StartedAt = time.Now().UTC()
 		return s.saveState()
@@ -500,6 +523,9 @@ func (s *shim) do(req shimRequest, reply *shimReply) error {
 		st := s.state
 		s.mu.Unlock()
 		reply.State = &st
+		if s.trace.on && s.exitAt != 0 {
+			reply.Trace = []tracePoint{{"shim: exit seen", s.exitAt}}
+		}
 		return nil
 	}
 	return fmt.Errorf("unknown op %q", req.Op)

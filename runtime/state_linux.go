@@ -43,6 +43,8 @@ type bundle struct {
 	// Group names the shim process serving the container (Config.Group,
 	// or the id).
 	Group string `json:"group,omitempty"`
+	// Trace asks the shim and the init for the moments of each phase.
+	Trace bool `json:"trace,omitempty"`
 }
 
 // writeFileAtomic replaces path with data: a temporary file in the same

@@ -62,6 +62,8 @@ type groupReply struct {
 	// Shim is its pid.
 	Exiting bool `json:"exiting,omitempty"`
 	Shim    int  `json:"shim,omitempty"`
+	// Trace has the shim's and the init's moments of the creation.
+	Trace []tracePoint `json:"trace,omitempty"`
 }
 
 // supervisor is the shim process's state.
@@ -156,7 +158,8 @@ func (sv *supervisor) handle(c net.Conn) {
 			return // closing: the client asks a new shim
 		}
 		reply(groupReply{Taken: true})
-		pid, err := sv.create(req.Dir, sd)
+		taken := time.Now().UnixNano()
+		pid, trace, err := sv.create(req.Dir, sd, taken)
 		if err != nil {
 			sv.mu.Lock()
 			exiting := sv.closing
@@ -164,7 +167,7 @@ func (sv *supervisor) handle(c net.Conn) {
 			reply(groupReply{Error: err.Error(), Class: errorMsg(err).Class, Exiting: exiting, Shim: os.Getpid()})
 			return
 		}
-		reply(groupReply{Pid: pid})
+		reply(groupReply{Pid: pid, Trace: trace})
 	case "retire":
 		sv.mu.Lock()
 		sd := sv.live[req.Dir]
@@ -213,7 +216,7 @@ func (sv *supervisor) take(dir string) (*served, bool) {
 
 // create creates the container in dir and serves it from another
 // goroutine until it has exited.
-func (sv *supervisor) create(dir string, sd *served) (int, error) {
+func (sv *supervisor) create(dir string, sd *served, taken int64) (int, []tracePoint, error) {
 	s := &shim{dir: dir, exited: make(chan struct{}), retired: sd.retired}
 	finish := func() {
 		sv.mu.Lock()
@@ -224,18 +227,22 @@ func (sv *supervisor) create(dir string, sd *served) (int, error) {
 	}
 	if err := readJSON(filepath.Join(dir, bundleFile), &s.b); err != nil {
 		finish()
-		return 0, err
+		return 0, nil, err
+	}
+	if s.b.Trace {
+		s.trace.points = []tracePoint{{"shim: request taken", taken}}
 	}
 	ln, err := s.create()
 	if err != nil {
 		finish()
-		return 0, err
+		return 0, nil, err
 	}
+	trace := s.trace.take()
 	go func() {
 		defer finish()
 		s.serve(ln)
 	}()
-	return s.state.Pid, nil
+	return s.state.Pid, trace, nil
 }
 
 // exitIfIdle ends the shim if it serves nothing.

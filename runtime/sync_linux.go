@@ -59,6 +59,7 @@ const (
 	envInitPipe = "_STACK_INITPIPE" // fd number of the sync socket or pipe
 	envStateDir = "_STACK_STATEDIR" // shim only: its group's directory
 	envProto    = "_STACK_PROTO"    // the protocol the starter speaks
+	envTrace    = "_STACK_TRACE"    // container init only: mark the phases (trace.go)
 )
 
 // protocol versions the messages between the Manager, the shim and the
@@ -95,6 +96,9 @@ type initConfig struct {
 	CgroupV2 bool `json:"cgroupV2,omitempty"`
 	// Seccomp is the filter the process runs under, nil for none.
 	Seccomp *seccomp.Program `json:"seccomp,omitempty"`
+	// CgroupV1 are the host's v1 hierarchies, for a "cgroup" mount on a
+	// v1 host.
+	CgroupV1 []cgroupHierarchy `json:"cgroupV1,omitempty"`
 }
 
 type syncMsg struct {
@@ -104,6 +108,8 @@ type syncMsg struct {
 	// Class is the class of Error (syncClasses), so that a missing
 	// executable is still errdefs.ErrNotFound on the other side.
 	Class string `json:"class,omitempty"`
+	// Trace has the init's moments, with msgReady (see trace.go).
+	Trace []tracePoint `json:"trace,omitempty"`
 }
 
 // syncClasses are the error classes a msgError carries.

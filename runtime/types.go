@@ -27,6 +27,10 @@ type Options struct {
 	// [IsInit] and [Init] first (cmd/stack-shim, small so that it starts
 	// fast). Optional: the calling binary, /proc/self/exe.
 	ShimBinary string
+	// Trace, when set, is told when each phase of a container's
+	// creation, start, wait and removal ends, in the Manager, the shim and
+	// the init (for benchmarks: see bench/). Optional.
+	Trace func(id, phase string, at time.Time)
 
 	// cgroupV2Root, when set, drives a cgroup2 hierarchy mounted there
 	// whatever the host's mode; tests use it to run the v2 code on a

@@ -1,142 +1,89 @@
 package main
 
 import (
-	"context"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"syscall"
-	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/stack-dev/stack/kube"
-	"github.com/stack-dev/stack/kube/cluster"
+	"github.com/stack-dev/stack/internal/errdefs"
 )
 
-// kubeOptions are the flags of the kube commands.
-type kubeOptions struct {
-	kubeconfig string
-	context    string
-	namespace  string
-	waitImage  string
-	timeout    time.Duration
-}
-
-func newKubeCommand(g *globalOptions) *cobra.Command {
-	var o kubeOptions
-	cmd := &cobra.Command{
-		Use:   "kube",
-		Short: "Run the stack on a Kubernetes cluster",
-		Long: `The kube commands put the stack on a Kubernetes cluster: the objects that
-'stack convert --to kubernetes' prints, applied with server-side apply (field
-manager "stack"). They read the cluster from --kubeconfig, else $KUBECONFIG,
-else ~/.kube/config, as kubectl does.`,
+// The Kubernetes commands, convert and kube, run stack-kube (see
+// cmd/stack-kube) with the stack file's options stack was given: it links
+// client-go, which the stack command and the daemon it runs are better
+// without.
+func newKubeCommands(g *globalOptions) []*cobra.Command {
+	return []*cobra.Command{
+		g.forwardToStackKube("convert", "Convert the stack file into Kubernetes manifests"),
+		g.forwardToStackKube("kube", "Run the stack on a Kubernetes cluster (apply, delete, status)"),
 	}
-	f := cmd.PersistentFlags()
-	f.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)")
-	f.StringVar(&o.context, "context", "", "kubeconfig context (default: its current context)")
-	f.StringVarP(&o.namespace, "namespace", "n", "", "namespace (default: x-kubernetes.namespace, else the project name)")
-	f.DurationVar(&o.timeout, "timeout", 5*time.Minute, "how long to wait for rollouts and deletions")
-	cmd.AddCommand(newKubeApplyCommand(g, &o), newKubeDeleteCommand(g, &o), newKubeStatusCommand(g, &o))
-	return cmd
 }
 
-// connect converts the stack (the services args select) and opens the
-// cluster; the context ends on Ctrl-C.
-func (o *kubeOptions) connect(g *globalOptions, args []string) (context.Context, context.CancelFunc, *kube.Manifests, *cluster.Client, error) {
-	m, err := g.convertProject(args, o.namespace, o.waitImage)
-	if err != nil {
-		return nil, nil, nil, nil, err
-	}
-	c, err := cluster.New(cluster.Config{Kubeconfig: o.kubeconfig, Context: o.context})
-	if err != nil {
-		return nil, nil, nil, nil, err
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	return ctx, stop, m, c, nil
-}
-
-// printKubeEvent prints one step the way up prints its steps.
-func (g *globalOptions) printKubeEvent(ev cluster.Event) {
-	fmt.Fprintf(g.stdout, " %s %s  %s\n", ev.Kind, ev.Name, ev.Action)
-}
-
-func newKubeApplyCommand(g *globalOptions, o *kubeOptions) *cobra.Command {
-	var noWait, noPrune bool
-	cmd := &cobra.Command{
-		Use:   "apply [SERVICE...]",
-		Short: "Apply the stack to the cluster and wait for it to roll out",
-		Long: `Apply converts the stack file, applies every object with server-side apply,
-waits until every Deployment and StatefulSet has rolled out, and deletes the
-objects of the project that the stack no longer has (claims excepted: kube
-delete removes them). An unchanged object is left alone, so a second apply
-rolls out only the services that changed.`,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, stop, m, c, err := o.connect(g, args)
-			if err != nil {
-				return err
-			}
-			defer stop()
-			return c.Apply(ctx, m, cluster.ApplyOptions{
-				Wait:     !noWait,
-				Timeout:  o.timeout,
-				Prune:    !noPrune && len(args) == 0,
-				Progress: g.printKubeEvent,
-			})
-		},
-	}
-	f := cmd.Flags()
-	f.BoolVar(&noWait, "no-wait", false, "do not wait for the rollout")
-	f.BoolVar(&noPrune, "no-prune", false, "keep objects of the project that the stack no longer has (SERVICE arguments imply it)")
-	f.StringVar(&o.waitImage, "wait-image", kube.DefaultWaitImage, "image of the init containers that wait for healthy dependencies")
-	return cmd
-}
-
-func newKubeDeleteCommand(g *globalOptions, o *kubeOptions) *cobra.Command {
-	var keepVolumes bool
-	cmd := &cobra.Command{
-		Use:   "delete",
-		Short: "Delete the stack's objects from the cluster",
-		Long: `Delete removes every object of the project (label stack.dev/project),
-PersistentVolumeClaims and so the data included unless --keep-volumes, then
-the namespace if stack made it, and waits until they are gone.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, stop, m, c, err := o.connect(g, nil)
-			if err != nil {
-				return err
-			}
-			defer stop()
-			return c.Delete(ctx, m.Project, m.Namespace, cluster.DeleteOptions{KeepVolumes: keepVolumes, Timeout: o.timeout, Progress: g.printKubeEvent})
-		},
-	}
-	cmd.Flags().BoolVar(&keepVolumes, "keep-volumes", false, "keep the PersistentVolumeClaims (and the namespace)")
-	return cmd
-}
-
-func newKubeStatusCommand(g *globalOptions, o *kubeOptions) *cobra.Command {
+func (g *globalOptions) forwardToStackKube(name, short string) *cobra.Command {
 	return &cobra.Command{
-		Use:   "status",
-		Short: "Show the stack's objects on the cluster",
-		Args:  cobra.NoArgs,
+		Use:                name,
+		Short:              short,
+		DisableFlagParsing: true, // stack-kube's, --help included
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, stop, m, c, err := o.connect(g, nil)
-			if err != nil {
-				return err
-			}
-			defer stop()
-			st, err := c.Status(ctx, m.Project, m.Namespace)
-			if err != nil {
-				return err
-			}
-			tw := tabwriter.NewWriter(g.stdout, 0, 4, 3, ' ', 0)
-			fmt.Fprintln(tw, "KIND\tNAME\tSTATUS")
-			for _, s := range st {
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", s.Kind, s.Name, s.Ready)
-			}
-			return tw.Flush()
+			return g.runStackKube(name, args)
 		},
 	}
+}
+
+// runStackKube runs stack-kube's command name with args, stack's stdio,
+// and its exit code.
+func (g *globalOptions) runStackKube(name string, args []string) error {
+	bin, err := stackKubeBinary()
+	if err != nil {
+		return err
+	}
+	var argv []string
+	for _, f := range g.files {
+		argv = append(argv, "--file", f)
+	}
+	if g.project != "" {
+		argv = append(argv, "--project-name", g.project)
+	}
+	if g.projectDir != "" {
+		argv = append(argv, "--project-directory", g.projectDir)
+	}
+	for _, f := range g.envFiles {
+		argv = append(argv, "--env-file", f)
+	}
+	for _, p := range g.profiles {
+		argv = append(argv, "--profile", p)
+	}
+	cmd := exec.Command(bin, append(append(argv, name), args...)...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = g.stdin, g.stdout, g.stderr
+	// Ctrl-C is stack-kube's to act on (it stops waiting for a rollout):
+	// stack waits for it to end.
+	signal.Ignore(os.Interrupt, syscall.SIGTERM)
+	defer signal.Reset(os.Interrupt, syscall.SIGTERM)
+	err = cmd.Run()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return exitStatus(exit.ExitCode()) // it said why
+	}
+	return err
+}
+
+// stackKubeBinary finds stack-kube beside this binary, where make build
+// puts it, or else in PATH.
+func stackKubeBinary() (string, error) {
+	if exe, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(exe), "stack-kube")
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	if p, err := exec.LookPath("stack-kube"); err == nil {
+		return p, nil
+	}
+	return "", fmt.Errorf("convert and kube run stack-kube, which is neither beside stack nor in PATH: build it with make build (or go build -o DIR ./cmd/stack-kube, DIR being stack's directory): %w", errdefs.ErrNotFound)
 }

@@ -116,11 +116,10 @@ compose's; the options of the stack file go before the command.`,
 
 	root.AddCommand(
 		newConfigCommand(g),
-		newConvertCommand(g),
-		newKubeCommand(g),
 		newVersionCommand(g),
 	)
 	root.AddCommand(engineCommands(g)...)
+	root.AddCommand(newKubeCommands(g)...)
 	g.wireCompletions(root)
 	return root
 }

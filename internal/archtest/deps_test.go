@@ -124,6 +124,13 @@ func TestForbiddenDeps(t *testing.T) {
 	}
 	for _, p := range listPackages(t) {
 		r := rel(p.ImportPath)
+		if r == "cmd/stack" {
+			for _, dep := range p.Deps {
+				if strings.HasPrefix(dep, "k8s.io/") || dep == module+"/kube" {
+					t.Errorf("cmd/stack depends on %s: the kube commands run stack-kube, so that stack and its daemon carry no client-go", dep)
+				}
+			}
+		}
 		if !strings.HasPrefix(r, "cmd") && contains(p.Imports, "github.com/spf13/cobra") {
 			t.Errorf("%s imports cobra: only cmd/stack may", r)
 		}

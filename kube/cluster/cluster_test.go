@@ -362,12 +362,15 @@ func podReady(p *unstructured.Unstructured) bool {
 	return false
 }
 
-// testCLI runs the stack binary's kube commands on examples/hello.
+// testCLI runs the stack binary's kube commands on examples/hello: stack
+// runs them through stack-kube beside it, as make build installs both.
 func testCLI(t *testing.T, kubeconfig string) {
-	bin := filepath.Join(t.TempDir(), "stack")
-	build := exec.Command("go", "build", "-o", bin, "../../cmd/stack")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build stack: %v: %s", err, out)
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "stack")
+	for out, pkg := range map[string]string{bin: "../../cmd/stack", filepath.Join(dir, "stack-kube"): "../../cmd/stack-kube"} {
+		if b, err := exec.Command("go", "build", "-o", out, pkg).CombinedOutput(); err != nil {
+			t.Fatalf("build %s: %v: %s", pkg, err, b)
+		}
 	}
 	run := func(args ...string) string {
 		t.Helper()

@@ -25,8 +25,8 @@ func DefaultPool() netip.Prefix { return netip.MustParsePrefix("10.89.0.0/16") }
 const DefaultSubnetBits = 24
 
 // stateVersion is written in the state file; a file of another version is
-// refused rather than misread.
-const stateVersion = 1
+// refused rather than misread. Version 1 also held the addresses.
+const stateVersion = 2
 
 // Options configures an [Allocator].
 type Options struct {
@@ -50,16 +50,25 @@ type Config struct {
 
 // Network is a network's allocation: its subnet and gateway and the
 // addresses handed out on it.
+//
+// Only the subnets are written to the state file (when a network is added
+// or removed). The addresses are not: whoever asks for them records who
+// holds which with the rest of what it keeps of a container, and gives
+// them back with [Allocator.Restore] when it starts. So handing out or
+// freeing an address writes nothing, and costs the same with a thousand
+// containers as with one.
 type Network struct {
 	Name    string       `json:"name"`
 	Subnet  netip.Prefix `json:"subnet"`
 	Gateway netip.Addr   `json:"gateway"`
 	IPRange netip.Prefix `json:"ip_range"`
 	// Addrs maps each allocated address to its owner (a container ID).
-	Addrs map[netip.Addr]string `json:"addrs"`
+	Addrs map[netip.Addr]string `json:"-"`
 	// Last is the address handed out last; the next dynamic allocation
 	// starts after it.
-	Last netip.Addr `json:"last"`
+	Last netip.Addr `json:"-"`
+	// owners maps each owner to its address: Addrs the other way round.
+	owners map[string]netip.Addr
 }
 
 func (n *Network) clone() Network {
@@ -68,17 +77,36 @@ func (n *Network) clone() Network {
 	if c.Addrs == nil {
 		c.Addrs = map[netip.Addr]string{}
 	}
+	c.owners = nil
 	return c
 }
 
 // Lookup returns the address owner holds on n.
 func (n *Network) Lookup(owner string) (netip.Addr, bool) {
+	if n.owners != nil {
+		a, ok := n.owners[owner]
+		return a, ok
+	}
 	for a, o := range n.Addrs {
 		if o == owner {
 			return a, true
 		}
 	}
 	return netip.Addr{}, false
+}
+
+// hold records that owner holds a.
+func (n *Network) hold(a netip.Addr, owner string) {
+	if n.owners == nil {
+		n.owners = map[string]netip.Addr{}
+	}
+	n.Addrs[a], n.owners[owner] = owner, a
+}
+
+// free forgets owner's address a.
+func (n *Network) free(a netip.Addr, owner string) {
+	delete(n.Addrs, a)
+	delete(n.owners, owner)
 }
 
 type state struct {
@@ -123,14 +151,12 @@ func New(opts Options) (*Allocator, error) {
 	if err := json.Unmarshal(b, &st); err != nil {
 		return nil, fmt.Errorf("ipam: parse state %s: %w: %w", a.path, err, errdefs.ErrFailedPrecondition)
 	}
-	if st.Version != stateVersion {
+	if st.Version != stateVersion && st.Version != 1 {
 		return nil, fmt.Errorf("ipam: state %s has version %d, want %d: %w", a.path, st.Version, stateVersion, errdefs.ErrFailedPrecondition)
 	}
 	for name, n := range st.Networks {
 		n.Name = name
-		if n.Addrs == nil {
-			n.Addrs = map[netip.Addr]string{}
-		}
+		n.Addrs = map[netip.Addr]string{}
 		a.networks[name] = n
 	}
 	return a, nil
@@ -314,17 +340,37 @@ func (a *Allocator) Allocate(network, owner string, want netip.Addr) (netip.Addr
 	if err != nil {
 		return netip.Addr{}, fmt.Errorf("ipam: network %q: %w", network, err)
 	}
-	prevLast := n.Last
-	n.Addrs[got] = owner
+	n.hold(got, owner)
 	if !want.IsValid() {
 		n.Last = got
 	}
-	if err := a.save(); err != nil {
-		delete(n.Addrs, got)
-		n.Last = prevLast
-		return netip.Addr{}, err
-	}
 	return got, nil
+}
+
+// Restore gives owner back the address it held, as the caller recorded
+// it, when the allocator starts: see [Network]. It fails when another
+// owner holds the address, or owner holds another.
+func (a *Allocator) Restore(network, owner string, addr netip.Addr) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	n, ok := a.networks[network]
+	if !ok {
+		return fmt.Errorf("ipam: network %q: %w", network, errdefs.ErrNotFound)
+	}
+	if have, ok := n.Lookup(owner); ok {
+		if have != addr {
+			return fmt.Errorf("ipam: network %q: %s holds %s, restoring %s: %w", network, owner, have, addr, errdefs.ErrFailedPrecondition)
+		}
+		return nil
+	}
+	if o := n.Addrs[addr]; o != "" {
+		return fmt.Errorf("ipam: network %q: address %s is %s's, restoring it for %s: %w", network, addr, o, owner, errdefs.ErrAlreadyExists)
+	}
+	n.hold(addr, owner)
+	if !n.Last.IsValid() || n.Last.Less(addr) {
+		n.Last = addr
+	}
+	return nil
 }
 
 // next returns want if it is free and usable, or the next free dynamic
@@ -377,14 +423,8 @@ func (a *Allocator) Release(network, owner string) error {
 	if !ok {
 		return nil
 	}
-	have, ok := n.Lookup(owner)
-	if !ok {
-		return nil
-	}
-	delete(n.Addrs, have)
-	if err := a.save(); err != nil {
-		n.Addrs[have] = owner
-		return err
+	if have, ok := n.Lookup(owner); ok {
+		n.free(have, owner)
 	}
 	return nil
 }

@@ -217,6 +217,9 @@ func TestRemoveNetwork(t *testing.T) {
 	}
 }
 
+// TestPersistence: the subnets are written and read back; the addresses
+// are not written (their holders keep them) and come back with Restore,
+// after which allocation goes on past them.
 func TestPersistence(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sub", "ipam.json")
 	a := newAlloc(t, ipam.Options{Path: path})
@@ -224,29 +227,61 @@ func TestPersistence(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	before, _ := os.ReadFile(path)
 	c1, _ := a.Allocate("web", "c1", netip.Addr{})
 	c2, _ := a.Allocate("web", "c2", netip.Addr{})
 	a.Release("web", "c1")
+	if after, _ := os.ReadFile(path); string(after) != string(before) {
+		t.Errorf("allocating and releasing rewrote the state file:\n%s\nthen\n%s", before, after)
+	}
 
 	b := newAlloc(t, ipam.Options{Path: path})
 	got, ok := b.Network("web")
 	if !ok || got.Subnet != n.Subnet || got.Gateway != n.Gateway {
 		t.Fatalf("reloaded network = %+v, %v", got, ok)
 	}
+	if len(got.Addrs) != 0 {
+		t.Fatalf("reloaded addresses %v: they are their holders' to restore", got.Addrs)
+	}
+	if err := b.Restore("web", "c2", c2); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Restore("web", "c9", c2); !errors.Is(err, errdefs.ErrAlreadyExists) {
+		t.Errorf("restoring c2's address for another owner: %v", err)
+	}
+	if err := b.Restore("web", "c2", c1); !errors.Is(err, errdefs.ErrFailedPrecondition) {
+		t.Errorf("restoring a second address for c2: %v", err)
+	}
+	got, _ = b.Network("web")
 	if have, ok := got.Lookup("c2"); !ok || have != c2 {
-		t.Fatalf("reloaded c2 = %v, %v; want %v", have, ok, c2)
+		t.Fatalf("restored c2 = %v, %v; want %v", have, ok, c2)
 	}
-	if _, ok := got.Lookup("c1"); ok {
-		t.Fatal("released c1 came back")
-	}
-	// The "last" cursor is persisted too: c1's old address is not reused.
+	// Allocation goes on after the highest restored address.
 	c3, _ := b.Allocate("web", "c3", netip.Addr{})
 	if c3 == c1 || c3 == c2 {
 		t.Fatalf("c3 got %s after restart; c1 had %s, c2 has %s", c3, c1, c2)
 	}
+	if err := b.RemoveNetwork("web"); !errors.Is(err, errdefs.ErrFailedPrecondition) {
+		t.Errorf("removing a network with restored addresses: %v", err)
+	}
 	entries, _ := os.ReadDir(filepath.Dir(path))
 	if len(entries) != 1 {
 		t.Fatalf("state dir holds %d entries, want only the state file", len(entries))
+	}
+}
+
+// TestReadsVersion1: a state file of the version that kept addresses is
+// read for its subnets.
+func TestReadsVersion1(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ipam.json")
+	os.WriteFile(path, []byte(`{"version":1,"networks":{"web":{"name":"web","subnet":"10.89.3.0/24","gateway":"10.89.3.1","addrs":{"10.89.3.2":"c1"},"last":"10.89.3.2"}}}`), 0o600)
+	a, err := ipam.New(ipam.Options{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, ok := a.Network("web")
+	if !ok || n.Subnet.String() != "10.89.3.0/24" || len(n.Addrs) != 0 {
+		t.Fatalf("network = %+v, %v", n, ok)
 	}
 }
 

@@ -84,7 +84,7 @@ func (e *env) assertNothingLeft(trial string) {
 	e.assertClean(e.tag)
 	// containers/.shims is the runtime's: it keeps one directory per
 	// running shim.
-	for _, dir := range []string{"projects", "containers", "containers/.shims", "rootfs", "etc", "logs", "volumes", "network/netns", "network/dns/networks", "network/dns/containers"} {
+	for _, dir := range []string{"projects", "containers", "containers/.shims", "rootfs", "etc", "logs", "volumes", "network/netns", "network/containers", "network/dns/networks", "network/dns/containers"} {
 		ents, _ := os.ReadDir(filepath.Join(e.root, dir))
 		for _, ent := range ents {
 			if dir == "containers" && ent.Name() == ".shims" {
