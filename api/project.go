@@ -184,10 +184,11 @@ const (
 	ActionRestart       = "restart"
 	ActionRestartFailed = "restart-failed"
 	// The steps in progress, so a display can time them.
-	ActionCreating = "creating"
-	ActionStarting = "starting"
-	ActionStopping = "stopping"
-	ActionRemoving = "removing"
+	ActionCreating   = "creating"
+	ActionStarting   = "starting"
+	ActionStopping   = "stopping"
+	ActionRemoving   = "removing"
+	ActionRestarting = "restarting"
 	// ActionDie: the container's process exited (ExitCode set).
 	ActionDie = "die"
 	// ActionHealthy and ActionUnhealthy: its health check's verdict.

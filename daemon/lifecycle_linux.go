@@ -105,7 +105,7 @@ func (d *Daemon) Lifecycle(ctx context.Context, project, op string, req api.Stop
 // progressWords are the events sent before an operation that takes time,
 // so that the CLI shows "Stopping" with a timer while a container uses its
 // grace period.
-var progressWords = map[string]string{"stop": "stopping", "restart": "restarting", "start": "starting"}
+var progressWords = map[string]string{api.ActionStop: api.ActionStopping, api.ActionRestart: api.ActionRestarting, api.ActionStart: api.ActionStarting}
 
 // healthDetail is a failed health check's output as the end of a
 // message: ": <output>", or nothing when it printed nothing.

@@ -123,3 +123,40 @@ func TestProgressTTYSummary(t *testing.T) {
 		t.Errorf("timers: db %q, php build %q; want 2.1s and 3.0s", frame[3], frame[1])
 	}
 }
+
+// progressOf names a network, volume or image by the event's field for
+// it, and by the first word of Message for a daemon older than those
+// fields.
+func TestProgressOfTypedEvents(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		ev   api.Event
+		want progressEvent
+		ok   bool
+	}{
+		{"network field", api.Event{Type: api.TypeNetwork, Action: api.ActionNetworkCreate, Network: "demo_default", Message: "10.89.0.0/24"},
+			progressEvent{ID: "Network demo_default", Text: "Created", Status: statusDone}, true},
+		{"network of an older daemon", api.Event{Action: api.ActionNetworkRemove, Message: "demo_default 10.89.0.0/24"},
+			progressEvent{ID: "Network demo_default", Text: "Removed", Status: statusDone}, true},
+		{"volume field", api.Event{Type: api.TypeVolume, Action: api.ActionVolumeCreate, Volume: "demo_db"},
+			progressEvent{ID: "Volume demo_db", Text: "Created", Status: statusDone}, true},
+		{"volume of an older daemon", api.Event{Action: api.ActionVolumeRemove, Message: "demo_db"},
+			progressEvent{ID: "Volume demo_db", Text: "Removed", Status: statusDone}, true},
+		{"pulling", api.Event{Type: api.TypeImage, Action: api.ActionPull, Image: "busybox:1", Message: "busybox:1  Pulling"},
+			progressEvent{ID: "Image busybox:1", Text: "Pulling", Status: statusWorking}, true},
+		{"image removed", api.Event{Type: api.TypeImage, Action: api.ActionImageRemove, Image: "demo-php"},
+			progressEvent{ID: "Image demo-php", Text: "Removed", Status: statusDone}, true},
+		{"restarting", api.Event{Action: api.ActionRestarting, Container: "demo-web-1"},
+			progressEvent{ID: "Container demo-web-1", Text: "Restarting", Status: statusWorking}, true},
+		{"died", api.Event{Action: api.ActionDie, Container: "demo-web-1", Message: "exit code 3"},
+			progressEvent{ID: "Container demo-web-1", Text: "Exited", Details: "exit code 3", Status: statusDone}, true},
+		{"warning", api.Event{Action: api.ActionWarning, Message: "x"}, progressEvent{}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got, ok := progressOf(c.ev)
+			if ok != c.ok || got != c.want {
+				t.Errorf("progressOf = %+v, %v; want %+v, %v", got, ok, c.want, c.ok)
+			}
+		})
+	}
+}

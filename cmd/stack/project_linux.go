@@ -242,8 +242,9 @@ func (g *globalOptions) containers(ctx context.Context, c *api.Client, project s
 }
 
 // runEvents sends an operation and shows its progress; the operation's
-// error, if any, comes as the last event. seen, when not nil, is called
-// with every event.
+// error, if any, is what Stream returns (the stream's last line, an
+// api.StreamError), or an "error" event from an older daemon. seen, when
+// not nil, is called with every event.
 func runEvents(ctx context.Context, c *api.Client, path string, req any, pr progress, seen func(api.Event)) error {
 	var failure error
 	err := c.Stream(ctx, "POST", path, req, func(raw json.RawMessage) error {
@@ -251,14 +252,14 @@ func runEvents(ctx context.Context, c *api.Client, path string, req any, pr prog
 		if err := json.Unmarshal(raw, &ev); err != nil {
 			return err
 		}
-		if ev.Action == "error" {
+		if ev.Action == api.ActionError {
 			failure = remoteFailure(ev)
 			return nil
 		}
 		if seen != nil {
 			seen(ev)
 		}
-		if ev.Action == "warning" {
+		if ev.Action == api.ActionWarning {
 			pr.Warn(ev.Message)
 			return nil
 		}
@@ -273,8 +274,8 @@ func runEvents(ctx context.Context, c *api.Client, path string, req any, pr prog
 	return failure
 }
 
-// remoteFailure rebuilds the error of a failed streamed operation with
-// its class.
+// remoteFailure rebuilds the error of a failed streamed operation of an
+// older daemon (its class in Message) with its class.
 func remoteFailure(ev api.Event) error {
 	body, _ := json.Marshal(api.Error{Class: ev.Message, Message: ev.Error})
 	return api.FromHTTP(500, body)
