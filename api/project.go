@@ -157,10 +157,6 @@ type Event struct {
 	ExitCode *int `json:"exit_code,omitempty"`
 	// Message says more: an exit code, a health check's output, an error.
 	Message string `json:"message,omitempty"`
-	// Error was set, with Action "error" and the class in Message, on the
-	// last event of a failed request by daemons older than the
-	// [StreamError] framing.
-	Error string `json:"error,omitempty"`
 }
 
 // The types of [Event].
@@ -223,10 +219,9 @@ const (
 	ActionImageLoad   = "image-load"
 	ActionImageSave   = "image-save"
 
-	// ActionWarning is something the user should know. ActionError ended
-	// a failed operation's stream before [StreamError].
+	// ActionWarning is something the user should know. A failed
+	// operation's stream ends with a [StreamError], never an event.
 	ActionWarning = "warning"
-	ActionError   = "error"
 )
 
 // Container is one container of a project, as `stack ps` shows it.

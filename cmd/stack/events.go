@@ -64,7 +64,7 @@ func progressOf(ev api.Event) (progressEvent, bool) {
 		return progressEvent{ID: "Service " + ev.Service, Text: "Building", Details: ev.Message, Status: statusWorking}, true
 	case api.ActionBuilt:
 		return progressEvent{ID: "Service " + ev.Service, Text: "Built", Status: statusDone}, true
-	case api.ActionWarning, api.ActionError, "":
+	case api.ActionWarning, "":
 		return progressEvent{}, false
 	}
 	w, ok := eventWords[ev.Action]
