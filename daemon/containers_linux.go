@@ -787,7 +787,7 @@ func (d *Daemon) containerInfo(rt containerRuntime, r *record, detail bool) Cont
 	}
 	for _, n := range sortedKeys(r.Networks) {
 		ep := EndpointInfo{Network: n, NetworkID: networkID(n), IP: r.Networks[n], Aliases: r.Aliases[n],
-			DNSNames: slices.Compact(append(r.dnsNames(), r.Aliases[n]...))}
+			DNSNames: uniqueNames(append(r.dnsNames(), r.Aliases[n]...)...)}
 		for _, e := range status.Endpoints {
 			if e.Network == n {
 				ep.PrefixLen, ep.Gateway, ep.MAC = e.IP.Bits(), e.Gateway.String(), e.MAC.String()

@@ -264,11 +264,11 @@ func (d *Daemon) ConnectNetwork(ctx context.Context, netRef, containerRef string
 // dnsNames are the names a container answers to on every network: its
 // service's, its own and its hostname.
 func (r *record) dnsNames() []string {
-	names := []string{r.Service, r.Name}
-	if r.Spec != nil && r.Spec.Hostname != "" {
-		names = append(names, r.Spec.Hostname)
+	hostname := ""
+	if r.Spec != nil {
+		hostname = r.Spec.Hostname
 	}
-	return slices.Compact(names)
+	return uniqueNames(r.Service, r.Name, hostname)
 }
 
 // DisconnectNetwork disconnects a container from a network.

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -167,9 +168,9 @@ func (d *Daemon) attachNetwork(ctx context.Context, p *spec.Project, r *record, 
 	aliases := !r.OneOff || r.UseAliases
 	for _, key := range networkOrder(svc) {
 		n := p.Networks[key]
-		ep := network.EndpointConfig{Network: n.Name, DNSNames: []string{r.Name, hostname}}
+		ep := network.EndpointConfig{Network: n.Name, DNSNames: uniqueNames(r.Name, hostname)}
 		if aliases {
-			ep.DNSNames = []string{svc.Name, r.Name, hostname}
+			ep.DNSNames = uniqueNames(svc.Name, r.Name, hostname)
 		}
 		if sn := svc.Networks[key]; sn != nil {
 			if aliases {
@@ -327,4 +328,17 @@ func (d *Daemon) serviceContainer(project, service string) (*record, error) {
 func networkID(name string) string {
 	sum := sha256.Sum256([]byte("stack network " + name))
 	return hex.EncodeToString(sum[:])
+}
+
+// uniqueNames is names without the empty ones and without repeats, in
+// their order: a container of the Docker API is its own service, and a
+// hostname is often the container's name.
+func uniqueNames(names ...string) []string {
+	out := make([]string, 0, len(names))
+	for _, n := range names {
+		if n != "" && !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
