@@ -37,6 +37,13 @@ func (f *fakeBackend) CreateContainer(ctx context.Context, req daemon.ContainerC
 	return strings.Repeat("ab", 32), nil
 }
 
+func (f *fakeBackend) InspectContainer(ctx context.Context, ref string) (daemon.ContainerInfo, error) {
+	if ref == "x" {
+		return daemon.ContainerInfo{ID: strings.Repeat("cd", 32), Name: "x", State: "running"}, nil
+	}
+	return daemon.ContainerInfo{}, errdefs.ErrNotFound
+}
+
 func (f *fakeBackend) InspectNetwork(ctx context.Context, ref string) (daemon.NetworkInfo, error) {
 	if ref == "appnet" {
 		return daemon.NetworkInfo{Name: "appnet"}, nil
@@ -301,5 +308,37 @@ func TestEventsOut(t *testing.T) {
 		if m.Type == events.ContainerEventType && !matchEvent(filters{"type": {"container"}, "container": {"web"}}, m) {
 			t.Errorf("%+v does not match a filter on its container", tt.ev)
 		}
+	}
+}
+
+// TestRefusalsAre400: every request that asks for what stack does not do
+// is a 400 whose message names the field or parameter, whichever route
+// it comes by.
+func TestRefusalsAre400(t *testing.T) {
+	h := Handler(&fakeBackend{}, Options{})
+	for _, c := range []struct {
+		name, method, path, body, field string
+	}{
+		{"host network", "POST", "/v1.50/containers/create", `{"Image":"busybox","HostConfig":{"NetworkMode":"host"}}`, "NetworkMode host"},
+		{"devices", "POST", "/v1.50/containers/create", `{"Image":"busybox","HostConfig":{"Devices":[{"PathOnHost":"/dev/null","PathInContainer":"/dev/null","CgroupPermissions":"rwm"}]}}`, "HostConfig.Devices"},
+		{"links", "POST", "/v1.50/containers/create", `{"Image":"busybox","HostConfig":{"Links":["db:db"]}}`, "HostConfig.Links"},
+		{"log driver", "POST", "/v1.50/containers/create", `{"Image":"busybox","HostConfig":{"LogConfig":{"Type":"syslog"}}}`, "HostConfig.LogConfig.Type"},
+		{"sctp port", "POST", "/v1.50/containers/create", `{"Image":"busybox","HostConfig":{"PortBindings":{"80/sctp":[{"HostPort":"8080"}]}}}`, "HostConfig.PortBindings[80/sctp]"},
+		{"platform", "POST", "/v1.50/containers/create?platform=windows/amd64", `{"Image":"busybox"}`, "platform"},
+		{"build parameter", "POST", "/v1.50/build?squash=1", ``, "squash"},
+		{"buildkit", "POST", "/v1.50/build?version=2", ``, "BuildKit"},
+		{"network driver", "POST", "/v1.50/networks/create", `{"Name":"n","Driver":"overlay"}`, "Driver"},
+		{"network ipv6", "POST", "/v1.50/networks/create", `{"Name":"n","EnableIPv6":true}`, "EnableIPv6"},
+		{"volume driver", "POST", "/v1.50/volumes/create", `{"Name":"v","Driver":"nfs"}`, "Driver"},
+		{"logs details", "GET", "/v1.50/containers/x/logs?stdout=1&details=1", ``, "details"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			w := request(t, h, c.method, c.path, c.body)
+			var e struct{ Message string }
+			json.Unmarshal(w.Body.Bytes(), &e)
+			if w.Code != 400 || !strings.Contains(e.Message, c.field) {
+				t.Errorf("%s %s: %d %q, want 400 naming %s", c.method, c.path, w.Code, e.Message, c.field)
+			}
+		})
 	}
 }

@@ -172,16 +172,18 @@ type errorBody struct {
 }
 
 // statusOf maps an error's class to the status dockerd answers with.
+// What stack does not implement is a request it refuses, by the name of
+// the field or parameter that asks for it: a 400, so that a client shows
+// the message as the request's fault and does not retry (dockerd's 501 is
+// for an engine that lacks a feature it could have).
 func statusOf(err error) int {
 	switch {
 	case errors.Is(err, errdefs.ErrNotFound):
 		return http.StatusNotFound
-	case errors.Is(err, errdefs.ErrInvalidArgument):
+	case errors.Is(err, errdefs.ErrInvalidArgument), errors.Is(err, errdefs.ErrNotImplemented):
 		return http.StatusBadRequest
 	case errors.Is(err, errdefs.ErrAlreadyExists), errors.Is(err, errdefs.ErrFailedPrecondition):
 		return http.StatusConflict
-	case errors.Is(err, errdefs.ErrNotImplemented):
-		return http.StatusNotImplemented
 	case errors.Is(err, errdefs.ErrUnavailable):
 		return http.StatusServiceUnavailable
 	case errors.Is(err, context.Canceled):
