@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -44,15 +43,15 @@ func (d *Daemon) TopContainer(ctx context.Context, ref string) (api.ContainerTop
 	if err != nil {
 		return api.ContainerTop{}, fmt.Errorf("top %s: %w", r.Name, err)
 	}
-	clock := readClock()
+	clock := runtime.ReadClock()
 	users := map[string]string{}
 	t := api.ContainerTop{Name: r.Name, Service: r.Service, Titles: topTitles, Processes: [][]string{}}
 	for _, pid := range pids {
-		p, err := readProc(pid)
+		p, err := runtime.ReadProcess(pid)
 		if err != nil {
 			continue // exited since the cgroup was read
 		}
-		t.Processes = append(t.Processes, p.row(clock, users))
+		t.Processes = append(t.Processes, psRow(p, clock, users))
 	}
 	return t, nil
 }
@@ -75,9 +74,7 @@ type StatsSample struct {
 }
 
 // NetStats are one interface's counters.
-type NetStats struct {
-	RxBytes, RxPackets, TxBytes, TxPackets uint64
-}
+type NetStats = runtime.NetCounters
 
 // ContainerStats reads the resource usage of a running container.
 func (d *Daemon) ContainerStats(ctx context.Context, ref string) (StatsSample, error) {
@@ -97,7 +94,7 @@ func (d *Daemon) ContainerStats(ctx context.Context, ref string) (StatsSample, e
 	if err != nil {
 		return StatsSample{}, fmt.Errorf("stats %s: %w", r.Name, err)
 	}
-	out := StatsSample{Read: time.Now(), CPUUsage: s.CPUUsage, SystemCPU: systemCPU(), OnlineCPUs: onlineCPUs(),
+	out := StatsSample{Read: time.Now(), CPUUsage: s.CPUUsage, SystemCPU: runtime.SystemCPU(), OnlineCPUs: onlineCPUs(),
 		MemoryUsage: s.MemoryUsage, MemoryLimit: s.MemoryLimit, Pids: s.Pids, PidsLimit: s.PidsLimit}
 	var si unix.Sysinfo_t
 	if unix.Sysinfo(&si) == nil {
@@ -106,36 +103,9 @@ func (d *Daemon) ContainerStats(ctx context.Context, ref string) (StatsSample, e
 		}
 	}
 	if st.Pid > 0 {
-		if data, err := os.ReadFile("/proc/" + strconv.Itoa(st.Pid) + "/net/dev"); err == nil {
-			out.Networks = parseNetDevInterfaces(string(data))
-		}
+		out.Networks, _ = runtime.NetDevices(st.Pid)
 	}
 	return out, nil
-}
-
-// systemCPU is the host's CPU time since boot, all CPUs and states but
-// idle's included, as docker's system_cpu_usage (the first line of
-// /proc/stat, in USER_HZ ticks).
-func systemCPU() time.Duration {
-	f, err := os.Open("/proc/stat")
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	if !sc.Scan() {
-		return 0
-	}
-	fields := strings.Fields(sc.Text())
-	if len(fields) < 8 || fields[0] != "cpu" {
-		return 0
-	}
-	var ticks uint64
-	for _, v := range fields[1:8] { // user nice system idle iowait irq softirq
-		n, _ := strconv.ParseUint(v, 10, 64)
-		ticks += n
-	}
-	return time.Duration(ticks) * time.Second / clockTicks
 }
 
 // onlineCPUs counts the CPUs the scheduler may use.
@@ -145,26 +115,6 @@ func onlineCPUs() int {
 		return set.Count()
 	}
 	return 1
-}
-
-// parseNetDevInterfaces reads /proc/PID/net/dev per interface, loopback
-// left out.
-func parseNetDevInterfaces(s string) map[string]NetStats {
-	out := map[string]NetStats{}
-	for _, line := range strings.Split(s, "\n") {
-		name, rest, ok := strings.Cut(line, ":")
-		name = strings.TrimSpace(name)
-		if !ok || name == "lo" {
-			continue
-		}
-		f := strings.Fields(rest)
-		if len(f) < 10 {
-			continue
-		}
-		num := func(i int) uint64 { n, _ := strconv.ParseUint(f[i], 10, 64); return n }
-		out[name] = NetStats{RxBytes: num(0), RxPackets: num(1), TxBytes: num(8), TxPackets: num(9)}
-	}
-	return out
 }
 
 // PathStat describes a file in a container, as docker's

@@ -150,3 +150,29 @@ func (d *Daemon) BuildContext(ctx context.Context, tarball io.Reader, req api.Bu
 	}
 	return d.Build(ctx, req, emit)
 }
+
+func (d *Daemon) pruneImages(ctx context.Context, all bool, rep *api.PruneReport) error {
+	imgs, err := d.images.List(ctx)
+	if err != nil {
+		return fmt.Errorf("list images: %w", err)
+	}
+	var errs []error
+	for _, img := range imgs {
+		if len(img.Names) > 0 && !all || d.imageInUse(img.ID) {
+			continue
+		}
+		if _, err := d.RemoveImage(ctx, img.ID.String(), true); err != nil {
+			if !errors.Is(err, errdefs.ErrFailedPrecondition) && !errors.Is(err, errdefs.ErrNotFound) {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		name := img.ID.String()
+		if tags := img.RepoTags(); len(tags) > 0 {
+			name = strings.Join(tags, ", ")
+		}
+		rep.Images = append(rep.Images, name)
+		rep.SpaceReclaimed += img.Size
+	}
+	return errors.Join(errs...)
+}

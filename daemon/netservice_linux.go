@@ -335,3 +335,48 @@ func (d *Daemon) PruneNetworks(ctx context.Context, match func(NetworkInfo) bool
 
 // NetworkID is the ID the Docker API shows for the network named name.
 func NetworkID(name string) string { return networkID(name) }
+
+// ListNetworks lists the networks the daemon manages.
+func (d *Daemon) ListNetworks(ctx context.Context) ([]api.Network, error) {
+	nm, err := d.networks()
+	if err != nil {
+		return nil, err
+	}
+	out := []api.Network{}
+	for _, n := range nm.Networks() {
+		out = append(out, api.Network{Name: n.Name, Driver: "bridge", Bridge: n.Bridge, Subnet: n.Subnet.String(),
+			Gateway: n.Gateway.String(), Internal: n.Internal, Project: n.Labels[projectLabel]})
+	}
+	return out, nil
+}
+
+func (d *Daemon) pruneNetworks(ctx context.Context, recs []*record, rep *api.PruneReport) error {
+	nm, err := d.networks()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, n := range nm.Networks() {
+		if slices.ContainsFunc(recs, func(r *record) bool { _, ok := r.Networks[n.Name]; return ok }) {
+			continue
+		}
+		unlock := func() {}
+		if p := n.Labels[projectLabel]; p != "" {
+			if unlock, err = d.lockProject(p); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+		}
+		err := nm.RemoveNetwork(ctx, n.Name)
+		unlock()
+		switch {
+		case errors.Is(err, errdefs.ErrFailedPrecondition):
+			// a container joined it meanwhile
+		case err != nil:
+			errs = append(errs, err)
+		default:
+			rep.Networks = append(rep.Networks, n.Name)
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -7,7 +7,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/stack-dev/stack/api"
 	"github.com/stack-dev/stack/internal/errdefs"
@@ -103,4 +106,133 @@ func (d *Daemon) PruneVolumes(ctx context.Context, all bool, match func(api.Volu
 		reclaimed += size
 	}
 	return removed, reclaimed, errors.Join(errs...)
+}
+
+// volumeUsers maps each volume to the containers that mount it, stopped
+// ones included, as their records say.
+func (d *Daemon) volumeUsers() (map[string][]string, error) {
+	recs, err := d.records("")
+	if err != nil {
+		return nil, err
+	}
+	root := filepath.Join(d.cfg.StateRoot, volumesDir) + "/"
+	users := map[string][]string{}
+	for _, r := range recs {
+		if r.Spec == nil {
+			continue
+		}
+		for _, m := range r.Spec.Mounts {
+			rest, ok := strings.CutPrefix(m.Source, root)
+			if !ok {
+				continue
+			}
+			name, _, _ := strings.Cut(rest, "/")
+			if !slices.Contains(users[name], r.Name) {
+				users[name] = append(users[name], r.Name)
+			}
+		}
+	}
+	return users, nil
+}
+
+// Volumes lists the volumes under the state root, sorted by name.
+func (d *Daemon) Volumes(ctx context.Context) ([]api.Volume, error) {
+	dirs, err := filepath.Glob(filepath.Join(d.cfg.StateRoot, volumesDir, "*"))
+	if err != nil {
+		return nil, err
+	}
+	users, err := d.volumeUsers()
+	if err != nil {
+		return nil, fmt.Errorf("list volumes: %w", err)
+	}
+	out := []api.Volume{}
+	for _, dir := range dirs {
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() || strings.HasPrefix(filepath.Base(dir), ".") {
+			continue
+		}
+		out = append(out, volumeInfo(dir, users))
+	}
+	return out, nil
+}
+
+// RemoveVolume removes a volume and its data. It refuses a volume that a
+// container, running or stopped, mounts.
+func (d *Daemon) RemoveVolume(ctx context.Context, name string) error {
+	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\x00") {
+		return fmt.Errorf("volume name %q: %w", name, errdefs.ErrInvalidArgument)
+	}
+	dir := d.volumeDir(name)
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("volume %q: no such volume (see `stack volume ls`): %w", name, errdefs.ErrNotFound)
+	}
+	unlock, err := d.lockVolumeProject(dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	users, err := d.volumeUsers()
+	if err != nil {
+		return fmt.Errorf("remove volume %s: %w", name, err)
+	}
+	if u := users[name]; len(u) > 0 {
+		return fmt.Errorf("volume %q is in use by container %s: remove the container first (`stack down`): %w",
+			name, strings.Join(u, ", "), errdefs.ErrFailedPrecondition)
+	}
+	meta := readVolumeMeta(dir)
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("remove volume %s: %w", name, err)
+	}
+	d.events.publish(api.Event{Type: api.TypeVolume, Volume: name, Labels: meta.Labels, Action: api.ActionVolumeRemove, Message: name})
+	return nil
+}
+
+// lockVolumeProject takes the lock of the project that created the volume
+// at dir, so that no `up` of it starts using the volume while it goes.
+func (d *Daemon) lockVolumeProject(dir string) (func(), error) {
+	owner, _ := os.ReadFile(filepath.Join(dir, "project"))
+	project := strings.TrimSpace(string(owner))
+	if project == "" || strings.ContainsAny(project, "/\x00") {
+		return func() {}, nil
+	}
+	return d.lockProject(project)
+}
+
+func (d *Daemon) pruneVolumes(ctx context.Context, all bool, rep *api.PruneReport) error {
+	vols, err := d.Volumes(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, v := range vols {
+		if len(v.UsedBy) > 0 || !v.Anonymous && !all {
+			continue
+		}
+		size := diskUsage(d.volumeDir(v.Name))
+		if err := d.RemoveVolume(ctx, v.Name); err != nil {
+			if !errors.Is(err, errdefs.ErrFailedPrecondition) {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		rep.Volumes = append(rep.Volumes, v.Name)
+		rep.SpaceReclaimed += size
+	}
+	return errors.Join(errs...)
+}
+
+// diskUsage returns the bytes the files under dir take on disk.
+func diskUsage(dir string) int64 {
+	var n int64
+	filepath.WalkDir(dir, func(path string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if info, err := e.Info(); err == nil {
+			if st, ok := info.Sys().(*unix.Stat_t); ok {
+				n += st.Blocks * 512
+			}
+		}
+		return nil
+	})
+	return n
 }
