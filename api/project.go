@@ -208,6 +208,8 @@ const (
 	ActionVolumeCreate      = "volume-create"
 	ActionVolumeRemove      = "volume-remove"
 
+	// ActionPulling: a pull of Image began; ActionPull: it ended.
+	ActionPulling     = "pulling"
 	ActionPull        = "pull"
 	ActionPush        = "push"
 	ActionBuild       = "build"

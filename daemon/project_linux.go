@@ -137,14 +137,14 @@ func (d *Daemon) Up(ctx context.Context, p *spec.Project, req api.UpRequest, emi
 		img, err := d.ensureImage(ctx, ref, policy, func(api.ImageProgress) {
 			if !pulling {
 				pulling = true
-				emit(api.Event{Project: p.Name, Service: name, Type: api.TypeImage, Image: ref, Action: api.ActionPull, Message: ref + "  Pulling"})
+				emit(api.Event{Project: p.Name, Service: name, Type: api.TypeImage, Image: ref, Action: api.ActionPulling})
 			}
 		})
 		if err != nil {
 			return fmt.Errorf("service %q: %w", name, err)
 		}
 		if pulling {
-			emit(api.Event{Project: p.Name, Service: name, Type: api.TypeImage, Image: ref, Action: api.ActionPull, Message: ref + "  Pulled"})
+			emit(api.Event{Project: p.Name, Service: name, Type: api.TypeImage, Image: ref, Action: api.ActionPull})
 		}
 		imageIDs[name] = img.ID.String()
 	}

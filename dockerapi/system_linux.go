@@ -187,12 +187,9 @@ func eventsOut(ev api.Event) (events.Message, bool) {
 		actions := map[string]events.Action{
 			api.ActionImageTag: events.ActionTag, api.ActionImageUntag: events.ActionUnTag, api.ActionImageRemove: events.ActionDelete,
 			api.ActionImageLoad: events.ActionLoad, api.ActionImageSave: events.ActionSave, api.ActionPush: events.ActionPush,
-			api.ActionBuilt: events.ActionTag,
+			api.ActionBuilt: events.ActionTag, api.ActionPull: events.ActionPull,
 		}
 		a, ok := actions[ev.Action]
-		if ev.Action == api.ActionPull && strings.HasSuffix(ev.Message, "Pulled") {
-			a, ok = events.ActionPull, true
-		}
 		if !ok {
 			return m, false
 		}

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"strings"
-
 	"github.com/stack-dev/stack/api"
 )
 
@@ -25,19 +23,9 @@ var eventWords = map[string]struct {
 }
 
 // progressOf turns a daemon event into a change of one resource; ok is
-// false for an event that is not about one (a warning). The resource's
-// name is the event's field for it (Network, Volume, Image); a daemon
-// older than those fields put it first in Message.
+// false for an event that is not about one (a warning). The resource is
+// named by the event's field for it (Network, Volume, Image).
 func progressOf(ev api.Event) (progressEvent, bool) {
-	named := func(field string) string {
-		if field != "" {
-			return field
-		}
-		if f := strings.Fields(ev.Message); len(f) > 0 {
-			return f[0]
-		}
-		return ""
-	}
 	done := func(created bool) string {
 		if created {
 			return "Created"
@@ -46,18 +34,15 @@ func progressOf(ev api.Event) (progressEvent, bool) {
 	}
 	switch ev.Action {
 	case api.ActionNetworkCreate, api.ActionNetworkRemove:
-		return progressEvent{ID: "Network " + named(ev.Network), Text: done(ev.Action == api.ActionNetworkCreate), Status: statusDone}, true
+		return progressEvent{ID: "Network " + ev.Network, Text: done(ev.Action == api.ActionNetworkCreate), Status: statusDone}, true
 	case api.ActionVolumeCreate, api.ActionVolumeRemove:
-		return progressEvent{ID: "Volume " + named(ev.Volume), Text: done(ev.Action == api.ActionVolumeCreate), Status: statusDone}, true
+		return progressEvent{ID: "Volume " + ev.Volume, Text: done(ev.Action == api.ActionVolumeCreate), Status: statusDone}, true
+	case api.ActionPulling:
+		return progressEvent{ID: "Image " + ev.Image, Text: "Pulling", Status: statusWorking}, true
 	case api.ActionPull:
-		_, what, _ := strings.Cut(ev.Message, "  ")
-		e := progressEvent{ID: "Image " + named(ev.Image), Text: strings.TrimSpace(what), Status: statusDone}
-		if e.Text == "Pulling" {
-			e.Status = statusWorking
-		}
-		return e, true
+		return progressEvent{ID: "Image " + ev.Image, Text: "Pulled", Status: statusDone}, true
 	case api.ActionImageRemove:
-		return progressEvent{ID: "Image " + named(ev.Image), Text: "Removed", Status: statusDone}, true
+		return progressEvent{ID: "Image " + ev.Image, Text: "Removed", Status: statusDone}, true
 	case api.ActionBuild:
 		return progressEvent{ID: "Service " + ev.Service, Text: "Building", Status: statusWorking}, true
 	case api.ActionBuildStep:

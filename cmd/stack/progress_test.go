@@ -26,7 +26,7 @@ var upEvents = []struct {
 	{300 * time.Millisecond, api.Event{}, "#1 [php 1/2] FROM debian:bookworm"},
 	{200 * time.Millisecond, api.Event{}, "#2 [php 2/2] RUN apt-get install -y php-fpm"},
 	{2500 * time.Millisecond, api.Event{Action: "built", Service: "php"}, ""},
-	{100 * time.Millisecond, api.Event{Action: "network-create", Message: "demo_default 10.89.0.0/24"}, ""},
+	{100 * time.Millisecond, api.Event{Type: api.TypeNetwork, Action: api.ActionNetworkCreate, Network: "demo_default", Message: "10.89.0.0/24"}, ""},
 	{0, api.Event{Action: "creating", Container: "demo-db-1"}, ""},
 	{400 * time.Millisecond, api.Event{Action: "create", Container: "demo-db-1"}, ""},
 	{0, api.Event{Action: "starting", Container: "demo-db-1"}, ""},
@@ -125,8 +125,7 @@ func TestProgressTTYSummary(t *testing.T) {
 }
 
 // progressOf names a network, volume or image by the event's field for
-// it, and by the first word of Message for a daemon older than those
-// fields.
+// it, never by the words of Message.
 func TestProgressOfTypedEvents(t *testing.T) {
 	for _, c := range []struct {
 		name string
@@ -136,14 +135,16 @@ func TestProgressOfTypedEvents(t *testing.T) {
 	}{
 		{"network field", api.Event{Type: api.TypeNetwork, Action: api.ActionNetworkCreate, Network: "demo_default", Message: "10.89.0.0/24"},
 			progressEvent{ID: "Network demo_default", Text: "Created", Status: statusDone}, true},
-		{"network of an older daemon", api.Event{Action: api.ActionNetworkRemove, Message: "demo_default 10.89.0.0/24"},
+		{"network removed", api.Event{Type: api.TypeNetwork, Action: api.ActionNetworkRemove, Network: "demo_default", Message: "demo_default 10.89.0.0/24"},
 			progressEvent{ID: "Network demo_default", Text: "Removed", Status: statusDone}, true},
 		{"volume field", api.Event{Type: api.TypeVolume, Action: api.ActionVolumeCreate, Volume: "demo_db"},
 			progressEvent{ID: "Volume demo_db", Text: "Created", Status: statusDone}, true},
-		{"volume of an older daemon", api.Event{Action: api.ActionVolumeRemove, Message: "demo_db"},
+		{"volume removed", api.Event{Type: api.TypeVolume, Action: api.ActionVolumeRemove, Volume: "demo_db"},
 			progressEvent{ID: "Volume demo_db", Text: "Removed", Status: statusDone}, true},
-		{"pulling", api.Event{Type: api.TypeImage, Action: api.ActionPull, Image: "busybox:1", Message: "busybox:1  Pulling"},
+		{"pulling", api.Event{Type: api.TypeImage, Action: api.ActionPulling, Image: "busybox:1"},
 			progressEvent{ID: "Image busybox:1", Text: "Pulling", Status: statusWorking}, true},
+		{"pulled", api.Event{Type: api.TypeImage, Action: api.ActionPull, Image: "busybox:1"},
+			progressEvent{ID: "Image busybox:1", Text: "Pulled", Status: statusDone}, true},
 		{"image removed", api.Event{Type: api.TypeImage, Action: api.ActionImageRemove, Image: "demo-php"},
 			progressEvent{ID: "Image demo-php", Text: "Removed", Status: statusDone}, true},
 		{"restarting", api.Event{Action: api.ActionRestarting, Container: "demo-web-1"},
