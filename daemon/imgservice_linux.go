@@ -93,7 +93,7 @@ func (d *Daemon) TagImage(ctx context.Context, ref, target string) error {
 	if err := d.images.Tag(ctx, ref, target); err != nil {
 		return fmt.Errorf("tag %s as %s: %w", ref, target, err)
 	}
-	d.events.publish(api.Event{Type: api.TypeImage, ID: img.ID.String(), Image: target, Action: api.ActionImageTag, Message: target})
+	d.events.publish(api.Event{Type: api.TypeImage, ID: img.ID.String(), Image: target, Action: api.ActionImageTag})
 	return nil
 }
 

@@ -584,7 +584,7 @@ func (d *Daemon) Down(ctx context.Context, project string, req api.DownRequest, 
 			}
 			continue
 		}
-		ev(api.Event{Type: api.TypeImage, Image: ref, Action: api.ActionImageRemove, Message: ref})
+		ev(api.Event{Type: api.TypeImage, Image: ref, Action: api.ActionImageRemove})
 	}
 	return errors.Join(errs...)
 }

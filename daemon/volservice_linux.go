@@ -182,7 +182,7 @@ func (d *Daemon) RemoveVolume(ctx context.Context, name string) error {
 	if err := os.RemoveAll(dir); err != nil {
 		return fmt.Errorf("remove volume %s: %w", name, err)
 	}
-	d.events.publish(api.Event{Type: api.TypeVolume, Volume: name, Labels: meta.Labels, Action: api.ActionVolumeRemove, Message: name})
+	d.events.publish(api.Event{Type: api.TypeVolume, Volume: name, Labels: meta.Labels, Action: api.ActionVolumeRemove})
 	return nil
 }
 

@@ -119,7 +119,7 @@ func (d *Daemon) removeAnonymousVolumes(r *record) error {
 			errs = append(errs, fmt.Errorf("remove volume %s: %w", name, err))
 			continue
 		}
-		d.events.publish(api.Event{Type: api.TypeVolume, Volume: name, Action: api.ActionVolumeRemove, Message: name})
+		d.events.publish(api.Event{Type: api.TypeVolume, Volume: name, Action: api.ActionVolumeRemove})
 	}
 	return errors.Join(errs...)
 }
@@ -161,7 +161,7 @@ func (d *Daemon) ensureVolume(v *spec.Volume, project string, meta volumeMeta, e
 	if err := createVolume(dir, project, meta); err != nil {
 		return fmt.Errorf("create volume %s: %w", v.Name, err)
 	}
-	ev(api.Event{Type: api.TypeVolume, Volume: v.Name, Labels: meta.Labels, Action: api.ActionVolumeCreate, Message: v.Name})
+	ev(api.Event{Type: api.TypeVolume, Volume: v.Name, Labels: meta.Labels, Action: api.ActionVolumeCreate})
 	return nil
 }
 
@@ -336,7 +336,7 @@ func (d *Daemon) removeVolumes(project string, ev emitFunc) error {
 			errs = append(errs, fmt.Errorf("remove volume %s: %w", name, err))
 			continue
 		}
-		ev(api.Event{Type: api.TypeVolume, Volume: name, Action: api.ActionVolumeRemove, Message: name})
+		ev(api.Event{Type: api.TypeVolume, Volume: name, Action: api.ActionVolumeRemove})
 	}
 	return errors.Join(errs...)
 }
