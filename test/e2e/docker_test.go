@@ -245,6 +245,14 @@ func TestRootDockerCLI(t *testing.T) {
 		t.Errorf("inspect: %q", got)
 	}
 
+	// top and stats read the container's processes and cgroup.
+	if got := de.out("top", "web"); !strings.Contains(got, "PID") || !strings.Contains(got, "httpd -f -p 80 -h /www") {
+		t.Errorf("docker top:\n%s", got)
+	}
+	if got := de.out("stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}}", "web"); got != "web 1\n" {
+		t.Errorf("docker stats --no-stream: %q", got)
+	}
+
 	// logs -f follows until the container exits.
 	de.out("run", "-d", "--name", "ticker", "busybox", "sh", "-c", "for i in 1 2 3; do echo tick $i; sleep 0.2; done; echo bye >&2")
 	code, out, errOut = de.run("logs", "-f", "ticker")
