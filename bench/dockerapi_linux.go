@@ -49,6 +49,9 @@ func (b *bench) caseDockerAPI() error {
 	if _, err := runCmd(b.ctx, stackEnv, cli, "network", "create", net); err != nil {
 		return err
 	}
+	// The network outlives the daemon, as dockerd's: its bridge would
+	// outlive the case's state root.
+	defer runCmd(b.ctx, stackEnv, cli, "network", "rm", net)
 	if peerErr == nil {
 		if _, peerErr = b.docker("network", "create", net); peerErr == nil {
 			defer b.docker("network", "rm", net)
