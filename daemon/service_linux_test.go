@@ -2,7 +2,12 @@ package daemon
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -127,4 +132,52 @@ container:stop:srv
 container:remove:srv
 network:network-remove:backnet
 network:network-remove:appnet`)
+}
+
+// TestStreamErrorFraming: an up that fails after its stream began ends
+// the stream with one StreamError line, which api.Client returns as the
+// error with its class; the events before it are events, and none of
+// them carries the error or its class.
+func TestStreamErrorFraming(t *testing.T) {
+	f := newFakeDaemon(t)
+	f.rt.failCreate["c2"] = fmt.Errorf("no more cgroups: %w", errdefs.ErrUnavailable)
+	sock := filepath.Join(t.TempDir(), "stack.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: f.d.Handler()}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	c, err := api.NewClient("unix://"+sock, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := loadStack(t, upTestStack)
+	body, err := spec.RenderJSON(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var lines []string
+	err = c.Stream(ctx, "POST", "/projects/demo/up", api.UpRequest{Project: body}, func(raw json.RawMessage) error {
+		var ev api.Event
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			return err
+		}
+		if strings.Contains(string(raw), "unavailable") || strings.Contains(string(raw), "cgroups") {
+			t.Errorf("an event carries the error: %s", raw)
+		}
+		if w := eventWord(ev); w != "" {
+			lines = append(lines, w)
+		}
+		return nil
+	})
+	if !errors.Is(err, errdefs.ErrUnavailable) || !strings.Contains(err.Error(), "no more cgroups") {
+		t.Fatalf("Stream: %v, want the runtime's error of class unavailable", err)
+	}
+	check(t, "events before the error", strings.Join(lines, " "), "volume-create network-create demo-db-1:create demo-db-1:start")
+	f.rt.failCreate = map[string]error{}
+	f.down(t, "demo", api.DownRequest{Volumes: true})
 }
