@@ -90,7 +90,10 @@ func newBareEnv(t *testing.T) *env {
 	t.Helper()
 	testutil.RequiresRoot(t)
 	dir := t.TempDir()
-	sum := sha256.Sum256([]byte(t.Name()))
+	// The test's name and the test binary's pid: the same test run from
+	// two checkouts on one machine at once gets names, cgroups and nft
+	// tables of its own in each.
+	sum := sha256.Sum256(fmt.Appendf(nil, "%s %d", t.Name(), os.Getpid()))
 	tag := hex.EncodeToString(sum[:4])
 	e := &env{t: t, dir: dir, root: filepath.Join(dir, "root"), project: "e2e" + tag, tag: tag}
 	e.vars = append(os.Environ(),
