@@ -205,6 +205,26 @@ func TestRootDockerCLI(t *testing.T) {
 		t.Errorf("docker info: %q", info)
 	}
 
+	// stack docker-host says what to set, and a docker context made from
+	// what it says reaches the engine without DOCKER_HOST.
+	hostOut := de.env.mustRun("docker-host")
+	if !strings.HasPrefix(hostOut, "export DOCKER_HOST="+de.host+"\n") || !strings.Contains(hostOut, "docker context create stack --docker host="+de.host) {
+		t.Errorf("stack docker-host:\n%s", hostOut)
+	}
+	var noHost []string
+	for _, v := range de.vars {
+		if !strings.HasPrefix(v, "DOCKER_HOST=") {
+			noHost = append(noHost, v)
+		}
+	}
+	for _, args := range [][]string{{"context", "create", "stack", "--docker", "host=" + de.host}, {"--context", "stack", "version", "--format", "{{.Server.Os}}"}} {
+		cmd := exec.Command(de.docker, args...)
+		cmd.Env, cmd.Dir = noHost, de.dir
+		if out, err := cmd.CombinedOutput(); err != nil || args[0] == "--context" && string(out) != "linux\n" {
+			t.Errorf("docker %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+
 	// run --rm: the output, the exit code, stderr apart, nothing left.
 	if got := de.out("run", "--rm", "busybox", "echo", "hi"); got != "hi\n" {
 		t.Errorf("run --rm echo hi: %q", got)
