@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -282,6 +283,13 @@ func TestRootDockerCLI(t *testing.T) {
 	if code, out, errOut := de.run("logs", "--tail", "2", "ticker"); code != 0 || out != "tick 3\n" || errOut != "bye\n" {
 		t.Errorf("logs --tail 2: exit %d stdout %q stderr %q", code, out, errOut)
 	}
+	_, out, _ = de.run("logs", "-t", "--since", "10m", "ticker")
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 3 || !regexp.MustCompile(`^20\d\d-\d\d-\d\dT[0-9:.]+Z tick 1$`).MatchString(lines[0]) {
+		t.Errorf("logs -t --since 10m: %q", out)
+	}
+	if _, out, errOut := de.run("logs", "--until", "2000-01-01T00:00:00Z", "ticker"); out != "" || errOut != "" {
+		t.Errorf("logs --until 2000: stdout %q stderr %q", out, errOut)
+	}
 
 	// cp both ways, a file and a tree.
 	os.WriteFile(filepath.Join(de.dir, "in.txt"), []byte("copied in\n"), 0o644)
@@ -322,7 +330,13 @@ func TestRootDockerCLI(t *testing.T) {
 	if got := de.out("inspect", "-f", "{{.State.Status}}", "web"); got != "exited\n" {
 		t.Errorf("after stop: %q", got)
 	}
-	de.out("rm", "web", "done", "ticker")
+	// container prune takes the stopped ones and leaves the running one.
+	if got := de.out("container", "prune", "-f"); !strings.Contains(got, "Deleted Containers:") || strings.Count(got, "\n") < 4 {
+		t.Errorf("container prune:\n%s", got)
+	}
+	if got := de.out("ps", "-a", "--format", "{{.Names}}"); got != proj+"-svc-1\n" {
+		t.Errorf("after container prune: %q", got)
+	}
 	de.out("rm", "-f", proj+"-svc-1")
 	if left := de.out("ps", "-aq"); left != "" {
 		t.Errorf("after rm: %q", left)
