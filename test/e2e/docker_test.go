@@ -238,6 +238,17 @@ func TestRootDockerCLI(t *testing.T) {
 		t.Errorf("run --rm left containers: %q", left)
 	}
 
+	// The same engine as stack's containers: Docker's default
+	// capabilities and seccomp filter, and the limits asked for.
+	if got := de.out("run", "--rm", "busybox", "grep", "-E", "^(CapEff|Seccomp):", "/proc/self/status"); got != "CapEff:\t00000000a80425fb\nSeccomp:\t2\n" {
+		t.Errorf("capabilities and seccomp of a docker run: %q", got)
+	}
+	de.out("run", "-d", "--name", "lim", "--memory", "64m", "--pids-limit", "50", "busybox", "sleep", "300")
+	if got := de.out("stats", "--no-stream", "--format", "{{.MemUsage}}", "lim"); !strings.HasSuffix(strings.TrimSpace(got), "/ 64MiB") {
+		t.Errorf("stats of a container with --memory 64m: %q", got)
+	}
+	de.out("rm", "-f", "lim")
+
 	// A detached httpd with a published port and a bind mount.
 	www := filepath.Join(de.dir, "www")
 	os.MkdirAll(www, 0o755)
