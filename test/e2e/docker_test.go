@@ -5,8 +5,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/registry"
 	"golang.org/x/sys/unix"
 
 	"github.com/stack-dev/stack/internal/testutil"
@@ -448,6 +452,24 @@ func TestRootDockerCLIImages(t *testing.T) {
 	if got := de.out("rmi", "team/box:1"); got != "Untagged: team/box:1\n" {
 		t.Errorf("rmi: %q", got)
 	}
+
+	// push to a registry (an in-process one on loopback), and pull back
+	// what was pushed once it is gone here.
+	reg := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	defer reg.Close()
+	remoteRef := strings.TrimPrefix(reg.URL, "http://") + "/team/bb:1"
+	de.out("tag", "busybox", remoteRef)
+	if got := de.out("push", remoteRef); !strings.Contains(got, "1: digest: sha256:") {
+		t.Errorf("push:\n%s", got)
+	}
+	de.out("rmi", remoteRef)
+	if got := de.out("pull", remoteRef); !strings.Contains(got, "Status: Downloaded newer image for "+remoteRef) && !strings.Contains(got, "Status: Image is up to date for "+remoteRef) {
+		t.Errorf("pull:\n%s", got)
+	}
+	if got := de.out("run", "--rm", remoteRef, "echo", "pulled"); got != "pulled\n" {
+		t.Errorf("run the pulled image: %q", got)
+	}
+	de.out("rmi", remoteRef)
 
 	ctxDir := filepath.Join(de.dir, "ctx")
 	os.MkdirAll(ctxDir, 0o755)
