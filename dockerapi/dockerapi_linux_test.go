@@ -287,6 +287,9 @@ func TestEventsOut(t *testing.T) {
 		{api.Event{Type: api.TypeNetwork, Network: "appnet", ID: "n1", Action: api.ActionNetworkConnect, Container: "web"}, "network connect n1 container=web"},
 		{api.Event{Type: api.TypeVolume, Volume: "data", Action: api.ActionVolumeRemove}, "volume destroy data driver=local"},
 		{api.Event{Type: api.TypeImage, Image: "app:1", Action: api.ActionImageTag}, "image tag app:1 name=app:1"},
+		// A pull is one docker event, when it ends.
+		{api.Event{Type: api.TypeImage, Image: "busybox:1", Action: api.ActionPulling}, ""},
+		{api.Event{Type: api.TypeImage, Image: "busybox:1", Action: api.ActionPull}, "image pull busybox:1 name=busybox:1"},
 	}
 	for _, tt := range tests {
 		m, ok := eventsOut(tt.ev)
