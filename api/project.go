@@ -56,6 +56,16 @@ type DownRequest struct {
 	// RemoveImages is "local" (images built for the project, named after
 	// it) or "all" (every image its services used), as down --rmi.
 	RemoveImages string `json:"remove_images,omitempty"`
+	// Services takes down only the containers of these services and of
+	// the services that depend on them, as compose's down SERVICE...;
+	// one-offs stay unless RemoveOrphans. Networks, volumes (with
+	// Volumes) and images (with RemoveImages) go only when no container
+	// left uses them. Empty means the whole project.
+	Services []string `json:"services,omitempty"`
+	// StackServices are the services of the stack file, when there is
+	// one: with Services and RemoveOrphans, the containers of other
+	// services and the exited one-offs go too, as compose's orphans.
+	StackServices []string `json:"stack_services,omitempty"`
 }
 
 // StopRequest asks for services to be stopped (or killed, restarted,
@@ -69,8 +79,16 @@ type StopRequest struct {
 	// meet their depends_on conditions, as compose's start. Without it,
 	// start follows the dependencies the containers recorded, and checks
 	// no condition.
+	// For restart, the model makes the services that depend on the
+	// restarted ones with restart: true restart too, unless NoDeps.
 	Project  json.RawMessage `json:"project,omitempty"`
 	Profiles []string        `json:"profiles,omitempty"`
+	NoDeps   bool            `json:"no_deps,omitempty"`
+	// StackServices are the services of the stack file, when there is
+	// one, for kill: containers of other services (orphans) are killed
+	// only with RemoveOrphans, as compose's kill --remove-orphans.
+	StackServices []string `json:"stack_services,omitempty"`
+	RemoveOrphans bool     `json:"remove_orphans,omitempty"`
 }
 
 // RemoveRequest removes a project's stopped containers, one-offs
@@ -112,6 +130,11 @@ type AttachRequest struct {
 	Watch []string `json:"watch,omitempty"`
 	// NoLogs sends no output at all (every service --no-attach).
 	NoLogs bool `json:"no_logs,omitempty"`
+	// Since leaves out the output written before it: up sends the time
+	// it began, so that, as compose's attach, a container it starts shows
+	// its run from the beginning and one already running only what comes
+	// next, not the history of its log.
+	Since time.Time `json:"since,omitzero"`
 }
 
 // AttachEvent is one item of an attach stream: a line of output, or a
@@ -207,6 +230,10 @@ const (
 	ActionNetworkDisconnect = "network-disconnect"
 	ActionVolumeCreate      = "volume-create"
 	ActionVolumeRemove      = "volume-remove"
+	// ActionNetworkInUse and ActionVolumeInUse: down SERVICE... left the
+	// network or volume to the containers that stay.
+	ActionNetworkInUse = "network-in-use"
+	ActionVolumeInUse  = "volume-in-use"
 
 	// ActionPulling: a pull of Image began; ActionPull: it ended.
 	ActionPulling     = "pulling"
@@ -228,11 +255,14 @@ const (
 
 // Container is one container of a project, as `stack ps` shows it.
 type Container struct {
-	ID       string   `json:"id"`
-	Name     string   `json:"name"`
-	Project  string   `json:"project"`
-	Service  string   `json:"service"`
-	Number   int      `json:"number"`
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	Project string `json:"project"`
+	Service string `json:"service"`
+	Number  int    `json:"number"`
+	// OneOff marks a container of `stack run`: not one of its service's
+	// replicas, so neither waits nor syncs count it.
+	OneOff   bool     `json:"one_off,omitempty"`
 	Image    string   `json:"image"`
 	Command  []string `json:"command"`
 	State    string   `json:"state"` // created, running, paused, exited

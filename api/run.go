@@ -31,9 +31,17 @@ type RunRequest struct {
 	// UseAliases gives the container its service's name and network
 	// aliases in DNS (run --use-aliases); without it the one-off answers
 	// to its own name only.
-	UseAliases bool   `json:"use_aliases,omitempty"`
-	Width      uint16 `json:"width,omitempty"`
-	Height     uint16 `json:"height,omitempty"`
+	UseAliases bool `json:"use_aliases,omitempty"`
+	// Pull overrides the pull_policy of the service and of the
+	// dependencies run starts: always, missing or never (run --pull), as
+	// UpRequest.Pull. Without it a missing image is pulled unless the
+	// service's pull_policy says otherwise.
+	Pull string `json:"pull,omitempty"`
+	// RemoveOrphans removes the containers of services the stack file no
+	// longer has first (run --remove-orphans), as up does.
+	RemoveOrphans bool   `json:"remove_orphans,omitempty"`
+	Width         uint16 `json:"width,omitempty"`
+	Height        uint16 `json:"height,omitempty"`
 }
 
 // RunResult answers a detached run.

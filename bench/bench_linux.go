@@ -50,6 +50,7 @@ type bench struct {
 	peerErr   map[string]error // peer name -> why it cannot run; absent: not tried
 	podmanEnv []string
 	dockerEnv []string
+	baseline  *baseline // -baseline, nil without
 	// dockerdPid is the bench's own dockerd (see setupDocker).
 	dockerdPid int
 	bundles    map[bool]string // OCI bundle with (true) and without a network namespace
@@ -96,7 +97,8 @@ func run(o options) (err error) {
 		{"7 image", b.caseImage},
 		{"8 up curve", b.caseCurve},
 		{"9 run --rm", b.caseRunRm},
-		{"10 Docker API", b.caseDockerAPI},
+		{"10 logs --tail", b.caseLogsTail},
+		{"11 Docker API", b.caseDockerAPI},
 	}
 	for _, c := range cases {
 		if !o.selects(c.name) {
@@ -159,6 +161,11 @@ func (b *bench) prepare() error {
 		return err
 	}
 	b.setupPeers()
+	if b.o.baseline != "" {
+		if err := b.prepareBaseline(); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -39,7 +39,11 @@ func (b *bench) caseRunTrue() error {
 	if err := m.Create(b.ctx, "keeper", runtime.Config{Spec: keeper, Rootfs: b.rootfs, NetNS: "/proc/self/ns/net", Group: group}); err != nil {
 		return fmt.Errorf("keeper: %w", err)
 	}
-	b.atExit(func() { m.Delete(context.Background(), "keeper", true) })
+	// The keeper holds the group's shim running for this case only: later
+	// cases count the shims of their projects.
+	removeKeeper := func() { m.Delete(context.Background(), "keeper", true) }
+	b.atExit(removeKeeper)
+	defer removeKeeper()
 	if err := m.Start(b.ctx, "keeper"); err != nil {
 		return fmt.Errorf("keeper: %w", err)
 	}
@@ -331,6 +335,13 @@ func (b *bench) caseUpDown() error {
 			b.upTimes[upKey{"docker-compose", c.n}] = up
 		}
 		b.rows = append(b.rows, d)
+		if b.baseline != nil {
+			b.rows = append(b.rows, b.baselineRow(r.name, total, "", func() (sample, error) {
+				up, _, total, err := b.upDown(b.baselineEngine(), c.n, c.stackRuns, c.n < 50)
+				b.upTimes[upKey{"baseline", c.n}] = up
+				return total, err
+			}))
+		}
 	}
 	return nil
 }
@@ -371,6 +382,22 @@ func (b *bench) caseCurve() error {
 			d.skip = "not measured at this size (case 2 measures 1, 10 and 50)"
 		}
 		b.rows = append(b.rows, d)
+		if b.baseline != nil {
+			br := b.baselineRow(r.name, st, r.suffix, func() (sample, error) {
+				if n == 100 {
+					up, _, _, err := b.upDown(b.baselineEngine(), 100, b.runs(3, 1), false)
+					return up, err
+				}
+				if s, ok := b.upTimes[upKey{"baseline", n}]; ok {
+					return s, nil
+				}
+				return sample{}, fmt.Errorf("not measured (case 2 measures it)")
+			})
+			if br.other.ok() {
+				br.otherSuffix = fmt.Sprintf(" (%s/svc)", num(br.other.median()/float64(n)))
+			}
+			b.rows = append(b.rows, br)
+		}
 	}
 	return nil
 }

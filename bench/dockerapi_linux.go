@@ -20,7 +20,7 @@ import (
 	"github.com/testcontainers/testcontainers-go/wait"
 )
 
-// Case 10: stack as a Docker host. The same docker CLI (Debian's, the
+// Case 11: stack as a Docker host. The same docker CLI (Debian's, the
 // one the bench's dockerd comes with) runs `docker run --rm` of true on a
 // user-defined network against stack's Docker Engine API and against the
 // bench's dockerd (setupDocker), and testcontainers-go starts one
@@ -64,7 +64,7 @@ func (b *bench) caseDockerAPI() error {
 			return err
 		})
 	}
-	name := fmt.Sprintf("10. `docker run --rm --network NET busybox true`, docker CLI %s", cliVersion(cli))
+	name := fmt.Sprintf("11. `docker run --rm --network NET busybox true`, docker CLI %s", cliVersion(cli))
 	st, err := runRm(stackEnv, "busybox")
 	if err != nil {
 		return fmt.Errorf("docker run against stack: %w", err)
@@ -82,7 +82,7 @@ func (b *bench) caseDockerAPI() error {
 	if err != nil {
 		return fmt.Errorf("testcontainers against stack: %w", err)
 	}
-	r = row{name: "10. testcontainers-go start-to-ready: one container, a port, wait for a log line", stack: st, peer: peer, skip: errString(peerErr)}
+	r = row{name: "11. testcontainers-go start-to-ready: one container, a port, wait for a log line", stack: st, peer: peer, skip: errString(peerErr)}
 	if peerErr == nil {
 		if r.other, err = b.testcontainersRuns(b.dockerEnv, dockerImage, net, tcRuns); err != nil {
 			r.skip = oneLine(err.Error())

@@ -18,9 +18,14 @@ var benchLine = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+\d+\s+(.*)$`)
 // (STACK_TEST_ROOT=1), and returns every metric reported, per benchmark
 // and unit, one value per -count.
 func (b *bench) goBench(pkg, pattern, benchtime string, count int) (map[string]map[string][]float64, error) {
+	return b.goBenchIn(b.repo, pkg, pattern, benchtime, count)
+}
+
+// goBenchIn is goBench in the source tree dir (the baseline's).
+func (b *bench) goBenchIn(dir, pkg, pattern, benchtime string, count int) (map[string]map[string][]float64, error) {
 	cmd := exec.CommandContext(b.ctx, "go", "test", "-run", "^$", "-bench", pattern,
 		"-benchtime", benchtime, "-count", strconv.Itoa(count), "-timeout", "15m", pkg)
-	cmd.Dir = b.repo
+	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "STACK_TEST_ROOT=1")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -60,16 +65,25 @@ func (b *bench) caseNetwork() error {
 		return err
 	}
 	dns, plain := res["BenchmarkRootDNS/embedded-from-container"], res["BenchmarkRootDNS/plain-miekg-loopback"]
+	var base map[string][]float64
+	var baseErr error
+	if b.baseline != nil {
+		var r map[string]map[string][]float64
+		if r, baseErr = b.goBenchIn(b.baseline.dir, "./network/", "^BenchmarkRootDNS$", "20000x", count); baseErr == nil {
+			base = r["BenchmarkRootDNS/embedded-from-container"]
+		}
+	}
 	for _, m := range []struct{ unit, label string }{{"p50-us", "p50"}, {"p99-us", "p99"}, {"qps", "queries/s"}} {
 		unit := "µs"
 		if m.unit == "qps" {
 			unit = "q/s"
 		}
-		b.rows = append(b.rows, row{
-			name:  "4. DNS " + m.label + ", from a container (4 clients)",
-			stack: sample{vals: dns[m.unit], unit: unit}, peer: "plain resolver on loopback",
-			other: sample{vals: plain[m.unit], unit: unit},
-		})
+		st := sample{vals: dns[m.unit], unit: unit}
+		name := "4. DNS " + m.label + ", from a container (4 clients)"
+		b.rows = append(b.rows, row{name: name, stack: st, peer: "plain resolver on loopback", other: sample{vals: plain[m.unit], unit: unit}})
+		if b.baseline != nil {
+			b.rows = append(b.rows, b.baselineRow(name, st, "", func() (sample, error) { return sample{vals: base[m.unit], unit: unit}, baseErr }))
+		}
 	}
 	if res, err = b.goBench("./network/", "^BenchmarkRootThroughput$", "1x", count); err != nil {
 		return err

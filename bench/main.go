@@ -34,6 +34,9 @@ type options struct {
 	out     string
 	install bool
 	only    string // comma-separated case numbers; empty: all
+	// baseline is a revision of stack measured as one more peer (see
+	// baseline_linux.go); empty: none.
+	baseline string
 }
 
 func main() {
@@ -43,6 +46,7 @@ func main() {
 	flag.StringVar(&o.out, "o", "bench/RESULTS.md", "where to write the results (empty: do not write)")
 	flag.BoolVar(&o.install, "install", true, "apt-get install missing peers")
 	flag.StringVar(&o.only, "only", "", "run only these cases, by number (\"1,6\"); the results are not written unless -o is given")
+	flag.StringVar(&o.baseline, "baseline", "", "also measure stack at this git revision (up -d + down, the up curve, DNS), as a peer")
 	flag.Parse()
 	if o.only != "" && !isSet("o") {
 		o.out = ""

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -40,15 +41,22 @@ func memTotals(pids []int) (rss, pss float64) {
 	return rss, pss
 }
 
-// stackShims finds our daemon's shims: processes running the stack-shim
-// binary the bench built (the containers' own processes run theirs).
-func (b *bench) stackShims() []int {
+// stackShims finds the shims of our daemon's group: processes running
+// the stack-shim binary the bench built (the containers' own processes
+// run theirs) whose directory is the group's, <root>/.shims/<group>.
+func (b *bench) stackShims(group string) []int {
 	var pids []int
 	dirs, _ := filepath.Glob("/proc/[0-9]*")
 	for _, d := range dirs {
 		pid, _ := strconv.Atoi(filepath.Base(d))
-		if exe, err := os.Readlink(d + "/exe"); err == nil && exe == b.shimBin() {
-			pids = append(pids, pid)
+		if exe, err := os.Readlink(d + "/exe"); err != nil || exe != b.shimBin() {
+			continue
+		}
+		env, _ := os.ReadFile(d + "/environ")
+		for _, kv := range bytes.Split(env, []byte{0}) {
+			if dir, ok := bytes.CutPrefix(kv, []byte("_STACK_STATEDIR=")); ok && filepath.Base(string(dir)) == group {
+				pids = append(pids, pid)
+			}
 		}
 	}
 	return pids
@@ -90,7 +98,7 @@ func (b *bench) caseMemory() error {
 			return err
 		}
 		time.Sleep(time.Second) // let the shim settle after start-up
-		shims := b.stackShims()
+		shims := b.stackShims(project)
 		if len(shims) != 1 {
 			e.down(project, file)
 			return fmt.Errorf("found %d shims for a project of %d containers, want one", len(shims), n)
@@ -196,4 +204,85 @@ func (b *bench) conmonMemory() (f memFigures, err error) {
 		f.rss, f.pss = append(f.rss, rss), append(f.pss, pss)
 	}
 	return f, nil
+}
+
+// logMiB is the size of the log case 10 tails.
+const logMiB = 50
+
+// caseLogsTail: `logs --tail 5` of a container whose log holds 50 MiB:
+// how much the daemon's resident memory grows meanwhile (its peak, VmHWM,
+// reset before), and how far above its idle figure it is once the
+// container is removed; against dockerd doing the same for docker logs.
+func (b *bench) caseLogsTail() error {
+	const line = "0123456789012345678901234567890123456789012345678901234567890123456789"
+	script := fmt.Sprintf("yes %s | head -c %d; echo; echo last-line; sleep 3600", line, logMiB<<20)
+	project := "stackbenchlogs"
+	file := b.writeFile(project, fmt.Sprintf(`services:
+  chatty:
+    image: ${BENCH_IMAGE}
+    command: ["sh", "-c", %q]
+    stop_signal: SIGKILL
+    logging:
+      options:
+        max-size: 200m
+`, script))
+	e := b.stackEngine()
+	growth := row{name: fmt.Sprintf("10. logs --tail 5 of a %d MiB log: daemon peak RSS growth", logMiB), peer: "dockerd: docker logs --tail 5"}
+	after := row{name: "10. daemon RSS once that container is removed, above its idle RSS", peer: "dockerd"}
+	measure := func(daemon int, up func() error, tail func() (string, error), down func() error) (grew, left float64, err error) {
+		idle := procKiB(daemon, "status", "VmRSS") / 1024
+		if err := up(); err != nil {
+			return 0, 0, err
+		}
+		defer down()
+		deadline := time.Now().Add(2 * time.Minute)
+		for {
+			out, err := tail()
+			if err == nil && strings.Contains(out, "last-line") {
+				break
+			}
+			if time.Now().After(deadline) {
+				return 0, 0, fmt.Errorf("the log never reached %d MiB: %v", logMiB, err)
+			}
+			time.Sleep(time.Second)
+		}
+		time.Sleep(2 * time.Second) // let the heap settle after the polls
+		before := procKiB(daemon, "status", "VmRSS") / 1024
+		os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", daemon), []byte("5"), 0) // resets VmHWM
+		if _, err := tail(); err != nil {
+			return 0, 0, err
+		}
+		grew = procKiB(daemon, "status", "VmHWM")/1024 - before
+		if err := down(); err != nil {
+			return 0, 0, err
+		}
+		time.Sleep(3 * time.Second)
+		return grew, procKiB(daemon, "status", "VmRSS")/1024 - idle, nil
+	}
+	g, l, err := measure(b.daemonPid(),
+		func() error { return e.up(project, file) },
+		func() (string, error) { return b.stack("-p", project, "-f", file, "logs", "--tail", "5", "chatty") },
+		func() error { return e.down(project, file) })
+	if err != nil {
+		return fmt.Errorf("stack: %w", err)
+	}
+	growth.stack, after.stack = sample{unit: "MiB", vals: []float64{g}}, sample{unit: "MiB", vals: []float64{l}}
+	if err := b.peerErr["docker"]; err != nil {
+		growth.skip, after.skip = oneLine(err.Error()), oneLine(err.Error())
+	} else {
+		g, l, err := measure(b.dockerdPid,
+			func() error {
+				_, err := b.docker("run", "-d", "--network", "none", "--name", "stackbench-logs", "--log-opt", "max-size=200m", dockerImage, "sh", "-c", script)
+				return err
+			},
+			func() (string, error) { return b.docker("logs", "--tail", "5", "stackbench-logs") },
+			func() error { _, err := b.docker("rm", "-f", "stackbench-logs"); return err })
+		if err != nil {
+			growth.skip, after.skip = oneLine(err.Error()), oneLine(err.Error())
+		} else {
+			growth.other, after.other = sample{unit: "MiB", vals: []float64{g}}, sample{unit: "MiB", vals: []float64{l}}
+		}
+	}
+	b.rows = append(b.rows, growth, after)
+	return nil
 }

@@ -15,7 +15,8 @@ import (
 // req.Logs services and the exits of the req.Watch services (one-offs
 // aside), each exit after the container's last line, until every watched
 // container has exited and will not be restarted by its policy. That is
-// when compose's foreground up returns. It ends early when ctx does.
+// when compose's foreground up returns. Output written before req.Since is
+// left out. It ends early when ctx does.
 func (d *Daemon) Attach(ctx context.Context, project string, req api.AttachRequest, emit func(api.AttachEvent) error) error {
 	_, rt, err := d.engines()
 	if err != nil {
@@ -57,6 +58,9 @@ func (d *Daemon) Attach(ctx context.Context, project string, req api.AttachReque
 					cursors[r.ID] = cur
 				}
 				if err := cur.readNew(logFiles(r.Log), func(e runtime.LogEntry) error {
+					if e.Time.Before(req.Since) {
+						return nil
+					}
 					l := logLine(r, e)
 					return emit(api.AttachEvent{Log: &l})
 				}); err != nil {

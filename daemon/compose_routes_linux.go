@@ -16,7 +16,7 @@ import (
 //	POST /projects/{name}/attach  api.AttachRequest -> NDJSON api.AttachEvent...
 //	POST /auth                    api.AuthRequest   -> 204, or the registry's refusal
 //	POST /images/tag              api.TagRequest    -> 204
-func (d *Daemon) composeRoutes(mux *http.ServeMux, handle func(string, func(http.ResponseWriter, *http.Request) (any, error)), v string) {
+func (d *Daemon) composeRoutes(mux *routeMux, handle func(string, func(http.ResponseWriter, *http.Request) (any, error)), v string) {
 	handle("POST "+v+"/projects/{name}/rm", func(w http.ResponseWriter, r *http.Request) (any, error) {
 		var req api.RemoveRequest
 		if err := decodeJSON(r, &req); err != nil {

@@ -21,7 +21,7 @@ import (
 
 // copyRoutes are `stack cp`'s: GET packs a path of a service's container
 // as a tar stream, PUT unpacks one there.
-func (d *Daemon) copyRoutes(mux *http.ServeMux, v string) {
+func (d *Daemon) copyRoutes(mux *routeMux, v string) {
 	mux.HandleFunc("GET "+v+"/projects/{name}/archive", func(w http.ResponseWriter, r *http.Request) {
 		root, t, err := d.copyRoot(r)
 		if err != nil {

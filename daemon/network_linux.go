@@ -101,8 +101,9 @@ func (d *Daemon) ensureNetworks(ctx context.Context, p *spec.Project, sel *plann
 	return nil
 }
 
-// removeNetworks removes the networks project created.
-func (d *Daemon) removeNetworks(ctx context.Context, project string, ev emitFunc) error {
+// removeNetworks removes the networks project created, but for those in
+// inUse (names of networks containers that stay are attached to).
+func (d *Daemon) removeNetworks(ctx context.Context, project string, inUse map[string]bool, ev emitFunc) error {
 	nm, err := d.networks()
 	if err != nil {
 		return err
@@ -110,6 +111,10 @@ func (d *Daemon) removeNetworks(ctx context.Context, project string, ev emitFunc
 	var errs []error
 	for _, n := range nm.Networks() {
 		if n.Labels[projectLabel] != project {
+			continue
+		}
+		if inUse[n.Name] {
+			ev(networkEvent(n.Name, n.Labels, api.ActionNetworkInUse, ""))
 			continue
 		}
 		if err := nm.RemoveNetwork(ctx, n.Name); err != nil {

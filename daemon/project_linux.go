@@ -525,6 +525,8 @@ func (d *Daemon) waitServices(ctx context.Context, p *spec.Project, sel *planner
 
 // Down stops and removes every container of a project in reverse
 // dependency order, then its networks, and with req.Volumes its volumes.
+// With req.Services it takes down those services and their dependents
+// only (downSelection), and leaves what the other containers use.
 func (d *Daemon) Down(ctx context.Context, project string, req api.DownRequest, emit func(api.Event)) error {
 	unlock, err := d.lockProject(project)
 	if err != nil {
@@ -535,14 +537,30 @@ func (d *Daemon) Down(ctx context.Context, project string, req api.DownRequest, 
 	if err := checkDown(req); err != nil {
 		return err
 	}
+	_, rt, err := d.engines()
+	if err != nil {
+		return err
+	}
 	recs, err := d.records(project)
 	if err != nil {
 		return err
 	}
+	picked, kept := recs, []*record(nil)
+	if len(req.Services) > 0 {
+		exited := func(r *record) bool {
+			st, err := rt.State(r.ID)
+			return err != nil || st.Status == runtime.Stopped || st.Status == runtime.Unknown
+		}
+		if picked, kept = downSelection(recs, req, exited); len(picked) == 0 {
+			ev(api.Event{Action: api.ActionWarning, Message: fmt.Sprintf("none of the services %s has a container in project %s", strings.Join(req.Services, ", "), project)})
+			return nil
+		}
+	}
+	left := usedBy(kept)
 	var images []string
-	for _, r := range recs {
+	for _, r := range picked {
 		local := strings.HasPrefix(r.Image, project+"-")
-		if (req.RemoveImages == "all" || req.RemoveImages == "local" && local) && !slices.Contains(images, r.Image) {
+		if (req.RemoveImages == "all" || req.RemoveImages == "local" && local) && !slices.Contains(images, r.Image) && !left.images[r.Image] {
 			images = append(images, r.Image)
 		}
 	}
@@ -550,7 +568,7 @@ func (d *Daemon) Down(ctx context.Context, project string, req api.DownRequest, 
 	// that ignores SIGTERM costs its grace period once, not once per
 	// container.
 	var errs []error
-	for _, wave := range stopWaves(recs) {
+	for _, wave := range stopWaves(picked) {
 		var wg sync.WaitGroup
 		waveErrs := make([]error, len(wave))
 		for i, r := range wave {
@@ -563,18 +581,16 @@ func (d *Daemon) Down(ctx context.Context, project string, req api.DownRequest, 
 		wg.Wait()
 		errs = append(errs, waveErrs...)
 	}
-	if err := d.removeNetworks(ctx, project, ev); err != nil {
+	if err := d.removeNetworks(ctx, project, left.networks, ev); err != nil {
 		errs = append(errs, err)
 	}
 	if req.Volumes {
-		if err := d.removeVolumes(project, ev); err != nil {
+		if err := d.removeVolumes(project, left.volume, ev); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	if _, rt, err := d.engines(); err == nil {
-		if all, err := rt.List(); err == nil && len(all) == 0 {
-			rt.RemoveCgroupParent()
-		}
+	if all, err := rt.List(); err == nil && len(all) == 0 {
+		rt.RemoveCgroupParent()
 	}
 	slices.Sort(images)
 	for _, ref := range images {
@@ -587,6 +603,79 @@ func (d *Daemon) Down(ctx context.Context, project string, req api.DownRequest, 
 		ev(api.Event{Type: api.TypeImage, Image: ref, Action: api.ActionImageRemove})
 	}
 	return errors.Join(errs...)
+}
+
+// downSelection splits a project's records for down SERVICE...: the
+// containers of the named services and of every service that depends on
+// them, directly or not (compose's WithRootNodesAndDown), which go; and
+// the rest, which stay. One-off containers go with their service only with
+// req.RemoveOrphans, which also takes the orphans: containers of services
+// the stack file does not have (req.StackServices) and exited one-offs.
+// Services without containers are no error: compose cannot tell a typo
+// from a service already down either.
+func downSelection(recs []*record, req api.DownRequest, exited func(*record) bool) (picked, kept []*record) {
+	targets := map[string]bool{}
+	for _, s := range req.Services {
+		targets[s] = true
+	}
+	for grew := true; grew; {
+		grew = false
+		for _, r := range recs {
+			if targets[r.Service] || r.OneOff {
+				continue
+			}
+			if slices.ContainsFunc(r.DependsOn, func(dep string) bool { return targets[dep] }) {
+				targets[r.Service], grew = true, true
+			}
+		}
+	}
+	orphan := func(r *record) bool {
+		if !req.RemoveOrphans {
+			return false
+		}
+		if r.OneOff {
+			return exited(r)
+		}
+		return len(req.StackServices) > 0 && !slices.Contains(req.StackServices, r.Service)
+	}
+	for _, r := range recs {
+		if targets[r.Service] && (!r.OneOff || req.RemoveOrphans) || orphan(r) {
+			picked = append(picked, r)
+		} else {
+			kept = append(kept, r)
+		}
+	}
+	return picked, kept
+}
+
+// usage is what some containers use: for down SERVICE..., what the
+// containers it leaves use, which it must not remove.
+type usage struct {
+	networks map[string]bool
+	images   map[string]bool
+	mounts   []string // the host sources of their mounts
+}
+
+// volume reports whether one of the containers mounts the volume whose
+// directory is dir.
+func (u usage) volume(dir string) bool {
+	return slices.ContainsFunc(u.mounts, func(src string) bool { return src == dir || strings.HasPrefix(src, dir+"/") })
+}
+
+func usedBy(recs []*record) usage {
+	u := usage{networks: map[string]bool{}, images: map[string]bool{}}
+	for _, r := range recs {
+		for n := range r.Networks {
+			u.networks[n] = true
+		}
+		u.images[r.Image] = true
+		if r.Spec != nil {
+			for _, m := range r.Spec.Mounts {
+				u.mounts = append(u.mounts, m.Source)
+			}
+		}
+	}
+	return u
 }
 
 // checkDown checks what Down can check before doing anything.
@@ -686,7 +775,7 @@ func (d *Daemon) Containers(ctx context.Context, project string) ([]api.Containe
 	}
 	out := make([]api.Container, 0, len(recs))
 	for _, r := range recs {
-		c := api.Container{ID: r.ID, Name: r.Name, Project: strings.TrimPrefix(r.Project, standaloneProject), Service: r.Service, Number: r.Number,
+		c := api.Container{ID: r.ID, Name: r.Name, Project: strings.TrimPrefix(r.Project, standaloneProject), Service: r.Service, Number: r.Number, OneOff: r.OneOff,
 			Image: r.Image, Created: r.Created, Health: r.Health, Networks: r.Networks, RestartCount: r.RestartCount}
 		if r.Spec != nil && r.Spec.Process != nil {
 			c.Command = r.Spec.Process.Args

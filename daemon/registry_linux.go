@@ -154,7 +154,7 @@ func (d *Daemon) imageInUse(id digest.Digest) bool {
 // push and bootstrap answer with an NDJSON stream of api.ImageProgress
 // lines, the last one carrying the error if the operation failed; save
 // answers with the archive.
-func (d *Daemon) registryRoutes(mux *http.ServeMux, v string) {
+func (d *Daemon) registryRoutes(mux *routeMux, v string) {
 	progress := func(w http.ResponseWriter, op func(emit func(api.ImageProgress)) error) {
 		stream(w, func(send func(any) error) error {
 			return op(func(p api.ImageProgress) { send(p) })

@@ -35,11 +35,28 @@ func (d *Daemon) startOneOff(ctx context.Context, project string, req api.RunReq
 	if !ok {
 		return nil, fmt.Errorf("no such service %s (the stack has: %s): %w", ident.Quote(req.Service), strings.Join(sortedKeys(p.Services), ", "), errdefs.ErrNotFound)
 	}
+	if err := checkUp(api.UpRequest{Pull: req.Pull}); err != nil {
+		return nil, fmt.Errorf("run: %w", err)
+	}
+	if req.RemoveOrphans {
+		if err := d.removeOrphans(ctx, p); err != nil {
+			return nil, fmt.Errorf("run: %w", err)
+		}
+	}
 	if deps := base.Dependencies(); !req.NoDeps && len(deps) > 0 {
-		up := api.UpRequest{Project: req.Project, Services: deps}
+		up := api.UpRequest{Project: req.Project, Services: deps, Pull: req.Pull}
 		if err := d.Up(ctx, p, up, func(api.Event) {}); err != nil {
 			return nil, fmt.Errorf("start the dependencies of %s: %w", req.Service, err)
 		}
+	}
+	// The service's image, pulled as up would (compose's run pulls a
+	// missing one too); one with build: the CLI has built.
+	policy := pullPolicy(base)
+	if req.Pull != "" && base.Build == nil {
+		policy = req.Pull
+	}
+	if _, err := d.ensureImage(ctx, serviceImage(p, base), policy, func(api.ImageProgress) {}); err != nil {
+		return nil, fmt.Errorf("service %q: %w", req.Service, err)
 	}
 	unlock, err := d.lockProject(project)
 	if err != nil {
@@ -129,6 +146,24 @@ func (d *Daemon) startOneOff(ctx context.Context, project string, req api.RunReq
 	}
 	d.events.publish(containerEvent(r, api.ActionStart, "one-off"))
 	return r, nil
+}
+
+// removeOrphans stops and removes the containers of services p does not
+// have (one-offs aside), as up --remove-orphans does.
+func (d *Daemon) removeOrphans(ctx context.Context, p *spec.Project) error {
+	unlock, err := d.lockProject(p.Name)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	ev := d.reporter(p.Name, func(api.Event) {})
+	var errs []error
+	for _, r := range d.store.list(p.Name) {
+		if !r.OneOff && p.Services[r.Service] == nil {
+			errs = append(errs, d.stopAndRemove(ctx, r, 0, ev))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // serveRun answers POST /projects/{name}/run: a detached run answers the

@@ -29,7 +29,26 @@ import (
 // are JSON bodies whose class maps back to an errdefs class on the client
 // (api.ToHTTP / api.FromHTTP).
 func (d *Daemon) Handler() http.Handler {
-	mux := http.NewServeMux()
+	h, _ := d.routes()
+	return h
+}
+
+// routeMux is the daemon's ServeMux. It remembers the patterns it was
+// given, so that every route can be walked: the names at the door are
+// tested over all of them, a new route included.
+type routeMux struct {
+	*http.ServeMux
+	patterns []string
+}
+
+func (m *routeMux) HandleFunc(pattern string, fn func(http.ResponseWriter, *http.Request)) {
+	m.patterns = append(m.patterns, pattern)
+	m.ServeMux.HandleFunc(pattern, fn)
+}
+
+// routes returns the API's handler and the patterns of its routes.
+func (d *Daemon) routes() (http.Handler, []string) {
+	mux := &routeMux{ServeMux: http.NewServeMux()}
 	v := "/v" + api.Version
 	handle := func(pattern string, fn func(w http.ResponseWriter, r *http.Request) (any, error)) {
 		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
@@ -200,7 +219,7 @@ func (d *Daemon) Handler() http.Handler {
 			}
 		})
 	})
-	return checkNames(mux)
+	return checkNames(mux), mux.patterns
 }
 
 // checkNames refuses a request whose path or query names a project or a
@@ -219,6 +238,16 @@ func checkNames(next http.Handler) http.Handler {
 
 func requestNames(r *http.Request) error {
 	segs := strings.Split(r.URL.EscapedPath(), "/")
+	if len(segs) >= 3 && segs[1] == "v"+api.Version {
+		// No route has an empty, "." or ".." segment. The mux would clean
+		// them away and redirect, method kept, to another route's path:
+		// DELETE /images/a/../b to DELETE /images/b.
+		for _, seg := range segs[2:] {
+			if s, err := url.PathUnescape(seg); err != nil || s == "" || s == "." || s == ".." {
+				return fmt.Errorf("path %s: empty, . and .. segments are refused: %w", ident.Quote(r.URL.EscapedPath()), errdefs.ErrInvalidArgument)
+			}
+		}
+	}
 	if len(segs) >= 4 && segs[1] == "v"+api.Version {
 		name, err := url.PathUnescape(segs[3])
 		if err != nil {

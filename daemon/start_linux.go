@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 
 	"github.com/stack-dev/stack/api"
@@ -86,16 +85,98 @@ func (d *Daemon) startProject(ctx context.Context, project string, req api.StopR
 	return nil
 }
 
-// startOrder orders a project's records for a start without the stack
-// file: the dependencies the containers recorded first.
-func startOrder(recs []*record) []*record {
-	waves := stopWaves(recs)
-	slices.Reverse(waves)
-	var out []*record
-	for _, w := range waves {
-		out = append(out, w...)
+// restartProject is compose's restart: the named services (all when none
+// is) and, unless req.NoDeps, the services that depend on them with
+// restart: true (links and network_mode too), restarted wave by wave in
+// dependency order, each once those of its dependencies that restart with
+// it meet their conditions again. One-off containers are not restarted.
+func (d *Daemon) restartProject(ctx context.Context, project string, req api.StopRequest, emit func(api.Event)) error {
+	p, err := spec.DecodeJSON(req.Project)
+	if err != nil {
+		return err
 	}
-	return out
+	if p.Name != project {
+		return fmt.Errorf("restart: project %s in the path, %s in the body: %w", project, p.Name, errdefs.ErrInvalidArgument)
+	}
+	sel, err := planner.Select(p, planner.SelectOptions{Profiles: req.Profiles})
+	if err != nil {
+		return err
+	}
+	restart := map[string]bool{}
+	names := req.Services
+	if len(names) == 0 {
+		names = sel.Services()
+	}
+	for _, n := range names {
+		restart[n] = true
+	}
+	if !req.NoDeps {
+		for _, n := range sel.Graph().RestartDependents(names) {
+			restart[n] = true
+		}
+	}
+	unlock, err := d.lockProject(project)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	ev := d.reporter(project, emit)
+	for _, wave := range sel.Waves() {
+		var wg sync.WaitGroup
+		errs := make([]error, len(wave))
+		for i, name := range wave {
+			if !restart[name] {
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var recs []*record
+				for _, r := range d.store.list(project) {
+					if r.Service == name && !r.OneOff && r.State == "" {
+						recs = append(recs, r)
+					}
+				}
+				for _, e := range sel.Graph().Dependencies(name) {
+					if !e.Restart || !restart[e.To] || len(recs) == 0 {
+						continue
+					}
+					if err := d.waitCondition(ctx, p, e.To, e.Condition, 0); err != nil {
+						errs[i] = fmt.Errorf("service %q: dependency %s failed: %w", name, e.To, err)
+						return
+					}
+					if e.Condition != spec.ConditionStarted {
+						d.conditionMet(p.Name, e.To, e.Condition, ev)
+					}
+				}
+				rerrs := make([]error, len(recs))
+				var rwg sync.WaitGroup
+				for j, r := range recs {
+					rwg.Add(1)
+					go func() {
+						defer rwg.Done()
+						ev(containerEvent(r, api.ActionRestarting, ""))
+						if err := d.stopContainer(ctx, r, req.Timeout, false); err != nil {
+							rerrs[j] = fmt.Errorf("restart %s: %w", r.Name, err)
+							return
+						}
+						if err := d.startRecord(ctx, r); err != nil {
+							rerrs[j] = fmt.Errorf("restart %s: %w", r.Name, err)
+							return
+						}
+						ev(containerEvent(r, api.ActionRestart, ""))
+					}()
+				}
+				rwg.Wait()
+				errs[i] = errors.Join(rerrs...)
+			}()
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // reporter returns the event function of an operation on project: each

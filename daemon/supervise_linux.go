@@ -221,8 +221,20 @@ func (d *Daemon) restart(ctx context.Context, project, name, id, why string) boo
 	}
 	defer unlock()
 	r, err := d.findRecord(project, name)
-	if err != nil || r.ID != id || r.StoppedByUser || r.State != "" {
+	if err != nil || r.ID != id || r.StoppedByUser || r.State != "" || ctx.Err() != nil {
 		return true
+	}
+	// The run this watch saw end may still be "running" on disk: the
+	// shim keeps an exit it could not write (a full disk) in memory, and
+	// startRecord, reading the disk, would take the container for one
+	// that runs and start nothing. The watch is the current one (a start
+	// since would have cancelled it), so that run has ended: delete it.
+	if _, rt, err := d.engines(); err == nil {
+		if st, err := rt.State(id); err == nil && (st.Status == runtime.Running || st.Status == runtime.Paused) {
+			if err := rt.Delete(ctx, id, true); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
+				d.log.Warn("delete an ended run", "container", name, "err", err)
+			}
+		}
 	}
 	r.RestartCount++
 	if err := d.startRecord(context.WithoutCancel(ctx), r); err != nil {

@@ -316,8 +316,9 @@ func copyFile(src, dst string, mode fs.FileMode) error {
 	return errors.Join(err, out.Close())
 }
 
-// removeVolumes removes the named and anonymous volumes of project.
-func (d *Daemon) removeVolumes(project string, ev emitFunc) error {
+// removeVolumes removes the named and anonymous volumes of project but
+// those inUse says a container that stays mounts (down SERVICE... -v).
+func (d *Daemon) removeVolumes(project string, inUse func(dir string) bool, ev emitFunc) error {
 	dirs, err := filepath.Glob(filepath.Join(d.cfg.StateRoot, volumesDir, "*"))
 	if err != nil {
 		return err
@@ -330,6 +331,10 @@ func (d *Daemon) removeVolumes(project string, ev emitFunc) error {
 		}
 		owner, _ := os.ReadFile(filepath.Join(dir, "project"))
 		if strings.TrimSpace(string(owner)) != project && !strings.HasPrefix(name, project+"_") {
+			continue
+		}
+		if inUse(dir) {
+			ev(api.Event{Type: api.TypeVolume, Volume: name, Action: api.ActionVolumeInUse})
 			continue
 		}
 		if err := os.RemoveAll(dir); err != nil {

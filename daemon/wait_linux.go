@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/stack-dev/stack/api"
@@ -31,7 +32,7 @@ func (d *Daemon) Wait(ctx context.Context, project string, req api.WaitRequest, 
 		}
 	}
 	if len(recs) == 0 {
-		return api.WaitResult{}, fmt.Errorf("no running containers of %v in project %s: %w", req.Services, project, errdefs.ErrNotFound)
+		return api.WaitResult{}, fmt.Errorf("no running containers of %s in project %s: %w", strings.Join(req.Services, ", "), project, errdefs.ErrNotFound)
 	}
 	exits := make(chan api.Exit, len(recs))
 	waitCtx, cancel := context.WithCancel(ctx)

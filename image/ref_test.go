@@ -45,7 +45,7 @@ func TestParseReference(t *testing.T) {
 const hex64 = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
 func TestParseReferenceInvalid(t *testing.T) {
-	for _, in := range []string{"", "Busybox", "busybox:", "a//b", "-a", "busybox@sha256:short", "busybox:-tag", ":tag", "a/b:c:d"} {
+	for _, in := range []string{"", "Busybox", "busybox:", "a//b", "-a", "busybox@sha256:short", "busybox:-tag", ":tag", "a/b:c:d", "..", ".", "a/../b", "../b", "a/..", "a/./b", "../../../etc/passwd", "*", "a/*"} {
 		t.Run(in, func(t *testing.T) {
 			_, err := image.ParseReference(in)
 			if !errors.Is(err, errdefs.ErrInvalidArgument) {

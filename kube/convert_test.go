@@ -21,15 +21,22 @@ var update = flag.Bool("update", false, "update testdata/golden/*.yaml")
 // and converts the services the arguments select.
 func convertFiles(t *testing.T, files []string, environ []string, services ...string) (*kube.Manifests, error) {
 	t.Helper()
+	return convertSelected(t, files, environ, planner.SelectOptions{Services: services})
+}
+
+// convertSelected loads the stack files and converts the services sel
+// selects.
+func convertSelected(t *testing.T, files []string, environ []string, sel planner.SelectOptions) (*kube.Manifests, error) {
+	t.Helper()
 	p, err := spec.Load(spec.LoadOptions{Files: files, Environ: environ})
 	if err != nil {
 		t.Fatalf("load %v: %v", files, err)
 	}
-	sel, err := planner.Select(p, planner.SelectOptions{Services: services})
+	selection, err := planner.Select(p, sel)
 	if err != nil {
 		t.Fatalf("select: %v", err)
 	}
-	return kube.Convert(planner.Restrict(p, sel), kube.Options{Environ: environ})
+	return kube.Convert(planner.Restrict(p, selection), kube.Options{Environ: environ})
 }
 
 // goldenCases are the stack files whose manifests are kept as golden
@@ -39,6 +46,7 @@ var goldenCases = []struct {
 	files    []string
 	environ  []string
 	services []string
+	profiles []string
 }{
 	{name: "hello", files: []string{"../examples/hello/stack.yaml"}},
 	{name: "lemp", files: []string{"../examples/lemp/stack.yaml", "../examples/kube/lemp/stack.yaml"}},
@@ -49,6 +57,14 @@ var goldenCases = []struct {
 	{name: "everything", files: []string{"testdata/everything/stack.yaml"}},
 	// SERVICE arguments select a service and its dependencies.
 	{name: "django-worker", files: []string{"../examples/kube/django/stack.yaml"}, services: []string{"worker"}},
+	// Profiles select services, and the StatefulSet rule counts only the
+	// selected ones: data is app's claim template with no profile, and a
+	// shared claim once profile ops brings backup.
+	{name: "profiles", files: []string{"testdata/profiles/stack.yaml"}},
+	{name: "profiles-debug", files: []string{"testdata/profiles/stack.yaml"}, profiles: []string{"debug"}},
+	{name: "profiles-ops", files: []string{"testdata/profiles/stack.yaml"}, profiles: []string{"ops"}},
+	// Naming a profiled service enables it (and its profiles) alone.
+	{name: "profiles-backup", files: []string{"testdata/profiles/stack.yaml"}, services: []string{"backup"}},
 }
 
 // TestConvertGolden compares the manifests and warnings of each case with
@@ -56,7 +72,7 @@ var goldenCases = []struct {
 func TestConvertGolden(t *testing.T) {
 	for _, tc := range goldenCases {
 		t.Run(tc.name, func(t *testing.T) {
-			m, err := convertFiles(t, tc.files, tc.environ, tc.services...)
+			m, err := convertSelected(t, tc.files, tc.environ, planner.SelectOptions{Services: tc.services, Profiles: tc.profiles})
 			if err != nil {
 				t.Fatalf("convert: %v", err)
 			}

@@ -32,9 +32,35 @@ func writeSysctl(name, value string) error {
 	return nil
 }
 
+// dumpTries bounds how often a netlink dump is asked for again when the
+// kernel flags it interrupted (NLM_F_DUMP_INTR: the table changed while it
+// was read, which another engine adding or deleting links on the host
+// does). netlink then returns what it read with ErrDumpInterrupted, and
+// that may be incomplete.
+const dumpTries = 5
+
+// retryDump runs dump until it is not interrupted, at most dumpTries times.
+func retryDump[T any](dump func() (T, error)) (T, error) {
+	var v T
+	var err error
+	for range dumpTries {
+		if v, err = dump(); !errors.Is(err, netlink.ErrDumpInterrupted) {
+			break
+		}
+	}
+	return v, err
+}
+
+// mainRoutes lists the IPv4 routes of the main table.
+func mainRoutes(h *netlink.Handle) ([]netlink.Route, error) {
+	return retryDump(func() ([]netlink.Route, error) {
+		return h.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Table: unix.RT_TABLE_MAIN}, netlink.RT_FILTER_TABLE)
+	})
+}
+
 // hostMTU returns the MTU of the interface of the default route, or 1500.
 func hostMTU(h *netlink.Handle) int {
-	routes, err := h.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Table: unix.RT_TABLE_MAIN}, netlink.RT_FILTER_TABLE)
+	routes, err := mainRoutes(h)
 	if err != nil {
 		return 1500
 	}
@@ -59,7 +85,7 @@ func maskBits(n *net.IPNet) int {
 // already). Bridges of another manager on the same host count as the
 // host's, so two daemons never pick the same subnet.
 func hostPrefixes(h *netlink.Handle, skip map[string]bool) ([]netip.Prefix, error) {
-	links, err := h.LinkList()
+	links, err := retryDump(h.LinkList)
 	if err != nil {
 		return nil, fmt.Errorf("list links: %w", err)
 	}
@@ -70,7 +96,7 @@ func hostPrefixes(h *netlink.Handle, skip map[string]bool) ([]netip.Prefix, erro
 		}
 	}
 	var out []netip.Prefix
-	routes, err := h.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Table: unix.RT_TABLE_MAIN}, netlink.RT_FILTER_TABLE)
+	routes, err := mainRoutes(h)
 	if err != nil {
 		return nil, fmt.Errorf("list routes: %w", err)
 	}
@@ -82,7 +108,7 @@ func hostPrefixes(h *netlink.Handle, skip map[string]bool) ([]netip.Prefix, erro
 			out = append(out, p)
 		}
 	}
-	addrs, err := h.AddrList(nil, netlink.FAMILY_V4)
+	addrs, err := retryDump(func() ([]netlink.Addr, error) { return h.AddrList(nil, netlink.FAMILY_V4) })
 	if err != nil {
 		return nil, fmt.Errorf("list addresses: %w", err)
 	}

@@ -87,7 +87,7 @@ func (m *Manager) Sweep(ctx context.Context, live Live) error {
 // unknown networks: this instance's, and with legacy also those whose
 // aliases name no instance.
 func (m *Manager) sweepLinks(legacy bool) error {
-	links, err := m.nl.LinkList()
+	links, err := retryDump(m.nl.LinkList)
 	if err != nil {
 		return fmt.Errorf("list links: %w", err)
 	}

@@ -333,6 +333,33 @@ func (g *Graph) Dependents(name string) []Edge {
 	return slices.Clone(g.dependents[i])
 }
 
+// RestartDependents returns the services that must be restarted when
+// the named ones are, as compose's restart (prepareRestartProject): those
+// that depend on one of them, directly or through others, by an edge with
+// Restart (depends_on restart: true, links, network_mode). The named
+// services are not in it; it is sorted.
+func (g *Graph) RestartDependents(names []string) []string {
+	seen := map[string]bool{}
+	for _, n := range names {
+		seen[n] = true
+	}
+	var out []string
+	queue := slices.Clone(names)
+	for len(queue) > 0 {
+		name := queue[0]
+		queue = queue[1:]
+		for _, e := range g.Dependents(name) {
+			if e.Restart && !seen[e.From] {
+				seen[e.From] = true
+				out = append(out, e.From)
+				queue = append(queue, e.From)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 // Wave returns the start wave of service name, and false when name is not in
 // the graph.
 func (g *Graph) Wave(name string) (int, bool) {

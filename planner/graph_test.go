@@ -266,3 +266,33 @@ func TestNewGraphErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestRestartDependents(t *testing.T) {
+	restart := spec.DependsOn{Condition: spec.ConditionStarted, Required: true, Restart: true}
+	p := project("p", map[string]*spec.Service{
+		"db":     svc(),
+		"api":    svc(dependsOn("db", restart)),
+		"web":    svc(dependsOn("api", restart)),
+		"worker": svc(needs("db")),
+		"proxy":  svc(links("web")),
+		"side":   svc(networkMode("service:worker")),
+	})
+	g, err := planner.NewGraph(p, p.ServiceNames())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		names []string
+		want  []string
+	}{
+		{[]string{"db"}, []string{"api", "proxy", "web"}},
+		{[]string{"api"}, []string{"proxy", "web"}},
+		{[]string{"worker"}, []string{"side"}},
+		{[]string{"web", "api"}, []string{"proxy"}},
+		{[]string{"proxy"}, nil},
+	} {
+		if got := g.RestartDependents(tc.names); !slices.Equal(got, tc.want) {
+			t.Errorf("RestartDependents(%v) = %v, want %v", tc.names, got, tc.want)
+		}
+	}
+}

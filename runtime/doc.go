@@ -39,22 +39,24 @@
 //
 // # Processes
 //
-// Every container has a shim: a re-exec of the calling binary ("stack-shim
-// init") started in its own session. The shim is the parent of the
-// container's init; it creates the cgroup, clones the init into new
-// namespaces, writes the container's stdout and stderr to its log
-// ([LogEntry], Docker's json-file format, at [Config].Log's path, rotated
-// by size), waits for the exit, records it, and exits. So containers
-// outlive the process that created them: a daemon can crash and restart,
-// and a new [Manager] on the same state root finds every container through
-// its state directory:
+// Every container has a shim, its parent: a process of the stack-shim
+// binary (Options.ShimBinary; a re-exec of the calling binary, "stack-shim
+// init", when there is none) in a session of its own. One shim serves
+// every container of a group ([Config].Group; the daemon gives each
+// project one) and exits when it serves none: see supervisor_linux.go. It
+// creates the cgroup, clones the init into new namespaces, writes the
+// container's stdout and stderr to its log ([LogEntry], Docker's json-file
+// format, at [Config].Log's path, rotated by size), waits for the exit and
+// records it. So containers outlive the process that created them: a
+// daemon can crash and restart, and a new [Manager] on the same state root
+// finds every container through its state directory:
 //
 //	<StateRoot>/<id>/config.json    what Create was given (read by the shim)
 //	<StateRoot>/<id>/state.json     status, pids, exit code, OOMKilled (written by the shim, or by a recovery)
 //	<StateRoot>/<id>/stdout, stderr the container's output pipes (named pipes: see output_linux.go)
 //	<StateRoot>/<id>/container.log  stdout and stderr, one JSON object per line, unless Config.Log names a path
-//	<StateRoot>/<id>/shim.log       the shim's own stderr (a crash, a panic)
-//	<StateRoot>/<id>/shim.sock      the shim's control socket: start, kill, wait
+//	<StateRoot>/<id>/shim.sock      the container's control socket, served by its shim: start, kill, wait
+//	<StateRoot>/.shims/<group>/     the group shim's socket (create, retire) and its own stderr, shim.log
 //
 // The Manager keeps no state in memory, only a read end of each
 // container's output pipes (so their content outlives a dead shim) and
@@ -74,12 +76,15 @@
 // the daemon is). The restart policy of the caller then applies. A
 // container with a terminal loses its terminal with its shim.
 //
-// Why a shim in Go and not a C monitor like conmon: it keeps one language
-// and one binary, and the same code paths (logs, state, exit codes) are
-// tested in-process. Its cost is memory: about 3 MiB of anonymous memory
-// and 11 MiB RSS in all (most of it pages of the binary shared by every
-// shim), against conmon's ~2 MiB. The shim runs with GOMAXPROCS=1, a
-// 25% GC target and an 8 MiB soft memory limit.
+// Why a shim in Go and not a C monitor like conmon: it keeps one language,
+// and the same code paths (logs, state, exit codes) are tested
+// in-process. A shim of its own per container cost 13 MiB RSS and 4 MiB
+// Pss, against conmon's 2 MiB and 0.5 MiB; one shim for a group costs a
+// running container a few goroutines and descriptors: 0.06 MiB of RSS and
+// Pss more per container at 50 (bench case 6). The shim runs with
+// GOMAXPROCS=1, a 25% GC target and an 8 MiB soft memory limit. The price
+// is that a shim's death takes its group's containers with it, as a pod's
+// shim does in containerd; they are recovered as below.
 //
 // The container's init is a second re-exec ("stack-init init"). The sync
 // protocol between the two is drawn in sync_linux.go: the init receives
@@ -144,13 +149,14 @@
 // would be the caller's, and the caller must never be in the container's
 // cgroup.procs.
 //
-// Where the time goes (this project's 2-core VM, v1, the runtime's test
-// binary, create+start+wait+delete of /bin/true in ~18 ms): Create ~13 ms
-// — the shim's Go start-up (~4.3 ms), reading its config (~1.3 ms), the
-// cgroup (~1 ms), the clone and exec (~1.1 ms), the init's Go start-up
-// (~2.7 ms), mounts, pivot_root and masks (~1.5 ms); Start ~1.5-2 ms;
-// Wait ~0.5-1 ms; Delete ~2 ms (cgroup removal in 8 hierarchies). A new
-// network namespace adds ~1 ms, as it does for crun.
+// Where the time goes is traced by Create and Delete (Options.Trace) and
+// printed by bench case 1 (bench/RESULTS.md). With the group's shim
+// running, create+start+wait+delete of /bin/true takes about 19 ms on
+// this project's 2-core VM (v1): the init's Go start-up (~4.8 ms, the
+// largest part), the clone and exec (~2.6 ms), the cgroup (~2 ms), the
+// config received (~1.9 ms), mounts, pivot_root and masks (~1.6 ms), the
+// exec of the process (~2.2 ms) and the cgroup's removal in every
+// hierarchy (~3.4 ms). Without a running shim, its start adds ~5 ms.
 //
 // # Exec
 //
@@ -193,9 +199,8 @@
 // AppArmor/SELinux labels are ignored; checkpointing and stdin for
 // containers without a terminal are not supported.
 //
-// One cost is the binary's: this package's test binary starts in ~4.5 ms
-// here when statically linked and ~6 ms when cgo links it against libc,
-// and Create starts two copies (the shim and the init); every package
-// init the binary carries is paid twice per container. Build the stack
-// binary with CGO_ENABLED=0, and keep package-level initialization cheap.
+// One cost is the binary's: every package init it carries is paid by
+// each init (and each new shim). Build stack-shim with CGO_ENABLED=0, keep
+// its imports to this package, and keep package-level initialization
+// cheap.
 package runtime

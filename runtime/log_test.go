@@ -2,6 +2,10 @@ package runtime
 
 import (
 	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -55,5 +59,73 @@ func TestDecodeLogsEntryBeingWritten(t *testing.T) {
 	}
 	if err := DecodeLogs(strings.NewReader(`{"log":1}`), func(LogEntry) error { return nil }); err == nil {
 		t.Error("a malformed entry decodes without error")
+	}
+}
+
+// TestLogRotation: a log rotated by size keeps MaxFiles files, none of
+// them above MaxSize, and read oldest first they hold the last lines
+// written, in order, none missing between the first kept and the last.
+func TestLogRotation(t *testing.T) {
+	cfg := LogConfig{Path: filepath.Join(t.TempDir(), "c.log"), MaxSize: 8 << 10, MaxFiles: 3}
+	lf, err := openLogFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &logSink{w: lf, now: time.Now}
+	var in strings.Builder
+	const lines = 2000 // about 150 KiB of entries: many rotations
+	for i := 1; i <= lines; i++ {
+		fmt.Fprintf(&in, "line %d\n", i)
+	}
+	if err := s.copyStream("stdout", strings.NewReader(in.String())); err != nil {
+		t.Fatal(err)
+	}
+	lf.Close()
+	files := cfg.Files()
+	if want := []string{cfg.Path + ".2", cfg.Path + ".1", cfg.Path}; !slices.Equal(files, want) {
+		t.Fatalf("Files() = %q, want %q", files, want)
+	}
+	if _, err := os.Stat(cfg.Path + ".3"); err == nil {
+		t.Errorf("%s.3 exists: more than MaxFiles files kept", cfg.Path)
+	}
+	var got []int
+	for _, f := range files {
+		fi, err := os.Stat(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Size() > cfg.MaxSize || fi.Size() == 0 {
+			t.Errorf("%s: %d bytes, want 1 to %d", filepath.Base(f), fi.Size(), cfg.MaxSize)
+		}
+		fh, err := os.Open(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = DecodeLogs(fh, func(e LogEntry) error {
+			var n int
+			if _, err := fmt.Sscanf(e.Log, "line %d\n", &n); err != nil {
+				return fmt.Errorf("entry %q: %w", e.Log, err)
+			}
+			got = append(got, n)
+			return nil
+		})
+		fh.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(got) == 0 || got[len(got)-1] != lines {
+		t.Fatalf("the kept lines end at %v, want %d", got[max(len(got)-1, 0):], lines)
+	}
+	for i := 1; i < len(got); i++ {
+		if got[i] != got[i-1]+1 {
+			t.Fatalf("line %d follows line %d", got[i], got[i-1])
+		}
+	}
+	// Three files of at most 8 KiB hold a good part of 8 KiB x 3 of
+	// entries: the rotation starts a file only when the next entry does
+	// not fit.
+	if len(got) < 2*lines/20 {
+		t.Errorf("only %d lines kept", len(got))
 	}
 }

@@ -103,3 +103,29 @@ func TestBuildPull(t *testing.T) {
 		}
 	}
 }
+
+// TestAttachFalse: a service's attach: false is kept, without a warning,
+// through the JSON trip to the daemon; a foreground up reads it.
+func TestAttachFalse(t *testing.T) {
+	p, err := load(t, "services:\n  a:\n    image: x\n    attach: false\n  b:\n    image: x\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Warnings) != 0 {
+		t.Errorf("warnings: %q", p.Warnings)
+	}
+	data, err := spec.RenderJSON(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := spec.DecodeJSON(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := q.Services["a"].Attach; a == nil || *a {
+		t.Errorf("a's attach after JSON: %v", a)
+	}
+	if b := q.Services["b"].Attach; b != nil {
+		t.Errorf("b's attach: %v, want unset", *b)
+	}
+}

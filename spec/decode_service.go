@@ -12,7 +12,7 @@ import (
 
 // serviceKeys are the service keys stack decodes.
 var serviceKeys = []string{
-	"annotations", "build", "cap_add", "cap_drop", "command", "configs", "container_name", "cpu_period", "cpu_quota",
+	"annotations", "attach", "build", "cap_add", "cap_drop", "command", "configs", "container_name", "cpu_period", "cpu_quota",
 	"cpu_shares", "cpus", "cpuset", "depends_on", "deploy", "develop", "dns", "dns_opt", "dns_search", "domainname",
 	"entrypoint", "env_file", "environment", "expose", "extra_hosts", "group_add", "healthcheck", "hostname", "image", "init",
 	"labels", "links", "logging", "mem_limit", "mem_reservation", "memswap_limit", "network_mode", "networks",
@@ -23,7 +23,7 @@ var serviceKeys = []string{
 
 // serviceExtra are the Compose service keys stack does not decode.
 var serviceExtra = map[string]fieldKind{
-	"attach": ignored, "blkio_config": unsupported, "cgroup": unsupported, "cgroup_parent": unsupported,
+	"blkio_config": unsupported, "cgroup": unsupported, "cgroup_parent": unsupported,
 	"cpu_count": unsupported, "cpu_percent": unsupported, "cpu_rt_period": unsupported, "cpu_rt_runtime": unsupported,
 	"credential_spec": unsupported, "device_cgroup_rules": unsupported, "devices": unsupported, "external_links": unsupported,
 	"gpus": unsupported, "ipc": unsupported, "isolation": unsupported, "label_file": unsupported,
@@ -124,6 +124,8 @@ func (l *loader) decodeService(name string, n *yaml.Node) *Service {
 			s.StopGracePeriod = l.duration(v, p)
 		case "init":
 			s.Init = l.boolPtr(v, p)
+		case "attach":
+			s.Attach = l.boolPtr(v, p)
 		case "tty":
 			s.Tty = l.boolean(v, p)
 		case "stdin_open":

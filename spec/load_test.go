@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"maps"
 	"os"
 	"path/filepath"
 	"sort"
@@ -182,6 +183,14 @@ func TestLoadErrors(t *testing.T) {
 			nil, []string{`5:13: services.a.healthcheck.test: a test list must start with "CMD", "CMD-SHELL" or "NONE" (got "curl")`}},
 		{"bad volume", "services:\n  a:\n    image: x\n    volumes: [\"./x:relative\"]\n",
 			nil, []string{`4:15: services.a.volumes[0]: invalid volume "./x:relative": the target "relative" must be an absolute path in the container`}},
+		{"bad log max-size", "services:\n  a:\n    image: x\n    logging:\n      options: {max-size: 8 parsecs, max-file: \"3\"}\n",
+			nil, []string{`5:27: services.a.logging.options.max-size: invalid size "8 parsecs": want a positive size such as 10m`}},
+		{"zero log max-size", "services:\n  a:\n    image: x\n    logging:\n      options:\n        max-size: \"0\"\n",
+			nil, []string{`6:19: services.a.logging.options.max-size: invalid size "0": want a positive size such as 10m`}},
+		{"bad log max-file", "services:\n  a:\n    image: x\n    logging:\n      driver: json-file\n      options:\n        max-size: 10m\n        max-file: \"0\"\n",
+			nil, []string{`8:19: services.a.logging.options.max-file: invalid count "0": want a positive number of files`}},
+		{"word log max-file", "services:\n  a:\n    image: x\n    logging:\n      options:\n        max-file: three\n",
+			nil, []string{`6:19: services.a.logging.options.max-file: invalid count "three": want a positive number of files`}},
 		{"unknown signal", "services:\n  a:\n    image: x\n    stop_signal: SIGFOO\n",
 			nil, []string{`4:18: services.a.stop_signal: unknown signal "SIGFOO": want a name such as SIGTERM or SIGQUIT`}},
 	}
@@ -232,6 +241,70 @@ func TestWarnings(t *testing.T) {
 	}
 	if len(p.Services["a"].DependsOn) != 0 {
 		t.Errorf("optional missing dependency kept: %v", p.Services["a"].DependsOn)
+	}
+}
+
+// TestLoggingOptions: logging.options keeps max-size and max-file as
+// written (the daemon parses them to bytes and a count), in any unit of a
+// byte size, and warns of every other option, which changes nothing.
+func TestLoggingOptions(t *testing.T) {
+	p, err := load(t, `services:
+  a:
+    image: x
+    logging:
+      driver: json-file
+      options: {max-size: 8k, max-file: "3", compress: "true", labels: x}
+  b:
+    image: x
+    logging:
+      options:
+        max-size: 10m
+  c:
+    image: x
+    logging: {driver: local, options: {max-size: 1.5G}}
+  d:
+    image: x
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for service, want := range map[string]map[string]string{
+		"a": {"max-size": "8k", "max-file": "3"},
+		"b": {"max-size": "10m"},
+		"c": {"max-size": "1.5G"},
+	} {
+		lg := p.Services[service].Logging
+		if lg == nil || !maps.Equal(lg.Options, want) {
+			t.Errorf("services.%s.logging = %+v, want options %v", service, lg, want)
+		}
+	}
+	if p.Services["a"].Logging.Driver != "json-file" || p.Services["c"].Logging.Driver != "local" {
+		t.Errorf("drivers: %q, %q", p.Services["a"].Logging.Driver, p.Services["c"].Logging.Driver)
+	}
+	if lg := p.Services["d"].Logging; lg != nil {
+		t.Errorf("a service without logging has %+v, want nil (the daemon's default)", lg)
+	}
+	want := []string{
+		"stack.yaml:6:56: services.a.logging.options.compress: ignored: stack applies max-size and max-file only",
+		"stack.yaml:6:72: services.a.logging.options.labels: ignored: stack applies max-size and max-file only",
+	}
+	var got []string
+	for _, w := range p.Warnings {
+		got = append(got, w[strings.Index(w, "stack.yaml:"):])
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("warnings:\n got: %q\nwant: %q", got, want)
+	}
+	for _, size := range []string{"8k", "10m", "1.5G", "512kb", "2MiB"} {
+		if n, err := spec.ParseByteSize(size); err != nil || n <= 0 {
+			t.Errorf("ParseByteSize(%q) = %d, %v", size, n, err)
+		}
+	}
+	if n, _ := spec.ParseByteSize("8k"); n != 8<<10 {
+		t.Errorf("ParseByteSize(8k) = %d, want %d", n, 8<<10)
+	}
+	if n, _ := spec.ParseByteSize("10m"); n != 10<<20 {
+		t.Errorf("ParseByteSize(10m) = %d, want %d", n, 10<<20)
 	}
 }
 

@@ -79,12 +79,15 @@ type Service struct {
 	StopSignal      string    `yaml:"stop_signal,omitempty" json:"stop_signal,omitempty"`
 	StopGracePeriod *Duration `yaml:"stop_grace_period,omitempty" json:"stop_grace_period,omitempty"`
 	Init            *bool     `yaml:"init,omitempty" json:"init,omitempty"`
-	Tty             bool      `yaml:"tty,omitempty" json:"tty,omitempty"`
-	StdinOpen       bool      `yaml:"stdin_open,omitempty" json:"stdin_open,omitempty"`
-	ReadOnly        bool      `yaml:"read_only,omitempty" json:"read_only,omitempty"`
-	Privileged      bool      `yaml:"privileged,omitempty" json:"privileged,omitempty"`
-	CapAdd          []string  `yaml:"cap_add,omitempty" json:"cap_add,omitempty"`
-	CapDrop         []string  `yaml:"cap_drop,omitempty" json:"cap_drop,omitempty"`
+	// Attach false keeps a foreground up from showing the service's
+	// output unless --attach names it.
+	Attach     *bool    `yaml:"attach,omitempty" json:"attach,omitempty"`
+	Tty        bool     `yaml:"tty,omitempty" json:"tty,omitempty"`
+	StdinOpen  bool     `yaml:"stdin_open,omitempty" json:"stdin_open,omitempty"`
+	ReadOnly   bool     `yaml:"read_only,omitempty" json:"read_only,omitempty"`
+	Privileged bool     `yaml:"privileged,omitempty" json:"privileged,omitempty"`
+	CapAdd     []string `yaml:"cap_add,omitempty" json:"cap_add,omitempty"`
+	CapDrop    []string `yaml:"cap_drop,omitempty" json:"cap_drop,omitempty"`
 	// SecurityOpt entries are checked by ParseSecurityOpt; a seccomp
 	// profile's path is absolute.
 	SecurityOpt []string `yaml:"security_opt,omitempty" json:"security_opt,omitempty"`

@@ -101,7 +101,8 @@ func newKubeDeleteCommand(g *globalOptions, o *kubeOptions) *cobra.Command {
 		Short: "Delete the stack's objects from the cluster",
 		Long: `Delete removes every object of the project (label stack.dev/project),
 PersistentVolumeClaims and so the data included unless --keep-volumes, then
-the namespace if stack made it, and waits until they are gone.`,
+the namespace if stack made it (not one that was there before the first
+apply), and waits until they are gone.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop, m, c, err := o.connect(g, nil)

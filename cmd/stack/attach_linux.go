@@ -62,11 +62,11 @@ func newAttachCommand(g *globalOptions) *cobra.Command {
 						cancel()
 						return
 					}
-					name := "SIGINT"
+					sigName := "SIGINT"
 					if sig == syscall.SIGTERM {
-						name = "SIGTERM"
+						sigName = "SIGTERM"
 					}
-					req := api.StopRequest{Services: args, Signal: name}
+					req := api.StopRequest{Services: args, Signal: sigName}
 					runEvents(context.WithoutCancel(ctx), c, "/projects/"+name+"/kill", req, quietProgress{}, nil)
 				}
 			}()

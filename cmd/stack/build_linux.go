@@ -107,6 +107,14 @@ parallel, as many at once as there are CPUs (or --parallel).`,
 	f.StringVar(&o.sbom, "sbom", "", "add a SBOM attestation (not supported: needs BuildKit)")
 	f.StringArrayVar(&o.ssh, "ssh", nil, "set SSH authentications used when building service images (not supported)")
 	f.BoolVar(&o.pull, "pull", false, "always attempt to pull a newer version of the image")
+	// compose's deprecated flags, hidden as there, and with no effect
+	// (builds run in parallel); --progress is the global one's.
+	for _, name := range []string{"parallel", "compress", "force-rm", "no-rm"} {
+		f.Bool(name, name != "no-rm", "DEPRECATED: no effect")
+		f.MarkHidden(name)
+	}
+	f.StringVar(&g.progress, "progress", g.progress, "set type of ui output (auto, tty, plain, json, quiet)")
+	f.MarkHidden("progress")
 	return cmd
 }
 

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/stack-dev/stack/spec"
 )
 
 // TestComposeCommandsParse: every command and flag of the Compose
@@ -15,6 +17,8 @@ func TestComposeCommandsParse(t *testing.T) {
 		{"rm", "-f", "-s", "-v", "--help"}, {"wait", "--down-project", "--help"}, {"login", "-u", "me", "--password-stdin", "--help"},
 		{"logout", "--help"}, {"image", "tag", "--help"}, {"run", "--use-aliases", "--help"}, {"build", "--pull", "--help"},
 		{"up", "-V", "--always-recreate-deps", "--pull", "never", "--no-build", "--abort-on-container-exit", "--exit-code-from", "x", "--attach", "a", "--no-attach", "b", "--help"},
+		{"up", "--abort-on-container-failure", "--attach-dependencies", "--help"}, {"run", "--pull", "always", "--help"},
+		{"down", "--remove-orphans", "web", "--help"},
 	} {
 		var out, errOut bytes.Buffer
 		if code := run(args, strings.NewReader(""), &out, &errOut); code != 0 {
@@ -78,4 +82,86 @@ func FuzzDockerConfig(f *testing.F) {
 			t.Fatalf("logout: %v", err)
 		}
 	})
+}
+
+// TestForegroundOptions: what a foreground up shows and when it ends, as
+// compose's up decides it (cmd/compose/up.go).
+func TestForegroundOptions(t *testing.T) {
+	p := &spec.Project{Name: "p", Services: map[string]*spec.Service{
+		"db":   {Name: "db", Image: "busybox"},
+		"api":  {Name: "api", Image: "busybox", DependsOn: map[string]spec.DependsOn{"db": {Condition: spec.ConditionStarted, Required: true}}},
+		"web":  {Name: "web", Image: "busybox", DependsOn: map[string]spec.DependsOn{"api": {Condition: spec.ConditionStarted, Required: true}}},
+		"log":  {Name: "log", Image: "busybox"},
+		"mute": {Name: "mute", Image: "busybox", Attach: new(false)},
+	}}
+	for _, tc := range []struct {
+		name     string
+		o        foregroundOptions
+		services []string
+		want     string
+	}{
+		{"all but attach: false", foregroundOptions{}, nil, "api db log web"},
+		{"attach: false named", foregroundOptions{}, []string{"mute", "web"}, "web"},
+		{"--attach wins over attach: false", foregroundOptions{attach: []string{"mute"}}, nil, "mute"},
+		{"the named ones", foregroundOptions{}, []string{"web"}, "web"},
+		{"with their dependencies", foregroundOptions{attachDependencies: true}, []string{"web"}, "api db web"},
+		{"--attach", foregroundOptions{attach: []string{"db"}}, []string{"web"}, "db"},
+		{"--no-attach", foregroundOptions{noAttach: []string{"log", "db"}}, nil, "api web"},
+		{"--attach-dependencies --no-attach", foregroundOptions{attachDependencies: true, noAttach: []string{"db"}}, []string{"web"}, "api web"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := tc.o.attached(p, tc.services, nil)
+			if err != nil || strings.Join(got, " ") != tc.want {
+				t.Errorf("attached %q (%v), want %q", got, err, tc.want)
+			}
+		})
+	}
+	for _, tc := range []struct {
+		o         foregroundOptions
+		code      int
+		wantAbort bool
+	}{
+		{foregroundOptions{}, 1, false},
+		{foregroundOptions{abortOnExit: true}, 0, true},
+		{foregroundOptions{exitCodeFrom: "web"}, 0, true},
+		{foregroundOptions{abortOnFailure: true}, 0, false},
+		{foregroundOptions{abortOnFailure: true}, 3, true},
+		{foregroundOptions{abortOnFailure: true, exitCodeFrom: "web"}, 0, false},
+	} {
+		if got := tc.o.aborts(tc.code); got != tc.wantAbort {
+			t.Errorf("%+v: exit %d aborts %v, want %v", tc.o, tc.code, got, tc.wantAbort)
+		}
+	}
+	for _, tc := range []struct {
+		o            foregroundOptions
+		detach, wait bool
+		want         string
+	}{
+		{foregroundOptions{abortOnExit: true, abortOnFailure: true}, false, false, "--abort-on-container-failure cannot be combined with --abort-on-container-exit"},
+		{foregroundOptions{attach: []string{"db"}, attachDependencies: true}, false, false, "cannot combine --attach and --attach-dependencies"},
+		{foregroundOptions{abortOnFailure: true}, true, false, "--detach cannot be combined"},
+		{foregroundOptions{attachDependencies: true}, true, true, "--wait cannot be combined"},
+		{foregroundOptions{attach: []string{"nope"}}, false, false, "no such service: nope"},
+	} {
+		if err := tc.o.check(p, tc.detach, tc.wait); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: %v, want %q", tc.o, err, tc.want)
+		}
+	}
+}
+
+// TestLogName: lines and exits show a replica as compose does, without
+// the project; other names whole.
+func TestLogName(t *testing.T) {
+	for _, tc := range []struct{ service, container, want string }{
+		{"web", "demo-web-1", "web-1"},
+		{"web", "demo-web-12", "web-12"},
+		{"web", "demo-web-run-0123abcd", "demo-web-run-0123abcd"},
+		{"web", "my-nginx", "my-nginx"},
+		{"web", "demo-web-", "demo-web-"},
+		{"api", "demo-web-1", "demo-web-1"},
+	} {
+		if got := logName("demo", tc.service, tc.container); got != tc.want {
+			t.Errorf("logName(demo, %s, %s) = %q, want %q", tc.service, tc.container, got, tc.want)
+		}
+	}
 }

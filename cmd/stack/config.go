@@ -22,11 +22,11 @@ type configOptions struct {
 	format, output, hash                                 string
 	quiet, services, volumes, networks, profiles, images bool
 	noInterpolate, resolveDigests, variables, environ    bool
-	unsupported                                          map[string]*bool
+	unsupported                                          map[string]unsupportedFlag
 }
 
 func newConfigCommand(g *globalOptions) *cobra.Command {
-	o := configOptions{unsupported: map[string]*bool{}}
+	o := configOptions{unsupported: map[string]unsupportedFlag{}}
 	cmd := &cobra.Command{
 		Use:   "config [OPTIONS] [SERVICE...]",
 		Short: "Parse, resolve and render the stack file in canonical format",
@@ -35,9 +35,9 @@ the result with every short syntax in its long form, in the shape
 'docker compose config' prints. With -q it only validates.`,
 		ValidArgsFunction: g.completeServices,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			for name, set := range o.unsupported {
-				if *set {
-					return fmt.Errorf("config --%s: %w", name, errdefs.ErrNotImplemented)
+			for _, name := range sortedNames(o.unsupported) {
+				if u := o.unsupported[name]; *u.set {
+					return fmt.Errorf("config --%s: %w: %s", name, errdefs.ErrNotImplemented, u.why)
 				}
 			}
 			return runConfig(cmd.Context(), g, o, args)
@@ -57,15 +57,18 @@ the result with every short syntax in its long form, in the shape
 	f.BoolVar(&o.resolveDigests, "resolve-image-digests", false, "pin image tags to digests")
 	f.BoolVar(&o.variables, "variables", false, "print model variables and default values")
 	f.BoolVar(&o.environ, "environment", false, "print environment used for interpolation")
-	for name, usage := range map[string]string{
-		"lock-image-digests": "produces an override file with image digests",
-		"models":             "print the model names, one per line",
-		"no-consistency":     "don't check model consistency",
-		"no-env-resolution":  "don't resolve service env files",
-		"no-normalize":       "don't normalize the stack model",
-		"no-path-resolution": "don't resolve file paths",
+	// The loader always resolves paths and env files, normalises and
+	// checks the model: there is no rawer one to print.
+	const loaderDoes = "stack's loader always resolves, normalises and checks the model"
+	for name, u := range map[string]struct{ usage, why string }{
+		"lock-image-digests": {"produces an override file with image digests", "not built: --resolve-image-digests prints the model with its images pinned to digests"},
+		"models":             {"print the model names, one per line", "models: run on Docker Model Runner, part of Docker Desktop"},
+		"no-consistency":     {"don't check model consistency", loaderDoes},
+		"no-env-resolution":  {"don't resolve service env files", loaderDoes},
+		"no-normalize":       {"don't normalize the stack model", loaderDoes},
+		"no-path-resolution": {"don't resolve file paths", loaderDoes},
 	} {
-		o.unsupported[name] = f.Bool(name, false, usage+" (not supported)")
+		o.unsupported[name] = unsupportedFlag{set: f.Bool(name, false, u.usage+" (not supported)"), why: u.why}
 	}
 	cmd.RegisterFlagCompletionFunc("hash", func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 		names, d := g.completeServices(cmd, nil, toComplete)
@@ -73,6 +76,12 @@ the result with every short syntax in its long form, in the shape
 	})
 	cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"yaml", "json"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
+}
+
+// unsupportedFlag is a compose flag stack takes and refuses, saying why.
+type unsupportedFlag struct {
+	set *bool
+	why string
 }
 
 func runConfig(ctx context.Context, g *globalOptions, o configOptions, args []string) error {

@@ -1,13 +1,17 @@
 package main
 
 import (
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/stack-dev/stack/internal/testutil"
 )
@@ -67,5 +71,37 @@ func TestDaemonUnreachable(t *testing.T) {
 	code, _, errOut := runCLI(t, t.TempDir(), "image", "ls")
 	if code != 2 || !strings.Contains(errOut, "tcp needs TLS") {
 		t.Errorf("code %d, stderr %q", code, errOut)
+	}
+}
+
+// TestDaemonInsecureRegistryFlags: the daemon's --insecure-registry flags
+// and its configuration file's insecure-registries and log-opts all reach
+// the daemon's configuration, the file's registries first.
+func TestDaemonInsecureRegistryFlags(t *testing.T) {
+	if newDaemonCommand(&globalOptions{}).Flags().Lookup("insecure-registry") == nil {
+		t.Fatal("stack daemon has no --insecure-registry flag")
+	}
+	file := filepath.Join(t.TempDir(), "daemon.json")
+	os.WriteFile(file, []byte(`{"insecure-registries": ["10.0.0.0/8"], "log-opts": {"max-size": "1m", "max-file": "2"}}`), 0o644)
+	o := &daemonOptions{}
+	fs := pflag.NewFlagSet("daemon", pflag.ContinueOnError)
+	o.addFlags(fs)
+	if err := fs.Parse([]string{"--insecure-registry", "r.local:5000", "--insecure-registry=192.168.1.9:443", "--config-file", file}); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := o.config(&globalOptions{stateRoot: "/state", stderr: io.Discard}, fs.Changed("config-file"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"10.0.0.0/8", "r.local:5000", "192.168.1.9:443"}; !slices.Equal(cfg.InsecureRegistries, want) {
+		t.Errorf("InsecureRegistries = %q, want %q", cfg.InsecureRegistries, want)
+	}
+	if cfg.LogMaxSize != 1<<20 || cfg.LogMaxFiles != 2 || cfg.StateRoot != "/state" {
+		t.Errorf("config = %+v", cfg)
+	}
+	// A configuration file named by the flag must exist.
+	o.configFile = filepath.Join(t.TempDir(), "missing.json")
+	if _, err := o.config(&globalOptions{stderr: io.Discard}, true); err == nil {
+		t.Error("a missing --config-file: no error")
 	}
 }

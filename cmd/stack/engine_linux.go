@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/stack-dev/stack/api"
 	"github.com/stack-dev/stack/daemon"
@@ -50,14 +51,47 @@ func defaultHost() string {
 	return api.DefaultHost
 }
 
+// daemonOptions are the daemon command's own flags.
+type daemonOptions struct {
+	debug      bool
+	configFile string
+	insecure   []string
+	group      string
+	dockerHost string
+}
+
+func (o *daemonOptions) addFlags(fs *pflag.FlagSet) {
+	fs.StringVarP(&o.group, "group", "G", "stack", "group of the unix socket: its members may use the daemon (created when given and missing)")
+	fs.BoolVar(&o.debug, "debug", false, "log debug records")
+	fs.StringVar(&o.configFile, "config-file", daemon.DefaultConfigFile, "daemon configuration file (JSON, dockerd's keys: insecure-registries, log-opts)")
+	fs.StringArrayVar(&o.insecure, "insecure-registry", nil, "registry (host[:port] or CIDR) that may be reached over plain HTTP or without a verified certificate (repeatable)")
+	fs.StringVar(&o.dockerHost, "docker-host", "", "where to serve the Docker Engine API, unix:///PATH or \"none\" (default "+api.DefaultDockerHost+" for the default -H, else none); point DOCKER_HOST at it")
+}
+
+// config is the daemon's configuration: the flags', then the
+// configuration file's (required when its flag was given).
+func (o *daemonOptions) config(g *globalOptions, fileRequired bool) (daemon.Config, error) {
+	fc, err := daemon.LoadConfigFile(o.configFile, fileRequired)
+	if err != nil {
+		return daemon.Config{}, err
+	}
+	cfg := daemon.Config{
+		StateRoot:          g.stateRoot,
+		Version:            versionString(),
+		Logger:             newLogger(g.stderr, o.debug),
+		NetworkTable:       os.Getenv("STACK_NFT_TABLE"),
+		CgroupParent:       os.Getenv("STACK_CGROUP_PARENT"),
+		InsecureRegistries: o.insecure,
+		ShimBinary:         shimBinary(g.stderr),
+	}
+	if err := fc.Apply(&cfg); err != nil {
+		return daemon.Config{}, err
+	}
+	return cfg, nil
+}
+
 func newDaemonCommand(g *globalOptions) *cobra.Command {
-	var (
-		debug      bool
-		configFile string
-		insecure   []string
-		group      string
-		dockerHost string
-	)
+	o := &daemonOptions{}
 	cmd := &cobra.Command{
 		Use:   "daemon",
 		Short: "Run the stack daemon (the CLI starts it on demand)",
@@ -66,29 +100,17 @@ func newDaemonCommand(g *globalOptions) *cobra.Command {
 			if os.Geteuid() != 0 {
 				return errors.New("the stack daemon needs root: start it as root (sudo stack daemon, or the systemd unit); users of the \"stack\" group can then use it")
 			}
-			gid, err := socketGroup(group, cmd.Flags().Changed("group"))
+			gid, err := socketGroup(o.group, cmd.Flags().Changed("group"))
 			if err != nil {
 				return err
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
-			fc, err := daemon.LoadConfigFile(configFile, cmd.Flags().Changed("config-file"))
+			cfg, err := o.config(g, cmd.Flags().Changed("config-file"))
 			if err != nil {
 				return err
 			}
-			cfg := daemon.Config{
-				StateRoot:          g.stateRoot,
-				Version:            versionString(),
-				Logger:             newLogger(g.stderr, debug),
-				NetworkTable:       os.Getenv("STACK_NFT_TABLE"),
-				CgroupParent:       os.Getenv("STACK_CGROUP_PARENT"),
-				InsecureRegistries: insecure,
-				ShimBinary:         shimBinary(g.stderr),
-			}
-			if err := fc.Apply(&cfg); err != nil {
-				return err
-			}
-			docker, err := g.listenDocker(dockerHost, cmd.Flags().Changed("docker-host"))
+			docker, err := g.listenDocker(o.dockerHost, cmd.Flags().Changed("docker-host"))
 			if err != nil {
 				return err
 			}
@@ -130,11 +152,7 @@ func newDaemonCommand(g *globalOptions) *cobra.Command {
 		},
 	}
 	g.addEngineFlags(cmd.Flags())
-	cmd.Flags().StringVarP(&group, "group", "G", "stack", "group of the unix socket: its members may use the daemon (created when given and missing)")
-	cmd.Flags().BoolVar(&debug, "debug", false, "log debug records")
-	cmd.Flags().StringVar(&configFile, "config-file", daemon.DefaultConfigFile, "daemon configuration file (JSON, dockerd's keys: insecure-registries, log-opts)")
-	cmd.Flags().StringArrayVar(&insecure, "insecure-registry", nil, "registry (host[:port] or CIDR) that may be reached over plain HTTP or without a verified certificate (repeatable)")
-	cmd.Flags().StringVar(&dockerHost, "docker-host", "", "where to serve the Docker Engine API, unix:///PATH or \"none\" (default "+api.DefaultDockerHost+" for the default -H, else none); point DOCKER_HOST at it")
+	o.addFlags(cmd.Flags())
 	return cmd
 }
 

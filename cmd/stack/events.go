@@ -41,6 +41,12 @@ func progressOf(ev api.Event) (progressEvent, bool) {
 		return progressEvent{ID: "Image " + ev.Image, Text: "Pulling", Status: statusWorking}, true
 	case api.ActionPull:
 		return progressEvent{ID: "Image " + ev.Image, Text: "Pulled", Status: statusDone}, true
+	case api.ActionNetworkInUse:
+		// What down SERVICE... leaves to the containers that stay, in
+		// compose's words.
+		return progressEvent{ID: "Network " + ev.Network, Text: "Resource is still in use", Status: statusWarning}, true
+	case api.ActionVolumeInUse:
+		return progressEvent{ID: "Volume " + ev.Volume, Text: "Resource is still in use", Status: statusWarning}, true
 	case api.ActionImageRemove:
 		return progressEvent{ID: "Image " + ev.Image, Text: "Removed", Status: statusDone}, true
 	case api.ActionBuild:

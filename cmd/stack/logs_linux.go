@@ -102,13 +102,30 @@ func parseTime(s, flag string) (time.Time, error) {
 	return time.Time{}, usageError{fmt.Errorf("%s %q: want a duration (10m), an RFC 3339 time or Unix seconds", flag, s)}
 }
 
+// logName is the name a container's lines and exit are shown under, as
+// compose shows them (getContainerNameWithoutProject): "web-1" for the
+// default name of a replica, project-web-1; any other name, a
+// container_name's or a one-off's, whole.
+func logName(project, service, container string) string {
+	if n, ok := strings.CutPrefix(container, project+"-"+service+"-"); ok && n != "" && strings.Trim(n, "0123456789") == "" {
+		return container[len(project)+1:]
+	}
+	return container
+}
+
+// rfc3339NanoFixed is the layout of the timestamps of logs -t and of up
+// --timestamps: RFC 3339 with nine digits of nanoseconds always, so that
+// lines line up, as docker's (jsonmessage.RFC3339NanoFixed).
+const rfc3339NanoFixed = "2006-01-02T15:04:05.000000000Z07:00"
+
 // logColors are the colours of the per-service prefixes, in the order
 // docker compose uses them.
 var logColors = []termenv.ANSIColor{termenv.ANSICyan, termenv.ANSIYellow, termenv.ANSIGreen, termenv.ANSIMagenta, termenv.ANSIBlue,
 	termenv.ANSIBrightCyan, termenv.ANSIBrightYellow, termenv.ANSIBrightGreen, termenv.ANSIBrightMagenta, termenv.ANSIBrightBlue}
 
 // streamLogs prints the project's logs, each line prefixed with its
-// container's name padded to the longest one, coloured per service.
+// container's name (logName) padded to the longest one, coloured per
+// service.
 func (g *globalOptions) streamLogs(ctx context.Context, c *api.Client, project string, o logOptions) error {
 	q := url.Values{}
 	q.Set("tail", o.tail)
@@ -131,7 +148,7 @@ func (g *globalOptions) streamLogs(ctx context.Context, c *api.Client, project s
 	if cs, err := g.containers(ctx, c, project); err == nil {
 		for _, ct := range cs {
 			if len(o.services) == 0 || containsString(o.services, ct.Service) {
-				width = max(width, len(ct.Name))
+				width = max(width, len(logName(project, ct.Service, ct.Name)))
 			}
 		}
 	}
@@ -158,14 +175,15 @@ func (g *globalOptions) streamLogs(ctx context.Context, c *api.Client, project s
 		}
 		line := strings.TrimSuffix(l.Line, "\n")
 		if o.timestamps {
-			line = l.Time.Format(time.RFC3339Nano) + " " + line
+			line = l.Time.Format(rfc3339NanoFixed) + " " + line
 		}
 		if o.noPrefix {
 			fmt.Fprintln(g.stdout, line)
 			return nil
 		}
-		width = max(width, len(l.Container))
-		prefix := fmt.Sprintf("%-*s  | ", width, l.Container)
+		shown := logName(project, l.Service, l.Container)
+		width = max(width, len(shown))
+		prefix := fmt.Sprintf("%-*s  | ", width, shown)
 		if color {
 			col, ok := colors[l.Service]
 			if !ok {

@@ -61,6 +61,41 @@ func TestConfigQuiet(t *testing.T) {
 	}
 }
 
+// TestConfigQuietNames: names that would be paths or globs (a service, a
+// container, a volume, a network) fail config -q with their file:line,
+// all of them at once, before anything reaches a daemon.
+func TestConfigQuietNames(t *testing.T) {
+	dir := writeStack(t, `services:
+  a/b:
+    image: x
+  ok:
+    image: x
+    container_name: "x/../../cnvictim"
+    volumes: ["d:/d"]
+    networks: [n]
+volumes:
+  d:
+    name: "../../victim"
+networks:
+  n:
+    name: "*"
+`)
+	code, out, errOut := runCLI(t, dir, "config", "-q")
+	if code != 2 || out != "" {
+		t.Errorf("exit code %d, stdout %q; want 2 and nothing", code, out)
+	}
+	for _, want := range []string{
+		`stack.yaml:3:5: services.a/b: service name "a/b": must be 1-128 of [a-zA-Z0-9._-]`,
+		`stack.yaml:6:21: services.ok.container_name: container_name "x/../../cnvictim"`,
+		`stack.yaml:11:11: volumes.d.name: volume name "../../victim"`,
+		`stack.yaml:14:11: networks.n.name: network name "*"`,
+	} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr does not say %q:\n%s", want, errOut)
+		}
+	}
+}
+
 func TestConfigFormats(t *testing.T) {
 	dir := writeStack(t, "name: demo\nservices:\n  web:\n    image: nginx\n    ports: ['8080:80']\n  worker:\n    image: busybox\n    profiles: [jobs]\nvolumes:\n  data:\n")
 	code, out, _ := runCLI(t, dir, "config")

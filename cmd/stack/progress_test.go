@@ -151,6 +151,10 @@ func TestProgressOfTypedEvents(t *testing.T) {
 			progressEvent{ID: "Container demo-web-1", Text: "Restarting", Status: statusWorking}, true},
 		{"died", api.Event{Action: api.ActionDie, Container: "demo-web-1", Message: "exit code 3"},
 			progressEvent{ID: "Container demo-web-1", Text: "Exited", Details: "exit code 3", Status: statusDone}, true},
+		{"network in use", api.Event{Type: api.TypeNetwork, Action: api.ActionNetworkInUse, Network: "demo_default"},
+			progressEvent{ID: "Network demo_default", Text: "Resource is still in use", Status: statusWarning}, true},
+		{"volume in use", api.Event{Type: api.TypeVolume, Action: api.ActionVolumeInUse, Volume: "demo_db"},
+			progressEvent{ID: "Volume demo_db", Text: "Resource is still in use", Status: statusWarning}, true},
 		{"warning", api.Event{Action: api.ActionWarning, Message: "x"}, progressEvent{}, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -160,4 +164,39 @@ func TestProgressOfTypedEvents(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestProgressStoppingTimer: while a container uses its grace period the
+// terminal display shows it Stopping with the time so far, as compose's
+// down and stop do, then Stopped with the time it took.
+func TestProgressStoppingTimer(t *testing.T) {
+	var out bytes.Buffer
+	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	p := newTTYProgress(&out, "Stopping", false, func() time.Time { return clock }, func() (int, int) { return 72, 24 })
+	event := func(action string) {
+		pe, ok := progressOf(api.Event{Action: action, Container: "demo-web-1"})
+		if !ok {
+			t.Fatalf("no progress for %q", action)
+		}
+		p.Event(pe)
+	}
+	line := func() string {
+		frame := p.frame()
+		if len(frame) != 2 {
+			t.Fatalf("frame:\n%s", strings.Join(frame, "\n"))
+		}
+		return strings.Join(strings.Fields(frame[1]), " ")
+	}
+	event("stopping")
+	clock = clock.Add(4200 * time.Millisecond)
+	if got, want := line(), "Container demo-web-1 Stopping 4.2s"; !strings.HasSuffix(got, want) {
+		t.Errorf("while stopping: %q, want it to end in %q", got, want)
+	}
+	clock = clock.Add(5800 * time.Millisecond)
+	event("stop")
+	clock = clock.Add(time.Second)
+	if got, want := line(), "✔ Container demo-web-1 Stopped 10.0s"; got != want {
+		t.Errorf("once stopped: %q, want %q", got, want)
+	}
+	p.Done()
 }

@@ -207,6 +207,7 @@ func (g *globalOptions) runUp(cmd *cobra.Command, o upOptions, args []string) er
 			return err
 		}
 	}
+	began := time.Now()
 	before, _ := g.containers(ctx, c, p.Name)
 	touched := map[string]bool{}
 	err = runEvents(ctx, c, "/projects/"+p.Name+"/up", req, pr, func(ev api.Event) {
@@ -219,7 +220,7 @@ func (g *globalOptions) runUp(cmd *cobra.Command, o upOptions, args []string) er
 	if !o.noStart {
 		sel, _ := planner.Select(p, planner.SelectOptions{Profiles: g.activeProfiles(), Services: args, NoDeps: o.noDeps})
 		for _, ct := range before {
-			if !touched[ct.Name] && ct.State == "running" && (sel == nil || sel.Has(ct.Service)) && !strings.Contains(ct.Name, "-run-") {
+			if !touched[ct.Name] && ct.State == "running" && (sel == nil || sel.Has(ct.Service)) && !ct.OneOff {
 				pr.Event(progressEvent{ID: "Container " + ct.Name, Text: "Running", Status: statusDone})
 			}
 		}
@@ -229,9 +230,9 @@ func (g *globalOptions) runUp(cmd *cobra.Command, o upOptions, args []string) er
 		return nil
 	}
 	if o.watch {
-		go g.watchProject(ctx, c, p, args, true)
+		go g.watchProject(ctx, c, p, args, watchOptions{quiet: true, prune: true})
 	}
-	return g.foreground(ctx, c, p, args, o.contract.foreground, stopGrace(cmd, o.timeout), logOptions{noColor: o.noColor, noPrefix: o.noLogPrefix, timestamps: o.timestamps})
+	return g.foreground(ctx, c, p, args, o.contract.foreground, began, stopGrace(cmd, o.timeout), logOptions{noColor: o.noColor, noPrefix: o.noLogPrefix, timestamps: o.timestamps})
 }
 
 // containers lists a project's containers.
@@ -277,16 +278,20 @@ func newDownCommand(g *globalOptions) *cobra.Command {
 		Short:             "Stop and remove containers, networks",
 		ValidArgsFunction: g.completeServices,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) > 0 {
-				return fmt.Errorf("down SERVICE...: %w: down takes the whole project down (stop and rm of services are issue 13)", errdefs.ErrNotImplemented)
-			}
-			name, c, err := g.projectClient(cmd.Context())
+			// down SERVICE... takes those services down and the ones that
+			// depend on them, as compose's; with a stack file a service
+			// it does not have is an error, without one it is ignored
+			// (compose cannot tell a typo from a service already gone).
+			name, p, c, err := g.serviceClient(cmd.Context(), args)
 			if err != nil {
 				return err
 			}
 			pr := g.newProgress("Running")
 			defer pr.Done()
-			req := api.DownRequest{Volumes: volumes, RemoveOrphans: removeOrphans, Timeout: stopGrace(cmd, timeout), RemoveImages: rmi}
+			req := api.DownRequest{Volumes: volumes, RemoveOrphans: removeOrphans, Timeout: stopGrace(cmd, timeout), RemoveImages: rmi, Services: args}
+			if p != nil && len(args) > 0 {
+				req.StackServices = p.ServiceNames()
+			}
 			return runEvents(cmd.Context(), c, "/projects/"+name+"/down", req, pr, nil)
 		},
 	}
@@ -320,21 +325,26 @@ func newLifecycleCommand(g *globalOptions, op, short string) *cobra.Command {
 		Short:             short,
 		ValidArgsFunction: g.completeServices,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			req := api.StopRequest{Services: args, Timeout: stopGrace(cmd, timeout), Signal: signalName}
+			req := api.StopRequest{Services: args, Timeout: stopGrace(cmd, timeout), Signal: signalName, RemoveOrphans: removeOrphans, NoDeps: noDeps}
 			var name string
+			var p *spec.Project
 			var c *api.Client
 			var err error
-			if op == "start" {
+			if op == "start" || op == "restart" {
 				// With the stack file's model: the services start in
-				// dependency order with their conditions, as compose's.
+				// dependency order with their conditions, as compose's,
+				// and restart takes its dependents along.
 				if name, err = g.startRequest(&req); err == nil {
 					c, err = g.client(cmd.Context())
 				}
 			} else {
-				name, _, c, err = g.serviceClient(cmd.Context(), args)
+				name, p, c, err = g.serviceClient(cmd.Context(), args)
 			}
 			if err != nil {
 				return err
+			}
+			if op == "kill" && p != nil {
+				req.StackServices = p.ServiceNames()
 			}
 			pr := g.newProgress(map[string]string{"stop": "Stopping", "kill": "Killing", "restart": "Restarting"}[op])
 			if op == "start" || op == "pause" || op == "unpause" {
@@ -480,7 +490,7 @@ func (g *globalOptions) waitRunning(ctx context.Context, c *api.Client, project 
 		}
 		ready := true
 		for _, ct := range cs {
-			if len(services) > 0 && !slices.Contains(services, ct.Service) || strings.Contains(ct.Name, "-run-") {
+			if len(services) > 0 && !slices.Contains(services, ct.Service) || ct.OneOff {
 				continue
 			}
 			switch {

@@ -80,6 +80,11 @@ func newPullCommand(g *globalOptions) *cobra.Command {
 			if policy != "" && policy != "missing" && policy != "always" {
 				return usageError{fmt.Errorf("invalid --policy %q: want missing or always", policy)}
 			}
+			for _, name := range []string{"no-parallel", "parallel"} {
+				if cmd.Flags().Changed(name) {
+					fmt.Fprintf(g.stderr, "option '--%s' is DEPRECATED and will be ignored.\n", name)
+				}
+			}
 			p, err := g.loadProject()
 			if err != nil {
 				return err
@@ -130,6 +135,10 @@ func newPullCommand(g *globalOptions) *cobra.Command {
 	f.BoolVar(&includeDeps, "include-deps", false, "also pull services declared as dependencies")
 	f.BoolVar(&ignoreBuildable, "ignore-buildable", false, "ignore images that can be built")
 	f.StringVar(&policy, "policy", "", `apply pull policy ("missing"|"always")`)
+	for _, name := range []string{"parallel", "no-parallel"} {
+		f.Bool(name, true, "DEPRECATED: pull multiple images in parallel")
+		f.MarkHidden(name)
+	}
 	return cmd
 }
 

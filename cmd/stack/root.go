@@ -120,6 +120,7 @@ compose's; the options of the stack file go before the command.`,
 	)
 	root.AddCommand(engineCommands(g)...)
 	root.AddCommand(newKubeCommands(g)...)
+	root.AddCommand(unsupportedCommands()...)
 	g.wireCompletions(root)
 	return root
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/stack-dev/stack/api"
 	"github.com/stack-dev/stack/internal/errdefs"
@@ -19,7 +20,7 @@ func newRunCommand(g *globalOptions) *cobra.Command {
 	var o struct {
 		rm, detach, noDeps, noTTY, tty, interactive, servicePorts, useAliases, build bool
 		quiet, quietBuild, quietPull, removeOrphans                                  bool
-		name, user, workdir, entry                                                   string
+		name, user, workdir, entry, pull                                             string
 		env, envFiles, publish, volumes, labels, capAdd, capDrop                     []string
 	}
 	cmd := &cobra.Command{
@@ -31,6 +32,11 @@ func newRunCommand(g *globalOptions) *cobra.Command {
 			ctx := cmd.Context()
 			if o.servicePorts && len(o.publish) > 0 {
 				return usageError{fmt.Errorf("--service-ports and --publish are incompatible")}
+			}
+			switch o.pull {
+			case "", "always", "missing", "never":
+			default:
+				return argsError("--pull %q: want always, missing or never", o.pull)
 			}
 			p, err := g.loadProject()
 			if err != nil {
@@ -80,7 +86,7 @@ func newRunCommand(g *globalOptions) *cobra.Command {
 			}
 			tty := !o.detach && (o.tty || (!o.noTTY && stdioIsTerminal(g)))
 			req := api.RunRequest{Project: data, Service: args[0], Cmd: args[1:], Env: env, User: o.user, Workdir: o.workdir,
-				Name: o.name, Tty: tty, Remove: o.rm, NoDeps: o.noDeps, Detach: o.detach, KeepPorts: keepPorts, UseAliases: o.useAliases}
+				Name: o.name, Tty: tty, Remove: o.rm, NoDeps: o.noDeps, Detach: o.detach, KeepPorts: keepPorts, UseAliases: o.useAliases, Pull: o.pull, RemoveOrphans: o.removeOrphans}
 			if o.entry != "" {
 				if req.Entrypoint, err = spec.SplitShell(o.entry); err != nil {
 					return usageError{fmt.Errorf("--entrypoint: %w", err)}
@@ -99,6 +105,13 @@ func newRunCommand(g *globalOptions) *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.SetInterspersed(false)
+	// compose's old spelling, which it still takes.
+	f.SetNormalizeFunc(func(_ *pflag.FlagSet, name string) pflag.NormalizedName {
+		if name == "no-TTY" {
+			name = "no-tty"
+		}
+		return pflag.NormalizedName(name)
+	})
 	f.BoolVar(&o.build, "build", false, "build image before starting container")
 	f.StringArrayVar(&o.capAdd, "cap-add", nil, "add Linux capabilities")
 	f.StringArrayVar(&o.capDrop, "cap-drop", nil, "drop Linux capabilities")
@@ -110,10 +123,11 @@ func newRunCommand(g *globalOptions) *cobra.Command {
 	f.StringArrayVarP(&o.labels, "label", "l", nil, "add or override a label")
 	f.StringVar(&o.name, "name", "", "assign a name to the container")
 	f.BoolVar(&o.noDeps, "no-deps", false, "don't start linked services")
-	f.BoolVarP(&o.noTTY, "no-TTY", "T", false, "disable pseudo-TTY allocation (default: auto-detected)")
+	f.BoolVarP(&o.noTTY, "no-tty", "T", false, "disable pseudo-TTY allocation (default: auto-detected)")
 	f.BoolVarP(&o.tty, "tty", "t", false, "allocate a pseudo-TTY even when stdin is not a terminal")
 	f.MarkHidden("tty")
 	f.StringArrayVarP(&o.publish, "publish", "p", nil, "publish a container's port(s) to the host")
+	f.StringVar(&o.pull, "pull", "", `pull image before running ("always"|"missing"|"never")`)
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "don't print anything to STDOUT")
 	f.BoolVar(&o.quietBuild, "quiet-build", false, "suppress progress output from the build process")
 	f.BoolVar(&o.quietPull, "quiet-pull", false, "pull without printing progress information")

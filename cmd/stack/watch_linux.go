@@ -21,6 +21,7 @@ import (
 
 	"github.com/stack-dev/stack/api"
 	"github.com/stack-dev/stack/internal/archive"
+	"github.com/stack-dev/stack/internal/errdefs"
 	"github.com/stack-dev/stack/planner"
 	"github.com/stack-dev/stack/spec"
 )
@@ -54,7 +55,7 @@ func newWatchCommand(g *globalOptions) *cobra.Command {
 					return err
 				}
 			}
-			return g.watchProject(ctx, c, p, args, quiet)
+			return g.watchProject(ctx, c, p, args, watchOptions{quiet: quiet, prune: prune})
 		},
 	}
 	cmd.Flags().BoolVar(&noUp, "no-up", false, "do not build & start services before watching")
@@ -79,6 +80,12 @@ func (g *globalOptions) upServices(ctx context.Context, c *api.Client, p *spec.P
 	return runEvents(ctx, c, "/projects/"+p.Name+"/up", req, pr, nil)
 }
 
+// watchOptions are what watch (and up --watch) do besides the rules.
+type watchOptions struct {
+	quiet bool // no build output
+	prune bool // remove the image a rebuild replaced, as compose's --prune
+}
+
 // watchRule is a develop.watch rule of a service with its matchers.
 type watchRule struct {
 	service string
@@ -90,7 +97,7 @@ type watchRule struct {
 // watchProject runs the develop.watch rules of the selected services until
 // ctx ends: it syncs files into containers, rebuilds, restarts or runs a
 // command, as each rule says.
-func (g *globalOptions) watchProject(ctx context.Context, c *api.Client, p *spec.Project, services []string, quiet bool) error {
+func (g *globalOptions) watchProject(ctx context.Context, c *api.Client, p *spec.Project, services []string, o watchOptions) error {
 	sel, err := planner.Select(p, planner.SelectOptions{Profiles: g.activeProfiles(), Services: services})
 	if err != nil {
 		return err
@@ -141,7 +148,7 @@ func (g *globalOptions) watchProject(ctx context.Context, c *api.Client, p *spec
 			}
 		case <-timer.C:
 			for i, paths := range pending {
-				if err := g.applyRule(ctx, c, p, rules[i], paths, quiet); err != nil {
+				if err := g.applyRule(ctx, c, p, rules[i], paths, o); err != nil {
 					fmt.Fprintf(g.stderr, "WARN[0000] watch %s: %v\n", rules[i].service, err)
 				}
 			}
@@ -233,11 +240,19 @@ func watchTree(w *fsnotify.Watcher, root string) error {
 }
 
 // applyRule carries out a rule for the paths that changed.
-func (g *globalOptions) applyRule(ctx context.Context, c *api.Client, p *spec.Project, r watchRule, paths []string, quiet bool) error {
+func (g *globalOptions) applyRule(ctx context.Context, c *api.Client, p *spec.Project, r watchRule, paths []string, o watchOptions) error {
 	switch r.Action {
 	case spec.WatchRebuild:
 		fmt.Fprintf(g.stderr, "Rebuilding service %q after changes were detected...\n", r.service)
-		return g.upServices(ctx, c, p, []string{r.service}, true, quiet)
+		ref := serviceImageRef(p, p.Services[r.service])
+		old := imageID(ctx, c, ref)
+		if err := g.upServices(ctx, c, p, []string{r.service}, true, o.quiet); err != nil {
+			return err
+		}
+		if o.prune && old != "" {
+			g.pruneReplaced(ctx, c, old)
+		}
+		return nil
 	case spec.WatchRestart:
 		fmt.Fprintf(g.stderr, "Restarting service %q after changes were detected...\n", r.service)
 		return runEvents(ctx, c, "/projects/"+p.Name+"/restart", api.StopRequest{Services: []string{r.service}}, g.newProgress("Restarting"), nil)
@@ -277,7 +292,7 @@ func (g *globalOptions) syncPaths(ctx context.Context, c *api.Client, project st
 	}
 	var errs []error
 	for _, ct := range cs {
-		if ct.Service != r.service || ct.State != "running" || strings.Contains(ct.Name, "-run-") {
+		if ct.Service != r.service || ct.State != "running" || ct.OneOff {
 			continue
 		}
 		for _, file := range paths {
@@ -300,4 +315,34 @@ func (g *globalOptions) syncPaths(ctx context.Context, c *api.Client, project st
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// imageID is the ID of the image ref names, or "" when there is none.
+func imageID(ctx context.Context, c *api.Client, ref string) string {
+	var in struct {
+		ID string `json:"Id"`
+	}
+	if err := c.Do(ctx, "GET", "/images/inspect/"+api.EscapeRef(ref), nil, &in); err != nil {
+		return ""
+	}
+	return in.ID
+}
+
+// pruneReplaced removes the image id once a rebuild took its name and no
+// other name is left on it, as compose's watch --prune removes the
+// dangling images of its rebuilds. An image a container still uses
+// stays: the engine refuses, and the watch goes on.
+func (g *globalOptions) pruneReplaced(ctx context.Context, c *api.Client, id string) {
+	var imgs []api.ImageSummary
+	if err := c.Do(ctx, "GET", "/images", nil, &imgs); err != nil {
+		return
+	}
+	for _, img := range imgs {
+		if img.ID == id && len(img.RepoTags) == 0 {
+			var rep api.ImageRemoveReport
+			if err := c.Do(ctx, "DELETE", "/images/"+api.EscapeRef(id), nil, &rep); err != nil && !errors.Is(err, errdefs.ErrFailedPrecondition) {
+				fmt.Fprintf(g.stderr, "WARN[0000] prune image %s: %v\n", id, err)
+			}
+		}
+	}
 }

@@ -166,6 +166,14 @@ func (c *Client) Apply(ctx context.Context, m *kube.Manifests, opts ApplyOptions
 		if err != nil && !apierrors.IsNotFound(err) {
 			return fmt.Errorf("apply %s %s: %w", k.name, o.GetName(), classify(err))
 		}
+		if k.name == "Namespace" && existed && before.GetLabels()[kube.LabelProject] != m.Project {
+			// A namespace that was there before (default, a team's, another
+			// project's) stays as it is: labelled as the project's, it
+			// would be Delete's to remove, with all else it holds.
+			opts.progress(k.name, o.GetName(), "Unchanged")
+			desired[k.name+"/"+o.GetName()] = true
+			continue
+		}
 		after, err := r.Apply(ctx, o.GetName(), o, metav1.ApplyOptions{FieldManager: kube.FieldManager, Force: true})
 		if err != nil {
 			return fmt.Errorf("apply %s %s: %w", k.name, o.GetName(), classify(err))

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -33,6 +34,9 @@ var stacks = []struct {
 	environ []string
 	// change is the service whose environment the second apply changes.
 	change string
+	// claims is how many standalone PersistentVolumeClaims (volumes that
+	// several services share) the stack has.
+	claims int
 }{
 	{name: "hello", files: []string{"../../examples/hello/stack.yaml"}, change: "client"},
 	{name: "lemp", files: []string{"../../examples/lemp/stack.yaml", "../../examples/kube/lemp/stack.yaml"}, change: "php"},
@@ -40,6 +44,7 @@ var stacks = []struct {
 	{name: "django", files: []string{"../../examples/kube/django/stack.yaml"}, change: "worker"},
 	{name: "replicas", files: []string{"../../examples/kube/replicas/stack.yaml"}, change: "api"},
 	{name: "secrets", files: []string{"../../examples/kube/secrets/stack.yaml"}, environ: []string{"APP_TLS_KEY=not-a-real-key"}, change: "app"},
+	{name: "uploads", files: []string{"testdata/uploads/stack.yaml"}, change: "thumbnailer", claims: 1},
 }
 
 func load(t *testing.T, files, environ []string) *spec.Project {
@@ -101,10 +106,12 @@ func (r *recorder) actions() map[string][]string {
 
 // TestClusterAcceptance applies each stack file to a real API server with
 // controller-manager, scheduler and kwok, and checks that every object is
-// accepted, the workloads roll out to Ready, the claims bind, the
+// accepted, the workloads roll out to Ready, the claims bind (claim
+// templates' and standalone ones, a volume two services share), the
 // EndpointSlices list the pods, a second unchanged apply changes nothing,
 // a change rolls out only the service it touches, and kube delete removes
-// everything.
+// everything; then that an apply without one of the services prunes its
+// objects (testPrune), and the commands (testCLI).
 func TestClusterAcceptance(t *testing.T) {
 	cp := kubetest.Start(t)
 	rc, err := clientcmd.BuildConfigFromFlags("", cp.Kubeconfig)
@@ -126,6 +133,9 @@ func TestClusterAcceptance(t *testing.T) {
 		t.Run(st.name, func(t *testing.T) {
 			p := load(t, st.files, st.environ)
 			m := convert(t, p, st.environ)
+			if n := countKind(m, "PersistentVolumeClaim"); n != st.claims {
+				t.Fatalf("%d standalone claims, want %d", n, st.claims)
+			}
 
 			start := time.Now()
 			var first recorder
@@ -225,7 +235,138 @@ func TestClusterAcceptance(t *testing.T) {
 		})
 	}
 
-	t.Run("cli", func(t *testing.T) { testCLI(t, cp.Kubeconfig) })
+	t.Run("prune", func(t *testing.T) { testPrune(ctx, t, c, dyn) })
+	t.Run("cli", func(t *testing.T) { testCLI(ctx, t, cp.Kubeconfig, dyn) })
+}
+
+func countKind(m *kube.Manifests, kind string) int {
+	objs, _ := m.Unstructured()
+	n := 0
+	for _, o := range objs {
+		if o.GetKind() == kind {
+			n++
+		}
+	}
+	return n
+}
+
+// objectKeys returns "Kind/name" of each object of m.
+func objectKeys(m *kube.Manifests) map[string]bool {
+	objs, _ := m.Unstructured()
+	out := map[string]bool{}
+	for _, o := range objs {
+		out[o.GetKind()+"/"+o.GetName()] = true
+	}
+	return out
+}
+
+// testPrune applies examples/kube/django, then the same project without
+// its worker service: the worker's objects (and only they) are reported
+// Pruned and are gone from the API server, its pods with them, and every
+// other object is Unchanged.
+func testPrune(ctx context.Context, t *testing.T, c *cluster.Client, dyn dynamic.Interface) {
+	files := []string{"../../examples/kube/django/stack.yaml"}
+	p := load(t, files, nil)
+	m := convert(t, p, nil)
+	if err := c.Apply(ctx, m, cluster.ApplyOptions{Wait: true, Prune: true, Timeout: 3 * time.Minute}); err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := c.Delete(context.Background(), m.Project, m.Namespace, cluster.DeleteOptions{Timeout: 3 * time.Minute}); err != nil {
+			t.Errorf("delete: %v", err)
+		}
+	})
+
+	p2 := load(t, files, nil)
+	delete(p2.Services, "worker")
+	m2 := convert(t, p2, nil)
+	before, after := objectKeys(m), objectKeys(m2)
+	var gone []string
+	for key := range before {
+		if !after[key] {
+			gone = append(gone, key)
+		}
+	}
+	sort.Strings(gone)
+	for _, key := range []string{"Deployment/worker", "Service/worker", "ConfigMap/worker-env"} {
+		if !before[key] || after[key] {
+			t.Fatalf("%s: in the first manifests %v, in the second %v: the test's premise is wrong", key, before[key], after[key])
+		}
+	}
+
+	var rec recorder
+	if err := c.Apply(ctx, m2, cluster.ApplyOptions{Wait: true, Prune: true, Timeout: 3 * time.Minute, Progress: rec.add}); err != nil {
+		t.Fatalf("apply without worker: %v", err)
+	}
+	var pruned []string
+	for key, acts := range rec.actions() {
+		switch {
+		case slices.Contains(acts, "Pruned"):
+			pruned = append(pruned, key)
+			if len(acts) != 1 {
+				t.Errorf("%s: %v, want Pruned alone", key, acts)
+			}
+		case !after[key]:
+			t.Errorf("%s: %v: an object of neither apply", key, acts)
+		case acts[0] != "Unchanged":
+			t.Errorf("%s: %v, want Unchanged", key, acts)
+		}
+	}
+	sort.Strings(pruned)
+	if fmt.Sprint(pruned) != fmt.Sprint(gone) {
+		t.Errorf("pruned %v, want the worker's objects %v", pruned, gone)
+	}
+	for key := range after {
+		if len(rec.actions()[key]) == 0 {
+			t.Errorf("%s: no event", key)
+		}
+	}
+	for _, key := range gone {
+		kind, name, _ := strings.Cut(key, "/")
+		if _, err := dyn.Resource(gvr[kind]).Namespace(m.Namespace).Get(ctx, name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("%s after prune: %v, want not found", key, err)
+		}
+	}
+	for key := range after {
+		kind, name, _ := strings.Cut(key, "/")
+		r := dyn.Resource(gvr[kind])
+		var err error
+		if kind == "Namespace" {
+			_, err = r.Get(ctx, name, metav1.GetOptions{})
+		} else {
+			_, err = r.Namespace(m.Namespace).Get(ctx, name, metav1.GetOptions{})
+		}
+		if err != nil {
+			t.Errorf("%s after prune: %v, want it kept", key, err)
+		}
+	}
+	// The garbage collector takes the pruned Deployment's ReplicaSets and
+	// pods; the other services keep theirs.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		left := 0
+		for _, kind := range []string{"ReplicaSet", "Pod"} {
+			list, err := dyn.Resource(gvr[kind]).Namespace(m.Namespace).List(ctx, metav1.ListOptions{LabelSelector: kube.LabelService + "=worker"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			left += len(list.Items)
+		}
+		if left == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d ReplicaSets and pods of worker left a minute after prune", left)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	pods, err := dyn.Resource(gvr["Pod"]).Namespace(m.Namespace).List(ctx, metav1.ListOptions{LabelSelector: kube.LabelService + "=web"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pods.Items) != 2 {
+		t.Errorf("web has %d pods after prune, want its 2", len(pods.Items))
+	}
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -364,7 +505,10 @@ func podReady(p *unstructured.Unstructured) bool {
 
 // testCLI runs the stack binary's kube commands on examples/hello: stack
 // runs them through stack-kube beside it, as make build installs both.
-func testCLI(t *testing.T, kubeconfig string) {
+// With --namespace the objects go to that namespace: one stack makes (and
+// delete removes), or one that was there before (which delete leaves, with
+// what else it holds).
+func testCLI(ctx context.Context, t *testing.T, kubeconfig string, dyn dynamic.Interface) {
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "stack")
 	for out, pkg := range map[string]string{bin: "../../cmd/stack", filepath.Join(dir, "stack-kube"): "../../cmd/stack-kube"} {
@@ -397,5 +541,98 @@ func testCLI(t *testing.T, kubeconfig string) {
 	out = run("kube", "delete")
 	if !strings.Contains(out, " Namespace hello  Deleted") {
 		t.Errorf("kube delete: no namespace deleted in\n%s", out)
+	}
+
+	t.Run("namespace", func(t *testing.T) {
+		testCLINamespace(ctx, t, run, dyn, "hello-elsewhere", false)
+	})
+	t.Run("existing namespace", func(t *testing.T) {
+		ns := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": "team"},
+		}}
+		if _, err := dyn.Resource(gvr["Namespace"]).Create(ctx, ns, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		theirs := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "theirs"}, "data": map[string]any{"k": "v"},
+		}}
+		if _, err := dyn.Resource(gvr["ConfigMap"]).Namespace("team").Create(ctx, theirs, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		testCLINamespace(ctx, t, run, dyn, "team", true)
+		got, err := dyn.Resource(gvr["Namespace"]).Get(ctx, "team", metav1.GetOptions{})
+		if err != nil {
+			t.Fatalf("namespace team after kube delete: %v, want it kept", err)
+		}
+		if _, ok := got.GetLabels()[kube.LabelProject]; ok {
+			t.Errorf("namespace team: labels %v: stack labelled a namespace it did not make", got.GetLabels())
+		}
+		if _, err := dyn.Resource(gvr["ConfigMap"]).Namespace("team").Get(ctx, "theirs", metav1.GetOptions{}); err != nil {
+			t.Errorf("ConfigMap team/theirs after kube delete: %v, want it kept", err)
+		}
+	})
+}
+
+// testCLINamespace runs kube apply, status and delete with --namespace ns
+// (-n for status), and checks that the objects land in ns and nowhere
+// else, that status shows them there only, and that delete removes them
+// (and ns with them unless it existed before).
+func testCLINamespace(ctx context.Context, t *testing.T, run func(...string) string, dyn dynamic.Interface, ns string, existed bool) {
+	t.Helper()
+	out := run("kube", "apply", "--namespace", ns, "--timeout", "3m")
+	for _, want := range []string{" Deployment web  Ready", " Deployment client  Ready"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("kube apply --namespace %s: no %q in\n%s", ns, want, out)
+		}
+	}
+	if created := " Namespace " + ns + "  Created"; strings.Contains(out, created) == existed {
+		t.Errorf("kube apply --namespace %s (namespace there before: %v): %q in\n%s", ns, existed, created, out)
+	}
+	for _, key := range []string{"Deployment/web", "Deployment/client", "Service/web", "Service/client"} {
+		kind, name, _ := strings.Cut(key, "/")
+		o, err := dyn.Resource(gvr[kind]).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Errorf("%s in %s: %v", key, ns, err)
+			continue
+		}
+		if o.GetLabels()[kube.LabelProject] != "hello" {
+			t.Errorf("%s in %s: labels %v, want project hello", key, ns, o.GetLabels())
+		}
+	}
+	if _, err := dyn.Resource(gvr["Namespace"]).Get(ctx, "hello", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("namespace hello with --namespace %s: %v, want not found", ns, err)
+	}
+
+	out = run("kube", "status", "-n", ns)
+	for _, want := range []string{"Deployment   web", "Deployment   client", "1/1"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("kube status -n %s: no %q in\n%s", ns, want, out)
+		}
+	}
+	if out := run("kube", "status"); strings.Contains(out, "Deployment") {
+		t.Errorf("kube status without -n shows objects of namespace %s:\n%s", ns, out)
+	}
+
+	out = run("kube", "delete", "--namespace", ns)
+	if !strings.Contains(out, " Deployment web  Deleted") {
+		t.Errorf("kube delete --namespace %s: no Deployment deleted in\n%s", ns, out)
+	}
+	if deleted := " Namespace " + ns + "  Deleted"; strings.Contains(out, deleted) == existed {
+		t.Errorf("kube delete --namespace %s (namespace there before: %v): %q in\n%s", ns, existed, deleted, out)
+	}
+	for kind, r := range gvr {
+		if kind == "Namespace" {
+			continue
+		}
+		list, err := dyn.Resource(r).Namespace(ns).List(ctx, metav1.ListOptions{LabelSelector: kube.LabelProject + "=hello"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(list.Items) > 0 {
+			t.Errorf("after kube delete --namespace %s: %d %s left (%s)", ns, len(list.Items), kind, list.Items[0].GetName())
+		}
+	}
+	if _, err := dyn.Resource(gvr["Namespace"]).Get(ctx, ns, metav1.GetOptions{}); !existed && !apierrors.IsNotFound(err) {
+		t.Errorf("namespace %s after kube delete: %v, want not found", ns, err)
 	}
 }

@@ -94,7 +94,8 @@ configs:
 		t.Error("the secret is a directory")
 	}
 	// Kept out of what stack shows and keeps.
-	shown := e.mustRun("ps", "-a", "--format", "json") + e.mustRun("logs", "db") + e.mustRun("config", "--format", "json")
+	described, _ := json.Marshal(e.psAll()) // what the API says of the containers: env, mounts, labels
+	shown := e.mustRun("ps", "-a", "--format", "json") + e.mustRun("logs", "db") + e.mustRun("config", "--format", "json") + string(described)
 	records, _ := filepath.Glob(filepath.Join(e.root, "projects", "*", "*.json"))
 	for _, f := range append(records, filepath.Join(e.root, "daemon.log")) {
 		data, _ := os.ReadFile(f)
@@ -227,7 +228,6 @@ func TestRootOneOffs(t *testing.T) {
 	if look := e.execOut("web", "nslookup", "db"); !strings.Contains(look, ips[aliased]) {
 		t.Errorf("run --use-aliases: db resolves to %q, not to the one-off's %s", look, ips[aliased])
 	}
-	e.mustRun("rm", "-f", "-s", aliased)
 	// An exited one-off.
 	exited := strings.TrimSpace(e.mustRun("run", "-d", "db", "sh", "-c", "exit 3"))
 	waitState := func(name, state string) {
@@ -256,14 +256,15 @@ func TestRootOneOffs(t *testing.T) {
 	}
 	e.mustRun("kill", "db")
 	waitState(oneOff, "exited")
+	waitState(aliased, "exited")
 	out := e.mustRun("rm", "-f")
-	for _, name := range []string{oneOff, exited, e.project + "-db-1"} {
+	for _, name := range []string{oneOff, aliased, exited, e.project + "-db-1"} {
 		if !strings.Contains(out, name) {
 			t.Errorf("rm did not remove %s:\n%s", name, out)
 		}
 	}
 	for _, c := range e.psAll() {
-		if c.Name == oneOff || c.Name == exited {
+		if c.Name == oneOff || c.Name == aliased || c.Name == exited {
 			t.Errorf("%s still there after rm", c.Name)
 		}
 		if c.Service == "web" && c.State != "running" {
@@ -339,7 +340,7 @@ func TestRootUpExitCodeFrom(t *testing.T) {
 	if code != 3 {
 		t.Errorf("exit %d, want the tests' 3\n%s%s", code, out, errOut)
 	}
-	for _, want := range []string{`(?m)^` + e.project + `-tests-1 +\| tests-ran$`, `(?m)^` + e.project + `-tests-1 exited with code 3$`, `(?m)^Aborting on container exit\.\.\.$`} {
+	for _, want := range []string{`(?m)^tests-1 +\| tests-ran$`, `(?m)^tests-1 exited with code 3$`, `(?m)^Aborting on container exit\.\.\.$`} {
 		if !regexp.MustCompile(want).MatchString(out) {
 			t.Errorf("no %s in:\n%s", want, out)
 		}
@@ -355,7 +356,7 @@ func TestRootUpExitCodeFrom(t *testing.T) {
 	e.mustRun("down", "-t", "1")
 	e.writeStack("services:\n  job:\n    image: busybox\n    command: [sh, -c, 'echo job-done']\n  other:\n    image: busybox\n    command: [sh, -c, 'exit 2']\n")
 	code, out, _ = e.run("up")
-	if code != 0 || !strings.Contains(out, e.project+"-job-1 exited with code 0") || !strings.Contains(out, e.project+"-other-1 exited with code 2") {
+	if code != 0 || !strings.Contains(out, "job-1 exited with code 0") || !strings.Contains(out, "other-1 exited with code 2") {
 		t.Errorf("plain foreground up: exit %d\n%s", code, out)
 	}
 	code, out, _ = e.run("up", "--abort-on-container-exit", "--attach", "other")
@@ -512,6 +513,24 @@ func TestRootBuildPullsBaseWithCredentials(t *testing.T) {
 	if code, _, errOut := e.run("up", "-d", "--pull", "never"); code == 0 || !strings.Contains(errOut, "never") {
 		t.Errorf("up --pull never of a missing image: exit %d: %s", code, errOut)
 	}
+	// run pulls a missing image as up does; --pull never refuses to,
+	// --pull always pulls one that is here.
+	if code, _, errOut := e.run("run", "--rm", "-T", "--pull", "never", "b", "true"); code == 0 || !strings.Contains(errOut, "never") {
+		t.Errorf("run --pull never of a missing image: exit %d: %s", code, errOut)
+	}
+	before = pulls()
+	e.mustRun("run", "--rm", "-T", "b", "true")
+	if pulls() != before+1 {
+		t.Errorf("run of a missing image: %d pulls, want 1", pulls()-before)
+	}
+	e.mustRun("run", "--rm", "-T", "--pull", "always", "b", "true")
+	if pulls() != before+2 {
+		t.Errorf("run --pull always: %d pulls, want 1", pulls()-before-1)
+	}
+	e.mustRun("run", "--rm", "-T", "--pull", "missing", "b", "true")
+	if pulls() != before+2 {
+		t.Errorf("run --pull missing of an image that is here pulled it")
+	}
 	if out := e.mustRun("logout", reg.host); !strings.Contains(out, "Removing login credentials for "+reg.host) {
 		t.Errorf("logout: %q", out)
 	}
@@ -522,6 +541,49 @@ func TestRootBuildPullsBaseWithCredentials(t *testing.T) {
 }
 
 var _ = fmt.Sprint
+
+// TestRootCredentialHelper: a Docker config whose credHelpers names a
+// helper for the registry: login stores the credentials through
+// docker-credential-NAME (config.json gets at most docker's empty
+// entry), the daemon pulls with what the helper answers, as docker's
+// keychain does, and logout erases them.
+func TestRootCredentialHelper(t *testing.T) {
+	e := newEnv(t)
+	reg := newAuthRegistry(t, "dev", "pw")
+	ref := reg.host + "/base/bb:1"
+	reg.push(t, e, ref)
+	store := filepath.Join(e.dir, "helper-store")
+	e.writeFile("bin/docker-credential-e2e", `#!/bin/sh
+case "$1" in
+store) cat > `+store+` ;;
+get) if [ -f `+store+` ]; then cat `+store+`; else echo "credentials not found in native keychain"; exit 1; fi ;;
+erase) rm -f `+store+` ;;
+list) echo '{}' ;;
+esac
+`, 0o755)
+	config := e.writeFile("docker/config.json", `{"credHelpers":{"`+reg.host+`":"e2e"}}`, 0o600)
+	e.vars = append(e.vars, "DOCKER_CONFIG="+filepath.Dir(config), "PATH="+filepath.Join(e.dir, "bin")+":"+os.Getenv("PATH"))
+	e.stopDaemon() // the next one reads that Docker config and PATH
+	e.writeStack("services:\n  b:\n    image: " + ref + "\n    command: [sleep, '3600']\n")
+	if code, _, errOut := e.run("pull"); code == 0 || !strings.Contains(strings.ToLower(errOut), "unauthorized") {
+		t.Errorf("pull before login: exit %d: %s", code, errOut)
+	}
+	e.mustRun("login", reg.host, "-u", "dev", "--password", "pw")
+	if cfg, _ := os.ReadFile(config); strings.Contains(string(cfg), "ZGV2OnB3") || strings.Contains(string(cfg), `"pw"`) {
+		t.Errorf("login wrote the credentials into config.json, not the helper: %s", cfg)
+	}
+	if kept, _ := os.ReadFile(store); !strings.Contains(string(kept), `"Secret":"pw"`) {
+		t.Errorf("the helper holds %q", kept)
+	}
+	e.mustRun("pull")
+	if ls := e.mustRun("image", "ls"); !strings.Contains(ls, reg.host+"/base/bb") {
+		t.Errorf("pull with the helper's credentials:\n%s", ls)
+	}
+	e.mustRun("logout", reg.host)
+	if _, err := os.Stat(store); err == nil {
+		t.Error("logout left the helper's credentials")
+	}
+}
 
 // TestRootSecretsExample runs examples/secrets as its comment says: up
 // --exit-code-from tests returns 0 once the tests passed against a db

@@ -175,4 +175,26 @@ func TestRootRun(t *testing.T) {
 	if apps != 2 {
 		t.Fatalf("want the service's container and the one-off, got %d: %+v", apps, e.psAll())
 	}
+
+	// An orphan (a service the stack file no longer has) stays through a
+	// run and goes with run --remove-orphans; the one-off is no orphan.
+	stack := "services:\n  db:\n    image: busybox\n    command: [httpd, -f, -p, '80', -h, /var/www]\n  app:\n    image: busybox\n    command: [echo, default]\n    depends_on: [db]\n"
+	e.writeStack(stack + "  old:\n    image: busybox\n    command: [sleep, '3600']\n    stop_signal: SIGKILL\n")
+	e.mustRun("up", "-d", "old")
+	e.writeStack(stack)
+	e.mustRun("run", "--rm", "app", "true")
+	if _, ok := e.ps()["old"]; !ok {
+		t.Fatalf("run without --remove-orphans removed the orphan: %+v", e.psAll())
+	}
+	e.mustRun("run", "--rm", "--remove-orphans", "app", "true")
+	if _, ok := e.ps()["old"]; ok {
+		t.Fatalf("run --remove-orphans left the orphan: %+v", e.psAll())
+	}
+	var oneOff bool
+	for _, c := range e.psAll() {
+		oneOff = oneOff || c.Name == name
+	}
+	if !oneOff {
+		t.Fatalf("run --remove-orphans took the one-off %s: %+v", name, e.psAll())
+	}
 }

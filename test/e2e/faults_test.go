@@ -352,9 +352,10 @@ func TestRootFaultsShimAndInitKilled(t *testing.T) {
 
 // TestRootFaultsDiskFull runs the engine on a small tmpfs state root that
 // a container fills: down -v still works; a restart that fails for lack
-// of space is retried and the exit is recorded as it was; a build step
-// that fails for lack of space says why; and once the space is back, the
-// round trip works and leaves nothing.
+// of space is tried again, and succeeds once there is space, and the exit
+// is recorded as it was; a build step that fails for lack of space says
+// why; and once the space is back, the round trip works and leaves
+// nothing.
 func TestRootFaultsDiskFull(t *testing.T) {
 	e := newEnv(t)
 	mnt := filepath.Join(e.dir, "small")
@@ -410,25 +411,69 @@ func TestRootFaultsDiskFull(t *testing.T) {
 	if code == 0 || !strings.Contains(out+errOut, "No space left on device") {
 		t.Errorf("a build step that fills the disk: exit %d, and not its own word of it:\n%s%s", code, out, errOut)
 	}
+	// Space the test can give back: the filler takes the rest.
+	ballast := filepath.Join(mnt, "ballast")
+	if err := os.WriteFile(ballast, make([]byte, 4<<20), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// The crasher's events: its restarts, failed and done.
+	events := exec.Command(stackBin, "events", "crasher")
+	events.Env, events.Dir = e.vars, e.dir
+	var evs syncBuffer
+	events.Stdout = &evs
+	if err := events.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { events.Process.Kill(); events.Wait() }()
 	e.mustRun("up", "-d")
-	full := false
-	for i := 0; i < 200 && !full; i++ {
-		var fs syscall.Statfs_t
-		syscall.Statfs(mnt, &fs)
-		full = fs.Bavail == 0
-		time.Sleep(50 * time.Millisecond)
+	waitFull := func(what string) {
+		for i := 0; ; i++ {
+			var fs syscall.Statfs_t
+			syscall.Statfs(mnt, &fs)
+			if fs.Bavail == 0 {
+				return
+			}
+			if i == 200 {
+				t.Fatalf("%s did not fill the state root", what)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
 	}
-	if !full {
-		t.Fatal("the filler did not fill the state root")
+	waitFull("the filler")
+	// The crasher exits 1 and its restart fails for lack of space, again
+	// and again while the disk is full; its exit is recorded as 1, never 0.
+	waitEvent := func(after int, action string) int {
+		for i := 0; ; i++ {
+			out := evs.String()
+			if j := strings.Index(out[after:], " container "+action+" "); j >= 0 {
+				return after + j + 1
+			}
+			if i == 600 {
+				t.Fatalf("no %s of the crasher after %d bytes of its events:\n%s", action, after, out)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
 	}
-	// The crasher exits 1 and fails to restart (no space) or restarts;
-	// either way its exit is recorded as 1, never 0.
-	time.Sleep(1500 * time.Millisecond)
+	failed := waitEvent(0, "restart-failed")
 	for _, c := range e.psAll() {
 		if c.Service == "crasher" && c.State == "exited" && c.ExitCode != 1 {
 			t.Errorf("crasher: %s with exit code %d, want 1", c.State, c.ExitCode)
 		}
 	}
+	// With space again, the failed restart is tried again, and succeeds.
+	before := e.restartCount("crasher")
+	os.Remove(ballast)
+	waitEvent(failed, "restart")
+	if after := e.restartCount("crasher"); after <= before {
+		t.Errorf("the crasher restarted, but its restart count went from %d to %d", before, after)
+	}
+	// The disk full again, for the rest.
+	if f, err := os.Create(ballast); err == nil {
+		for _, err = f.Write(make([]byte, 1<<20)); err == nil; _, err = f.Write(make([]byte, 1<<20)) {
+		}
+		f.Close()
+	}
+	waitFull("the ballast")
 	// Health checks go on, though their record cannot be written.
 	deadline := time.Now().Add(5 * time.Second)
 	for e.ps()["probe"].Health != "healthy" {
@@ -440,6 +485,7 @@ func TestRootFaultsDiskFull(t *testing.T) {
 	if code, out, errOut := e.run("down", "-v", "-t", "0"); code != 0 {
 		t.Fatalf("down -v on a full disk: exit %d\n%s%s", code, out, errOut)
 	}
+	os.Remove(ballast)
 	e.assertNothingLeft("disk full")
 	e.recoverAndClean("after the disk was full")
 }

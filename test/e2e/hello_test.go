@@ -21,6 +21,14 @@ type psEntry = api.Container
 // from the daemon's API.
 func (e *env) psAll() []psEntry {
 	e.t.Helper()
+	var cs []psEntry
+	e.apiDo("GET", "/projects/"+e.project+"/containers", &cs)
+	return cs
+}
+
+// apiDo asks the daemon's API for path and decodes the answer into out.
+func (e *env) apiDo(method, path string, out any) {
+	e.t.Helper()
 	e.mustRun("ps", "-a", "-q") // starts the daemon when it is not running
 	host := ""
 	for _, v := range e.vars {
@@ -32,11 +40,9 @@ func (e *env) psAll() []psEntry {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	var cs []psEntry
-	if err := c.Do(context.Background(), "GET", "/projects/"+e.project+"/containers", nil, &cs); err != nil {
+	if err := c.Do(context.Background(), method, path, nil, out); err != nil {
 		e.t.Fatal(err)
 	}
-	return cs
 }
 
 func (e *env) ps() map[string]psEntry {

@@ -28,7 +28,7 @@ var lempSeed = []string{"1: first seeded row", "2: second seeded row", "3: third
 // seeded rows through nginx -> php-fpm -> mariadb. A POSTed row survives
 // down and up and goes with down -v; an edit of the (bind-mounted) PHP
 // source shows on the next request; logs, exec and ps work on the
-// services. The example is copied into the test's directory, which is the
+// services, which all run under the default seccomp profile. The example is copied into the test's directory, which is the
 // project directory.
 func TestRootLEMP(t *testing.T) {
 	e := newEnv(t)
@@ -77,6 +77,20 @@ func TestRootLEMP(t *testing.T) {
 		t.Log("stack exec is not implemented yet: skipping its check")
 	} else if code != 0 || strings.TrimSpace(out) != "1" {
 		t.Errorf("exec db mariadb: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+
+	// nginx, php-fpm and mariadb run under Docker's seccomp profile.
+	for _, s := range []string{"web", "php", "db"} {
+		status := e.mustRun("exec", "-T", s, "cat", "/proc/1/status")
+		var seccomp string
+		for _, l := range strings.Split(status, "\n") {
+			if v, ok := strings.CutPrefix(l, "Seccomp:"); ok {
+				seccomp = strings.TrimSpace(v)
+			}
+		}
+		if seccomp != "2" {
+			t.Errorf("%s: Seccomp %q in /proc/1/status, want 2 (a filter)", s, seccomp)
+		}
 	}
 
 	// The app directory is bind-mounted: an edit shows on the next request.

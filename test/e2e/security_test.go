@@ -33,6 +33,10 @@ const securityStack = `services:
     image: busybox
     command: [sleep, "3600"]
     security_opt: ["no-new-privileges:true"]
+  nnpoff:
+    image: busybox
+    command: [sleep, "3600"]
+    security_opt: ["no-new-privileges:false"]
   custom:
     image: busybox
     command: [sleep, "3600"]
@@ -49,7 +53,7 @@ const securityStack = `services:
 // TestRootSecurityDefaults: every container runs under Docker's seccomp
 // profile unless its service opts out; security_opt's options act on the
 // real container, for its own process and for exec'd ones; groups and
-// ping are as Docker sets them.
+// ping are as Docker sets them. no-new-privileges:false is as unset.
 func TestRootSecurityDefaults(t *testing.T) {
 	e := newEnv(t)
 	e.writeStack(strings.ReplaceAll(securityStack, "SYSPROBE", testutil.SysProbe(t)))
@@ -83,6 +87,9 @@ func TestRootSecurityDefaults(t *testing.T) {
 	e.mustRun("exec", "-T", "unconfined", "unshare", "-U", "-r", "true")
 	if got := status("nnp", "1"); got != "Groups: 0 \nNoNewPrivs: 1\nSeccomp: 2\n" {
 		t.Errorf("no-new-privileges:\n%s", got)
+	}
+	if got := status("nnpoff", "1"); got != "Groups: 0 \nNoNewPrivs: 0\nSeccomp: 2\n" {
+		t.Errorf("no-new-privileges:false:\n%s", got)
 	}
 	if got := e.mustRun("exec", "-T", "custom", "sh", "-c", "mkdir /tmp/d 2>&1; /sysprobe mkdir add_key"); got != "mkdir: can't create directory '/tmp/d': Operation not permitted\nmkdir: EPERM\nadd_key: ok\n" {
 		t.Errorf("a profile that denies mkdir:\n%s", got)
@@ -244,11 +251,26 @@ func TestRootTraversalRefused(t *testing.T) {
 			{"POST", "/v1/projects/%s/exec", `{}`},
 			{"POST", "/v1/projects/%s/run", `{}`},
 			{"POST", "/v1/projects/%s/commit", `{}`},
+			{"POST", "/v1/projects/%s/rm", `{}`},
+			{"POST", "/v1/projects/%s/wait", `{}`},
+			{"POST", "/v1/projects/%s/attach", `{}`},
+			{"GET", "/v1/projects/%s/archive?service=a&path=/etc", ""},
+			{"PUT", "/v1/projects/%s/archive?service=a&path=/tmp", ""},
 			{"DELETE", "/v1/volumes/%s", ""},
 			{"GET", "/v1/events?project=%s", ""},
 		} {
 			routes = append(routes, route{r.method, fmt.Sprintf(r.path, name), r.body})
 		}
+	}
+	// Image references with path components: refused, not cleaned and
+	// redirected to another image's route (DELETE x/../busybox would
+	// remove busybox).
+	for _, ref := range []string{"..", "x/../busybox", "x/..%2Fbusybox", "..%2F..%2Fx", "x/./busybox", "x//busybox"} {
+		routes = append(routes,
+			route{"DELETE", "/v1/images/" + ref, ""},
+			route{"GET", "/v1/images/inspect/" + ref, ""},
+			route{"GET", "/v1/images/history/" + ref, ""},
+		)
 	}
 	// Good paths, bad bodies.
 	routes = append(routes,
@@ -278,6 +300,19 @@ func TestRootTraversalRefused(t *testing.T) {
 	}
 	if after := treeOf(t, e.dir, e.root); after != before {
 		t.Errorf("something changed outside the state root:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+	// Where the project lock of ../../../x-lock would be: above e.dir,
+	// which treeOf does not see.
+	if lock := filepath.Join(e.root, "locks", "../../../x-lock.lock"); !strings.HasPrefix(lock, e.dir+"/") {
+		if _, err := os.Stat(lock); err == nil {
+			os.Remove(lock)
+			t.Errorf("a lock file was created outside the state root: %s", lock)
+		}
+	} else {
+		t.Fatalf("the lock of ../../../x-lock would be at %s, inside %s: the case tests nothing", lock, e.dir)
+	}
+	if out := e.mustRun("image", "ls"); !strings.Contains(out, "busybox") {
+		t.Errorf("busybox is gone after the requests:\n%s", out)
 	}
 
 	// The same names in a stack file: the CLI refuses them with file:line

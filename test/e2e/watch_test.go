@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -8,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/stack-dev/stack/api"
 )
 
 // TestRootWatch runs `stack watch` on a service with a develop.watch sync
@@ -94,5 +97,77 @@ func TestRootRunPublish(t *testing.T) {
 	e.mustRun("run", "-d", "--service-ports", "web")
 	if got := httpGet(t, "http://127.0.0.1:18473/hostname"); strings.TrimSpace(got) == "" {
 		t.Errorf("run --service-ports: empty answer")
+	}
+}
+
+// TestRootWatchRebuild: a rebuild rule builds the service's image again
+// and recreates its container when a file of its context changes; the
+// image the rebuild replaced goes with --prune (compose's default) and
+// stays with --prune=false.
+func TestRootWatchRebuild(t *testing.T) {
+	e := newEnv(t)
+	e.writeFile("app/Dockerfile", "FROM busybox\nCOPY v.txt /v.txt\nCMD [\"sh\", \"-c\", \"exec sleep 3600\"]\n", 0o644)
+	e.writeFile("app/v.txt", "v0\n", 0o644)
+	e.writeStack("services:\n  app:\n    build: ./app\n    init: true\n    develop:\n      watch:\n        - path: ./app\n          action: rebuild\n")
+	appImage := func() (id string, all map[string]bool) {
+		all = map[string]bool{}
+		var imgs []api.ImageSummary
+		e.apiDo("GET", "/images", &imgs)
+		for _, img := range imgs {
+			all[img.ID] = true
+			for _, tag := range img.RepoTags {
+				if strings.Contains(tag, e.project+"-app") {
+					id = img.ID
+				}
+			}
+		}
+		return id, all
+	}
+	// The second watch finds app running (--no-up) and hides the build's
+	// output (--quiet).
+	for i, c := range []struct {
+		flag  string
+		kept  bool
+		extra []string
+	}{{"--prune", false, nil}, {"--prune=false", true, []string{"--no-up", "--quiet"}}} {
+		cmd := exec.Command(stackBin, append([]string{"watch", c.flag}, c.extra...)...)
+		cmd.Env, cmd.Dir = e.vars, e.dir
+		var out syncBuffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		for j := 0; j < 300 && !strings.Contains(out.String(), "Watch enabled"); j++ {
+			time.Sleep(100 * time.Millisecond)
+		}
+		old, _ := appImage()
+		if old == "" {
+			cmd.Process.Signal(syscall.SIGINT)
+			cmd.Wait()
+			t.Fatalf("watch %s: no image for app:\n%s", c.flag, out.String())
+		}
+		want := fmt.Sprintf("v%d", i+1)
+		e.writeFile("app/v.txt", want+"\n", 0o644)
+		var got string
+		for j := 0; j < 600 && got != want; j++ {
+			_, got, _ = e.run("exec", "-T", "app", "cat", "/v.txt")
+			got = strings.TrimSpace(got)
+			time.Sleep(100 * time.Millisecond)
+		}
+		cmd.Process.Signal(syscall.SIGINT)
+		cmd.Wait()
+		if got != want {
+			t.Fatalf("watch %s: the container has %q after the rebuild, want %q:\n%s", c.flag, got, want, out.String())
+		}
+		now, all := appImage()
+		if now == old {
+			t.Fatalf("watch %s: the rebuild kept image %s", c.flag, old)
+		}
+		if all[old] != c.kept {
+			t.Errorf("watch %s: the replaced image %s there: %v, want %v", c.flag, old, all[old], c.kept)
+		}
+		if quiet, built := c.extra != nil, strings.Contains(out.String(), "COPY v.txt"); quiet == built {
+			t.Errorf("watch %s %v: build output shown %v:\n%s", c.flag, c.extra, built, out.String())
+		}
 	}
 }
