@@ -340,6 +340,40 @@ func TestRootDockerCLI(t *testing.T) {
 		t.Errorf("run --network host: exit %d, %q", code, errOut)
 	}
 
+	// pause, unpause and restart keep the published port working; an
+	// exec's exit code is the CLI's (exec inspect); kill and wait.
+	de.out("pause", "web")
+	if got := de.out("inspect", "-f", "{{.State.Status}}", "web"); got != "paused\n" {
+		t.Errorf("after pause: %q", got)
+	}
+	de.out("unpause", "web")
+	de.out("restart", "-t", "1", "web")
+	if got := de.out("inspect", "-f", "{{.State.Status}} {{.RestartCount}}", "web"); !strings.HasPrefix(got, "running ") {
+		t.Errorf("after restart: %q", got)
+	}
+	var served string
+	for i := 0; i < 50 && served == ""; i++ {
+		if resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", port)); err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			served = string(b)
+		} else {
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	if served != "hello from docker run\n" {
+		t.Errorf("GET the published port after restart: %q", served)
+	}
+	if code, _, _ := de.run("exec", "web", "sh", "-c", "exit 4"); code != 4 {
+		t.Errorf("exec exit 4: exit %d", code)
+	}
+	de.out("run", "-d", "--name", "victim", "busybox", "sleep", "300")
+	de.out("kill", "victim")
+	if got := de.out("wait", "victim"); got != "137\n" {
+		t.Errorf("wait after kill: %q, want 137", got)
+	}
+	de.out("rm", "victim")
+
 	// stop and rm.
 	de.out("stop", "-t", "1", "web")
 	if got := de.out("inspect", "-f", "{{.State.Status}}", "web"); got != "exited\n" {
@@ -506,6 +540,12 @@ func TestRootDockerCLIImages(t *testing.T) {
 		t.Errorf("run the loaded image: %q", got)
 	}
 	de.out("rmi", "built:1")
+	if got := de.out("image", "prune", "-f"); !strings.Contains(got, "Total reclaimed space") {
+		t.Errorf("image prune: %q", got)
+	}
+	if got := de.out("images", "--format", "{{.Repository}}"); got != "busybox\n" {
+		t.Errorf("image prune took more than dangling images: %q", got)
+	}
 }
 
 // TestRootDockerCLINetworks: network create, containers on it resolving
