@@ -25,8 +25,9 @@ build:
 # The Debian packages the root tests use: busybox-static (the busybox
 # image), iproute2 and nftables (networks), curl, openssl (the keys of the
 # kube API-server tests' control plane), mmdebstrap (the Debian base image
-# of the LEMP test) and podman (saved images load in it).
-TEST_DEBS := busybox-static iproute2 nftables curl openssl mmdebstrap podman
+# of the LEMP test), podman (saved images load in it) and docker-compose
+# (v1, a client of the Docker API tests).
+TEST_DEBS := busybox-static iproute2 nftables curl openssl mmdebstrap podman docker-compose
 
 # deps installs what the tests need and the machine lacks, as root only
 # since the tests that need it run as root only: the Debian packages, and
@@ -37,6 +38,16 @@ ifeq ($(ROOT),0)
 	@missing=""; for p in $(TEST_DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then echo "installing$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; fi
+	@# The Docker API tests drive a docker CLI: Debian's docker.io for its
+	@# client when the machine has none, its daemon kept from starting (its
+	@# iptables rules, FORWARD DROP, would change the host's forwarding).
+	@if ! command -v docker >/dev/null 2>&1; then echo "installing docker.io (for its docker CLI)"; \
+		policy=""; if [ ! -e /usr/sbin/policy-rc.d ]; then printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; \
+			chmod +x /usr/sbin/policy-rc.d; policy=/usr/sbin/policy-rc.d; fi; \
+		apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker.io >/dev/null; status=$$?; \
+		if [ -n "$$policy" ]; then rm -f "$$policy"; fi; \
+		command -v systemctl >/dev/null 2>&1 && systemctl disable --now docker.socket docker.service >/dev/null 2>&1; \
+		exit $$status; fi
 endif
 
 # As root, the integration and end-to-end tests run too, after deps has
@@ -81,6 +92,7 @@ fuzz:
 	$(GO) test ./internal/archive -run '^$$' -fuzz FuzzUntar -fuzztime 30s
 	$(GO) test ./image/build -run '^$$' -fuzz FuzzParseDockerfile -fuzztime 30s
 	$(GO) test ./api -run '^$$' -fuzz FuzzFrameRead -fuzztime 30s
+	$(GO) test ./api -run '^$$' -fuzz FuzzStreamError -fuzztime 30s
 	$(GO) test ./network/dns -run '^$$' -fuzz FuzzParseResolvConf -fuzztime 30s
 	$(GO) test ./internal/ident -run '^$$' -fuzz FuzzName -fuzztime 30s
 	$(GO) test ./runtime/seccomp -run '^$$' -fuzz FuzzCompile -fuzztime 30s
@@ -88,6 +100,10 @@ fuzz:
 	$(GO) test ./runtime/seccomp -run '^$$' -fuzz FuzzLoadProfile -fuzztime 30s
 	$(GO) test ./kube -run '^$$' -fuzz FuzzDecodeExtension -fuzztime 30s
 	$(GO) test ./daemon -run '^$$' -fuzz FuzzParseSubIDs -fuzztime 30s
+	$(GO) test ./dockerapi -run '^$$' -fuzz '^FuzzParseFilters$$' -fuzztime 30s
+	$(GO) test ./dockerapi -run '^$$' -fuzz '^FuzzTranslateCreate$$' -fuzztime 60s
+	$(GO) test ./dockerapi -run '^$$' -fuzz '^FuzzParseBind$$' -fuzztime 30s
+	$(GO) test ./dockerapi -run '^$$' -fuzz '^FuzzNetworkRequests$$' -fuzztime 30s
 
 # need installs Debian packages that are missing (a fresh machine has no
 # apt lists yet, hence the update).

@@ -87,7 +87,9 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) error
 
 // Stream sends a request whose answer is a stream of JSON values, one per
 // line, and calls fn with each until the stream ends, fn fails or ctx is
-// done.
+// done. A failure of the daemon after the stream began is its last line,
+// a [StreamError]: Stream returns it as the error, of its class, and fn
+// never sees it.
 func (c *Client) Stream(ctx context.Context, method, path string, in any, fn func(json.RawMessage) error) error {
 	resp, err := c.send(ctx, method, path, in)
 	if err != nil {
@@ -100,6 +102,9 @@ func (c *Client) Stream(ctx context.Context, method, path string, in any, fn fun
 		line := bytes.TrimSpace(sc.Bytes())
 		if len(line) == 0 {
 			continue
+		}
+		if err := streamError(line); err != nil {
+			return err
 		}
 		if err := fn(json.RawMessage(line)); err != nil {
 			return err

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -57,6 +58,34 @@ func WriteError(w http.ResponseWriter, err error) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(body)
+}
+
+// StreamError is the last line of a streamed answer (NDJSON: up, down,
+// logs, events, pull, push, build) whose operation failed after the
+// stream began, when the status can no longer say so: the one framing of
+// an error in every stream.
+type StreamError struct {
+	Error Error `json:"error"`
+}
+
+// streamError returns the error a stream line carries when it is a
+// StreamError, nil otherwise. Only an "error" that is an object is one: a
+// line of an older daemon may have an "error" string of its own.
+func streamError(line []byte) error {
+	if !bytes.Contains(line, []byte(`"error"`)) {
+		return nil
+	}
+	var probe struct {
+		Error json.RawMessage `json:"error"`
+	}
+	if json.Unmarshal(line, &probe) != nil || len(probe.Error) == 0 || probe.Error[0] != '{' {
+		return nil
+	}
+	var e Error
+	if json.Unmarshal(probe.Error, &e) != nil || e.Message == "" {
+		return nil
+	}
+	return FromHTTP(0, probe.Error)
 }
 
 // remoteError is an error that came over the wire: its message is the

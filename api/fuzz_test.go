@@ -39,3 +39,16 @@ func FuzzFrameRead(f *testing.F) {
 		}
 	})
 }
+
+// FuzzStreamError: whatever a daemon sends as a stream line, telling an
+// error line from a value never panics.
+func FuzzStreamError(f *testing.F) {
+	f.Add([]byte(`{"error":{"class":"not_found","message":"no such service"}}`))
+	f.Add([]byte(`{"action":"error","error":"boom","message":"internal"}`))
+	f.Add([]byte(`{"error":{"class":1}}`))
+	f.Fuzz(func(t *testing.T, line []byte) {
+		if err := streamError(line); err != nil && err.Error() == "" {
+			t.Errorf("an error line without a message: %q", line)
+		}
+	})
+}

@@ -1,5 +1,7 @@
 package api
 
+import "time"
+
 // ContainerTop is the process table of one container, as `stack top`
 // shows it: the columns of ps -ef, one row per process.
 type ContainerTop struct {
@@ -45,6 +47,9 @@ type Volume struct {
 	// UsedBy names the containers that mount the volume, stopped ones
 	// included.
 	UsedBy []string `json:"used_by,omitempty"`
+	// Labels are the volume's labels; Created is when it was made.
+	Labels  map[string]string `json:"labels,omitempty"`
+	Created time.Time         `json:"created,omitzero"`
 }
 
 // Network is one network the daemon manages, as `stack network ls`

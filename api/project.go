@@ -153,21 +153,105 @@ type Exit struct {
 	Restarting bool   `json:"restarting,omitempty"`
 }
 
-// Event is one thing that happened to a project, streamed by up and by
-// `stack events`, in the order it happened.
+// Event is one thing that happened to a project or to a container,
+// network, volume or image of the engine, streamed by up and by `stack
+// events`, in the order it happened.
 type Event struct {
-	Time      time.Time `json:"time"`
-	Project   string    `json:"project"`
-	Service   string    `json:"service,omitempty"`
-	Container string    `json:"container,omitempty"`
-	// Action is what happened: create, start, healthy, unhealthy, die,
-	// stop, remove, restart, network-create, volume-create, ...
+	Time time.Time `json:"time"`
+	// Type is what the event is about: one of the Type constants;
+	// TypeContainer when empty (an older daemon's).
+	Type      string `json:"type,omitempty"`
+	Project   string `json:"project"`
+	Service   string `json:"service,omitempty"`
+	Container string `json:"container,omitempty"`
+	// ID is the container's ID for a container event, the network's for
+	// a network event, the image's for an image event.
+	ID string `json:"id,omitempty"`
+	// Image is the container's image, or the image of an image event.
+	Image string `json:"image,omitempty"`
+	// Network and Volume name the network or volume of their events.
+	Network string `json:"network,omitempty"`
+	Volume  string `json:"volume,omitempty"`
+	// Labels are the labels of the container, network or volume.
+	Labels map[string]string `json:"labels,omitempty"`
+	// Action is what happened: one of the Action constants.
 	Action string `json:"action"`
+	// ExitCode is the container's exit code, on ActionDie.
+	ExitCode *int `json:"exit_code,omitempty"`
 	// Message says more: an exit code, a health check's output, an error.
 	Message string `json:"message,omitempty"`
-	// Error is set on the last event of a failed request.
-	Error string `json:"error,omitempty"`
 }
+
+// The types of [Event].
+const (
+	TypeContainer = "container"
+	TypeNetwork   = "network"
+	TypeVolume    = "volume"
+	TypeImage     = "image"
+)
+
+// The actions of [Event], the vocabulary of the event stream.
+const (
+	// A container's life.
+	ActionCreate        = "create"
+	ActionStart         = "start"
+	ActionStop          = "stop"
+	ActionRemove        = "remove"
+	ActionKill          = "kill"
+	ActionPause         = "pause"
+	ActionUnpause       = "unpause"
+	ActionRestart       = "restart"
+	ActionRestartFailed = "restart-failed"
+	// The steps in progress, so a display can time them.
+	ActionCreating   = "creating"
+	ActionStarting   = "starting"
+	ActionStopping   = "stopping"
+	ActionRemoving   = "removing"
+	ActionRestarting = "restarting"
+	// ActionDie: the container's process exited (ExitCode set).
+	ActionDie = "die"
+	// ActionHealthy and ActionUnhealthy: its health check's verdict.
+	ActionHealthy   = "healthy"
+	ActionUnhealthy = "unhealthy"
+	// ActionExited: a dependency completed successfully.
+	ActionExited = "exited"
+	// ActionAttach, ActionExecCreate, ActionExecStart, ActionExecDie: a
+	// client attached to it or ran a process in it.
+	ActionAttach     = "attach"
+	ActionExecCreate = "exec-create"
+	ActionExecStart  = "exec-start"
+	ActionExecDie    = "exec-die"
+	ActionResize     = "resize"
+	ActionRename     = "rename"
+
+	ActionNetworkCreate     = "network-create"
+	ActionNetworkRemove     = "network-remove"
+	ActionNetworkConnect    = "network-connect"
+	ActionNetworkDisconnect = "network-disconnect"
+	ActionVolumeCreate      = "volume-create"
+	ActionVolumeRemove      = "volume-remove"
+	// ActionNetworkInUse and ActionVolumeInUse: down SERVICE... left the
+	// network or volume to the containers that stay.
+	ActionNetworkInUse = "network-in-use"
+	ActionVolumeInUse  = "volume-in-use"
+
+	// ActionPulling: a pull of Image began; ActionPull: it ended.
+	ActionPulling     = "pulling"
+	ActionPull        = "pull"
+	ActionPush        = "push"
+	ActionBuild       = "build"
+	ActionBuildStep   = "build-step"
+	ActionBuilt       = "built"
+	ActionImageRemove = "image-remove"
+	ActionImageTag    = "image-tag"
+	ActionImageUntag  = "image-untag"
+	ActionImageLoad   = "image-load"
+	ActionImageSave   = "image-save"
+
+	// ActionWarning is something the user should know. A failed
+	// operation's stream ends with a [StreamError], never an event.
+	ActionWarning = "warning"
+)
 
 // Container is one container of a project, as `stack ps` shows it.
 type Container struct {

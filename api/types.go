@@ -71,7 +71,14 @@ type Info struct {
 	// SecurityOptions are the isolation defaults in force, in docker's
 	// form: "name=seccomp,profile=builtin", "name=cgroupns".
 	SecurityOptions []string `json:"security_options"`
+	// DockerHost is where the daemon serves the Docker Engine API, ""
+	// when it does not: what DOCKER_HOST is set to for docker's tools.
+	DockerHost string `json:"docker_host,omitempty"`
 }
+
+// DefaultDockerHost is where the daemon serves the Docker Engine API
+// unless told otherwise.
+const DefaultDockerHost = "unix:///run/stack/docker.sock"
 
 // VersionInfo is the daemon's version.
 type VersionInfo struct {

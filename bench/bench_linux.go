@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -24,6 +25,9 @@ import (
 func reexec() {
 	if runtime.IsInit() {
 		runtime.Init()
+	}
+	if n, err := strconv.Atoi(os.Getenv(tcChildEnv)); err == nil {
+		testcontainersChild(n)
 	}
 }
 
@@ -94,6 +98,7 @@ func run(o options) (err error) {
 		{"8 up curve", b.caseCurve},
 		{"9 run --rm", b.caseRunRm},
 		{"10 logs --tail", b.caseLogsTail},
+		{"11 Docker API", b.caseDockerAPI},
 	}
 	for _, c := range cases {
 		if !o.selects(c.name) {

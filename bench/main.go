@@ -1,6 +1,6 @@
 // Command bench measures stack and the tools a user would pick instead
-// (crun, runc, podman, podman-compose) side by side, in one run on one
-// machine, and prints a markdown table of medians and ratios. A claim
+// (crun, runc, podman, podman-compose, and dockerd behind stack's Docker
+// API) side by side, in one run on one machine, and prints a markdown table of medians and ratios. A claim
 // that stack is faster or lighter counts only when anyone can rerun it.
 //
 //	go run ./bench            # full run, about 10 minutes, writes bench/RESULTS.md

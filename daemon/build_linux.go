@@ -69,7 +69,7 @@ func (d *Daemon) Build(ctx context.Context, req api.BuildRequest, emit func(api.
 
 // buildService builds the image of a service with build:, tagged as
 // compose tags it (ref).
-func (d *Daemon) buildService(ctx context.Context, p *spec.Project, svc *spec.Service, ref string, ev func(service, container, action, msg string)) error {
+func (d *Daemon) buildService(ctx context.Context, p *spec.Project, svc *spec.Service, ref string, ev emitFunc) error {
 	bs := svc.Build
 	ctxDir := bs.Context
 	if ctxDir == "" {
@@ -85,7 +85,7 @@ func (d *Daemon) buildService(ctx context.Context, p *spec.Project, svc *spec.Se
 		Args: bs.Args, Target: bs.Target, Tags: tags, Labels: labels, NoCache: bs.NoCache,
 		Pull: svc.BuildPull(),
 	}
-	ev(svc.Name, "", "build", "building "+ref)
+	ev(api.Event{Service: svc.Name, Type: api.TypeImage, Image: ref, Action: api.ActionBuild, Message: "building " + ref})
 	start := time.Now()
 	res, err := d.Build(ctx, req, func(e api.BuildEvent) {
 		if e.Kind == "done" {
@@ -93,14 +93,14 @@ func (d *Daemon) buildService(ctx context.Context, p *spec.Project, svc *spec.Se
 			if e.Cached {
 				msg = fmt.Sprintf("[%d/%d] CACHED %s", e.Step, e.Total, e.Instruction)
 			}
-			ev(svc.Name, "", "build-step", msg)
+			ev(api.Event{Service: svc.Name, Type: api.TypeImage, Image: ref, Action: api.ActionBuildStep, Message: msg})
 		}
 	})
 	if err != nil {
 		return fmt.Errorf("build image %s: %w", ref, err)
 	}
-	ev(svc.Name, "", "built", fmt.Sprintf("%s %s in %.1fs (%d of %d layer steps cached)",
-		ref, res.Image.ID, time.Since(start).Seconds(), res.CachedSteps, res.Steps))
+	ev(api.Event{Service: svc.Name, Type: api.TypeImage, Image: ref, ID: res.Image.ID, Action: api.ActionBuilt, Message: fmt.Sprintf("%s %s in %.1fs (%d of %d layer steps cached)",
+		ref, res.Image.ID, time.Since(start).Seconds(), res.CachedSteps, res.Steps)})
 	return nil
 }
 
@@ -126,7 +126,7 @@ type buildExecutor struct {
 }
 
 // network creates the build's network on first use.
-func (e *buildExecutor) network(ctx context.Context) (*network.Manager, string, error) {
+func (e *buildExecutor) network(ctx context.Context) (networker, string, error) {
 	nm, err := e.d.networks()
 	if err != nil {
 		return nil, "", err
@@ -324,8 +324,7 @@ func (d *Daemon) handleBuild(w http.ResponseWriter, r *http.Request) {
 	stream(w, func(send func(any) error) error {
 		final, err := d.Build(r.Context(), req, func(e api.BuildEvent) { send(e) })
 		if err != nil {
-			_, body := api.ToHTTP(err)
-			return send(api.BuildEvent{Error: body.Message, ErrorClass: body.Class})
+			return err
 		}
 		return send(final)
 	})
@@ -343,9 +342,5 @@ func (d *Daemon) ensureBuilt(ctx context.Context, p *spec.Project, svc *spec.Ser
 			return nil
 		}
 	}
-	return d.buildService(ctx, p, svc, ref, func(service, container, action, msg string) {
-		e := api.Event{Time: time.Now(), Project: p.Name, Service: service, Container: container, Action: action, Message: msg}
-		d.events.publish(e)
-		emit(e)
-	})
+	return d.buildService(ctx, p, svc, ref, projectEmitter(d.events, p.Name, emit))
 }

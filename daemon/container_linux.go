@@ -125,6 +125,8 @@ func (d *Daemon) createContainer(ctx context.Context, p *spec.Project, r *record
 	}
 	r.Spec, r.Rootfs, r.NetNS = s, rootfs, net.netns
 	r.Init = svc.Init != nil && *svc.Init
+	r.Entrypoint, r.Cmd = commandParts(svc, img.Config, command)
+	r.User, r.ExposedPorts, r.NetworkMode = svc.User, exposedPorts(svc, img.Config), svc.NetworkMode
 	r.Healthcheck = healthcheckOf(svc, img.Config)
 	var logOpts map[string]string
 	if svc.Logging != nil {
@@ -146,7 +148,13 @@ func (d *Daemon) createContainer(ctx context.Context, p *spec.Project, r *record
 // (again, for each run). The containers of a project share one shim
 // process.
 func (r *record) runtimeConfig() runtime.Config {
-	return runtime.Config{Spec: r.Spec, Rootfs: r.Rootfs, NetNS: r.NetNS, Init: r.Init, Log: r.Log, Group: r.Project}
+	group := r.Project
+	if group == standaloneProject {
+		// The containers of no project share one shim too, under a
+		// name no project can have (projects are lowercase).
+		group = "Standalone"
+	}
+	return runtime.Config{Spec: r.Spec, Rootfs: r.Rootfs, NetNS: r.NetNS, Init: r.Init, Log: r.Log, Group: group}
 }
 
 func (d *Daemon) rootfsPath(id string) string { return filepath.Join(d.cfg.StateRoot, rootfsDir, id) }

@@ -78,8 +78,7 @@ func run(t *testing.T, d *Daemon, id string, svc *spec.Service) (*record, runtim
 	if err != nil {
 		t.Fatalf("wait %s: %v", id, err)
 	}
-	logPath, _ := rt.LogPath(id)
-	f, err := os.Open(logPath)
+	f, err := os.Open(r.Log.Path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,7 +20,6 @@ import (
 	"github.com/stack-dev/stack/image"
 	"github.com/stack-dev/stack/image/overlay"
 	"github.com/stack-dev/stack/internal/errdefs"
-	"github.com/stack-dev/stack/network"
 	"github.com/stack-dev/stack/runtime"
 )
 
@@ -46,6 +45,9 @@ type Config struct {
 	// docker's insecure-registries; loopback registries always may.
 	// Optional.
 	InsecureRegistries []string
+	// DockerHost is where the daemon serves the Docker Engine API
+	// ("unix:///run/stack/docker.sock"), for Info to tell. Optional.
+	DockerHost string
 	// LogMaxSize and LogMaxFiles rotate containers' logs whose service
 	// sets no logging options (docker's log-opts max-size and max-file).
 	// Optional: DefaultLogMaxSize and DefaultLogMaxFiles.
@@ -81,16 +83,28 @@ type Daemon struct {
 
 	// The storage driver and the runtime need root and touch the kernel;
 	// they are opened on first use, so image commands work without them.
+	open    engineOpeners
 	once    sync.Once
 	storage overlay.Driver
-	runtime *runtime.Manager
+	runtime containerRuntime
 	openErr error
 
 	netOnce sync.Once
-	netMgr  *network.Manager
+	netMgr  networker
 	netErr  error
 
 	userns userNS
+	// newID makes container IDs: newContainerID, or a counter in tests,
+	// whose operation logs name containers.
+	newID func() string
+
+	// nameMu makes a container name and its record one step: names are
+	// unique across the engine.
+	nameMu sync.Mutex
+	// attached counts the clients attached to each container.
+	attached attachments
+	// execs are the processes created for exec, by exec ID.
+	execs execTable
 
 	events *eventBus
 	// baseCtx outlives requests: container watches run under it until
@@ -110,6 +124,11 @@ const (
 
 // New opens the daemon's state under cfg.StateRoot, creating it if needed.
 func New(cfg Config) (*Daemon, error) {
+	return newDaemon(cfg, nil)
+}
+
+// newDaemon is New with the engines open gives, the kernel's when nil.
+func newDaemon(cfg Config, open *engineOpeners) (*Daemon, error) {
 	if cfg.StateRoot == "" || !filepath.IsAbs(cfg.StateRoot) {
 		return nil, fmt.Errorf("state root %q must be an absolute path: %w", cfg.StateRoot, errdefs.ErrInvalidArgument)
 	}
@@ -145,7 +164,14 @@ func New(cfg Config) (*Daemon, error) {
 		return nil, err
 	}
 	ctx, stop := context.WithCancel(context.Background())
-	return &Daemon{cfg: cfg, log: log, images: images, store: records, unlockRoot: unlock, events: newEventBus(), baseCtx: ctx, stop: stop, supervisors: map[string]*supervisor{}}, nil
+	d := &Daemon{cfg: cfg, log: log, images: images, store: records, unlockRoot: unlock, events: newEventBus(),
+		baseCtx: ctx, stop: stop, supervisors: map[string]*supervisor{}, newID: newContainerID}
+	if open != nil {
+		d.open = *open
+	} else {
+		d.open = d.realEngines()
+	}
+	return d, nil
 }
 
 // lockStateRoot takes the state root for this daemon: two daemons on one
@@ -190,6 +216,9 @@ func (d *Daemon) Close() error {
 	}
 	var err error
 	if d.netMgr != nil {
+		// The Docker API's default network stays while the daemon runs,
+		// as docker0 does, and goes with it when no container is on it.
+		d.removeDefaultNetwork(context.Background())
 		err = d.netMgr.Close()
 	}
 	d.unlockRoot()
@@ -197,28 +226,18 @@ func (d *Daemon) Close() error {
 }
 
 // networks opens the network manager on first use.
-func (d *Daemon) networks() (*network.Manager, error) {
-	d.netOnce.Do(func() { d.netMgr, d.netErr = d.openNetwork() })
+func (d *Daemon) networks() (networker, error) {
+	d.netOnce.Do(func() { d.netMgr, d.netErr = d.open.network() })
 	return d.netMgr, d.netErr
 }
 
 // engines opens the storage driver and the container runtime.
-func (d *Daemon) engines() (overlay.Driver, *runtime.Manager, error) {
+func (d *Daemon) engines() (overlay.Driver, containerRuntime, error) {
 	d.once.Do(func() {
-		d.storage, d.openErr = overlay.New(overlay.Config{Root: filepath.Join(d.cfg.StateRoot, storageDir), Logger: d.log})
-		if d.openErr != nil {
-			d.openErr = fmt.Errorf("open storage driver: %w", d.openErr)
+		if d.storage, d.openErr = d.open.storage(); d.openErr != nil {
 			return
 		}
-		d.runtime, d.openErr = runtime.New(runtime.Options{
-			StateRoot:    filepath.Join(d.cfg.StateRoot, containerDir),
-			CgroupParent: d.cfg.CgroupParent,
-			Logger:       d.log,
-			ShimBinary:   d.cfg.ShimBinary,
-		})
-		if d.openErr != nil {
-			d.openErr = fmt.Errorf("open runtime: %w", d.openErr)
-		}
+		d.runtime, d.openErr = d.open.runtime()
 	})
 	return d.storage, d.runtime, d.openErr
 }
@@ -328,6 +347,7 @@ func (d *Daemon) Info(ctx context.Context) (api.Info, error) {
 	info := api.Info{
 		ServerVersion:   d.cfg.Version,
 		APIVersion:      api.Version,
+		DockerHost:      d.cfg.DockerHost,
 		StateRoot:       d.cfg.StateRoot,
 		CgroupDriver:    "cgroupfs",
 		Runtime:         "stack (built in)",

@@ -7,21 +7,20 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/opencontainers/runtime-spec/specs-go"
-
 	"github.com/stack-dev/stack/api"
-	"github.com/stack-dev/stack/runtime"
 )
 
-// execDetached starts an exec that nobody attaches to (exec -d): its
+// execDetached starts the exec id that nobody attaches to (exec -d): its
 // output is dropped, as docker's, and the answer comes once it runs.
-func (d *Daemon) execDetached(w http.ResponseWriter, r *http.Request, rt *runtime.Manager, rec *record, proc *specs.Process) error {
-	proc.Terminal = false
-	p, err := rt.Exec(context.WithoutCancel(r.Context()), rec.ID, runtime.ExecConfig{Process: proc})
-	if err != nil {
+func (d *Daemon) execDetached(w http.ResponseWriter, r *http.Request, rec *record, id string) error {
+	started := make(chan error, 1)
+	go func() {
+		_, err := d.StartExec(context.WithoutCancel(r.Context()), id, ExecIO{Started: func() { started <- nil }})
+		started <- err // unread once Started was called
+	}()
+	if err := <-started; err != nil {
 		return namedError(err, rec)
 	}
-	go p.Wait()
 	w.Header().Set("Content-Type", "application/json")
 	return json.NewEncoder(w).Encode(api.ExecResult{Container: rec.Name})
 }

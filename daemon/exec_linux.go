@@ -5,13 +5,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/sys/unix"
 
 	"github.com/stack-dev/stack/api"
 	"github.com/stack-dev/stack/internal/errdefs"
@@ -60,31 +57,31 @@ func (d *Daemon) execTarget(project, service string, index int) (*record, error)
 
 // execProcess derives the exec'd process from the container's own: its
 // environment, user, working directory and capabilities, with what the
-// request overrides.
-func execProcess(r *record, req api.ExecRequest) (*specs.Process, error) {
+// spec overrides.
+func execProcess(r *record, spec ExecSpec) (*specs.Process, error) {
 	if r.Spec == nil || r.Spec.Process == nil {
 		return nil, fmt.Errorf("container %s has no process spec: %w", r.Name, errdefs.ErrFailedPrecondition)
 	}
 	proc := *r.Spec.Process
-	proc.Args = req.Cmd
-	proc.Terminal = req.Tty
-	proc.Env = append(slices.Clone(proc.Env), req.Env...)
-	if req.Workdir != "" {
-		proc.Cwd = req.Workdir
+	proc.Args = spec.Cmd
+	proc.Terminal = spec.Tty
+	proc.Env = append(slices.Clone(proc.Env), spec.Env...)
+	if spec.WorkingDir != "" {
+		proc.Cwd = spec.WorkingDir
 	}
-	if req.User != "" {
-		u, err := runtime.ResolveUser(r.Rootfs, req.User)
+	if spec.User != "" {
+		u, err := runtime.ResolveUser(r.Rootfs, spec.User)
 		if err != nil {
-			return nil, fmt.Errorf("user %s: %w", ident.Quote(req.User), err)
+			return nil, fmt.Errorf("user %s: %w", ident.Quote(spec.User), err)
 		}
 		proc.User = u.Spec()
 	}
-	if req.Tty && !slices.ContainsFunc(proc.Env, func(e string) bool { return strings.HasPrefix(e, "TERM=") }) {
+	if spec.Tty && !slices.ContainsFunc(proc.Env, func(e string) bool { return strings.HasPrefix(e, "TERM=") }) {
 		proc.Env = append(proc.Env, "TERM=xterm")
 	}
 	proc.ConsoleSize = nil
-	if req.Tty && req.Width > 0 && req.Height > 0 {
-		proc.ConsoleSize = &specs.Box{Width: uint(req.Width), Height: uint(req.Height)}
+	if spec.Tty && spec.Width > 0 && spec.Height > 0 {
+		proc.ConsoleSize = &specs.Box{Width: uint(spec.Width), Height: uint(spec.Height)}
 	}
 	return &proc, nil
 }
@@ -92,30 +89,51 @@ func execProcess(r *record, req api.ExecRequest) (*specs.Process, error) {
 // serveExec takes the connection over and runs req in its container,
 // relaying frames until the process exits.
 func (d *Daemon) serveExec(w http.ResponseWriter, r *http.Request, project string, req api.ExecRequest) error {
-	if len(req.Cmd) == 0 {
-		return fmt.Errorf("exec: no command given: %w", errdefs.ErrInvalidArgument)
-	}
 	rec, err := d.execTarget(project, req.Service, req.Index)
 	if err != nil {
 		return err
 	}
-	proc, err := execProcess(rec, req)
+	id, err := d.createExec(rec, ExecSpec{Cmd: req.Cmd, Tty: req.Tty, Stdin: req.Stdin, User: req.User,
+		WorkingDir: req.Workdir, Env: req.Env, Width: req.Width, Height: req.Height})
 	if err != nil {
 		return err
 	}
-	_, rt, err := d.engines()
-	if err != nil {
-		return err
-	}
+	defer d.removeExec(id)
 	if req.Detach {
-		return d.execDetached(w, r, rt, rec, proc)
+		return d.execDetached(w, r, rec, id)
 	}
 	fc, err := upgradeToFrames(w)
 	if err != nil {
 		return fmt.Errorf("exec: %w", err)
 	}
 	defer fc.Close()
-	code, err := d.runExec(context.WithoutCancel(r.Context()), rt, rec, proc, req, fc)
+	// The client's frames: stdin, terminal resizes, the end of stdin.
+	stdinR, stdinW := io.Pipe()
+	ctx := context.WithoutCancel(r.Context())
+	go func() {
+		for {
+			kind, payload, err := fc.Read()
+			if err != nil {
+				stdinW.CloseWithError(err)
+				return
+			}
+			switch kind {
+			case api.FrameStdin:
+				stdinW.Write(payload)
+			case api.FrameCloseStdin:
+				stdinW.Close()
+			case api.FrameResize:
+				if wd, ht, ok := api.ParseResize(payload); ok {
+					d.ResizeExec(ctx, id, wd, ht)
+				}
+			}
+		}
+	}()
+	stdio := ExecIO{Stdout: frameWriter{fc, api.FrameStdout}, Stderr: frameWriter{fc, api.FrameStderr}}
+	if req.Stdin || req.Tty {
+		stdio.Stdin = stdinR
+	}
+	code, err := d.StartExec(ctx, id, stdio)
 	if err != nil {
 		fc.Write(api.FrameError, api.ErrorFrame(namedError(err, rec)))
 		return nil
@@ -150,77 +168,4 @@ func (f frameWriter) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	return len(p), nil
-}
-
-func (d *Daemon) runExec(ctx context.Context, rt *runtime.Manager, rec *record, proc *specs.Process, req api.ExecRequest, fc *api.FrameConn) (int, error) {
-	cfg := runtime.ExecConfig{Process: proc}
-	// Stdin is a real pipe, not an io.Reader: exec.Cmd would otherwise
-	// wait, after the process exits, for a copy that only ends when the
-	// client closes its input.
-	var stdinW *os.File
-	if !req.Tty {
-		cfg.Stdout, cfg.Stderr = frameWriter{fc, api.FrameStdout}, frameWriter{fc, api.FrameStderr}
-		if req.Stdin {
-			pr, pw, err := os.Pipe()
-			if err != nil {
-				return 0, err
-			}
-			cfg.Stdin, stdinW = pr, pw
-			defer pr.Close()
-			defer pw.Close()
-		}
-	}
-	p, err := rt.Exec(ctx, rec.ID, cfg)
-	if err != nil {
-		return 0, err
-	}
-	console := p.Console()
-	var copied sync.WaitGroup
-	if console != nil {
-		defer console.Close()
-		copied.Add(1)
-		go func() {
-			defer copied.Done()
-			io.Copy(frameWriter{fc, api.FrameStdout}, console)
-		}()
-	}
-	// The client's frames: stdin, terminal resizes, the end of stdin.
-	go func() {
-		for {
-			kind, payload, err := fc.Read()
-			if err != nil {
-				if stdinW != nil {
-					stdinW.Close()
-				}
-				return
-			}
-			switch kind {
-			case api.FrameStdin:
-				switch {
-				case console != nil:
-					console.Write(payload)
-				case stdinW != nil:
-					stdinW.Write(payload)
-				}
-			case api.FrameCloseStdin:
-				if stdinW != nil {
-					stdinW.Close()
-				}
-				if console != nil {
-					console.Write([]byte{4}) // ^D: end of input at the terminal
-				}
-			case api.FrameResize:
-				if wd, ht, ok := api.ParseResize(payload); ok && console != nil {
-					unix.IoctlSetWinsize(int(console.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Col: wd, Row: ht})
-				}
-			}
-		}
-	}()
-	code, err := p.Wait()
-	if console != nil {
-		// The terminal's last output is still in the master: drain it
-		// before reporting the exit.
-		copied.Wait()
-	}
-	return code, err
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/stack-dev/stack/api"
 	"github.com/stack-dev/stack/internal/errdefs"
 	"github.com/stack-dev/stack/spec"
 )
@@ -170,8 +171,8 @@ func (d *Daemon) relabel(svc *spec.Service, r *record, v spec.ServiceVolume) err
 }
 
 // emitWarnings sends the warnings gathered while r was created.
-func emitWarnings(r *record, ev func(service, container, action, msg string)) {
+func emitWarnings(r *record, ev emitFunc) {
 	for _, w := range r.warnings {
-		ev(r.Service, r.Name, "warning", strings.TrimSpace(r.Name+": "+w))
+		ev(containerEvent(r, api.ActionWarning, strings.TrimSpace(r.Name+": "+w)))
 	}
 }

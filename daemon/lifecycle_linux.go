@@ -108,7 +108,7 @@ func (d *Daemon) Lifecycle(ctx context.Context, project, op string, req api.Stop
 		if err != nil {
 			return fmt.Errorf("%s %s: %w", op, r.Name, err)
 		}
-		ev := api.Event{Project: project, Service: r.Service, Container: r.Name, Action: op}
+		ev := containerEvent(r, op, "")
 		d.events.publish(ev)
 		emit(ev)
 		return nil
@@ -148,7 +148,7 @@ func (d *Daemon) Lifecycle(ctx context.Context, project, op string, req api.Stop
 // progressWords are the events sent before an operation that takes time,
 // so that the CLI shows "Stopping" with a timer while a container uses its
 // grace period.
-var progressWords = map[string]string{"stop": "stopping", "restart": "restarting", "start": "starting"}
+var progressWords = map[string]string{api.ActionStop: api.ActionStopping, api.ActionRestart: api.ActionRestarting, api.ActionStart: api.ActionStarting}
 
 // healthDetail is a failed health check's output as the end of a
 // message: ": <output>", or nothing when it printed nothing.
@@ -168,7 +168,7 @@ const killWait = 10 * time.Second
 // ctx ends or limit passes. A restart policy may bring the container back
 // at once; the poll is short enough to see it stopped in between, and it
 // gives up after limit anyway.
-func waitNotRunning(ctx context.Context, rt *runtime.Manager, id string, limit time.Duration) {
+func waitNotRunning(ctx context.Context, rt runtimeLifecycle, id string, limit time.Duration) {
 	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
 		if st, err := rt.State(id); err != nil || st.Status != runtime.Running && st.Status != runtime.Paused {

@@ -5,6 +5,7 @@ import (
 
 	"github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/stack-dev/stack/api"
 	"github.com/stack-dev/stack/runtime"
 )
 
@@ -58,7 +59,7 @@ func cpuHeld(l runtime.Limits) string {
 
 // warnUnappliedLimits reads back the limits of a started container and
 // reports the ones that did not take effect.
-func (d *Daemon) warnUnappliedLimits(r *record, ev func(service, container, action, msg string)) {
+func (d *Daemon) warnUnappliedLimits(r *record, ev emitFunc) {
 	if r.Spec == nil || r.Spec.Linux == nil || r.Spec.Linux.Resources == nil {
 		return
 	}
@@ -72,6 +73,6 @@ func (d *Daemon) warnUnappliedLimits(r *record, ev func(service, container, acti
 		return
 	}
 	for _, w := range limitWarnings(r.Spec.Linux.Resources, got) {
-		ev(r.Service, r.Name, "warning", fmt.Sprintf("%s: %s", r.Name, w))
+		ev(containerEvent(r, api.ActionWarning, fmt.Sprintf("%s: %s", r.Name, w)))
 	}
 }

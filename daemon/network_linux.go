@@ -2,16 +2,20 @@ package daemon
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/stack-dev/stack/api"
 	"github.com/stack-dev/stack/internal/errdefs"
 	"github.com/stack-dev/stack/internal/ident"
 	"github.com/stack-dev/stack/network"
@@ -62,7 +66,7 @@ func (d *Daemon) openNetwork() (*network.Manager, error) {
 }
 
 // ensureNetworks creates the networks the selected services use.
-func (d *Daemon) ensureNetworks(ctx context.Context, p *spec.Project, sel *planner.Selection, ev func(service, container, action, msg string)) error {
+func (d *Daemon) ensureNetworks(ctx context.Context, p *spec.Project, sel *planner.Selection, ev emitFunc) error {
 	nm, err := d.networks()
 	if err != nil {
 		return err
@@ -91,7 +95,7 @@ func (d *Daemon) ensureNetworks(ctx context.Context, p *spec.Project, sel *plann
 			return fmt.Errorf("network %s: %w", n.Name, err)
 		}
 		if !existing[n.Name] && !n.External {
-			ev("", "", "network-create", fmt.Sprintf("%s (%s, bridge %s)", n.Name, st.Subnet, st.Bridge))
+			ev(networkEvent(st.Name, st.Labels, api.ActionNetworkCreate, fmt.Sprintf("%s (%s, bridge %s)", n.Name, st.Subnet, st.Bridge)))
 		}
 	}
 	return nil
@@ -99,7 +103,7 @@ func (d *Daemon) ensureNetworks(ctx context.Context, p *spec.Project, sel *plann
 
 // removeNetworks removes the networks project created, but for those in
 // inUse (names of networks containers that stay are attached to).
-func (d *Daemon) removeNetworks(ctx context.Context, project string, inUse map[string]bool, ev func(service, container, action, msg string)) error {
+func (d *Daemon) removeNetworks(ctx context.Context, project string, inUse map[string]bool, ev emitFunc) error {
 	nm, err := d.networks()
 	if err != nil {
 		return err
@@ -110,14 +114,14 @@ func (d *Daemon) removeNetworks(ctx context.Context, project string, inUse map[s
 			continue
 		}
 		if inUse[n.Name] {
-			ev("", "", "network-in-use", n.Name)
+			ev(networkEvent(n.Name, n.Labels, api.ActionNetworkInUse, ""))
 			continue
 		}
 		if err := nm.RemoveNetwork(ctx, n.Name); err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		ev("", "", "network-remove", n.Name)
+		ev(networkEvent(n.Name, n.Labels, api.ActionNetworkRemove, n.Name))
 	}
 	return errors.Join(errs...)
 }
@@ -153,6 +157,15 @@ func (d *Daemon) attachNetwork(ctx context.Context, p *spec.Project, r *record, 
 			return attached{}, fmt.Errorf("network_mode %s: %w", mode, err)
 		}
 		cfg.NetNSPath = other.NetNS
+	case strings.HasPrefix(mode, "container:"):
+		other, err := d.findContainer(strings.TrimPrefix(mode, "container:"))
+		if err != nil {
+			return attached{}, fmt.Errorf("network_mode %s: %w", mode, err)
+		}
+		if other.NetNS == "" {
+			return attached{}, fmt.Errorf("network_mode %s: the container has no network namespace: %w", mode, errdefs.ErrFailedPrecondition)
+		}
+		cfg.NetNSPath = other.NetNS
 	default:
 		return attached{}, fmt.Errorf("network_mode %s: %w", mode, errdefs.ErrNotImplemented)
 	}
@@ -162,9 +175,9 @@ func (d *Daemon) attachNetwork(ctx context.Context, p *spec.Project, r *record, 
 	aliases := !r.OneOff || r.UseAliases
 	for _, key := range networkOrder(svc) {
 		n := p.Networks[key]
-		ep := network.EndpointConfig{Network: n.Name, DNSNames: []string{r.Name, hostname}}
+		ep := network.EndpointConfig{Network: n.Name, DNSNames: uniqueNames(r.Name, hostname)}
 		if aliases {
-			ep.DNSNames = []string{svc.Name, r.Name, hostname}
+			ep.DNSNames = uniqueNames(svc.Name, r.Name, hostname)
 		}
 		if sn := svc.Networks[key]; sn != nil {
 			if aliases {
@@ -199,6 +212,12 @@ func (d *Daemon) attachNetwork(ctx context.Context, p *spec.Project, r *record, 
 		return attached{}, err
 	}
 	r.Networks = map[string]string{}
+	r.Aliases = map[string][]string{}
+	for _, ep := range cfg.Networks {
+		if len(ep.Aliases) > 0 {
+			r.Aliases[ep.Network] = ep.Aliases
+		}
+	}
 	var addrs []netip.Addr
 	var gateway netip.Addr
 	var resolver netip.Addr
@@ -303,6 +322,9 @@ func (d *Daemon) writeEtc(r *record, svc *spec.Service, hostname string, addrs [
 	return mounts, nil
 }
 
+// etcDir is where the /etc files of container id are.
+func (d *Daemon) etcDir(id string) string { return filepath.Join(d.cfg.StateRoot, etcDir, id) }
+
 // detachNetwork undoes attachNetwork.
 func (d *Daemon) detachNetwork(ctx context.Context, r *record) error {
 	nm, err := d.networks()
@@ -328,4 +350,24 @@ func (d *Daemon) serviceContainer(project, service string) (*record, error) {
 		}
 	}
 	return nil, fmt.Errorf("service %s has no container: %w", ident.Quote(service), errdefs.ErrNotFound)
+}
+
+// networkID is the ID the Docker API shows for network name: 64 hex
+// digits, as docker's, the same for the name on every call.
+func networkID(name string) string {
+	sum := sha256.Sum256([]byte("stack network " + name))
+	return hex.EncodeToString(sum[:])
+}
+
+// uniqueNames is names without the empty ones and without repeats, in
+// their order: a container of the Docker API is its own service, and a
+// hostname is often the container's name.
+func uniqueNames(names ...string) []string {
+	out := make([]string, 0, len(names))
+	for _, n := range names {
+		if n != "" && !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
 }

@@ -201,7 +201,17 @@ func applySecurityOpts(s *specs.Spec, svc *spec.Service) error {
 // discards the image's command; a service command replaces the image's
 // command. override (stack run's command) wins over both commands.
 func containerArgs(svc *spec.Service, img image.Config, override []string) ([]string, error) {
-	entrypoint, command := img.Entrypoint, img.Cmd
+	entrypoint, command := commandParts(svc, img, override)
+	args := append(append([]string(nil), entrypoint...), command...)
+	if len(args) == 0 {
+		return nil, fmt.Errorf("service %q: no command: neither the service nor its image sets entrypoint or command: %w", svc.Name, errdefs.ErrInvalidArgument)
+	}
+	return args, nil
+}
+
+// commandParts are the entrypoint and the command containerArgs joins.
+func commandParts(svc *spec.Service, img image.Config, override []string) (entrypoint, command []string) {
+	entrypoint, command = img.Entrypoint, img.Cmd
 	if svc.Entrypoint != nil {
 		entrypoint, command = svc.Entrypoint, nil
 	}
@@ -211,11 +221,36 @@ func containerArgs(svc *spec.Service, img image.Config, override []string) ([]st
 	if override != nil {
 		command = override
 	}
-	args := append(append([]string(nil), entrypoint...), command...)
-	if len(args) == 0 {
-		return nil, fmt.Errorf("service %q: no command: neither the service nor its image sets entrypoint or command: %w", svc.Name, errdefs.ErrInvalidArgument)
+	return slices.Clone(entrypoint), slices.Clone(command)
+}
+
+// exposedPorts are the container ports a container of svc exposes: the
+// image's, the service's expose and ports, as docker inspect lists them
+// ("80/tcp").
+func exposedPorts(svc *spec.Service, img image.Config) []string {
+	var out []string
+	add := func(p string) {
+		if !strings.Contains(p, "/") {
+			p += "/tcp"
+		}
+		if !slices.Contains(out, p) {
+			out = append(out, p)
+		}
 	}
-	return args, nil
+	for _, p := range sortedKeys(img.ExposedPorts) {
+		add(p)
+	}
+	for _, p := range svc.Expose {
+		add(p)
+	}
+	for _, p := range svc.Ports {
+		proto := p.Protocol
+		if proto == "" {
+			proto = "tcp"
+		}
+		add(fmt.Sprintf("%d/%s", p.Target, proto))
+	}
+	return out
 }
 
 // containerEnv is the image's environment with the service's on top, plus

@@ -140,14 +140,14 @@ func (d *Daemon) Up(ctx context.Context, p *spec.Project, req api.UpRequest, emi
 		img, err := d.ensureImage(ctx, ref, policy, func(api.ImageProgress) {
 			if !pulling {
 				pulling = true
-				emit(api.Event{Project: p.Name, Service: name, Action: "pull", Message: ref + "  Pulling"})
+				emit(api.Event{Project: p.Name, Service: name, Type: api.TypeImage, Image: ref, Action: api.ActionPulling})
 			}
 		})
 		if err != nil {
 			return fmt.Errorf("service %q: %w", name, err)
 		}
 		if pulling {
-			emit(api.Event{Project: p.Name, Service: name, Action: "pull", Message: ref + "  Pulled"})
+			emit(api.Event{Project: p.Name, Service: name, Type: api.TypeImage, Image: ref, Action: api.ActionPull})
 		}
 		imageIDs[name] = img.ID.String()
 	}
@@ -158,17 +158,13 @@ func (d *Daemon) Up(ctx context.Context, p *spec.Project, req api.UpRequest, emi
 	if err != nil {
 		return err
 	}
-	ev := func(service, container, action, msg string) {
-		e := api.Event{Project: p.Name, Service: service, Container: container, Action: action, Message: msg}
-		d.events.publish(e)
-		emit(e)
-	}
+	ev := projectEmitter(d.events, p.Name, emit)
 	if len(plan.Orphans) > 0 && !req.RemoveOrphans {
 		var names []string
 		for _, o := range plan.Orphans {
 			names = append(names, o.Name)
 		}
-		ev("", "", "warning", fmt.Sprintf("found orphan containers (%s) for this project: remove them with up --remove-orphans", strings.Join(names, ", ")))
+		ev(api.Event{Action: api.ActionWarning, Message: fmt.Sprintf("found orphan containers (%s) for this project: remove them with up --remove-orphans", strings.Join(names, ", "))})
 	}
 	if err := d.ensureVolumes(p, sel, ev); err != nil {
 		return err
@@ -257,7 +253,7 @@ func checkUp(req api.UpRequest) error {
 // container takes over its predecessor's anonymous volumes, as compose's
 // does, unless renew (up -V): then they are removed and the new container
 // gets new ones.
-func (d *Daemon) apply(ctx context.Context, p *spec.Project, a planner.Action, old *record, imageID string, noStart, renew bool, ev func(service, container, action, msg string)) error {
+func (d *Daemon) apply(ctx context.Context, p *spec.Project, a planner.Action, old *record, imageID string, noStart, renew bool, ev emitFunc) error {
 	svc := p.Services[a.Service]
 	switch a.Kind {
 	case planner.Create:
@@ -290,33 +286,33 @@ func (d *Daemon) apply(ctx context.Context, p *spec.Project, a planner.Action, o
 			}
 		}
 		old.StoppedByUser = false
-		ev(a.Service, a.Container, "starting", "")
+		ev(containerEvent(old, api.ActionStarting, ""))
 		if err := d.startRecord(ctx, old); err != nil {
 			return err
 		}
-		ev(a.Service, a.Container, "start", a.Reason)
+		ev(containerEvent(old, api.ActionStart, a.Reason))
 		return nil
 	case planner.Stop:
 		// The plan removes it next: stop it and say so, once.
 		if old == nil {
 			return nil
 		}
-		ev(a.Service, a.Container, "stopping", "")
+		ev(containerEvent(old, api.ActionStopping, ""))
 		if err := d.stopContainer(ctx, old, 0, true); err != nil {
 			return err
 		}
-		ev(a.Service, a.Container, "stop", "")
+		ev(containerEvent(old, api.ActionStop, ""))
 		return nil
 	case planner.Remove, planner.RemoveOrphan:
 		if old == nil {
 			return nil
 		}
 		if a.Kind == planner.Remove {
-			ev(a.Service, a.Container, "removing", "")
+			ev(containerEvent(old, api.ActionRemoving, ""))
 			if err := d.removeContainer(ctx, old); err != nil {
 				return err
 			}
-			ev(a.Service, a.Container, "remove", "")
+			ev(containerEvent(old, api.ActionRemove, ""))
 			return nil
 		}
 		return d.stopAndRemove(ctx, old, 0, ev)
@@ -330,13 +326,13 @@ func (d *Daemon) apply(ctx context.Context, p *spec.Project, a planner.Action, o
 // first, marked creating: a crash from there on leaves a record that
 // names everything that may exist of the container, and the teardown of
 // the next up, down or daemon start removes it all.
-func (d *Daemon) createAndStart(ctx context.Context, p *spec.Project, svc *spec.Service, a planner.Action, imageID string, anonVolumes map[string]string, noStart bool, ev func(service, container, action, msg string)) (retErr error) {
-	id := newContainerID()
+func (d *Daemon) createAndStart(ctx context.Context, p *spec.Project, svc *spec.Service, a planner.Action, imageID string, anonVolumes map[string]string, noStart bool, ev emitFunc) (retErr error) {
+	id := d.newID()
 	r := &record{
 		ID: id, Name: a.Container, Project: p.Name, Service: svc.Name, Number: a.Number,
 		ConfigHash: a.ConfigHash, Image: serviceImage(p, svc), ImageID: imageID, Created: time.Now().UTC(),
 		Restart: svc.Restart, StopSignal: svc.StopSignal, DependsOn: svc.Dependencies(), State: stateCreating,
-		AnonVolumes: anonVolumes,
+		AnonVolumes: anonVolumes, Labels: composeLabels(p.Name, svc, a.Number, false),
 	}
 	if svc.StopGracePeriod != nil {
 		r.StopGrace = time.Duration(*svc.StopGracePeriod)
@@ -349,7 +345,7 @@ func (d *Daemon) createAndStart(ctx context.Context, p *spec.Project, svc *spec.
 			d.removeContainer(context.WithoutCancel(ctx), r)
 		}
 	}()
-	ev(svc.Name, r.Name, "creating", "")
+	ev(containerEvent(r, api.ActionCreating, ""))
 	if err := d.createContainer(ctx, p, r, svc, nil); err != nil {
 		return namedError(err, r)
 	}
@@ -360,16 +356,16 @@ func (d *Daemon) createAndStart(ctx context.Context, p *spec.Project, svc *spec.
 	if err := d.saveRecord(r); err != nil {
 		return err
 	}
-	ev(svc.Name, r.Name, "create", a.Reason)
+	ev(containerEvent(r, api.ActionCreate, a.Reason))
 	emitWarnings(r, ev)
 	if noStart {
 		return nil
 	}
-	ev(svc.Name, r.Name, "starting", "")
+	ev(containerEvent(r, api.ActionStarting, ""))
 	if err := d.startRecord(ctx, r); err != nil {
 		return namedError(err, r)
 	}
-	ev(svc.Name, r.Name, "start", "")
+	ev(containerEvent(r, api.ActionStart, ""))
 	d.warnUnappliedLimits(r, ev)
 	return nil
 }
@@ -389,23 +385,23 @@ func (d *Daemon) finishTeardowns(ctx context.Context, project string) error {
 }
 
 // stopAndRemove stops a container and removes it with its storage.
-func (d *Daemon) stopAndRemove(ctx context.Context, r *record, grace time.Duration, ev func(service, container, action, msg string)) error {
-	ev(r.Service, r.Name, "stopping", "")
+func (d *Daemon) stopAndRemove(ctx context.Context, r *record, grace time.Duration, ev emitFunc) error {
+	ev(containerEvent(r, api.ActionStopping, ""))
 	if err := d.stopContainer(ctx, r, grace, true); err != nil {
 		return err
 	}
-	ev(r.Service, r.Name, "stop", "")
-	ev(r.Service, r.Name, "removing", "")
+	ev(containerEvent(r, api.ActionStop, ""))
+	ev(containerEvent(r, api.ActionRemoving, ""))
 	if err := d.removeContainer(ctx, r); err != nil {
 		return err
 	}
-	ev(r.Service, r.Name, "remove", "")
+	ev(containerEvent(r, api.ActionRemove, ""))
 	return nil
 }
 
 // waitDependencies blocks until every dependency of svc meets its
 // depends_on condition, or fails naming the dependency that cannot.
-func (d *Daemon) waitDependencies(ctx context.Context, p *spec.Project, sel *planner.Selection, svc *spec.Service, ev func(service, container, action, msg string)) error {
+func (d *Daemon) waitDependencies(ctx context.Context, p *spec.Project, sel *planner.Selection, svc *spec.Service, ev emitFunc) error {
 	for _, dep := range sortedKeys(svc.DependsOn) {
 		cond := svc.DependsOn[dep]
 		if !sel.Has(dep) {
@@ -413,7 +409,7 @@ func (d *Daemon) waitDependencies(ctx context.Context, p *spec.Project, sel *pla
 		}
 		if err := d.waitCondition(ctx, p, dep, cond.Condition, 0); err != nil {
 			if !cond.Required {
-				ev(svc.Name, "", "warning", fmt.Sprintf("optional dependency %s: %v", dep, err))
+				ev(api.Event{Service: svc.Name, Action: api.ActionWarning, Message: fmt.Sprintf("optional dependency %s: %v", dep, err)})
 				continue
 			}
 			return fmt.Errorf("dependency %s failed: %w", dep, err)
@@ -499,22 +495,22 @@ func (d *Daemon) waitCondition(ctx context.Context, p *spec.Project, service, co
 // conditionMet reports, once per container, that a dependency's
 // containers are healthy or have completed, so the order of events shows
 // why a service started when it did.
-func (d *Daemon) conditionMet(project, service, condition string, ev func(service, container, action, msg string)) {
-	action := "healthy"
+func (d *Daemon) conditionMet(project, service, condition string, ev emitFunc) {
+	action := api.ActionHealthy
 	if condition == spec.ConditionCompletedSuccessfully {
-		action = "exited"
+		action = api.ActionExited
 	}
 	recs, _ := d.records(project)
 	for _, r := range recs {
 		if r.Service == service && !r.OneOff {
-			ev(service, r.Name, action, "")
+			ev(containerEvent(r, action, ""))
 		}
 	}
 }
 
 // waitServices implements up --wait: every selected service running, and
 // healthy where it has a health check.
-func (d *Daemon) waitServices(ctx context.Context, p *spec.Project, sel *planner.Selection, timeout time.Duration, ev func(service, container, action, msg string)) error {
+func (d *Daemon) waitServices(ctx context.Context, p *spec.Project, sel *planner.Selection, timeout time.Duration, ev emitFunc) error {
 	if timeout == 0 {
 		timeout = 5 * time.Minute
 	}
@@ -540,11 +536,7 @@ func (d *Daemon) Down(ctx context.Context, project string, req api.DownRequest, 
 		return err
 	}
 	defer unlock()
-	ev := func(service, container, action, msg string) {
-		e := api.Event{Project: project, Service: service, Container: container, Action: action, Message: msg}
-		d.events.publish(e)
-		emit(e)
-	}
+	ev := projectEmitter(d.events, project, emit)
 	if err := checkDown(req); err != nil {
 		return err
 	}
@@ -563,7 +555,7 @@ func (d *Daemon) Down(ctx context.Context, project string, req api.DownRequest, 
 			return err != nil || st.Status == runtime.Stopped || st.Status == runtime.Unknown
 		}
 		if picked, kept = downSelection(recs, req, exited); len(picked) == 0 {
-			ev("", "", "warning", fmt.Sprintf("none of the services %s has a container in project %s", strings.Join(req.Services, ", "), project))
+			ev(api.Event{Action: api.ActionWarning, Message: fmt.Sprintf("none of the services %s has a container in project %s", strings.Join(req.Services, ", "), project)})
 			return nil
 		}
 	}
@@ -611,7 +603,7 @@ func (d *Daemon) Down(ctx context.Context, project string, req api.DownRequest, 
 			}
 			continue
 		}
-		ev("", "", "image-remove", ref)
+		ev(api.Event{Type: api.TypeImage, Image: ref, Action: api.ActionImageRemove})
 	}
 	return errors.Join(errs...)
 }
@@ -786,7 +778,7 @@ func (d *Daemon) Containers(ctx context.Context, project string) ([]api.Containe
 	}
 	out := make([]api.Container, 0, len(recs))
 	for _, r := range recs {
-		c := api.Container{ID: r.ID, Name: r.Name, Project: r.Project, Service: r.Service, Number: r.Number, OneOff: r.OneOff,
+		c := api.Container{ID: r.ID, Name: r.Name, Project: strings.TrimPrefix(r.Project, standaloneProject), Service: r.Service, Number: r.Number, OneOff: r.OneOff,
 			Image: r.Image, Created: r.Created, Health: r.Health, Networks: r.Networks, RestartCount: r.RestartCount}
 		if r.Spec != nil && r.Spec.Process != nil {
 			c.Command = r.Spec.Process.Args
@@ -823,6 +815,9 @@ func (d *Daemon) Projects(ctx context.Context) ([]api.Project, error) {
 	byName := map[string]*api.Project{}
 	var names []string
 	for _, c := range cs {
+		if c.Project == "" {
+			continue // a container of no project (the Docker API's)
+		}
 		p := byName[c.Project]
 		if p == nil {
 			p = &api.Project{Name: c.Project}

@@ -84,6 +84,29 @@ type record struct {
 	Run int `json:"run,omitempty"`
 	// Log is where the container's shim writes its output, across runs.
 	Log runtime.LogConfig `json:"log"`
+	// Labels are the container's labels: its service's with compose's
+	// (com.docker.compose.project, ...), or what a Docker API client
+	// gave.
+	Labels map[string]string `json:"labels,omitempty"`
+	// Entrypoint and Cmd are the two halves of the process's arguments,
+	// as docker inspect shows them; User is the user as asked ("" for the
+	// image's).
+	Entrypoint []string `json:"entrypoint,omitempty"`
+	Cmd        []string `json:"cmd,omitempty"`
+	User       string   `json:"user,omitempty"`
+	// ExposedPorts are the container ports the image and the service
+	// expose ("80/tcp").
+	ExposedPorts []string `json:"exposed_ports,omitempty"`
+	// Aliases maps each network to the container's aliases on it.
+	Aliases map[string][]string `json:"aliases,omitempty"`
+	// NetworkMode is the service's network_mode: "" for its networks,
+	// "none", "service:NAME" or "container:ID".
+	NetworkMode string `json:"network_mode,omitempty"`
+	// OpenStdin keeps the terminal's input open for attach (docker run
+	// -i); only a container with a terminal has one.
+	OpenStdin bool `json:"open_stdin,omitempty"`
+	// AutoRemove removes the container once it exits (docker run --rm).
+	AutoRemove bool `json:"auto_remove,omitempty"`
 	// AnonVolumes maps the target of each anonymous volume (the stack
 	// file's "- /data" and the image's VOLUME) to the volume's name. A
 	// container that replaces this one takes them over, as compose's
@@ -146,7 +169,7 @@ func loadRecords(root string, log *slog.Logger) (*recordStore, error) {
 		return nil, fmt.Errorf("read container records: %w", err)
 	}
 	for _, pd := range projects {
-		if !pd.IsDir() || ident.Project(pd.Name()) != nil {
+		if !pd.IsDir() || recordProject(pd.Name()) != nil {
 			continue
 		}
 		dir := filepath.Join(root, pd.Name())
@@ -180,6 +203,15 @@ func loadRecords(root string, log *slog.Logger) (*recordStore, error) {
 	return s, nil
 }
 
+// recordProject checks the project of a record: a project's name, or
+// standaloneProject for the containers of none.
+func recordProject(p string) error {
+	if p == standaloneProject {
+		return nil
+	}
+	return ident.Project(p)
+}
+
 func (s *recordStore) path(project, name string) string {
 	return filepath.Join(s.root, project, name+".json")
 }
@@ -209,7 +241,7 @@ func (s *recordStore) list(project string) []*record {
 // health or removal mark is not (a crash of the process loses nothing
 // the page cache holds, and a power loss takes every container with it).
 func (s *recordStore) put(r *record, durable bool) error {
-	if err := errors.Join(ident.Project(r.Project), ident.Name("container name", r.Name)); err != nil {
+	if err := errors.Join(recordProject(r.Project), ident.Name("container name", r.Name)); err != nil {
 		return fmt.Errorf("save record: %w", err)
 	}
 	s.mu.Lock()
@@ -283,6 +315,8 @@ func (r *record) clone() *record {
 	c.DependsOn = slices.Clone(r.DependsOn)
 	c.Networks = maps.Clone(r.Networks)
 	c.Ports = slices.Clone(r.Ports)
+	c.Labels = maps.Clone(r.Labels)
+	c.Aliases = maps.Clone(r.Aliases)
 	c.AnonVolumes = maps.Clone(r.AnonVolumes)
 	if r.UserNS != nil {
 		u := *r.UserNS

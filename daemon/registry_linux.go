@@ -157,12 +157,7 @@ func (d *Daemon) imageInUse(id digest.Digest) bool {
 func (d *Daemon) registryRoutes(mux *routeMux, v string) {
 	progress := func(w http.ResponseWriter, op func(emit func(api.ImageProgress)) error) {
 		stream(w, func(send func(any) error) error {
-			err := op(func(p api.ImageProgress) { send(p) })
-			if err != nil {
-				_, body := api.ToHTTP(err)
-				send(api.ImageProgress{Error: &body})
-			}
-			return nil
+			return op(func(p api.ImageProgress) { send(p) })
 		})
 	}
 	mux.HandleFunc("POST "+v+"/images/pull", func(w http.ResponseWriter, r *http.Request) {

@@ -43,7 +43,7 @@ func (d *Daemon) Remove(ctx context.Context, project string, req api.RemoveReque
 				if err := d.stopContainer(ctx, r, 0, true); err != nil {
 					return RemoveResult{}, err
 				}
-				ev(r.Service, r.Name, "stop", "")
+				ev(containerEvent(r, api.ActionStop, ""))
 			}
 		}
 	}
@@ -69,7 +69,7 @@ func (d *Daemon) Remove(ctx context.Context, project string, req api.RemoveReque
 				errs = append(errs, err)
 			}
 		}
-		ev(r.Service, r.Name, "remove", "")
+		ev(containerEvent(r, api.ActionRemove, ""))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return res, fmt.Errorf("rm: %w", err)

@@ -67,7 +67,7 @@ func (d *Daemon) startOneOff(ctx context.Context, project string, req api.RunReq
 	if err != nil {
 		return nil, err
 	}
-	quiet := func(service, container, action, msg string) {}
+	quiet := func(api.Event) {}
 	if err := d.ensureVolumes(p, sel, quiet); err != nil {
 		return nil, err
 	}
@@ -98,7 +98,7 @@ func (d *Daemon) startOneOff(ctx context.Context, project string, req api.RunReq
 	if !req.KeepPorts {
 		svc.Ports = nil
 	}
-	id := newContainerID()
+	id := d.newID()
 	name := req.Name
 	if name == "" {
 		name = fmt.Sprintf("%s-%s-run-%s", p.Name, svc.Name, id[:12])
@@ -115,6 +115,7 @@ func (d *Daemon) startOneOff(ctx context.Context, project string, req api.RunReq
 	r := &record{
 		ID: id, Name: name, Project: p.Name, Service: svc.Name, OneOff: true, UseAliases: req.UseAliases,
 		Image: serviceImage(p, &svc), Created: time.Now().UTC(), StopSignal: svc.StopSignal, State: stateCreating,
+		Labels: composeLabels(p.Name, &svc, 1, true),
 	}
 	var cmd []string
 	if len(req.Cmd) > 0 {
@@ -143,7 +144,7 @@ func (d *Daemon) startOneOff(ctx context.Context, project string, req api.RunReq
 		d.removeContainer(context.WithoutCancel(ctx), r)
 		return nil, err
 	}
-	d.events.publish(api.Event{Project: project, Service: svc.Name, Container: name, Action: "start", Message: "one-off"})
+	d.events.publish(containerEvent(r, api.ActionStart, "one-off"))
 	return r, nil
 }
 
@@ -261,7 +262,7 @@ func (d *Daemon) serveRun(w http.ResponseWriter, r *http.Request, project string
 
 // relayUntilExit waits for the container to exit and, when sendLog, sends
 // its output from the log as it is written.
-func (d *Daemon) relayUntilExit(ctx context.Context, rt *runtime.Manager, rec *record, fc *api.FrameConn, sendLog bool) (int, error) {
+func (d *Daemon) relayUntilExit(ctx context.Context, rt containerRuntime, rec *record, fc *api.FrameConn, sendLog bool) (int, error) {
 	cur := &logCursor{}
 	relay := func() error {
 		return cur.readNew(logFiles(rec.Log), func(e runtime.LogEntry) error {

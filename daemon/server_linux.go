@@ -268,7 +268,7 @@ func requestNames(r *http.Request) error {
 
 // stream answers with a stream of JSON values, one per line, flushed as
 // they come. An error after the first value can no longer change the
-// status: it is sent as a last {"error": ...} line.
+// status: it is sent as a last line, an [api.StreamError].
 func stream(w http.ResponseWriter, fn func(send func(any) error) error) {
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.WriteHeader(http.StatusOK)
@@ -288,20 +288,15 @@ func stream(w http.ResponseWriter, fn func(send func(any) error) error) {
 	}
 	if err := fn(send); err != nil {
 		_, body := api.ToHTTP(err)
-		send(map[string]any{"error": body})
+		send(api.StreamError{Error: body})
 	}
 }
 
-// streamEvents streams the events of an operation, ending with an event
-// that carries the operation's error, if any.
+// streamEvents streams the events of an operation, ending with the
+// operation's error, if any.
 func streamEvents(w http.ResponseWriter, op func(emit func(api.Event)) error) {
 	stream(w, func(send func(any) error) error {
-		err := op(func(ev api.Event) { send(ev) })
-		if err != nil {
-			_, body := api.ToHTTP(err)
-			send(api.Event{Time: time.Now(), Action: "error", Error: body.Message, Message: body.Class})
-		}
-		return nil
+		return op(func(ev api.Event) { send(ev) })
 	})
 }
 
@@ -378,9 +373,18 @@ func ListenUnix(path string) (net.Listener, error) {
 	return l, nil
 }
 
-// Serve answers API requests on l until ctx is done, then shuts down,
-// giving running requests (log streams) a moment to end.
-func (d *Daemon) Serve(ctx context.Context, l net.Listener) error {
+// Frontend is another API the daemon serves besides its own, on a
+// listener of its own: the Docker Engine API (package dockerapi).
+type Frontend struct {
+	Listener net.Listener
+	Handler  http.Handler
+}
+
+// Serve answers API requests on l, and those of every front end on its
+// listener, until ctx is done, then shuts down, giving running requests
+// (log streams) a moment to end. The containers are adopted before the
+// first request is answered.
+func (d *Daemon) Serve(ctx context.Context, l net.Listener, more ...Frontend) error {
 	// The processes of a container whose shim died come to us, not to an
 	// init that may collect them late (see runtime's recover).
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
@@ -388,16 +392,29 @@ func (d *Daemon) Serve(ctx context.Context, l net.Listener) error {
 	}
 	d.adopt(ctx)
 	d.sweepNetworks(ctx)
-	srv := &http.Server{Handler: d.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(l) }()
+	servers := []*http.Server{{Handler: d.Handler(), ReadHeaderTimeout: 10 * time.Second}}
+	listeners := []net.Listener{l}
+	for _, f := range more {
+		servers = append(servers, &http.Server{Handler: f.Handler, ReadHeaderTimeout: 10 * time.Second})
+		listeners = append(listeners, f.Listener)
+	}
+	errc := make(chan error, len(servers))
+	for i, srv := range servers {
+		go func() { errc <- srv.Serve(listeners[i]) }()
+	}
+	shutdown := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		for _, srv := range servers {
+			srv.Shutdown(ctx)
+		}
+	}
 	select {
 	case err := <-errc:
+		shutdown()
 		return err
 	case <-ctx.Done():
-		shutdown, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		srv.Shutdown(shutdown)
+		shutdown()
 		return nil
 	}
 }

@@ -73,7 +73,7 @@ func (d *Daemon) startProject(ctx context.Context, project string, req api.StopR
 						errs[i] = fmt.Errorf("start %s: %w", r.Name, err)
 						return
 					}
-					ev(name, r.Name, "start", "")
+					ev(containerEvent(r, api.ActionStart, ""))
 				}
 			}()
 		}
@@ -155,7 +155,7 @@ func (d *Daemon) restartProject(ctx context.Context, project string, req api.Sto
 					rwg.Add(1)
 					go func() {
 						defer rwg.Done()
-						ev(name, r.Name, "restarting", "")
+						ev(containerEvent(r, api.ActionRestarting, ""))
 						if err := d.stopContainer(ctx, r, req.Timeout, false); err != nil {
 							rerrs[j] = fmt.Errorf("restart %s: %w", r.Name, err)
 							return
@@ -164,7 +164,7 @@ func (d *Daemon) restartProject(ctx context.Context, project string, req api.Sto
 							rerrs[j] = fmt.Errorf("restart %s: %w", r.Name, err)
 							return
 						}
-						ev(name, r.Name, "restart", "")
+						ev(containerEvent(r, api.ActionRestart, ""))
 					}()
 				}
 				rwg.Wait()
@@ -182,10 +182,6 @@ func (d *Daemon) restartProject(ctx context.Context, project string, req api.Sto
 // reporter returns the event function of an operation on project: each
 // event goes to the event bus (stack events) and to emit (the request's
 // stream).
-func (d *Daemon) reporter(project string, emit func(api.Event)) func(service, container, action, msg string) {
-	return func(service, container, action, msg string) {
-		e := api.Event{Project: project, Service: service, Container: container, Action: action, Message: msg}
-		d.events.publish(e)
-		emit(e)
-	}
+func (d *Daemon) reporter(project string, emit func(api.Event)) emitFunc {
+	return projectEmitter(d.events, project, emit)
 }

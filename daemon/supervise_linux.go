@@ -97,19 +97,23 @@ type supervisor struct {
 func (d *Daemon) supervise(r *record) {
 	ctx, cancel := context.WithCancel(d.baseCtx)
 	s := &supervisor{cancel: cancel}
+	// The goroutines are counted before s is published: an unsupervise
+	// that finds it at once waits for them.
+	s.wg.Add(1)
+	if r.Healthcheck != nil {
+		s.wg.Add(1)
+	}
 	d.supMu.Lock()
 	if old := d.supervisors[r.ID]; old != nil {
 		old.cancel()
 	}
 	d.supervisors[r.ID] = s
 	d.supMu.Unlock()
-	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		d.watchExit(ctx, r.Project, r.Name, r.ID)
 	}()
 	if r.Healthcheck != nil {
-		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
 			d.watchHealth(ctx, r.Project, r.Name, r.ID, r.Run, *r.Healthcheck)
@@ -167,7 +171,19 @@ func (d *Daemon) watchExit(ctx context.Context, project, name, id string) {
 	if st.Error != "" {
 		msg += " (" + st.Error + ")"
 	}
-	d.events.publish(api.Event{Project: project, Service: r.Service, Container: name, Action: "die", Message: msg})
+	die := containerEvent(r, api.ActionDie, msg)
+	die.ExitCode = &st.ExitCode
+	d.events.publish(die)
+	if r.AutoRemove {
+		// Not from this goroutine: the removal waits for the container's
+		// watches to end, this one among them.
+		go func() {
+			if err := d.removeRecordContainer(d.baseCtx, r, RemoveOptions{Volumes: true}); err != nil {
+				d.log.Warn("remove a container at its exit", "container", name, "err", err)
+			}
+		}()
+		return
+	}
 	if r.StoppedByUser || !shouldRestart(r.Restart, st.ExitCode, r.RestartCount) {
 		return
 	}
@@ -223,10 +239,10 @@ func (d *Daemon) restart(ctx context.Context, project, name, id, why string) boo
 	r.RestartCount++
 	if err := d.startRecord(context.WithoutCancel(ctx), r); err != nil {
 		d.log.Warn("restart failed", "container", name, "err", err)
-		d.events.publish(api.Event{Project: project, Service: r.Service, Container: name, Action: "restart-failed", Message: err.Error()})
+		d.events.publish(containerEvent(r, api.ActionRestartFailed, err.Error()))
 		return ctx.Err() != nil
 	}
-	d.events.publish(api.Event{Project: project, Service: r.Service, Container: name, Action: "restart", Message: fmt.Sprintf("restart %d after %s", r.RestartCount, why)})
+	d.events.publish(containerEvent(r, api.ActionRestart, fmt.Sprintf("restart %d after %s", r.RestartCount, why)))
 	return true
 }
 
@@ -297,7 +313,7 @@ func (d *Daemon) watchHealth(ctx context.Context, project, name, id string, run 
 		}
 		status = next
 		if changed {
-			d.events.publish(api.Event{Project: project, Service: r.Service, Container: name, Action: next, Message: strings.TrimSpace(out)})
+			d.events.publish(containerEvent(r, next, strings.TrimSpace(out)))
 		}
 	}
 }
@@ -403,6 +419,11 @@ func (d *Daemon) adopt(ctx context.Context) {
 		case err != nil:
 		case st.Status == runtime.Running || st.Status == runtime.Paused:
 			d.supervise(r)
+		case st.Status == runtime.Stopped && r.AutoRemove:
+			// Exited while we were away: removed as it would have been.
+			if err := d.removeContainer(ctx, r); err != nil {
+				d.log.Warn("remove a container that exited", "container", r.Name, "err", err)
+			}
 		case st.Status == runtime.Stopped || st.Status == runtime.Unknown:
 			if !r.StoppedByUser && shouldRestart(r.Restart, st.ExitCode, r.RestartCount) || st.Status == runtime.Unknown {
 				// Exited (or lost its shim) while we were away: the

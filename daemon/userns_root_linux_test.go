@@ -240,7 +240,7 @@ func startAndWait(t *testing.T, d *Daemon, r *record) (int, string) {
 func readContainerLog(t *testing.T, d *Daemon, id string) string {
 	t.Helper()
 	_, rt, _ := d.engines()
-	logPath, _ := rt.LogPath(id)
+	logPath, _ := rt.(managerRuntime).LogPath(id)
 	f, err := os.Open(logPath)
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,11 +11,14 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"golang.org/x/sys/unix"
 
+	"github.com/stack-dev/stack/api"
 	"github.com/stack-dev/stack/image"
+	"github.com/stack-dev/stack/internal/errdefs"
 	"github.com/stack-dev/stack/internal/ident"
 	"github.com/stack-dev/stack/planner"
 	"github.com/stack-dev/stack/spec"
@@ -32,8 +36,13 @@ func (d *Daemon) volumeDir(name string) string {
 // random, as docker's are, so a container that is removed and created
 // again (down, then up) starts from the image's content, while one that is
 // recreated takes over its predecessor's volumes by name
-// (record.AnonVolumes). The project prefix lets down -v find it.
+// (record.AnonVolumes). The project prefix lets down -v find it. A
+// container of no project (the Docker API's) gets 64 hex digits, as
+// docker names them.
 func newAnonymousVolumeName(project, service string) string {
+	if project == standaloneProject {
+		return newContainerID()
+	}
 	return project + "_" + service + "_anon_" + newContainerID()[:24]
 }
 
@@ -83,7 +92,7 @@ func (d *Daemon) anonymousVolumes(r *record, targets []string) error {
 			if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
 				return err
 			}
-			if err := createVolume(dir, r.Project); err != nil {
+			if err := createVolume(dir, r.Project, volumeMeta{Anonymous: true}); err != nil {
 				return fmt.Errorf("create anonymous volume for %s: %w", t, err)
 			}
 		}
@@ -108,14 +117,16 @@ func (d *Daemon) removeAnonymousVolumes(r *record) error {
 		}
 		if err := os.RemoveAll(d.volumeDir(name)); err != nil {
 			errs = append(errs, fmt.Errorf("remove volume %s: %w", name, err))
+			continue
 		}
+		d.events.publish(api.Event{Type: api.TypeVolume, Volume: name, Action: api.ActionVolumeRemove})
 	}
 	return errors.Join(errs...)
 }
 
 // ensureVolumes creates the named volumes the selected services use.
 // External volumes must exist already.
-func (d *Daemon) ensureVolumes(p *spec.Project, sel *planner.Selection, ev func(service, container, action, msg string)) error {
+func (d *Daemon) ensureVolumes(p *spec.Project, sel *planner.Selection, ev emitFunc) error {
 	for _, key := range sortedKeys(p.Volumes) {
 		v := p.Volumes[key]
 		used := false
@@ -127,31 +138,77 @@ func (d *Daemon) ensureVolumes(p *spec.Project, sel *planner.Selection, ev func(
 		if !used {
 			continue
 		}
-		dir := d.volumeDir(v.Name)
-		if _, err := os.Stat(dir); err == nil {
-			continue
+		if err := d.ensureVolume(v, p.Name, volumeMeta{Labels: v.Labels}, ev); err != nil {
+			return err
 		}
-		if v.External {
-			return fmt.Errorf("external volume %q does not exist: create it first", v.Name)
-		}
-		if err := createVolume(dir, p.Name); err != nil {
-			return fmt.Errorf("create volume %s: %w", v.Name, err)
-		}
-		ev("", "", "volume-create", v.Name)
 	}
 	return nil
 }
 
-// createVolume makes the volume directory dir with its owner project
-// written, all at once (a temporary directory renamed): a crash leaves
-// either no volume or one that names its project, which down -v finds.
-func createVolume(dir, project string) error {
+// ensureVolume creates volume v of project unless it exists. An external
+// volume must exist already.
+func (d *Daemon) ensureVolume(v *spec.Volume, project string, meta volumeMeta, ev emitFunc) error {
+	dir := d.volumeDir(v.Name)
+	if _, err := os.Stat(dir); err == nil {
+		return nil
+	}
+	if v.External {
+		return fmt.Errorf("external volume %q does not exist: create it first: %w", v.Name, errdefs.ErrNotFound)
+	}
+	if err := ident.Name("volume name", v.Name); err != nil {
+		return err
+	}
+	if err := createVolume(dir, project, meta); err != nil {
+		return fmt.Errorf("create volume %s: %w", v.Name, err)
+	}
+	ev(api.Event{Type: api.TypeVolume, Volume: v.Name, Labels: meta.Labels, Action: api.ActionVolumeCreate})
+	return nil
+}
+
+// volumeMeta is what a volume's meta.json keeps besides its owner
+// project: its labels, its creation time and whether it is anonymous
+// (made for one container, unnamed).
+type volumeMeta struct {
+	Labels    map[string]string `json:"labels,omitempty"`
+	Created   time.Time         `json:"created"`
+	Anonymous bool              `json:"anonymous,omitempty"`
+}
+
+// readVolumeMeta reads the meta.json of the volume at dir; a volume of an
+// older version has none: its creation time is its directory's.
+func readVolumeMeta(dir string) volumeMeta {
+	var m volumeMeta
+	if data, err := os.ReadFile(filepath.Join(dir, "meta.json")); err == nil && json.Unmarshal(data, &m) == nil {
+		return m
+	}
+	if fi, err := os.Stat(dir); err == nil {
+		m.Created = fi.ModTime()
+	}
+	m.Anonymous = strings.Contains(filepath.Base(dir), "_anon_")
+	return m
+}
+
+// createVolume makes the volume directory dir with its owner project and
+// meta.json written, all at once (a temporary directory renamed): a
+// crash leaves either no volume or one that names its project, which
+// down -v finds.
+func createVolume(dir, project string, meta volumeMeta) error {
+	if meta.Created.IsZero() {
+		meta.Created = time.Now().UTC()
+	}
+	data, err := json.Marshal(meta)
+	if err != nil {
+		return err
+	}
 	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".new-")
 	if err != nil {
 		return err
 	}
-	if err := os.Mkdir(filepath.Join(tmp, "_data"), 0o755); err == nil {
+	if err = os.Mkdir(filepath.Join(tmp, "_data"), 0o755); err == nil {
 		err = os.WriteFile(filepath.Join(tmp, "project"), []byte(project+"\n"), 0o600)
+	}
+	if err == nil {
+		err = os.WriteFile(filepath.Join(tmp, "meta.json"), data, 0o600)
 	}
 	if err == nil {
 		err = os.Rename(tmp, dir)
@@ -265,7 +322,7 @@ func copyFile(src, dst string, mode fs.FileMode) error {
 
 // removeVolumes removes the named and anonymous volumes of project but
 // those inUse says a container that stays mounts (down SERVICE... -v).
-func (d *Daemon) removeVolumes(project string, inUse func(dir string) bool, ev func(service, container, action, msg string)) error {
+func (d *Daemon) removeVolumes(project string, inUse func(dir string) bool, ev emitFunc) error {
 	dirs, err := filepath.Glob(filepath.Join(d.cfg.StateRoot, volumesDir, "*"))
 	if err != nil {
 		return err
@@ -281,14 +338,14 @@ func (d *Daemon) removeVolumes(project string, inUse func(dir string) bool, ev f
 			continue
 		}
 		if inUse(dir) {
-			ev("", "", "volume-in-use", name)
+			ev(api.Event{Type: api.TypeVolume, Volume: name, Action: api.ActionVolumeInUse})
 			continue
 		}
 		if err := os.RemoveAll(dir); err != nil {
 			errs = append(errs, fmt.Errorf("remove volume %s: %w", name, err))
 			continue
 		}
-		ev("", "", "volume-remove", name)
+		ev(api.Event{Type: api.TypeVolume, Volume: name, Action: api.ActionVolumeRemove})
 	}
 	return errors.Join(errs...)
 }

@@ -332,6 +332,7 @@ func (s *local) Remove(ctx context.Context, ref string, opts RemoveOptions) (Rem
 			if len(names) > 1 {
 				delete(ix.Refs, name)
 				rep.Untagged = append(rep.Untagged, name)
+				rep.Untagged = append(rep.Untagged, untagRepoDigests(rec, r.Name(), slices.DeleteFunc(names, func(n string) bool { return n == name }))...)
 				return nil
 			}
 			if inUse && !opts.Force {
@@ -341,6 +342,7 @@ func (s *local) Remove(ctx context.Context, ref string, opts RemoveOptions) (Rem
 			delete(ix.Refs, name)
 			rep.Untagged = append(rep.Untagged, name)
 			if inUse {
+				rep.Untagged = append(rep.Untagged, untagRepoDigests(rec, r.Name(), nil)...)
 				return nil // forced: untagged, kept for its containers
 			}
 		} else {
@@ -372,6 +374,27 @@ func (s *local) Remove(ctx context.Context, ref string, opts RemoveOptions) (Rem
 		_ = os.RemoveAll(p) // renamed aside under the lock; removing is best effort
 	}
 	return rep, nil
+}
+
+// untagRepoDigests drops the digests of repository repo from rec once
+// none of names (what is left on the image) is of that repository, as
+// docker's rmi of an image's last tag of a repository untags its digests
+// of it too, and returns them.
+func untagRepoDigests(rec *imageRecord, repo string, names []string) []string {
+	for _, n := range names {
+		if r, err := ParseReference(n); err == nil && r.Name() == repo {
+			return nil
+		}
+	}
+	var gone []string
+	rec.RepoDigests = slices.DeleteFunc(rec.RepoDigests, func(d string) bool {
+		if strings.HasPrefix(d, repo+"@") {
+			gone = append(gone, d)
+			return true
+		}
+		return false
+	})
+	return gone
 }
 
 type collected struct {

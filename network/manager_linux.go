@@ -710,3 +710,157 @@ func (m *Manager) teardownLocked(id string, cs *containerState) error {
 	}
 	return errors.Join(errs...)
 }
+
+// Connect adds container id, set up already, to network ep.Network: a
+// veth on its bridge with an address (ep.IPv4Address, or the next free
+// one), named eth<N> after the container's other interfaces, and DNS
+// records for its names on it. The container gets the default route
+// through it when it has none (all its other networks are internal).
+// Connecting a container that is on the network fails with
+// [errdefs.ErrAlreadyExists]; one that joined another container's
+// namespace cannot be connected.
+func (m *Manager) Connect(ctx context.Context, id string, ep EndpointConfig) (_ Endpoint, retErr error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cs, ok := m.st.Containers[id]
+	if !ok {
+		return Endpoint{}, fmt.Errorf("connect %q: no network is set up for it: %w", id, errdefs.ErrNotFound)
+	}
+	if !cs.OwnNetNS {
+		return Endpoint{}, fmt.Errorf("connect %q: it shares another container's network namespace: %w", id, errdefs.ErrFailedPrecondition)
+	}
+	ns, ok := m.st.Networks[ep.Network]
+	if !ok {
+		return Endpoint{}, fmt.Errorf("connect %q: network %q: %w", id, ep.Network, errdefs.ErrNotFound)
+	}
+	for _, e := range cs.Endpoints {
+		if e.Network == ep.Network {
+			return Endpoint{}, fmt.Errorf("connect %q: it is on network %q already: %w", id, ep.Network, errdefs.ErrAlreadyExists)
+		}
+	}
+	if ep.IPv4Address.IsValid() && !ns.Config.Subnet.Contains(ep.IPv4Address) {
+		return Endpoint{}, fmt.Errorf("connect %q: address %s is not in %s: %w", id, ep.IPv4Address, ns.Config.Subnet, errdefs.ErrInvalidArgument)
+	}
+	// The first interface name no endpoint has.
+	var iface string
+	for i := 0; iface == ""; i++ {
+		name := fmt.Sprintf("eth%d", i)
+		if !slices.ContainsFunc(cs.Endpoints, func(e Endpoint) bool { return e.Interface == name }) {
+			iface = name
+		}
+	}
+	routed := false
+	for _, e := range cs.Endpoints {
+		if n := m.st.Networks[e.Network]; n != nil && !n.Config.Internal {
+			routed = true
+		}
+	}
+	addr, err := m.ipam.Allocate(ep.Network, id, ep.IPv4Address)
+	if err != nil {
+		return Endpoint{}, fmt.Errorf("connect %q: %w", id, err)
+	}
+	e := Endpoint{
+		Network:   ep.Network,
+		Interface: iface,
+		HostVeth:  vethName(m.instance, id, ep.Network),
+		IP:        netip.PrefixFrom(addr, ns.Config.Subnet.Bits()),
+		Gateway:   ns.Config.Gateway,
+		MAC:       macFor(addr),
+	}
+	if m.dnsPort > 0 {
+		e.DNS = netip.AddrPortFrom(ns.Config.Gateway, uint16(m.dnsPort))
+	}
+	defer func() {
+		if retErr != nil {
+			m.deleteLink(e.HostVeth)
+			m.ipam.Release(ep.Network, id)
+		}
+	}()
+	ctrNS, err := netns.GetFromPath(cs.NetNSPath)
+	if err != nil {
+		return Endpoint{}, fmt.Errorf("connect %q: open netns: %w", id, err)
+	}
+	defer ctrNS.Close()
+	ctrNL, err := netlink.NewHandleAt(ctrNS)
+	if err != nil {
+		return Endpoint{}, fmt.Errorf("connect %q: netlink in netns: %w", id, err)
+	}
+	defer ctrNL.Close()
+	if err := m.setupVeth(ctrNS, ctrNL, id, ns, e, !routed && !ns.Config.Internal); err != nil {
+		return Endpoint{}, fmt.Errorf("connect %q to %q: %w", id, ep.Network, err)
+	}
+	cs.Networks = append(cs.Networks, ep)
+	cs.Endpoints = append(cs.Endpoints, e)
+	m.records.Remove(id)
+	if err := m.addRecords(id, cs); err != nil {
+		m.log.Debug("records after connect", "container", id, "err", err)
+	}
+	if err := m.republishLocked(id, cs); err != nil {
+		return Endpoint{}, fmt.Errorf("connect %q: %w", id, err)
+	}
+	if err := saveContainer(m.root, id, cs); err != nil {
+		return Endpoint{}, err
+	}
+	return e, nil
+}
+
+// republishLocked points the published ports of container id at the
+// network that now carries them (the first of its networks that is not
+// internal), or takes their rules away while it has none: a container
+// disconnected from that network and connected again (compose v1 does
+// so to set its aliases) keeps its host ports.
+func (m *Manager) republishLocked(id string, cs *containerState) error {
+	if len(cs.Ports) == 0 {
+		return nil
+	}
+	if err := m.rules.RemovePorts(id); err != nil {
+		return err
+	}
+	pub := m.publishNetwork(AttachConfig{Networks: cs.Networks})
+	if pub == nil {
+		return nil
+	}
+	var cip netip.Addr
+	for _, ep := range cs.Endpoints {
+		if ep.Network == pub.Config.Name {
+			cip = ep.IP.Addr()
+		}
+	}
+	var ports []nat.Port
+	for i, p := range cs.Ports {
+		cs.Ports[i].ContainerIP = cip
+		ports = append(ports, nat.Port{Protocol: p.Protocol, HostIP: p.HostIP, HostPort: p.HostPort, ContainerIP: cip, ContainerPort: p.ContainerPort, Bridge: pub.Bridge})
+	}
+	return m.rules.AddPorts(id, ports)
+}
+
+// Disconnect removes container id from network name: its veth, address
+// and DNS records there. It fails with [errdefs.ErrNotFound] when the
+// container is not on the network. Published ports that led through it
+// lead through the container's next network that is not internal; with
+// none, they are held (no other container takes them) and come back with
+// the next Connect.
+func (m *Manager) Disconnect(ctx context.Context, id, name string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cs, ok := m.st.Containers[id]
+	if !ok {
+		return fmt.Errorf("disconnect %q: no network is set up for it: %w", id, errdefs.ErrNotFound)
+	}
+	i := slices.IndexFunc(cs.Endpoints, func(e Endpoint) bool { return e.Network == name })
+	if i < 0 {
+		return fmt.Errorf("disconnect %q: it is not on network %q: %w", id, name, errdefs.ErrNotFound)
+	}
+	ep := cs.Endpoints[i]
+	errs := []error{m.deleteLink(ep.HostVeth), m.ipam.Release(name, id)}
+	cs.Endpoints = slices.Delete(cs.Endpoints, i, i+1)
+	if j := slices.IndexFunc(cs.Networks, func(e EndpointConfig) bool { return e.Network == name }); j >= 0 {
+		cs.Networks = slices.Delete(cs.Networks, j, j+1)
+	}
+	m.records.Remove(id)
+	errs = append(errs, m.addRecords(id, cs), m.republishLocked(id, cs), saveContainer(m.root, id, cs))
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("disconnect %q from %q: %w", id, name, err)
+	}
+	return nil
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -182,4 +183,91 @@ func TestRootBridgeWithoutAlias(t *testing.T) {
 	if _, err := m.CreateNetwork(ctx, NetworkConfig{Name: other}); !errors.Is(err, errdefs.ErrAlreadyExists) {
 		t.Errorf("CreateNetwork over a foreign link: %v, want already exists", err)
 	}
+}
+
+// TestRootConnect connects a running container to a second network and
+// disconnects it again: its interface, its address, reaching a container
+// that is only there, and its DNS records (aliases included) come and go.
+func TestRootConnect(t *testing.T) {
+	testutil.RequiresRoot(t)
+	t.Parallel()
+	ctx := context.Background()
+	host, _ := fakeHost(t)
+	m := newTestManager(t, host, func(o *Options) { o.Rules = &nat.Fake{} })
+	n1, n2 := uniq(t, 20), uniq(t, 20)
+	_, err := m.CreateNetwork(ctx, NetworkConfig{Name: n1})
+	must(t, err)
+	_, err = m.CreateNetwork(ctx, NetworkConfig{Name: n2})
+	must(t, err)
+	a, err := m.Setup(ctx, AttachConfig{ContainerID: "a-" + n1, Networks: []EndpointConfig{{Network: n1, DNSNames: []string{"a"}}}})
+	must(t, err)
+	b, err := m.Setup(ctx, AttachConfig{ContainerID: "b-" + n2, Networks: []EndpointConfig{{Network: n2, DNSNames: []string{"b"}}}})
+	must(t, err)
+	t.Cleanup(func() {
+		m.Teardown(ctx, "a-"+n1)
+		m.Teardown(ctx, "b-"+n2)
+		m.RemoveNetwork(ctx, n1)
+		m.RemoveNetwork(ctx, n2)
+	})
+	bIP := b.Endpoints[0].IP.Addr().String()
+	// The fake rules do not isolate networks (the host routes between
+	// them): what shows the connection is a's interface on b's subnet.
+	hasLink := func(name string) bool {
+		ns, err := netns.GetFromPath(a.NetNSPath)
+		must(t, err)
+		defer ns.Close()
+		h, err := netlink.NewHandleAt(ns)
+		must(t, err)
+		defer h.Close()
+		_, err = h.LinkByName(name)
+		return err == nil
+	}
+
+	ep, err := m.Connect(ctx, "a-"+n1, EndpointConfig{Network: n2, DNSNames: []string{"a"}, Aliases: []string{"alias-a"}})
+	must(t, err)
+	if ep.Interface != "eth1" || ep.IP.Masked() != b.Endpoints[0].IP.Masked() || !hasLink("eth1") {
+		t.Errorf("endpoint = %+v, on b's subnet %s, link there: %v", ep, b.Endpoints[0].IP.Masked(), hasLink("eth1"))
+	}
+	if _, err := m.Connect(ctx, "a-"+n1, EndpointConfig{Network: n2}); !errors.Is(err, errdefs.ErrAlreadyExists) {
+		t.Errorf("second Connect: %v", err)
+	}
+	if out, err := busybox(t, a.NetNSPath, 5*time.Second, "ping", "-c", "1", "-W", "2", bIP); err != nil {
+		t.Fatalf("ping a -> b after connect: %v\n%s", err, out)
+	}
+	st, err := m.Status("a-" + n1)
+	must(t, err)
+	if len(st.Endpoints) != 2 || st.Endpoints[1].Network != n2 {
+		t.Errorf("status after connect: %+v", st.Endpoints)
+	}
+	names := func() []string {
+		var out []string
+		for _, r := range m.records.Records() {
+			if r.Container == "a-"+n1 {
+				out = append(out, r.Network+"="+strings.Join(r.Names, ","))
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	want := []string{n1 + "=a", n2 + "=a,alias-a"}
+	slices.Sort(want)
+	if got := strings.Join(names(), " "); got != strings.Join(want, " ") {
+		t.Errorf("records after connect: %s", got)
+	}
+
+	must(t, m.Disconnect(ctx, "a-"+n1, n2))
+	if err := m.Disconnect(ctx, "a-"+n1, n2); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Errorf("second Disconnect: %v", err)
+	}
+	if got := strings.Join(names(), " "); got != n1+"=a" {
+		t.Errorf("records after disconnect: %s", got)
+	}
+	if hasLink("eth1") {
+		t.Errorf("eth1 is still in a after disconnect")
+	}
+	must(t, m.Teardown(ctx, "a-"+n1))
+	must(t, m.Teardown(ctx, "b-"+n2))
+	must(t, m.RemoveNetwork(ctx, n1))
+	must(t, m.RemoveNetwork(ctx, n2))
+	assertClean(t, m)
 }

@@ -4,7 +4,8 @@
 //
 // Owns: namespaces, mounts and pivot_root, cgroups (v1 and v2), process
 // credentials and capabilities, the per-container shim, exec, the
-// container lifecycle and the Init re-exec entry point.
+// container lifecycle, the Init re-exec entry point, and what /proc says
+// of the containers' processes and network namespaces (ps, stats).
 // Must not import: network, image, spec, planner, daemon, api or
 // internal/testutil.
 //

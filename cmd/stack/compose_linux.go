@@ -106,9 +106,6 @@ func newWaitCommand(g *globalOptions) *cobra.Command {
 			var res api.WaitResult
 			var got bool
 			err = c.Stream(ctx, "POST", "/projects/"+name+"/wait", api.WaitRequest{Services: args, DownProject: down}, func(raw json.RawMessage) error {
-				if err := streamError(raw); err != nil {
-					return err
-				}
 				var e api.Exit
 				if json.Unmarshal(raw, &e) == nil && e.Service != "" {
 					fmt.Fprintf(g.stdout, "container %q exited with status code %d\n", e.Container, e.ExitCode)
@@ -128,19 +125,6 @@ func newWaitCommand(g *globalOptions) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&down, "down-project", false, "drops project when the first container stops")
 	return cmd
-}
-
-// streamError returns the error a stream's last line carries, if it is
-// one: {"error": {...}}.
-func streamError(raw json.RawMessage) error {
-	var e struct {
-		Error *api.Error `json:"error"`
-	}
-	if json.Unmarshal(raw, &e) == nil && e.Error != nil && e.Error.Message != "" {
-		body, _ := json.Marshal(e.Error)
-		return api.FromHTTP(500, body)
-	}
-	return nil
 }
 
 // startRequest is the request of start and restart: with the stack
@@ -332,9 +316,6 @@ func (g *globalOptions) foreground(ctx context.Context, c *api.Client, p *spec.P
 	}
 	code, gotCode := 0, false
 	err = c.Stream(ctx, "POST", "/projects/"+p.Name+"/attach", req, func(raw json.RawMessage) error {
-		if err := streamError(raw); err != nil {
-			return err
-		}
 		var ev api.AttachEvent
 		if err := json.Unmarshal(raw, &ev); err != nil {
 			return err

@@ -21,13 +21,14 @@ import (
 
 	"github.com/stack-dev/stack/api"
 	"github.com/stack-dev/stack/daemon"
+	"github.com/stack-dev/stack/dockerapi"
 	"github.com/stack-dev/stack/internal/errdefs"
 )
 
 // engineCommands are the commands that need the engine, which only runs
 // on Linux.
 func engineCommands(g *globalOptions) []*cobra.Command {
-	cmds := append(projectCommands(g), newImageCommand(g), newInfoCommand(g), newDaemonCommand(g), newBuildCommand(g))
+	cmds := append(projectCommands(g), newImageCommand(g), newInfoCommand(g), newDaemonCommand(g), newBuildCommand(g), newDockerHostCommand(g))
 	cmds = append(cmds, registryCommands(g)...)
 	cmds = append(cmds, composeCommands(g)...)
 	cmds = append(cmds, inspectCommands(g)...)
@@ -58,6 +59,7 @@ type daemonOptions struct {
 	group      string
 	remap      string // --userns-remap
 	idRange    string // --userns-range
+	dockerHost string
 }
 
 func (o *daemonOptions) addFlags(fs *pflag.FlagSet) {
@@ -67,6 +69,7 @@ func (o *daemonOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.remap, "userns-remap", os.Getenv("STACK_USERNS_REMAP"), "user namespaces of containers: host (none, the default), default (a range of host uids each, from the stack entries of /etc/subuid and /etc/subgid), a user name (that user's entries) (env STACK_USERNS_REMAP)")
 	fs.StringVar(&o.idRange, "userns-range", os.Getenv("STACK_USERNS_RANGE"), "host uids and gids START:COUNT that containers' ranges come from, instead of /etc/subuid and /etc/subgid (env STACK_USERNS_RANGE)")
 	fs.StringArrayVar(&o.insecure, "insecure-registry", nil, "registry (host[:port] or CIDR) that may be reached over plain HTTP or without a verified certificate (repeatable)")
+	fs.StringVar(&o.dockerHost, "docker-host", "", "where to serve the Docker Engine API, unix:///PATH or \"none\" (default "+api.DefaultDockerHost+" for the default -H, else none); point DOCKER_HOST at it")
 }
 
 // config is the daemon's configuration: the flags', then the
@@ -114,6 +117,14 @@ func newDaemonCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			docker, err := g.listenDocker(o.dockerHost, cmd.Flags().Changed("docker-host"))
+			if err != nil {
+				return err
+			}
+			if docker != nil {
+				defer docker.Close()
+				cfg.DockerHost = dockerHostOf(docker)
+			}
 			d, err := daemon.New(cfg)
 			if err != nil {
 				return err
@@ -126,6 +137,12 @@ func newDaemonCommand(g *globalOptions) *cobra.Command {
 			if err := g.chownSockets(gid); err != nil {
 				return err
 			}
+			if docker != nil && gid != 0 {
+				// The Docker API's socket is for the same users as ours.
+				if err := os.Chown(docker.Addr().String(), 0, gid); err != nil {
+					return fmt.Errorf("chown socket %s: %w", docker.Addr(), err)
+				}
+			}
 			pidFile := filepath.Join(g.stateRoot, "daemon.pid")
 			if err := os.WriteFile(pidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
 				return fmt.Errorf("write pid file: %w", err)
@@ -133,7 +150,12 @@ func newDaemonCommand(g *globalOptions) *cobra.Command {
 			defer os.Remove(pidFile)
 			fmt.Fprintf(g.stderr, "stack daemon %s listening on %s, state in %s\n", versionString(), strings.Join(g.hosts, ", "), g.stateRoot)
 			defer d.Close()
-			return d.Serve(ctx, l)
+			var more []daemon.Frontend
+			if docker != nil {
+				fmt.Fprintf(g.stderr, "Docker Engine API on %s: export DOCKER_HOST=%s\n", cfg.DockerHost, cfg.DockerHost)
+				more = append(more, daemon.Frontend{Listener: docker, Handler: dockerapi.Handler(d, dockerapi.Options{Version: versionString(), Logger: cfg.Logger})})
+			}
+			return d.Serve(ctx, l, more...)
 		},
 	}
 	g.addEngineFlags(cmd.Flags())

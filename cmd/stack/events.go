@@ -1,8 +1,6 @@
 package main
 
 import (
-	"strings"
-
 	"github.com/stack-dev/stack/api"
 )
 
@@ -12,62 +10,52 @@ var eventWords = map[string]struct {
 	text   string
 	status progressStatus
 }{
-	"creating": {"Creating", statusWorking}, "create": {"Created", statusDone},
-	"starting": {"Starting", statusWorking}, "start": {"Started", statusDone},
-	"stopping": {"Stopping", statusWorking}, "stop": {"Stopped", statusDone},
-	"removing": {"Removing", statusWorking}, "remove": {"Removed", statusDone},
-	"restarting": {"Restarting", statusWorking}, "restart": {"Restarted", statusDone},
-	"waiting": {"Waiting", statusWorking}, "healthy": {"Healthy", statusDone},
-	"unhealthy": {"Unhealthy", statusError}, "exited": {"Exited", statusDone},
-	"kill": {"Killed", statusDone}, "pause": {"Paused", statusDone}, "unpause": {"Unpaused", statusDone},
+	api.ActionCreating: {"Creating", statusWorking}, api.ActionCreate: {"Created", statusDone},
+	api.ActionStarting: {"Starting", statusWorking}, api.ActionStart: {"Started", statusDone},
+	api.ActionStopping: {"Stopping", statusWorking}, api.ActionStop: {"Stopped", statusDone},
+	api.ActionRemoving: {"Removing", statusWorking}, api.ActionRemove: {"Removed", statusDone},
+	api.ActionRestarting: {"Restarting", statusWorking}, api.ActionRestart: {"Restarted", statusDone},
+	"waiting": {"Waiting", statusWorking}, api.ActionHealthy: {"Healthy", statusDone},
+	api.ActionUnhealthy: {"Unhealthy", statusError}, api.ActionExited: {"Exited", statusDone},
+	api.ActionKill: {"Killed", statusDone}, api.ActionPause: {"Paused", statusDone}, api.ActionUnpause: {"Unpaused", statusDone},
 	"running": {"Running", statusDone}, "recreate": {"Recreate", statusWorking},
-	"die": {"Exited", statusDone},
+	api.ActionDie: {"Exited", statusDone},
 }
 
 // progressOf turns a daemon event into a change of one resource; ok is
-// false for an event that is not about one (a warning).
+// false for an event that is not about one (a warning). The resource is
+// named by the event's field for it (Network, Volume, Image).
 func progressOf(ev api.Event) (progressEvent, bool) {
+	done := func(created bool) string {
+		if created {
+			return "Created"
+		}
+		return "Removed"
+	}
 	switch ev.Action {
-	case "network-create", "network-remove":
-		name := ev.Message
-		if f := strings.Fields(name); len(f) > 0 {
-			name = f[0]
-		}
-		text := "Created"
-		if ev.Action == "network-remove" {
-			text = "Removed"
-		}
-		return progressEvent{ID: "Network " + name, Text: text, Status: statusDone}, true
-	case "network-in-use", "volume-in-use":
+	case api.ActionNetworkCreate, api.ActionNetworkRemove:
+		return progressEvent{ID: "Network " + ev.Network, Text: done(ev.Action == api.ActionNetworkCreate), Status: statusDone}, true
+	case api.ActionVolumeCreate, api.ActionVolumeRemove:
+		return progressEvent{ID: "Volume " + ev.Volume, Text: done(ev.Action == api.ActionVolumeCreate), Status: statusDone}, true
+	case api.ActionPulling:
+		return progressEvent{ID: "Image " + ev.Image, Text: "Pulling", Status: statusWorking}, true
+	case api.ActionPull:
+		return progressEvent{ID: "Image " + ev.Image, Text: "Pulled", Status: statusDone}, true
+	case api.ActionNetworkInUse:
 		// What down SERVICE... leaves to the containers that stay, in
 		// compose's words.
-		kind := "Network "
-		if ev.Action == "volume-in-use" {
-			kind = "Volume "
-		}
-		return progressEvent{ID: kind + ev.Message, Text: "Resource is still in use", Status: statusWarning}, true
-	case "volume-create", "volume-remove":
-		text := "Created"
-		if ev.Action == "volume-remove" {
-			text = "Removed"
-		}
-		return progressEvent{ID: "Volume " + ev.Message, Text: text, Status: statusDone}, true
-	case "pull":
-		ref, what, _ := strings.Cut(ev.Message, "  ")
-		e := progressEvent{ID: "Image " + ref, Text: strings.TrimSpace(what), Status: statusDone}
-		if e.Text == "Pulling" {
-			e.Status = statusWorking
-		}
-		return e, true
-	case "image-remove":
-		return progressEvent{ID: "Image " + ev.Message, Text: "Removed", Status: statusDone}, true
-	case "build":
+		return progressEvent{ID: "Network " + ev.Network, Text: "Resource is still in use", Status: statusWarning}, true
+	case api.ActionVolumeInUse:
+		return progressEvent{ID: "Volume " + ev.Volume, Text: "Resource is still in use", Status: statusWarning}, true
+	case api.ActionImageRemove:
+		return progressEvent{ID: "Image " + ev.Image, Text: "Removed", Status: statusDone}, true
+	case api.ActionBuild:
 		return progressEvent{ID: "Service " + ev.Service, Text: "Building", Status: statusWorking}, true
-	case "build-step":
+	case api.ActionBuildStep:
 		return progressEvent{ID: "Service " + ev.Service, Text: "Building", Details: ev.Message, Status: statusWorking}, true
-	case "built":
+	case api.ActionBuilt:
 		return progressEvent{ID: "Service " + ev.Service, Text: "Built", Status: statusDone}, true
-	case "warning", "error", "":
+	case api.ActionWarning, "":
 		return progressEvent{}, false
 	}
 	w, ok := eventWords[ev.Action]
@@ -79,7 +67,7 @@ func progressOf(ev api.Event) (progressEvent, bool) {
 		id = ev.Service
 	}
 	e := progressEvent{ID: "Container " + id, Text: w.text, Status: w.status}
-	if ev.Action == "unhealthy" || ev.Action == "die" {
+	if ev.Action == api.ActionUnhealthy || ev.Action == api.ActionDie {
 		e.Details = ev.Message
 	}
 	return e, true

@@ -26,7 +26,7 @@ var upEvents = []struct {
 	{300 * time.Millisecond, api.Event{}, "#1 [php 1/2] FROM debian:bookworm"},
 	{200 * time.Millisecond, api.Event{}, "#2 [php 2/2] RUN apt-get install -y php-fpm"},
 	{2500 * time.Millisecond, api.Event{Action: "built", Service: "php"}, ""},
-	{100 * time.Millisecond, api.Event{Action: "network-create", Message: "demo_default 10.89.0.0/24"}, ""},
+	{100 * time.Millisecond, api.Event{Type: api.TypeNetwork, Action: api.ActionNetworkCreate, Network: "demo_default", Message: "10.89.0.0/24"}, ""},
 	{0, api.Event{Action: "creating", Container: "demo-db-1"}, ""},
 	{400 * time.Millisecond, api.Event{Action: "create", Container: "demo-db-1"}, ""},
 	{0, api.Event{Action: "starting", Container: "demo-db-1"}, ""},
@@ -121,6 +121,48 @@ func TestProgressTTYSummary(t *testing.T) {
 	}
 	if !strings.HasSuffix(frame[3], "2.1s") || !strings.HasSuffix(frame[1], "3.0s") {
 		t.Errorf("timers: db %q, php build %q; want 2.1s and 3.0s", frame[3], frame[1])
+	}
+}
+
+// progressOf names a network, volume or image by the event's field for
+// it, never by the words of Message.
+func TestProgressOfTypedEvents(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		ev   api.Event
+		want progressEvent
+		ok   bool
+	}{
+		{"network field", api.Event{Type: api.TypeNetwork, Action: api.ActionNetworkCreate, Network: "demo_default", Message: "10.89.0.0/24"},
+			progressEvent{ID: "Network demo_default", Text: "Created", Status: statusDone}, true},
+		{"network removed", api.Event{Type: api.TypeNetwork, Action: api.ActionNetworkRemove, Network: "demo_default", Message: "demo_default 10.89.0.0/24"},
+			progressEvent{ID: "Network demo_default", Text: "Removed", Status: statusDone}, true},
+		{"volume field", api.Event{Type: api.TypeVolume, Action: api.ActionVolumeCreate, Volume: "demo_db"},
+			progressEvent{ID: "Volume demo_db", Text: "Created", Status: statusDone}, true},
+		{"volume removed", api.Event{Type: api.TypeVolume, Action: api.ActionVolumeRemove, Volume: "demo_db"},
+			progressEvent{ID: "Volume demo_db", Text: "Removed", Status: statusDone}, true},
+		{"pulling", api.Event{Type: api.TypeImage, Action: api.ActionPulling, Image: "busybox:1"},
+			progressEvent{ID: "Image busybox:1", Text: "Pulling", Status: statusWorking}, true},
+		{"pulled", api.Event{Type: api.TypeImage, Action: api.ActionPull, Image: "busybox:1"},
+			progressEvent{ID: "Image busybox:1", Text: "Pulled", Status: statusDone}, true},
+		{"image removed", api.Event{Type: api.TypeImage, Action: api.ActionImageRemove, Image: "demo-php"},
+			progressEvent{ID: "Image demo-php", Text: "Removed", Status: statusDone}, true},
+		{"restarting", api.Event{Action: api.ActionRestarting, Container: "demo-web-1"},
+			progressEvent{ID: "Container demo-web-1", Text: "Restarting", Status: statusWorking}, true},
+		{"died", api.Event{Action: api.ActionDie, Container: "demo-web-1", Message: "exit code 3"},
+			progressEvent{ID: "Container demo-web-1", Text: "Exited", Details: "exit code 3", Status: statusDone}, true},
+		{"network in use", api.Event{Type: api.TypeNetwork, Action: api.ActionNetworkInUse, Network: "demo_default"},
+			progressEvent{ID: "Network demo_default", Text: "Resource is still in use", Status: statusWarning}, true},
+		{"volume in use", api.Event{Type: api.TypeVolume, Action: api.ActionVolumeInUse, Volume: "demo_db"},
+			progressEvent{ID: "Volume demo_db", Text: "Resource is still in use", Status: statusWarning}, true},
+		{"warning", api.Event{Action: api.ActionWarning, Message: "x"}, progressEvent{}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got, ok := progressOf(c.ev)
+			if ok != c.ok || got != c.want {
+				t.Errorf("progressOf = %+v, %v; want %+v, %v", got, ok, c.want, c.ok)
+			}
+		})
 	}
 }
 

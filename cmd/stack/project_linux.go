@@ -243,23 +243,18 @@ func (g *globalOptions) containers(ctx context.Context, c *api.Client, project s
 }
 
 // runEvents sends an operation and shows its progress; the operation's
-// error, if any, comes as the last event. seen, when not nil, is called
-// with every event.
+// error, if any, is what Stream returns (the stream's last line, an
+// api.StreamError). seen, when not nil, is called with every event.
 func runEvents(ctx context.Context, c *api.Client, path string, req any, pr progress, seen func(api.Event)) error {
-	var failure error
-	err := c.Stream(ctx, "POST", path, req, func(raw json.RawMessage) error {
+	return c.Stream(ctx, "POST", path, req, func(raw json.RawMessage) error {
 		var ev api.Event
 		if err := json.Unmarshal(raw, &ev); err != nil {
 			return err
 		}
-		if ev.Action == "error" {
-			failure = remoteFailure(ev)
-			return nil
-		}
 		if seen != nil {
 			seen(ev)
 		}
-		if ev.Action == "warning" {
+		if ev.Action == api.ActionWarning {
 			pr.Warn(ev.Message)
 			return nil
 		}
@@ -268,17 +263,6 @@ func runEvents(ctx context.Context, c *api.Client, path string, req any, pr prog
 		}
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	return failure
-}
-
-// remoteFailure rebuilds the error of a failed streamed operation with
-// its class.
-func remoteFailure(ev api.Event) error {
-	body, _ := json.Marshal(api.Error{Class: ev.Message, Message: ev.Error})
-	return api.FromHTTP(500, body)
 }
 
 // errInterrupted is a foreground up stopped with Ctrl-C: exit 130, as

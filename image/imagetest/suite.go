@@ -433,6 +433,27 @@ func testRemove(t *testing.T, s image.Store) {
 	ok(t, s.Tag(ctx, "a:1", "a:2"))
 	inUse := func(id digest.Digest) bool { return id == plain.ID }
 
+	// The last tag of a repository takes that repository's digest with
+	// it (docker's rmi of a pulled image); another repository's stays.
+	if rd, isRD := s.(interface {
+		AddRepoDigest(ctx context.Context, md digest.Digest, repoDigest string) error
+	}); isRD {
+		ok(t, s.Tag(ctx, "a:1", "reg.example/team/a:1"))
+		pulled := "reg.example/team/a@" + plain.Manifest.String()
+		ok(t, rd.AddRepoDigest(ctx, plain.Manifest, pulled))
+		ok(t, rd.AddRepoDigest(ctx, plain.Manifest, "docker.io/library/a@"+plain.Manifest.String()))
+		rep, err := s.Remove(ctx, "reg.example/team/a:1", image.RemoveOptions{})
+		ok(t, err)
+		if !slices.Equal(rep.Untagged, []string{"reg.example/team/a:1", pulled}) || len(rep.Deleted) != 0 {
+			t.Fatalf("untag of a repository's last tag: %+v", rep)
+		}
+		ins, err := s.Inspect(ctx, "a:1")
+		ok(t, err)
+		if len(ins.RepoDigests) != 1 || !strings.HasPrefix(ins.RepoDigests[0], "a@") {
+			t.Fatalf("repo digests after the untag: %v, want a's alone", ins.RepoDigests)
+		}
+	}
+
 	// By ID with two names: refused.
 	_, err = s.Remove(ctx, plain.ID.Encoded()[:12], image.RemoveOptions{})
 	wantClass(t, err, errdefs.ErrFailedPrecondition)

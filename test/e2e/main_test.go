@@ -80,9 +80,21 @@ type env struct {
 // left on the host.
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	e := newBareEnv(t)
+	e.mustRun("image", "import", "--rootfs", testutil.BusyboxRootfs(t), "busybox")
+	return e
+}
+
+// newBareEnv is newEnv without the image: nothing runs yet, and the
+// first command starts the daemon.
+func newBareEnv(t *testing.T) *env {
+	t.Helper()
 	testutil.RequiresRoot(t)
 	dir := t.TempDir()
-	sum := sha256.Sum256([]byte(t.Name()))
+	// The test's name and the test binary's pid: the same test run from
+	// two checkouts on one machine at once gets names, cgroups and nft
+	// tables of its own in each.
+	sum := sha256.Sum256(fmt.Appendf(nil, "%s %d", t.Name(), os.Getpid()))
 	tag := hex.EncodeToString(sum[:4])
 	e := &env{t: t, dir: dir, root: filepath.Join(dir, "root"), project: "e2e" + tag, tag: tag}
 	e.vars = append(os.Environ(),
@@ -100,7 +112,6 @@ func newEnv(t *testing.T) *env {
 		"STACK_USERNS_REMAP="+cmp.Or(os.Getenv("STACK_USERNS_REMAP"), "default"),
 		fmt.Sprintf("STACK_USERNS_RANGE=%d:%d", 3_000_000_000+(uint32(sum[4])<<8|uint32(sum[5]))%1000*16*65536, 16*65536),
 	)
-	e.mustRun("image", "import", "--rootfs", testutil.BusyboxRootfs(t), "busybox")
 	t.Cleanup(func() {
 		e.run("down", "-v", "-t", "1")
 		e.stopDaemon()
