@@ -12,6 +12,7 @@ import (
 	"github.com/stack-dev/stack/internal/errdefs"
 	"github.com/stack-dev/stack/internal/ident"
 	"github.com/stack-dev/stack/network"
+	"github.com/stack-dev/stack/runtime"
 )
 
 // The network service: networks by name or ID, and containers connected
@@ -235,6 +236,16 @@ func (d *Daemon) ConnectNetwork(ctx context.Context, netRef, containerRef string
 		return err
 	}
 	defer unlock()
+	if r.UserNS != nil {
+		// Its network namespace is its user namespace's, made by each
+		// run: the running one gets the interface now, a stopped one
+		// at its next start.
+		if _, rt, err := d.engines(); err == nil {
+			if st, err := rt.State(r.ID); err == nil && st.Status == runtime.Running && st.Pid > 0 {
+				ep.NetNS = fmt.Sprintf("/proc/%d/ns/net", st.Pid)
+			}
+		}
+	}
 	got, err := nm.Connect(ctx, r.ID, ep)
 	if err != nil {
 		return err

@@ -726,9 +726,14 @@ func (m *Manager) Connect(ctx context.Context, id string, ep EndpointConfig) (_ 
 	if !ok {
 		return Endpoint{}, fmt.Errorf("connect %q: no network is set up for it: %w", id, errdefs.ErrNotFound)
 	}
-	if !cs.OwnNetNS {
+	if !cs.OwnNetNS && !cs.Later {
 		return Endpoint{}, fmt.Errorf("connect %q: it shares another container's network namespace: %w", id, errdefs.ErrFailedPrecondition)
 	}
+	nsPath := cs.NetNSPath
+	if cs.Later {
+		nsPath = ep.NetNS
+	}
+	ep.NetNS = ""
 	ns, ok := m.st.Networks[ep.Network]
 	if !ok {
 		return Endpoint{}, fmt.Errorf("connect %q: network %q: %w", id, ep.Network, errdefs.ErrNotFound)
@@ -776,18 +781,10 @@ func (m *Manager) Connect(ctx context.Context, id string, ep EndpointConfig) (_ 
 			m.ipam.Release(ep.Network, id)
 		}
 	}()
-	ctrNS, err := netns.GetFromPath(cs.NetNSPath)
-	if err != nil {
-		return Endpoint{}, fmt.Errorf("connect %q: open netns: %w", id, err)
-	}
-	defer ctrNS.Close()
-	ctrNL, err := netlink.NewHandleAt(ctrNS)
-	if err != nil {
-		return Endpoint{}, fmt.Errorf("connect %q: netlink in netns: %w", id, err)
-	}
-	defer ctrNL.Close()
-	if err := m.setupVeth(ctrNS, ctrNL, id, ns, e, !routed && !ns.Config.Internal); err != nil {
-		return Endpoint{}, fmt.Errorf("connect %q to %q: %w", id, ep.Network, err)
+	if nsPath != "" { // else it does not run: its next Plug wires it
+		if err := m.wire(nsPath, id, ns, e, !routed && !ns.Config.Internal); err != nil {
+			return Endpoint{}, fmt.Errorf("connect %q to %q: %w", id, ep.Network, err)
+		}
 	}
 	cs.Networks = append(cs.Networks, ep)
 	cs.Endpoints = append(cs.Endpoints, e)
@@ -802,6 +799,22 @@ func (m *Manager) Connect(ctx context.Context, id string, ep EndpointConfig) (_ 
 		return Endpoint{}, err
 	}
 	return e, nil
+}
+
+// wire puts endpoint e of container id on network ns into the network
+// namespace at nsPath.
+func (m *Manager) wire(nsPath, id string, ns *networkState, e Endpoint, defaultRoute bool) error {
+	ctrNS, err := netns.GetFromPath(nsPath)
+	if err != nil {
+		return fmt.Errorf("open netns: %w", err)
+	}
+	defer ctrNS.Close()
+	ctrNL, err := netlink.NewHandleAt(ctrNS)
+	if err != nil {
+		return fmt.Errorf("netlink in netns: %w", err)
+	}
+	defer ctrNL.Close()
+	return m.setupVeth(ctrNS, ctrNL, id, ns, e, defaultRoute)
 }
 
 // republishLocked points the published ports of container id at the

@@ -127,6 +127,10 @@ type EndpointConfig struct {
 	// this network: service name, container name, hostname, aliases.
 	Aliases  []string
 	DNSNames []string
+	// NetNS is, for Connect of a container whose namespace is plugged
+	// run by run (AttachConfig.NetNSLater), the path of the one it runs
+	// in now; without it the endpoint is wired by the next Plug.
+	NetNS string `json:"-"`
 }
 
 // PortMapping is one entry of a service's ports. A single container port
