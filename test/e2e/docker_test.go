@@ -126,18 +126,7 @@ func (de *dockerEnv) httpClient() *http.Client {
 // run runs the docker CLI and returns its exit code and output.
 func (de *dockerEnv) run(args ...string) (int, string, string) {
 	de.t.Helper()
-	cmd := exec.Command(de.docker, args...)
-	cmd.Env, cmd.Dir = de.vars, de.dir
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		de.t.Fatalf("run docker %v: %v", args, err)
-	}
-	return code, out.String(), errOut.String()
+	return de.runProgram(de.docker, args...)
 }
 
 // out runs the docker CLI, fails the test unless it succeeds, and returns

@@ -127,7 +127,14 @@ func newBareEnv(t *testing.T) *env {
 // run runs the stack CLI and returns its exit code and output.
 func (e *env) run(args ...string) (int, string, string) {
 	e.t.Helper()
-	cmd := exec.Command(stackBin, args...)
+	return e.runProgram(stackBin, args...)
+}
+
+// runProgram runs bin with the test's environment in its directory and
+// returns its exit code and output.
+func (e *env) runProgram(bin string, args ...string) (int, string, string) {
+	e.t.Helper()
+	cmd := exec.Command(bin, args...)
 	cmd.Env = e.vars
 	cmd.Dir = e.dir
 	var out, errOut bytes.Buffer
@@ -137,7 +144,7 @@ func (e *env) run(args ...string) (int, string, string) {
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
 	} else if err != nil {
-		e.t.Fatalf("run stack %v: %v", args, err)
+		e.t.Fatalf("run %s %v: %v", filepath.Base(bin), args, err)
 	}
 	return code, out.String(), errOut.String()
 }
