@@ -8,7 +8,8 @@ import (
 
 // The daemon stays resident on a developer's machine: after a burst of
 // image work (an import, a build, a pull: layers decompressed and hashed,
-// tens of MiB of buffers) its heap is garbage, but Go gives the pages back
+// tens of MiB of buffers) or an up or down of many services, its heap is
+// garbage, but Go gives the pages back
 // to the kernel only over minutes. releaseMemory has them returned a
 // second after the last such request ends, so an idle daemon is small
 // again at once.

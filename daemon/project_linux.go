@@ -97,6 +97,7 @@ func (d *Daemon) observe(project string) ([]planner.Observed, map[string]*record
 // which the caller does before it answers, so a bad project is a plain
 // error response rather than the last event of a stream.
 func (d *Daemon) Up(ctx context.Context, p *spec.Project, req api.UpRequest, emit func(api.Event)) error {
+	defer releaseMemory()
 	unlock, err := d.lockProject(p.Name)
 	if err != nil {
 		return err
@@ -531,6 +532,7 @@ func (d *Daemon) waitServices(ctx context.Context, p *spec.Project, sel *planner
 // With req.Services it takes down those services and their dependents
 // only (downSelection), and leaves what the other containers use.
 func (d *Daemon) Down(ctx context.Context, project string, req api.DownRequest, emit func(api.Event)) error {
+	defer releaseMemory()
 	unlock, err := d.lockProject(project)
 	if err != nil {
 		return err
