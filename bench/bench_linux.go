@@ -311,6 +311,38 @@ func (b *bench) measure(warm, n int, f func(i int) error) (sample, error) {
 	return s, nil
 }
 
+// measureInterleaved times the columns fs round by round, one run of
+// each per round, so that a machine that drifts (another job, a warming
+// cache) weighs on every column alike and their ratios stay true. A
+// column that fails is dropped from the next rounds, its error kept.
+func (b *bench) measureInterleaved(warm, n int, fs []func(i int) error) ([]sample, []error) {
+	out := make([]sample, len(fs))
+	errs := make([]error, len(fs))
+	for j := range out {
+		out[j].unit = "ms"
+	}
+	for i := 0; i < warm+n; i++ {
+		for j, f := range fs {
+			if errs[j] != nil {
+				continue
+			}
+			if err := b.ctx.Err(); err != nil {
+				errs[j] = err
+				continue
+			}
+			t0 := time.Now()
+			if err := f(i); err != nil {
+				errs[j] = err
+				continue
+			}
+			if i >= warm {
+				out[j].vals = append(out[j].vals, float64(time.Since(t0).Microseconds())/1000)
+			}
+		}
+	}
+	return out, errs
+}
+
 // runs picks the number of runs for the full or the quick mode.
 func (b *bench) runs(full, quick int) int {
 	if b.o.quick {

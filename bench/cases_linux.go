@@ -28,8 +28,10 @@ import (
 // container's own each time, and one more gives each container a user
 // namespace of its own. The filtered row is also set against stack's
 // own unfiltered one, measured in the same run, and against crun with the
-// same profile (crun compiles it with libseccomp). Then the new-netns
-// case is broken down into its phases, as the runtime traces them.
+// same profile (crun compiles it with libseccomp). Every variant and
+// every peer runs once per round, so that the machine's drift weighs on
+// all alike. Then the new-netns case is broken down into its phases, as
+// the runtime traces them.
 func (b *bench) caseRunTrue() error {
 	tr := newPhaseTracer()
 	m, err := runtime.New(runtime.Options{StateRoot: filepath.Join(b.tmp, "runtime"), CgroupParent: cgroupParent + "/runtime",
@@ -51,20 +53,37 @@ func (b *bench) caseRunTrue() error {
 		return fmt.Errorf("keeper: %w", err)
 	}
 	n := b.runs(40, 15)
-	var unfiltered sample
-	for _, v := range []struct {
+	type variant struct {
 		name    string
 		netns   bool
 		seccomp bool
 		ownShim bool
 		userns  bool
-	}{
+	}
+	variants := []variant{
 		{"1. create+start+wait+rm /bin/true, host netns", false, false, false, false},
 		{"1. create+start+wait+rm /bin/true, new netns", true, false, false, false},
 		{"1. create+start+wait+rm /bin/true, new netns, Docker's seccomp profile", true, true, false, false},
 		{"1. create+start+wait+rm /bin/true, new netns, a shim of its own", true, false, true, false},
 		{"1. create+start+wait+rm /bin/true, new netns, a user namespace of its own", true, false, false, true},
-	} {
+	}
+	// Every run of stack and of the peers is one column, timed round by
+	// round (measureInterleaved); the rows pair the columns afterwards.
+	var columns []func(i int) error
+	var prepErr []error // of a peer column that could not be made
+	column := func(f func(i int) error, err error) int {
+		columns = append(columns, f)
+		prepErr = append(prepErr, err)
+		return len(columns) - 1
+	}
+	type peerColumn struct {
+		rt  string
+		col int
+	}
+	stackCol := make([]int, len(variants))
+	peerCols := make([][]peerColumn, len(variants))
+	base := -1 // the new netns column, the others' reference
+	for k, v := range variants {
 		join := "/proc/self/ns/net"
 		if v.netns {
 			join = ""
@@ -95,7 +114,7 @@ func (b *bench) caseRunTrue() error {
 				m.Delete(context.Background(), id, true)
 			}
 		})
-		st, err := b.measure(3, n, func(i int) error {
+		stackCol[k] = column(func(i int) error {
 			id := fmt.Sprintf("true-%v-%v-%v-%v-%d", v.netns, v.seccomp, v.ownShim, v.userns, i)
 			ids = append(ids, id)
 			ctx := b.ctx
@@ -116,49 +135,56 @@ func (b *bench) caseRunTrue() error {
 			tr.end(id)
 			ids = ids[:len(ids)-1]
 			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("stack runtime: %w", err)
-		}
+		}, nil)
 		if traced {
-			unfiltered = st
+			base = stackCol[k]
 		}
 		peers := []string{"crun", "runc"}
-		switch {
-		case v.seccomp:
-			b.rows = append(b.rows, row{name: v.name, stack: st, peer: "stack, no filter", other: unfiltered})
-			peers = []string{"crun"}
-		case v.ownShim:
-			b.rows = append(b.rows, row{name: v.name, stack: st, peer: "stack, in a running shim", other: unfiltered})
-			peers = []string{"crun"}
-		case v.userns:
-			b.rows = append(b.rows, row{name: v.name, stack: st, peer: "stack, no user namespace", other: unfiltered})
+		if v.seccomp || v.ownShim || v.userns {
 			peers = []string{"crun"}
 		}
 		for _, rt := range peers {
-			r := row{name: v.name, stack: st, peer: rt + " run"}
+			bundle, err := b.bundleFor(rt, v.netns, v.seccomp)
+			if err == nil {
+				err = b.peerErr[rt]
+			}
+			id := fmt.Sprintf("stackbench-%d", k)
+			peerCols[k] = append(peerCols[k], peerColumn{rt, column(func(i int) error {
+				defer exec.Command(rt, "delete", "-f", id).Run()
+				_, err := runCmd(b.ctx, nil, rt, "run", "--bundle", bundle, id)
+				return err
+			}, err)})
+		}
+	}
+	for j, err := range prepErr {
+		if err != nil {
+			columns[j] = func(int) error { return err }
+		}
+	}
+	samples, errs := b.measureInterleaved(3, n, columns)
+	for k, v := range variants {
+		st := samples[stackCol[k]]
+		if err := errs[stackCol[k]]; err != nil {
+			return fmt.Errorf("stack runtime: %w", err)
+		}
+		switch {
+		case v.seccomp:
+			b.rows = append(b.rows, row{name: v.name, stack: st, peer: "stack, no filter", other: samples[base]})
+		case v.ownShim:
+			b.rows = append(b.rows, row{name: v.name, stack: st, peer: "stack, in a running shim", other: samples[base]})
+		case v.userns:
+			b.rows = append(b.rows, row{name: v.name, stack: st, peer: "stack, no user namespace", other: samples[base]})
+		}
+		for _, pc := range peerCols[k] {
+			r := row{name: v.name, stack: st, peer: pc.rt + " run", other: samples[pc.col]}
 			if v.seccomp {
 				r.peer += ", same profile"
 			}
 			if v.userns {
 				r.peer += ", no user namespace"
 			}
-			bundle, err := b.bundleFor(rt, v.netns, v.seccomp)
-			if err == nil {
-				err = b.peerErr[rt]
-			}
-			if err != nil {
-				r.skip = oneLine(err.Error())
-			} else {
-				r.other, err = b.measure(3, n, func(i int) error {
-					id := fmt.Sprintf("stackbench-%v-%d", v.netns, i)
-					defer exec.Command(rt, "delete", "-f", id).Run()
-					_, err := runCmd(b.ctx, nil, rt, "run", "--bundle", bundle, id)
-					return err
-				})
-				if err != nil {
-					r.skip = oneLine(err.Error())
-				}
+			if err := errs[pc.col]; err != nil {
+				r.skip, r.other = oneLine(err.Error()), sample{}
 			}
 			b.rows = append(b.rows, r)
 		}
