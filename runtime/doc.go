@@ -151,12 +151,13 @@
 //
 // Where the time goes is traced by Create and Delete (Options.Trace) and
 // printed by bench case 1 (bench/RESULTS.md). With the group's shim
-// running, create+start+wait+delete of /bin/true takes about 19 ms on
-// this project's 2-core VM (v1): the init's Go start-up (~4.8 ms, the
-// largest part), the clone and exec (~2.6 ms), the cgroup (~2 ms), the
-// config received (~1.9 ms), mounts, pivot_root and masks (~1.6 ms), the
-// exec of the process (~2.2 ms) and the cgroup's removal in every
-// hierarchy (~3.4 ms). Without a running shim, its start adds ~5 ms.
+// running, create+start+wait+delete of /bin/true took 23 ms on this
+// project's 2-core VM (v1) in the last run, crun 28: the init's Go
+// start-up (~3.6 ms, the largest part with the clone and exec of the
+// init, ~3.5 ms), the cgroup's removal in every hierarchy (~3.2 ms), the
+// cgroup (~1.9 ms), the config received (~1.6 ms), the exec of the
+// process (~1.6 ms), mounts, pivot_root and masks (~1.8 ms). Without a
+// running shim, its start adds ~9 ms.
 //
 // # Exec
 //
