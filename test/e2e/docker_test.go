@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -21,7 +20,6 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/registry"
-	"golang.org/x/sys/unix"
 
 	"github.com/stack-dev/stack/internal/testutil"
 )
@@ -399,64 +397,9 @@ func TestRootDockerCLIExecTTY(t *testing.T) {
 	de.out("run", "-d", "--name", "box", "busybox", "sleep", "300")
 	for _, args := range [][]string{{"exec", "-it", "box", "sh"}, {"run", "-it", "--rm", "busybox", "sh"}} {
 		t.Run(args[0], func(t *testing.T) {
-			master, slave := openPTY(t, 40, 100)
-			defer master.Close()
 			cmd := exec.Command(de.docker, args...)
 			cmd.Env, cmd.Dir = de.vars, de.dir
-			cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
-			cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			slave.Close()
-			var mu sync.Mutex
-			var out bytes.Buffer
-			go func() {
-				buf := make([]byte, 4096)
-				for {
-					n, err := master.Read(buf)
-					mu.Lock()
-					out.Write(buf[:n])
-					mu.Unlock()
-					if err != nil {
-						return
-					}
-				}
-			}()
-			shows := func(s string) bool {
-				mu.Lock()
-				defer mu.Unlock()
-				return strings.Contains(out.String(), s)
-			}
-			waitFor := func(s string) {
-				t.Helper()
-				for i := 0; i < 100 && !shows(s); i++ {
-					time.Sleep(50 * time.Millisecond)
-				}
-				if !shows(s) {
-					mu.Lock()
-					defer mu.Unlock()
-					t.Fatalf("terminal never showed %q; it shows:\n%q", s, out.String())
-				}
-			}
-			waitFor("# ")
-			master.Write([]byte("tty; stty size\r"))
-			waitFor("/dev/pts/")
-			waitFor("40 100")
-			unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 50, Col: 132})
-			cmd.Process.Signal(syscall.SIGWINCH)
-			for i := 0; i < 50 && !shows("50 132"); i++ {
-				master.Write([]byte("stty size\r"))
-				time.Sleep(100 * time.Millisecond)
-			}
-			waitFor("50 132")
-			master.Write([]byte("echo typed-$((6*7))\r"))
-			waitFor("typed-42")
-			master.Write([]byte("exit 5\r"))
-			err := cmd.Wait()
-			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 5 {
-				t.Fatalf("%s exited with %v, want exit status 5", args[0], err)
-			}
+			driveTerminal(t, cmd, "/dev/pts/")
 		})
 	}
 }

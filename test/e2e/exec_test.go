@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -46,10 +47,20 @@ func TestRootExecInteractive(t *testing.T) {
 	e.writeStack("services:\n  app:\n    image: busybox\n    command: [sleep, '3600']\n")
 	e.mustRun("up", "-d")
 
-	master, slave := openPTY(t, 40, 100)
-	defer master.Close()
 	cmd := exec.Command(stackBin, "exec", "app", "sh")
 	cmd.Env, cmd.Dir = e.vars, e.dir
+	// The container's own devpts: its first terminal is pts/0.
+	driveTerminal(t, cmd, "/dev/pts/0")
+}
+
+// driveTerminal runs cmd, a client of a shell in a container, on a new
+// 40x100 terminal: the shell must show a terminal whose name starts with
+// tty and has that size, follow a resize, run what is typed, and exit
+// with the code typed, which must become cmd's.
+func driveTerminal(t *testing.T, cmd *exec.Cmd, tty string) {
+	t.Helper()
+	master, slave := openPTY(t, 40, 100)
+	defer master.Close()
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
 	if err := cmd.Start(); err != nil {
@@ -70,37 +81,32 @@ func TestRootExecInteractive(t *testing.T) {
 			}
 		}
 	}()
-	waitFor := func(s string) {
-		t.Helper()
-		for i := 0; i < 100; i++ {
-			mu.Lock()
-			ok := strings.Contains(out.String(), s)
-			mu.Unlock()
-			if ok {
-				return
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+	shows := func(s string) bool {
 		mu.Lock()
 		defer mu.Unlock()
-		t.Fatalf("terminal never showed %q; it shows:\n%q", s, out.String())
+		return strings.Contains(out.String(), s)
+	}
+	waitFor := func(s string) {
+		t.Helper()
+		for i := 0; i < 100 && !shows(s); i++ {
+			time.Sleep(50 * time.Millisecond)
+		}
+		if !shows(s) {
+			mu.Lock()
+			defer mu.Unlock()
+			t.Fatalf("terminal never showed %q; it shows:\n%q", s, out.String())
+		}
 	}
 	waitFor("# ")
 	master.Write([]byte("tty; stty size\r"))
-	waitFor("/dev/pts/0")
+	waitFor(tty)
 	waitFor("40 100")
 	unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 50, Col: 132})
 	cmd.Process.Signal(syscall.SIGWINCH)
 	// The resize travels on its own: ask until the shell sees it.
-	for i := 0; i < 50; i++ {
+	for i := 0; i < 50 && !shows("50 132"); i++ {
 		master.Write([]byte("stty size\r"))
 		time.Sleep(100 * time.Millisecond)
-		mu.Lock()
-		resized := strings.Contains(out.String(), "50 132")
-		mu.Unlock()
-		if resized {
-			break
-		}
 	}
 	waitFor("50 132")
 	master.Write([]byte("echo typed-$((6*7))\r"))
@@ -108,7 +114,7 @@ func TestRootExecInteractive(t *testing.T) {
 	master.Write([]byte("exit 5\r"))
 	err := cmd.Wait()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 5 {
-		t.Fatalf("exec exited with %v, want exit status 5", err)
+		t.Fatalf("%s exited with %v, want exit status 5", filepath.Base(cmd.Path), err)
 	}
 }
 
