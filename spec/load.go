@@ -652,3 +652,16 @@ func Environment(opts LoadOptions) (map[string]string, error) {
 	}
 	return l.environment(opts, workDir, shell)
 }
+
+// ActiveProfiles returns the profiles a command runs with, as compose
+// picks them: the --profile values, or else COMPOSE_PROFILES's
+// comma-separated list (env is its value).
+func ActiveProfiles(flags []string, env string) []string {
+	if len(flags) > 0 {
+		return flags
+	}
+	if env != "" {
+		return strings.Split(env, ",")
+	}
+	return nil
+}

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -395,5 +396,21 @@ func TestIncludeLoop(t *testing.T) {
 	_, err = spec.Load(spec.LoadOptions{WorkingDir: dir})
 	if err == nil || !strings.Contains(err.Error(), "include loop") {
 		t.Fatalf("self include: want an include loop error, got %v", err)
+	}
+}
+
+func TestActiveProfilesPick(t *testing.T) {
+	for _, tt := range []struct {
+		flags []string
+		env   string
+		want  []string
+	}{
+		{nil, "", nil},
+		{nil, "debug,ops", []string{"debug", "ops"}},
+		{[]string{"web"}, "debug", []string{"web"}},
+	} {
+		if got := spec.ActiveProfiles(tt.flags, tt.env); !slices.Equal(got, tt.want) {
+			t.Errorf("ActiveProfiles(%q, %q) = %q, want %q", tt.flags, tt.env, got, tt.want)
+		}
 	}
 }

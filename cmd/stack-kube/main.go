@@ -96,13 +96,7 @@ func (g *globalOptions) loadProject() (*spec.Project, error) {
 
 // activeProfiles returns --profile values, or COMPOSE_PROFILES.
 func (g *globalOptions) activeProfiles() []string {
-	if len(g.profiles) > 0 {
-		return g.profiles
-	}
-	if env := os.Getenv("COMPOSE_PROFILES"); env != "" {
-		return strings.Split(env, ",")
-	}
-	return nil
+	return spec.ActiveProfiles(g.profiles, os.Getenv("COMPOSE_PROFILES"))
 }
 
 // selectServices keeps the services the profiles and SERVICE arguments

@@ -63,13 +63,7 @@ func (g *globalOptions) loadProjectWith(noInterpolate bool) (*spec.Project, erro
 
 // activeProfiles returns --profile values, or COMPOSE_PROFILES.
 func (g *globalOptions) activeProfiles() []string {
-	if len(g.profiles) > 0 {
-		return g.profiles
-	}
-	if env := os.Getenv("COMPOSE_PROFILES"); env != "" {
-		return strings.Split(env, ",")
-	}
-	return nil
+	return spec.ActiveProfiles(g.profiles, os.Getenv("COMPOSE_PROFILES"))
 }
 
 func newRootCommand(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
