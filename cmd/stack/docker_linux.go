@@ -53,12 +53,8 @@ func newDockerHostCommand(g *globalOptions) *cobra.Command {
 		Short: "Print how to point the docker CLI, docker-compose, Testcontainers and IDEs at stack (eval \"$(stack docker-host)\")",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := g.client(cmd.Context())
+			info, err := g.engineInfo(cmd.Context())
 			if err != nil {
-				return err
-			}
-			var info api.Info
-			if err := c.Do(cmd.Context(), "GET", "/info", nil, &info); err != nil {
 				return err
 			}
 			if info.DockerHost == "" {

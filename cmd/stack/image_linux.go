@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -270,6 +271,17 @@ func newImageInspectCommand(g *globalOptions) *cobra.Command {
 	}
 }
 
+// engineInfo asks the daemon what `stack info` shows.
+func (g *globalOptions) engineInfo(ctx context.Context) (api.Info, error) {
+	var info api.Info
+	c, err := g.client(ctx)
+	if err != nil {
+		return info, err
+	}
+	err = c.Do(ctx, "GET", "/info", nil, &info)
+	return info, err
+}
+
 func newInfoCommand(g *globalOptions) *cobra.Command {
 	var format string
 	cmd := &cobra.Command{
@@ -277,12 +289,8 @@ func newInfoCommand(g *globalOptions) *cobra.Command {
 		Short: "Show the engine's storage driver, cgroup version and counts",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := g.client(cmd.Context())
+			info, err := g.engineInfo(cmd.Context())
 			if err != nil {
-				return err
-			}
-			var info api.Info
-			if err := c.Do(cmd.Context(), "GET", "/info", nil, &info); err != nil {
 				return err
 			}
 			if format == "json" {
