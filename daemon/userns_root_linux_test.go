@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/stack-dev/stack/api"
@@ -17,16 +16,6 @@ import (
 	"github.com/stack-dev/stack/runtime"
 	"github.com/stack-dev/stack/spec"
 )
-
-func ownerOf(t *testing.T, path string) (uint32, uint32, fs.FileMode) {
-	t.Helper()
-	fi, err := os.Lstat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := fi.Sys().(*syscall.Stat_t)
-	return st.Uid, st.Gid, fi.Mode()
-}
 
 // TestRootUserNSOwners runs containers with the daemon's default, a user
 // namespace each: the uid_map is not the identity; a file the container's
@@ -74,11 +63,11 @@ cp /bin/busybox /suid && chmod 4755 /suid
 		t.Errorf("output %q: want the uid_map 0 %d 65536 and mine owned by 1000:1000", out, ra.UserNS.UID)
 	}
 	for _, f := range []string{filepath.Join(d.volumeDir("test_data"), "_data", "by-root"), filepath.Join(bind, "by-root")} {
-		if uid, gid, _ := ownerOf(t, f); uid != 0 || gid != 0 {
+		if uid, gid, _ := testutil.Owner(t, f); uid != 0 || gid != 0 {
 			t.Errorf("%s is %d:%d on the host, want 0:0 (as a container without a user namespace makes it)", f, uid, gid)
 		}
 	}
-	uid, _, mode := ownerOf(t, filepath.Join(d.rootfsPath(ra.ID), "upper", "suid"))
+	uid, _, mode := testutil.Owner(t, filepath.Join(d.rootfsPath(ra.ID), "upper", "suid"))
 	if mode&fs.ModeSetuid == 0 || uid == 0 || uid != ra.UserNS.UID {
 		t.Errorf("the container's setuid binary is %v of uid %d on the host, want setuid to %d", mode, uid, ra.UserNS.UID)
 	}

@@ -54,16 +54,6 @@ func shiftedRootfs(t testing.TB, base uint32) string {
 	return root
 }
 
-func hostOwner(t *testing.T, path string) (uid, gid uint32, mode fs.FileMode) {
-	t.Helper()
-	st, err := os.Lstat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := st.Sys().(*syscall.Stat_t)
-	return s.Uid, s.Gid, st.Mode()
-}
-
 // TestRootUserNS runs a container in a user namespace of its own: its
 // uid_map is not the identity, its root is uid 0 inside and the range's
 // first uid outside, a bind mount shows the host's owners and what the
@@ -115,10 +105,10 @@ echo "reopened stderr" > /dev/stderr
 			t.Errorf("log lacks %q:\n%s", w, logs)
 		}
 	}
-	if uid, gid, _ := hostOwner(t, filepath.Join(bind, "from-root")); uid != 0 || gid != 0 {
+	if uid, gid, _ := testutil.Owner(t, filepath.Join(bind, "from-root")); uid != 0 || gid != 0 {
 		t.Errorf("a file the container's root made in a bind mount is %d:%d on the host, want 0:0 (as without a user namespace)", uid, gid)
 	}
-	uid, _, mode := hostOwner(t, filepath.Join(rootfs, "suid"))
+	uid, _, mode := testutil.Owner(t, filepath.Join(rootfs, "suid"))
 	if mode&fs.ModeSetuid == 0 || uid != base {
 		t.Errorf("the container's setuid binary is %v owned by %d on the host, want setuid to %d", mode, uid, base)
 	}
