@@ -133,8 +133,28 @@ func (d *overlayDriver) Remove(dir string) error {
 	if err := unmount(filepath.Join(dir, rootfsDir)); err != nil {
 		return err
 	}
+	if err := detachLayers(dir); err != nil {
+		return err
+	}
 	if err := os.RemoveAll(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
+	}
+	return nil
+}
+
+// detachLayers detaches the idmapped layers a MountIDMapped killed before
+// its end left attached under dir/layers: read-only mounts that would
+// fail the removal of dir.
+func detachLayers(dir string) error {
+	ents, err := os.ReadDir(filepath.Join(dir, layersDir))
+	if err != nil {
+		return nil // none
+	}
+	for _, e := range ents {
+		p := filepath.Join(dir, layersDir, e.Name())
+		if err := unix.Unmount(p, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+			return &MountError{Op: "umount", Target: p, Err: err}
+		}
 	}
 	return nil
 }
@@ -221,6 +241,9 @@ func (d *overlayDriver) MountIDMapped(ctx context.Context, dir string, layers []
 	// the overlay is mounted (it keeps private clones of its layers), so
 	// that the options name short relative paths, as with d.link.
 	ldir := filepath.Join(dir, layersDir)
+	if err := detachLayers(dir); err != nil {
+		return "", err
+	}
 	if err := os.RemoveAll(ldir); err != nil {
 		return "", err
 	}
