@@ -149,11 +149,30 @@ func TestRootFaultsDaemonKilledDuringUp(t *testing.T) {
 		delay := time.Duration(r.Int64N(int64(took)))
 		trial := fmt.Sprintf("kill %d during up at %v", i+1, delay)
 		e.killDaemonDuring(delay, "up", "-d")
+		if i%6 == 5 {
+			e.pruneAfterFault(trial)
+		}
 		e.recoverAndClean(trial)
 		if t.Failed() {
 			return
 		}
 	}
+}
+
+// pruneAfterFault takes what a fault left away without down: stop, rm and
+// system prune --volumes, then the named volume, which prune keeps
+// without -a; nothing of the project may be left.
+func (e *env) pruneAfterFault(trial string) {
+	e.t.Helper()
+	for _, args := range [][]string{{"stop", "-t", "0"}, {"rm", "-f"}, {"system", "prune", "-f", "--volumes"}} {
+		if code, out, errOut := e.run(args...); code != 0 {
+			e.t.Fatalf("%s: %s after the fault: exit %d\n%s%s", trial, strings.Join(args, " "), code, out, errOut)
+		}
+	}
+	for _, v := range strings.Fields(e.mustRun("volume", "ls", "-q")) {
+		e.mustRun("volume", "rm", v)
+	}
+	e.assertNothingLeft(trial + ", then stop, rm and system prune")
 }
 
 // TestRootFaultsDaemonKilledDuringDown kills the daemon at random
