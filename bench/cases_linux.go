@@ -428,6 +428,9 @@ func (b *bench) caseCurve() error {
 	if err != nil {
 		return fmt.Errorf("stack, 100 services: %w", err)
 	}
+	if b.upTimes == nil { // -only 8: case 2 did not run
+		b.upTimes = map[upKey]sample{}
+	}
 	b.upTimes[upKey{"stack", 100}] = up
 	for _, n := range []int{10, 50, 100} {
 		st, ok := b.upTimes[upKey{"stack", n}]
@@ -474,6 +477,34 @@ func (b *bench) caseCurve() error {
 			b.rows = append(b.rows, br)
 		}
 	}
+	return b.caseCurveShape()
+}
+
+// caseCurveShape: up -d per service at 50 and 100 services against 10,
+// sizes interleaved round by round, on this machine's root ext4 (no
+// journal) and on a journaled ext4 (see journal_linux.go).
+func (b *bench) caseCurveShape() error {
+	sizes, rounds := []int{10, 50, 100}, b.runs(3, 1)
+	ups, err := b.upCurve(b.stackEngine(), sizes, rounds)
+	if err != nil {
+		return err
+	}
+	b.rows = append(b.rows, flatRows("state root on this machine's ext4 (no journal)", sizes, ups)...)
+	j, err := b.prepareJournaled()
+	if err != nil {
+		b.rows = append(b.rows, row{name: "8. up -d, state root on a journaled ext4", skip: oneLine(err.Error())})
+		return nil
+	}
+	if ups, err = b.upCurve(b.journaledEngine(j), sizes, rounds); err != nil {
+		return err
+	}
+	for _, n := range sizes {
+		if st, ok := ups[n]; ok {
+			b.rows = append(b.rows, row{name: fmt.Sprintf("8. up -d alone, %d services, state root on a journaled ext4", n),
+				stack: st, suffix: fmt.Sprintf(" (%s/svc)", num(st.median()/float64(n)))})
+		}
+	}
+	b.rows = append(b.rows, flatRows("state root on a journaled ext4", sizes, ups)...)
 	return nil
 }
 
