@@ -55,9 +55,12 @@ type bench struct {
 	dockerdPid int
 	bundles    map[bool]string // OCI bundle with (true) and without a network namespace
 
-	upTimes  map[upKey]sample // up -d alone, from case 2, for case 8
-	rows     []row
-	cleanups []func()
+	upTimes map[upKey]sample // up -d alone, from case 2, for case 8
+	// freshIdle is the daemon's memory once it settled after the image
+	// import, before any case ran: RSS and its anonymous part, MiB.
+	freshIdle, freshIdleAnon sample
+	rows                     []row
+	cleanups                 []func()
 }
 
 func logf(format string, args ...any) {
@@ -160,6 +163,9 @@ func (b *bench) prepare() error {
 	if _, err := b.stack("image", "import", "--rootfs", b.rootfs, "busybox"); err != nil {
 		return err
 	}
+	time.Sleep(2 * time.Second) // the daemon returns freed memory a second after the last request
+	b.freshIdle = sample{unit: "MiB", vals: []float64{procKiB(b.daemonPid(), "status", "VmRSS") / 1024}}
+	b.freshIdleAnon = sample{unit: "MiB", vals: []float64{procKiB(b.daemonPid(), "status", "RssAnon") / 1024}}
 	b.setupPeers()
 	if b.o.baseline != "" {
 		if err := b.prepareBaseline(); err != nil {

@@ -157,9 +157,14 @@ func (b *bench) dockerDaemons() []int {
 
 // dockerMemory starts memCounts sleeping docker containers in turn and
 // measures their containerd shims; the containers are removed before it
-// returns. daemons is dockerd's and containerd's RSS, idle (before).
-func (b *bench) dockerMemory() (f memFigures, daemons float64, err error) {
-	daemons, _ = memTotals(b.dockerDaemons())
+// returns. daemons is dockerd's and containerd's memory, idle (before).
+func (b *bench) dockerMemory() (f memFigures, daemons daemonMemory, err error) {
+	var rss, anon float64
+	for _, pid := range b.dockerDaemons() {
+		rss += procKiB(pid, "status", "VmRSS") / 1024
+		anon += procKiB(pid, "status", "RssAnon") / 1024
+	}
+	daemons = daemonMemory{rss: sample{unit: "MiB", vals: []float64{rss}}, anon: sample{unit: "MiB", vals: []float64{anon}}}
 	var names []string
 	defer func() {
 		if len(names) > 0 {
