@@ -57,11 +57,15 @@ func (b *bench) prepareBaseline() error {
 	}
 	binDir := filepath.Join(b.tmp, "baseline-bin")
 	bl.bin = filepath.Join(binDir, "stack")
-	for _, pkg := range []string{"stack", "stack-shim"} {
+	for _, pkg := range []string{"stack", "stack-shim", "stack-init"} {
 		if _, err := os.Stat(filepath.Join(bl.dir, "cmd", pkg)); err != nil {
-			continue // a revision before stack-shim
+			continue // a revision before stack-shim or stack-init
 		}
-		cmd := exec.CommandContext(b.ctx, "go", "build", "-o", filepath.Join(binDir, pkg), "./cmd/"+pkg)
+		args := []string{"build", "-o", filepath.Join(binDir, pkg), "./cmd/" + pkg}
+		if pkg == "stack-init" {
+			args = append(args, "-tags", "stackinit")
+		}
+		cmd := exec.CommandContext(b.ctx, "go", args...)
 		cmd.Dir = bl.dir
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {

@@ -80,6 +80,11 @@ func run(o options) (err error) {
 	if b.tmp, err = os.MkdirTemp("", "stack-bench-"); err != nil {
 		return fmt.Errorf("scratch directory: %w", err)
 	}
+	// Open to others, as /usr/local/bin is: a container's root in a user
+	// namespace of its own execs stack-init from here by name.
+	if err := os.Chmod(b.tmp, 0o755); err != nil {
+		return err
+	}
 	b.atExit(func() { sweepTmp(b.tmp) })
 	b.atExit(func() { rmCgroups(cgroupParent) })
 	defer b.cleanup()
@@ -188,9 +193,13 @@ func (b *bench) buildStack() error {
 				return b.ctx.Err()
 			}
 		}
-		// stack-shim beside stack, as make build puts it.
-		for _, c := range [][2]string{{b.stackBin, "./cmd/stack"}, {b.shimBin(), "./cmd/stack-shim"}} {
-			cmd := exec.CommandContext(b.ctx, "go", "build", "-o", c[0], c[1])
+		// stack-shim and stack-init beside stack, as make build puts them.
+		for _, c := range [][]string{{b.stackBin, "./cmd/stack"}, {b.shimBin(), "./cmd/stack-shim"}, {b.initBin(), "./cmd/stack-init", "stackinit"}} {
+			args := []string{"build", "-o", c[0], c[1]}
+			if len(c) > 2 {
+				args = append(args, "-tags", c[2])
+			}
+			cmd := exec.CommandContext(b.ctx, "go", args...)
 			cmd.Dir = b.repo
 			cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 			var out []byte
@@ -403,3 +412,6 @@ func linkExists(name string) bool {
 
 // shimBin is where the built stack-shim is: beside stack.
 func (b *bench) shimBin() string { return filepath.Join(filepath.Dir(b.stackBin), "stack-shim") }
+
+// initBin is where the built stack-init is: beside stack.
+func (b *bench) initBin() string { return filepath.Join(filepath.Dir(b.stackBin), "stack-init") }

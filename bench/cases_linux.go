@@ -35,7 +35,7 @@ import (
 func (b *bench) caseRunTrue() error {
 	tr := newPhaseTracer()
 	m, err := runtime.New(runtime.Options{StateRoot: filepath.Join(b.tmp, "runtime"), CgroupParent: cgroupParent + "/runtime",
-		ShimBinary: b.shimBin(), Trace: tr.record})
+		ShimBinary: b.shimBin(), InitBinary: b.initBin(), Trace: tr.record})
 	if err != nil {
 		return fmt.Errorf("runtime: %w", err)
 	}

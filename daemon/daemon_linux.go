@@ -57,6 +57,10 @@ type Config struct {
 	// (stack-shim, see [runtime.Options]). Optional: the daemon's own
 	// binary, which starts slower.
 	ShimBinary string
+	// InitBinary is the program that runs containers' inits and the
+	// first step of exec'd processes (stack-init, see [runtime.Options]).
+	// Optional: ShimBinary, which starts slower.
+	InitBinary string
 	// UserNS says whether containers get user namespaces of their own,
 	// and where their uid and gid ranges come from. Optional: none do
 	// (DefaultUserNSMode); with Mode UserNSPrivate each gets one, from

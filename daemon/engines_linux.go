@@ -111,6 +111,7 @@ func (d *Daemon) realEngines() engineOpeners {
 				CgroupParent: d.cfg.CgroupParent,
 				Logger:       d.log,
 				ShimBinary:   d.cfg.ShimBinary,
+				InitBinary:   d.cfg.InitBinary,
 			})
 			if err != nil {
 				return nil, fmt.Errorf("open runtime: %w", err)

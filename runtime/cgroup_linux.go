@@ -1,3 +1,5 @@
+//go:build !stackinit
+
 package runtime
 
 import (
@@ -398,7 +400,15 @@ func readProcs(path string) ([]int, error) {
 // after timeout. reap, when not nil, is given each pid it sees: a process
 // killed here that is the caller's child stays in the cgroup as a zombie
 // until its parent collects it.
+//
+// The caller itself is never killed, only waited for: on v1 a shim's
+// thread that cloned an init from inside g (cgroupV1.enterThread) lists
+// the shim in g until that thread has exited, which it does once its
+// goroutine ends, a moment after the clone returned. A clone that failed
+// (a missing init binary) is cleaned up in that moment, and killing the
+// shim then would take its group's other containers with it.
 func killCgroup(g cgroup, timeout time.Duration, reap func(pid int)) error {
+	self := os.Getpid()
 	deadline := time.Now().Add(timeout)
 	for {
 		pids, err := g.Procs()
@@ -412,6 +422,9 @@ func killCgroup(g cgroup, timeout time.Duration, reap func(pid int)) error {
 			return fmt.Errorf("kill cgroup: %d processes left", len(pids))
 		}
 		for _, p := range pids {
+			if p == self {
+				continue
+			}
 			unix.Kill(p, unix.SIGKILL)
 			if reap != nil {
 				reap(p)

@@ -86,7 +86,12 @@
 // is that a shim's death takes its group's containers with it, as a pod's
 // shim does in containerd; they are recovered as below.
 //
-// The container's init is a second re-exec ("stack-init init"). The sync
+// The container's init is a second program, the stack-init binary
+// (Options.InitBinary; the shim's own when there is none). It is this
+// package built with -tags stackinit, which leaves the host side out:
+// the files of the Manager, the shim, cgroups and limits carry
+// "//go:build !stackinit", and what they link (cgroups, eBPF, D-Bus,
+// protobuf) never starts in a container's first process. The sync
 // protocol between the two is drawn in sync_linux.go: the init receives
 // its config as JSON on an inherited socket (named by _STACK_INITPIPE),
 // sets the container up, reports ready or an error (as JSON, so a failure
@@ -168,8 +173,9 @@
 // unshare(CLONE_FS) — setns(2) refuses CLONE_NEWNS to a thread sharing its
 // fs_struct, as all Go threads do — and execs from that thread, which
 // execve(2) keeps. runc needs a C constructor (nsexec) because it joins
-// user namespaces, which require a single-threaded process; stack does not
-// use user namespaces. Threads that joined namespaces are never unlocked,
+// user namespaces, which require a single-threaded process; stack joins a
+// container's user namespace in the forked child itself, before execveat
+// (linux.ForkExecInUserNS), where only one thread exists. Threads that joined namespaces are never unlocked,
 // so the Go runtime ends them instead of reusing them.
 //
 // # Terminals
@@ -195,13 +201,13 @@
 //
 // # Not yet
 //
-// User namespaces are refused with errdefs.ErrNotImplemented (a caller
-// asking for them must not silently get a container without one);
 // AppArmor/SELinux labels are ignored; checkpointing and stdin for
 // containers without a terminal are not supported.
 //
 // One cost is the binary's: every package init it carries is paid by
-// each init (and each new shim). Build stack-shim with CGO_ENABLED=0, keep
-// its imports to this package, and keep package-level initialization
-// cheap.
+// each init (and each new shim). Build stack-shim and stack-init with
+// CGO_ENABLED=0, keep their imports to this package, keep package-level
+// initialization cheap, and keep what an init runs out of the files
+// tagged !stackinit (internal/archtest builds stack-init and checks what
+// it links).
 package runtime

@@ -1,3 +1,5 @@
+//go:build !stackinit
+
 package runtime
 
 import (
@@ -19,10 +21,6 @@ import (
 	"github.com/stack-dev/stack/internal/errdefs"
 	"github.com/stack-dev/stack/internal/linux"
 )
-
-// envMntNS names the fd of the container's mount namespace in an exec'd
-// child.
-const envMntNS = "_STACK_MNTNS"
 
 // Process is a process started by [Manager.Exec].
 type Process struct {
@@ -170,7 +168,7 @@ func (m *Manager) Exec(ctx context.Context, id string, cfg ExecConfig) (*Process
 	parent, child := os.NewFile(uintptr(fds[0]), "sync"), os.NewFile(uintptr(fds[1]), "sync-child")
 	defer parent.Close()
 	cmd := &exec.Cmd{
-		Path:       m.shimBinary,
+		Path:       m.execBinary(),
 		Args:       []string{"stack-exec", "init"},
 		Env:        []string{envRole + "=" + roleExec, envInitPipe + "=3", envMntNS + "=4", envProto + "=" + protocol},
 		ExtraFiles: []*os.File{child, files["mnt"]},
@@ -284,20 +282,6 @@ func (m *Manager) Exec(ctx context.Context, id string, cfg ExecConfig) (*Process
 		return fail(msg.err())
 	}
 	return fail(fmt.Errorf("unexpected message %q", msg.Type))
-}
-
-// joinMountNS moves the calling thread into the mount namespace whose fd
-// is in envMntNS; see [Manager.Exec].
-func joinMountNS() error {
-	fd, err := strconv.Atoi(os.Getenv(envMntNS))
-	if err != nil {
-		return fmt.Errorf("%s: %w", envMntNS, err)
-	}
-	defer unix.Close(fd)
-	if err := linux.Unshare(unix.CLONE_FS); err != nil {
-		return err
-	}
-	return linux.Setns(fd, unix.CLONE_NEWNS)
 }
 
 // forkInUserNS prepares the start of cmd's process in the user namespace

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	goruntime "runtime"
+	"strconv"
 	"syscall"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
@@ -40,18 +41,13 @@ func Init() {
 	var err error
 	if v := os.Getenv(envProto); v != protocol {
 		exe, _ := os.Executable()
-		fmt.Fprintf(os.Stderr, "stack %s: %s speaks protocol %s, its caller %q: install stack and stack-shim from one build\n", role, exe, protocol, v)
+		fmt.Fprintf(os.Stderr, "stack %s: %s speaks protocol %s, its caller %q: install stack, stack-shim and stack-init from one build\n", role, exe, protocol, v)
 		os.Exit(127)
 	}
 	os.Unsetenv(envProto)
-	switch role {
-	case roleShim:
-		err = supervisorMain()
-	case roleContainer:
-		err = containerInit()
-	case roleExec:
-		err = execInit()
-	default:
+	if run, ok := roles[role]; ok {
+		err = run()
+	} else {
 		err = fmt.Errorf("unknown role %q", role)
 	}
 	if err != nil {
@@ -61,6 +57,14 @@ func Init() {
 		os.Exit(127)
 	}
 	os.Exit(0)
+}
+
+// roles are the re-exec'd roles this binary plays. The shim's is added by
+// supervisor_linux.go, which stack-init (built with -tags stackinit, see
+// cmd/stack-init) leaves out with all of the host side.
+var roles = map[string]func() error{
+	roleContainer: containerInit,
+	roleExec:      execInit,
 }
 
 // openSync returns the inherited sync socket, marked close-on-exec so that
@@ -286,4 +290,18 @@ func exitCode(ws unix.WaitStatus) int {
 		return 128 + int(ws.Signal())
 	}
 	return ws.ExitStatus()
+}
+
+// joinMountNS moves the calling thread into the mount namespace whose fd
+// is in envMntNS; see [Manager.Exec].
+func joinMountNS() error {
+	fd, err := strconv.Atoi(os.Getenv(envMntNS))
+	if err != nil {
+		return fmt.Errorf("%s: %w", envMntNS, err)
+	}
+	defer unix.Close(fd)
+	if err := linux.Unshare(unix.CLONE_FS); err != nil {
+		return err
+	}
+	return linux.Setns(fd, unix.CLONE_NEWNS)
 }

@@ -1,3 +1,5 @@
+//go:build !stackinit
+
 package runtime
 
 import (

@@ -1,3 +1,5 @@
+//go:build !stackinit
+
 package runtime
 
 import (
@@ -37,8 +39,12 @@ import (
 // earlier one created. Its methods may be called concurrently, but not
 // concurrently for the same container id.
 type Manager struct {
-	root         string
-	shimBinary   string
+	root       string
+	shimBinary string
+	initBinary string // Options.InitBinary, or shimBinary
+	// initForAll says whether initBinary may be exec'd by a container's
+	// root in a user namespace of its own, mapped to an unprivileged uid.
+	initForAll   bool
 	trace        func(id, phase string, at time.Time) // Options.Trace
 	spawnMu      sync.Mutex                           // held while finding or starting a group's shim
 	cgroupParent string
@@ -75,6 +81,9 @@ func New(o Options) (*Manager, error) {
 		shim = "/proc/self/exe"
 	}
 	m := &Manager{root: o.StateRoot, shimBinary: shim, trace: o.Trace, cgroupParent: path.Clean("/" + parent), cgroupV2Root: o.cgroupV2Root, log: logger}
+	if o.InitBinary != "" {
+		m.initBinary, m.initForAll = o.InitBinary, searchableByAll(o.InitBinary)
+	}
 	m.collectShimLogs()
 	return m, nil
 }
@@ -137,7 +146,7 @@ func (m *Manager) Create(ctx context.Context, id string, cfg Config) (retErr err
 	b := bundle{
 		ID: id, Spec: spec, Rootfs: cfg.Rootfs, NetNS: cfg.NetNS, Init: cfg.Init,
 		Cgroup: m.cgroupConfig(id), Seccomp: filter, Log: cfg.Log, Group: cfg.Group,
-		Trace: m.trace != nil,
+		Trace: m.trace != nil, InitBinary: m.containerInit(spec),
 	}
 	if b.Group == "" {
 		b.Group = id
@@ -956,4 +965,59 @@ func (m *Manager) Resize(ctx context.Context, id string, width, height uint16) e
 		return fmt.Errorf("resize terminal of %q: %w", id, err)
 	}
 	return nil
+}
+
+// report passes the points to the Manager's Trace.
+func (m *Manager) report(id string, points []tracePoint) {
+	if m.trace == nil {
+		return
+	}
+	for _, p := range points {
+		m.trace(id, p.Phase, time.Unix(0, p.At))
+	}
+}
+
+// mark reports a phase the Manager itself has just ended.
+func (m *Manager) mark(id, phase string) {
+	if m.trace != nil {
+		m.trace(id, phase, time.Now())
+	}
+}
+
+// containerInit is the program the shim runs as the init of a container
+// of spec: the init binary, unless the container's root, in a user
+// namespace of its own, could not reach it ("": the shim's own).
+func (m *Manager) containerInit(spec *specs.Spec) string {
+	if m.initBinary == "" || (hasUserNS(spec) && !m.initForAll) {
+		return ""
+	}
+	return m.initBinary
+}
+
+// execBinary is the program that starts a process exec'd in a container:
+// the init binary, which the Manager opens as root, or the shim's.
+func (m *Manager) execBinary() string {
+	if m.initBinary != "" {
+		return m.initBinary
+	}
+	return m.shimBinary
+}
+
+// searchableByAll reports whether any user may exec path: the file and
+// every directory above it are open to others (x), as a container's root
+// mapped to an unprivileged uid needs to exec it by name.
+func searchableByAll(path string) bool {
+	path, err := filepath.EvalSymlinks(path)
+	if err != nil || !filepath.IsAbs(path) {
+		return false
+	}
+	for p := path; ; p = filepath.Dir(p) {
+		fi, err := os.Stat(p)
+		if err != nil || fi.Mode().Perm()&0o001 == 0 {
+			return false
+		}
+		if p == "/" {
+			return true
+		}
+	}
 }

@@ -1,3 +1,5 @@
+//go:build !stackinit
+
 package runtime
 
 import (
@@ -126,8 +128,12 @@ func (s *shim) create() (ln net.Listener, retErr error) {
 		return nil, err
 	}
 	defer devNull.Close()
+	initBinary := s.b.InitBinary
+	if initBinary == "" {
+		initBinary = "/proc/self/exe"
+	}
 	s.cmd = &exec.Cmd{
-		Path:       "/proc/self/exe",
+		Path:       initBinary,
 		Args:       []string{"stack-init", "init"},
 		Env:        []string{envRole + "=" + roleContainer, envInitPipe + "=3", envProto + "=" + protocol},
 		ExtraFiles: []*os.File{child},
@@ -256,15 +262,6 @@ func (s *shim) create() (ln net.Listener, retErr error) {
 // shimStart is this process's start time, the second half of its
 // identity in State.
 var shimStart = sync.OnceValue(func() uint64 { return procStartTime(os.Getpid()) })
-
-func hasNamespace(ns []specs.LinuxNamespace, t specs.LinuxNamespaceType) bool {
-	for _, n := range ns {
-		if n.Type == t && n.Path == "" {
-			return true
-		}
-	}
-	return false
-}
 
 // nsJoin is a namespace to join by path before cloning the init.
 type nsJoin struct {
@@ -546,4 +543,55 @@ func (s *shim) do(req shimRequest, reply *shimReply) error {
 		return nil
 	}
 	return fmt.Errorf("unknown op %q", req.Op)
+}
+
+// usernsClone sets up the clone of a user-namespaced init: the maps, root
+// of the namespace, and the mount trees the init needs (see above), which
+// are appended to cmd.ExtraFiles and named in cfg. The caller closes the
+// returned files once the child has started.
+func usernsClone(b *bundle, cfg *initConfig, attr *syscall.SysProcAttr, extra *[]*os.File) (files []*os.File, retErr error) {
+	spec := b.Spec
+	uids, luids := idMaps(spec.Linux.UIDMappings)
+	gids, lgids := idMaps(spec.Linux.GIDMappings)
+	attr.Cloneflags |= unix.CLONE_NEWUSER
+	attr.UidMappings, attr.GidMappings = uids, gids
+	attr.GidMappingsEnableSetgroups = true
+	attr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
+	defer func() {
+		if retErr != nil {
+			for _, f := range files {
+				f.Close()
+			}
+			files = nil
+		}
+	}()
+	add := func(f *os.File) int {
+		files = append(files, f)
+		*extra = append(*extra, f)
+		return 2 + len(*extra) // ExtraFiles start at 3
+	}
+	root, err := openTree(b.Rootfs, true)
+	if err != nil {
+		return nil, fmt.Errorf("open root file system: %w", err)
+	}
+	cfg.UserNS = true
+	cfg.RootfsFD = add(root)
+	ns, err := linux.NewUserNS(luids, lgids)
+	if err != nil {
+		return nil, err
+	}
+	defer ns.Close()
+	cfg.MountFDs = map[int]int{}
+	for i, m := range spec.Mounts {
+		flags, propagation, _ := parseMountOptions(m.Options)
+		if m.Type != "bind" && flags&unix.MS_BIND == 0 {
+			continue
+		}
+		f, err := idmappedTree(m.Source, ns, flags, propagation)
+		if err != nil {
+			return nil, fmt.Errorf("mount %s: %w", m.Destination, err)
+		}
+		cfg.MountFDs[i] = add(f)
+	}
+	return files, nil
 }

@@ -101,3 +101,12 @@ func DefaultSpec(args ...string) *specs.Spec {
 		},
 	}
 }
+
+func hasNamespace(ns []specs.LinuxNamespace, t specs.LinuxNamespaceType) bool {
+	for _, n := range ns {
+		if n.Type == t && n.Path == "" {
+			return true
+		}
+	}
+	return false
+}

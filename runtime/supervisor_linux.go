@@ -1,3 +1,5 @@
+//go:build !stackinit
+
 package runtime
 
 import (
@@ -13,6 +15,8 @@ import (
 
 	"golang.org/x/sys/unix"
 )
+
+func init() { roles[roleShim] = supervisorMain }
 
 // A shim process serves every container of one group (a project, for the
 // daemon): it is their parent, the writer of their logs and states, and

@@ -60,6 +60,7 @@ const (
 	envStateDir = "_STACK_STATEDIR" // shim only: its group's directory
 	envProto    = "_STACK_PROTO"    // the protocol the starter speaks
 	envTrace    = "_STACK_TRACE"    // container init only: mark the phases (trace.go)
+	envMntNS    = "_STACK_MNTNS"    // exec only: fd of the container's mount namespace
 )
 
 // protocol versions the messages between the Manager, the shim and the

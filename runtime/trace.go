@@ -37,20 +37,3 @@ func (t *trace) take() []tracePoint {
 	t.points = nil
 	return p
 }
-
-// report passes the points to the Manager's Trace.
-func (m *Manager) report(id string, points []tracePoint) {
-	if m.trace == nil {
-		return
-	}
-	for _, p := range points {
-		m.trace(id, p.Phase, time.Unix(0, p.At))
-	}
-}
-
-// mark reports a phase the Manager itself has just ended.
-func (m *Manager) mark(id, phase string) {
-	if m.trace != nil {
-		m.trace(id, phase, time.Now())
-	}
-}

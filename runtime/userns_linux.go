@@ -109,57 +109,6 @@ func idMaps(ms []specs.LinuxIDMapping) ([]syscall.SysProcIDMap, []linux.IDMap) {
 	return sys, lin
 }
 
-// usernsClone sets up the clone of a user-namespaced init: the maps, root
-// of the namespace, and the mount trees the init needs (see above), which
-// are appended to cmd.ExtraFiles and named in cfg. The caller closes the
-// returned files once the child has started.
-func usernsClone(b *bundle, cfg *initConfig, attr *syscall.SysProcAttr, extra *[]*os.File) (files []*os.File, retErr error) {
-	spec := b.Spec
-	uids, luids := idMaps(spec.Linux.UIDMappings)
-	gids, lgids := idMaps(spec.Linux.GIDMappings)
-	attr.Cloneflags |= unix.CLONE_NEWUSER
-	attr.UidMappings, attr.GidMappings = uids, gids
-	attr.GidMappingsEnableSetgroups = true
-	attr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
-	defer func() {
-		if retErr != nil {
-			for _, f := range files {
-				f.Close()
-			}
-			files = nil
-		}
-	}()
-	add := func(f *os.File) int {
-		files = append(files, f)
-		*extra = append(*extra, f)
-		return 2 + len(*extra) // ExtraFiles start at 3
-	}
-	root, err := openTree(b.Rootfs, true)
-	if err != nil {
-		return nil, fmt.Errorf("open root file system: %w", err)
-	}
-	cfg.UserNS = true
-	cfg.RootfsFD = add(root)
-	ns, err := linux.NewUserNS(luids, lgids)
-	if err != nil {
-		return nil, err
-	}
-	defer ns.Close()
-	cfg.MountFDs = map[int]int{}
-	for i, m := range spec.Mounts {
-		flags, propagation, _ := parseMountOptions(m.Options)
-		if m.Type != "bind" && flags&unix.MS_BIND == 0 {
-			continue
-		}
-		f, err := idmappedTree(m.Source, ns, flags, propagation)
-		if err != nil {
-			return nil, fmt.Errorf("mount %s: %w", m.Destination, err)
-		}
-		cfg.MountFDs[i] = add(f)
-	}
-	return files, nil
-}
-
 // openTree returns a detached copy of the mount tree at path.
 func openTree(path string, recursive bool) (*os.File, error) {
 	flags := uint(unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC)

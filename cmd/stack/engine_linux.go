@@ -86,7 +86,8 @@ func (o *daemonOptions) config(g *globalOptions, fileRequired bool) (daemon.Conf
 		NetworkTable:       os.Getenv("STACK_NFT_TABLE"),
 		CgroupParent:       os.Getenv("STACK_CGROUP_PARENT"),
 		InsecureRegistries: o.insecure,
-		ShimBinary:         shimBinary(g.stderr),
+		ShimBinary:         besideStack("stack-shim", "containers start from the stack binary, slower", g.stderr),
+		InitBinary:         besideStack("stack-init", "containers' inits run from stack-shim, slower", g.stderr),
 	}
 	if err := fc.Apply(&cfg); err != nil {
 		return daemon.Config{}, err
@@ -311,17 +312,18 @@ func lastLines(path string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// shimBinary finds stack-shim beside this binary, where make install and
-// the release archive put it. Without it the daemon runs the shim's roles
-// from its own, larger binary: everything works, containers start slower.
-func shimBinary(stderr io.Writer) string {
+// besideStack finds the program name beside this binary, where make
+// install and the release archive put stack-shim and stack-init. Without
+// one, the daemon runs its roles from a larger binary: everything works,
+// containers start slower (without says how), and a warning says so.
+func besideStack(name, without string, stderr io.Writer) string {
 	exe, err := os.Executable()
 	if err != nil {
 		return ""
 	}
-	p := filepath.Join(filepath.Dir(exe), "stack-shim")
+	p := filepath.Join(filepath.Dir(exe), name)
 	if fi, err := os.Stat(p); err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
-		fmt.Fprintf(stderr, "warning: no stack-shim beside %s: containers start from the stack binary, slower (make install puts both in place)\n", exe)
+		fmt.Fprintf(stderr, "warning: no %s beside %s: %s (make install puts it in place)\n", name, exe, without)
 		return ""
 	}
 	return p

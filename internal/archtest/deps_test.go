@@ -2,6 +2,7 @@ package archtest
 
 import (
 	"encoding/json"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -76,7 +77,7 @@ func TestImportDirection(t *testing.T) {
 	for _, p := range listPackages(t) {
 		from := layer(p.ImportPath)
 		ok, known := allowed[from]
-		if rel(p.ImportPath) == "cmd/stack-shim" {
+		if r := rel(p.ImportPath); r == "cmd/stack-shim" || r == "cmd/stack-init" {
 			// The shim binary links the runtime and nothing above it,
 			// so that it starts fast (see its doc).
 			ok = []string{"runtime"}
@@ -117,6 +118,7 @@ func TestForbiddenDeps(t *testing.T) {
 		{"daemon", []string{"k8s.io", "sigs.k8s.io", module + "/kube"}, "Kubernetes is only for the kube commands"},
 		{"runtime", []string{"k8s.io", "sigs.k8s.io", module + "/kube"}, "Kubernetes is only for the kube commands"},
 		{"cmd/stack-shim", []string{"github.com/spf13/cobra", "k8s.io", module + "/daemon", module + "/network", module + "/image"}, "the shim binary starts once per container: it links the runtime only"},
+		{"cmd/stack-init", []string{"github.com/spf13/cobra", "k8s.io", module + "/daemon", module + "/network", module + "/image"}, "the init binary starts once per container: it links the runtime only"},
 		// Docker's wire types belong to the Docker API's front door: the
 		// service layer below it speaks its own typed requests.
 		{"daemon", []string{"github.com/moby/moby", module + "/dockerapi"}, "the Docker API's types stay in dockerapi"},
@@ -178,4 +180,30 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// TestInitBinaryIsLean keeps stack-init what it is for: built as make
+// build builds it (-tags stackinit), package runtime leaves its host side
+// out, and with it cgroups and what cgroups links (eBPF, D-Bus, protobuf).
+func TestInitBinaryIsLean(t *testing.T) {
+	cmd := exec.Command("go", "list", "-tags", "stackinit", "-deps", "./cmd/stack-init")
+	cmd.Dir = "../.."
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list -tags stackinit ./cmd/stack-init: %v", err)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		for _, heavy := range []string{"github.com/containerd/", "github.com/cilium/", "github.com/godbus/", "google.golang.org/protobuf"} {
+			if strings.HasPrefix(dep, heavy) {
+				t.Errorf("stack-init (-tags stackinit) depends on %s: the init's side of package runtime must not reach the host side", dep)
+			}
+		}
+	}
+	// It must also build: a file of the init's side that calls into the
+	// host side compiles in the whole package but not in this one.
+	build := exec.Command("go", "build", "-tags", "stackinit", "-o", os.DevNull, "./cmd/stack-init")
+	build.Dir = "../.."
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build -tags stackinit ./cmd/stack-init: %v\n%s", err, out)
+	}
 }

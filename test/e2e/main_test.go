@@ -41,14 +41,25 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "build stack:", err)
 		os.Exit(1)
 	}
-	// Beside stack, as make build puts it: the daemon runs containers'
-	// shims and inits from it.
-	build = exec.Command("go", "build", "-o", filepath.Join(dir, "stack-shim"), "../../cmd/stack-shim")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build stack-shim:", err)
+	// Beside stack, as make build puts them: the daemon runs containers'
+	// shims from the one and their inits from the other. A container's
+	// root in a user namespace execs the init by name, as an unprivileged
+	// uid: the directory must be open to it, as /usr/local/bin is.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
+	}
+	for _, b := range [][]string{
+		{"-o", filepath.Join(dir, "stack-shim"), "../../cmd/stack-shim"},
+		{"-tags", "stackinit", "-o", filepath.Join(dir, "stack-init"), "../../cmd/stack-init"},
+	} {
+		build = exec.Command("go", append([]string{"build"}, b...)...)
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "build", b[len(b)-1]+":", err)
+			os.Exit(1)
+		}
 	}
 	udpEcho = filepath.Join(dir, "udpecho")
 	build = exec.Command("go", "build", "-o", udpEcho, "./testdata/udpecho")
