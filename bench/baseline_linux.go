@@ -61,10 +61,11 @@ func (b *bench) prepareBaseline() error {
 		if _, err := os.Stat(filepath.Join(bl.dir, "cmd", pkg)); err != nil {
 			continue // a revision before stack-shim or stack-init
 		}
-		args := []string{"build", "-o", filepath.Join(binDir, pkg), "./cmd/" + pkg}
+		args := []string{"build"}
 		if pkg == "stack-init" {
 			args = append(args, "-tags", "stackinit")
 		}
+		args = append(args, "-o", filepath.Join(binDir, pkg), "./cmd/"+pkg)
 		cmd := exec.CommandContext(b.ctx, "go", args...)
 		cmd.Dir = bl.dir
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")

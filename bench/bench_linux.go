@@ -195,10 +195,11 @@ func (b *bench) buildStack() error {
 		}
 		// stack-shim and stack-init beside stack, as make build puts them.
 		for _, c := range [][]string{{b.stackBin, "./cmd/stack"}, {b.shimBin(), "./cmd/stack-shim"}, {b.initBin(), "./cmd/stack-init", "stackinit"}} {
-			args := []string{"build", "-o", c[0], c[1]}
+			args := []string{"build"}
 			if len(c) > 2 {
 				args = append(args, "-tags", c[2])
 			}
+			args = append(args, "-o", c[0], c[1])
 			cmd := exec.CommandContext(b.ctx, "go", args...)
 			cmd.Dir = b.repo
 			cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
