@@ -82,9 +82,10 @@
 // Pss, against conmon's 2 MiB and 0.5 MiB; one shim for a group costs a
 // running container a few goroutines and descriptors: 0.06 MiB of RSS and
 // Pss more per container at 50 (bench case 6). The shim runs with
-// GOMAXPROCS=1, a 25% GC target and an 8 MiB soft memory limit. The price
-// is that a shim's death takes its group's containers with it, as a pod's
-// shim does in containerd; they are recovered as below.
+// GOMAXPROCS=1 and a 25% GC target, without a memory limit (see
+// supervisorMain). The price is that a shim's death takes its group's
+// containers with it, as a pod's shim does in containerd; they are
+// recovered as below.
 //
 // The container's init is a second program, the stack-init binary
 // (Options.InitBinary; the shim's own when there is none). It is this
