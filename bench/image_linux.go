@@ -107,7 +107,10 @@ has no journal, then on a journaled ext4 (mkfs.ext4's default) that the
 bench makes in a file and mounts on a loop device. Without a journal ext4
 does not hand out an inode freed in the last five minutes and walks past
 every one of them on each allocation, so there each container costs more
-the more containers came and went before it, whichever engine made them.
+the more containers came and went before it, whichever engine made them:
+the rows of cases 2 and 8 on this machine's file system also depend on
+what ran before them (the baseline's come after docker-compose's), and
+the journaled rows show stack's own shape.
 `)
 	return s.String()
 }
