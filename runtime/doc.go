@@ -88,11 +88,15 @@
 // recovered as below.
 //
 // The container's init is a second program, the stack-init binary
-// (Options.InitBinary; the shim's own when there is none). It is this
-// package built with -tags stackinit, which leaves the host side out:
-// the files of the Manager, the shim, cgroups and limits carry
-// "//go:build !stackinit", and what they link (cgroups, eBPF, D-Bus,
-// protobuf) never starts in a container's first process. The sync
+// (Options.InitBinary; the shim's own when there is none, or when the
+// root of a container with a user namespace of its own may not execute
+// it). Each shim opens it once and execs every init from that descriptor,
+// so an upgrade that replaces it on disk does not mix builds in a group.
+// It is this package built with -tags stackinit, which leaves the host
+// side out: the files of the Manager, the shim, the supervisor, exec,
+// state, cgroups, limits and procs carry "//go:build !stackinit", and what
+// they link (cgroups, eBPF, D-Bus, protobuf) never starts in a
+// container's first process. The sync
 // protocol between the two is drawn in sync_linux.go: the init receives
 // its config as JSON on an inherited socket (named by _STACK_INITPIPE),
 // sets the container up, reports ready or an error (as JSON, so a failure
@@ -157,13 +161,13 @@
 //
 // Where the time goes is traced by Create and Delete (Options.Trace) and
 // printed by bench case 1 (bench/RESULTS.md). With the group's shim
-// running, create+start+wait+delete of /bin/true took 23 ms on this
-// project's 2-core VM (v1) in the last run, crun 28: the init's Go
-// start-up (~3.6 ms, the largest part with the clone and exec of the
-// init, ~3.5 ms), the cgroup's removal in every hierarchy (~3.2 ms), the
-// cgroup (~1.9 ms), the config received (~1.6 ms), the exec of the
-// process (~1.6 ms), mounts, pivot_root and masks (~1.8 ms). Without a
-// running shim, its start adds ~9 ms.
+// running, create+start+wait+delete of /bin/true in a new network
+// namespace took 20 ms on this project's 2-core VM (v1) in the last run,
+// crun 28: the cgroup's removal in every hierarchy (~3.1 ms), the clone
+// and exec of stack-init (~2.4 ms) and its Go start-up (~2.2 ms; from
+// stack-shim these were ~3.5 and ~3.6), the cgroup (~1.9 ms), the config
+// received (~1.8 ms), mounts, pivot_root and masks (~1.8 ms), the exec of
+// the process (~1.5 ms). Without a running shim, its start adds ~7 ms.
 //
 // # Exec
 //

@@ -168,7 +168,7 @@ func (m *Manager) Exec(ctx context.Context, id string, cfg ExecConfig) (*Process
 	parent, child := os.NewFile(uintptr(fds[0]), "sync"), os.NewFile(uintptr(fds[1]), "sync-child")
 	defer parent.Close()
 	cmd := &exec.Cmd{
-		Path:       m.execBinary(),
+		Path:       m.execBinary(b.Spec),
 		Args:       []string{"stack-exec", "init"},
 		Env:        []string{envRole + "=" + roleExec, envInitPipe + "=3", envMntNS + "=4", envProto + "=" + protocol},
 		ExtraFiles: []*os.File{child, files["mnt"]},

@@ -45,6 +45,12 @@ func Init() {
 		os.Exit(127)
 	}
 	os.Unsetenv(envProto)
+	if fd, err := strconv.Atoi(os.Getenv(envInitExe)); err == nil {
+		// The shim's descriptor of this binary: nothing the container
+		// runs may reach it.
+		unix.Close(fd)
+	}
+	os.Unsetenv(envInitExe)
 	if run, ok := roles[role]; ok {
 		err = run()
 	} else {

@@ -54,9 +54,10 @@ func newManagerWithInit(t *testing.T, initBinary string) *runtime.Manager {
 // TestRootInitBinary runs containers whose init is the stack-init binary
 // (the shim is this test binary): with init: true it stays PID 1, so the
 // host sees which program it is, in the host's user namespace and in one
-// of the container's own; an exec'd process starts from it too; and an
-// init binary that is not there fails Create, naming it, and leaves the
-// group's shim and its other containers running.
+// of the container's own; an exec'd process starts from it too. An init
+// binary that is not there fails New; one nobody may execute fails Create,
+// naming it, and leaves the group's shim and its other containers running;
+// one replaced on disk leaves the group's shim exec'ing the one it opened.
 func TestRootInitBinary(t *testing.T) {
 	testutil.RequiresRoot(t)
 	t.Parallel()
@@ -102,32 +103,80 @@ func TestRootInitBinary(t *testing.T) {
 	t.Run("missing", func(t *testing.T) {
 		t.Parallel()
 		missing := filepath.Join(filepath.Dir(bin), "no-such-init")
-		m := newManagerWithInit(t, missing)
+		_, err := runtime.New(runtime.Options{StateRoot: t.TempDir(), InitBinary: missing})
+		if err == nil || !strings.Contains(err.Error(), missing) {
+			t.Errorf("New with a missing init binary: %v, want an error naming %s", err, missing)
+		}
+	})
+	t.Run("not executable", func(t *testing.T) {
+		t.Parallel()
+		data, err := os.ReadFile(bin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plain := filepath.Join(filepath.Dir(bin), "stack-init-0644")
+		if err := os.WriteFile(plain, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		m := newManagerWithInit(t, plain)
 		// A container of the group that runs: with a user namespace of
-		// its own, whose root could not exec the (missing) init binary,
-		// it gets the shim's own init.
+		// its own, whose root may not execute the init binary, it gets
+		// the shim's own init.
 		keeper := withUserNS(sh("echo up; exec sleep 100"), usernsBase)
 		shifted := shiftedRootfs(t, usernsBase)
-		const group = "missing-init"
-		inGroup := func(c *runtime.Config) { c.Group = group }
-		kid := startContainer(t, m, keeper, inGroup, func(c *runtime.Config) { c.Rootfs = shifted })
+		const group = "plain-init"
+		kid := startContainer(t, m, keeper, func(c *runtime.Config) { c.Rootfs, c.Group = shifted, group })
 		waitLog(t, m, kid, "up")
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		id := containerID(t) + "-2" // the keeper has containerID(t)
-		err := m.Create(ctx, id, runtime.Config{Spec: sh("true"), Rootfs: testutil.BusyboxRootfs(t), Group: group})
+		err = m.Create(ctx, id, runtime.Config{Spec: sh("true"), Rootfs: testutil.BusyboxRootfs(t), Group: group})
 		if err == nil {
 			m.Delete(context.Background(), id, true)
-			t.Fatal("Create with a missing init binary succeeded")
+			t.Fatal("Create with an init binary nobody may execute succeeded")
 		}
-		if !strings.Contains(err.Error(), missing) {
-			t.Errorf("error %q does not name %s", err, missing)
+		if !strings.Contains(err.Error(), plain) || !strings.Contains(err.Error(), "permission denied") {
+			t.Errorf("error %q does not name %s and its permission", err, plain)
 		}
 		// The failed clone's cleanup must not have killed the group's
 		// shim, and with it the keeper.
 		if st, err := m.State(kid); err != nil || st.Status != runtime.Running {
 			t.Errorf("the group's other container after the failed create: %+v, %v", st, err)
 		}
+		if _, err := m.Stop(ctxT(t), kid, unix.SIGKILL, time.Second); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("replaced", func(t *testing.T) {
+		t.Parallel()
+		data, err := os.ReadFile(bin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		own := filepath.Join(filepath.Dir(bin), "stack-init-replaced")
+		if err := os.WriteFile(own, data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		m := newManagerWithInit(t, own)
+		const group = "replaced-init"
+		inGroup := func(c *runtime.Config) { c.Group = group }
+		kid := startContainer(t, m, sh("echo up; exec sleep 100"), inGroup)
+		waitLog(t, m, kid, "up")
+		// An upgrade replaces the binary: the group's shim goes on
+		// exec'ing the one it started with.
+		tmp := own + ".new"
+		if err := os.WriteFile(tmp, []byte("#!/bin/false\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, own); err != nil {
+			t.Fatal(err)
+		}
+		t.Run("after", func(t *testing.T) { // a container id of its own
+			st, out := run(t, m, sh("echo second"), inGroup)
+			if st.ExitCode != 0 || !strings.Contains(out, "second") {
+				t.Errorf("a container of the group after the replacement: exit %d, %q", st.ExitCode, out)
+			}
+		})
 		if _, err := m.Stop(ctxT(t), kid, unix.SIGKILL, time.Second); err != nil {
 			t.Fatal(err)
 		}

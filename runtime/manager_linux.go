@@ -41,9 +41,10 @@ import (
 type Manager struct {
 	root       string
 	shimBinary string
-	initBinary string // Options.InitBinary, or shimBinary
+	initBinary string // Options.InitBinary, absolute; "": shimBinary
 	// initForAll says whether initBinary may be exec'd by a container's
-	// root in a user namespace of its own, mapped to an unprivileged uid.
+	// root in a user namespace of its own, mapped to an unprivileged uid:
+	// whether others may execute it.
 	initForAll   bool
 	trace        func(id, phase string, at time.Time) // Options.Trace
 	spawnMu      sync.Mutex                           // held while finding or starting a group's shim
@@ -82,7 +83,15 @@ func New(o Options) (*Manager, error) {
 	}
 	m := &Manager{root: o.StateRoot, shimBinary: shim, trace: o.Trace, cgroupParent: path.Clean("/" + parent), cgroupV2Root: o.cgroupV2Root, log: logger}
 	if o.InitBinary != "" {
-		m.initBinary, m.initForAll = o.InitBinary, searchableByAll(o.InitBinary)
+		abs, err := filepath.Abs(o.InitBinary)
+		if err != nil {
+			return nil, fmt.Errorf("runtime: init binary: %w", err)
+		}
+		fi, err := os.Stat(abs)
+		if err != nil {
+			return nil, fmt.Errorf("runtime: init binary: %w", err)
+		}
+		m.initBinary, m.initForAll = abs, fi.Mode().Perm()&0o001 != 0
 	}
 	m.collectShimLogs()
 	return m, nil
@@ -146,7 +155,7 @@ func (m *Manager) Create(ctx context.Context, id string, cfg Config) (retErr err
 	b := bundle{
 		ID: id, Spec: spec, Rootfs: cfg.Rootfs, NetNS: cfg.NetNS, Init: cfg.Init,
 		Cgroup: m.cgroupConfig(id), Seccomp: filter, Log: cfg.Log, Group: cfg.Group,
-		Trace: m.trace != nil, InitBinary: m.containerInit(spec),
+		Trace: m.trace != nil,
 	}
 	if b.Group == "" {
 		b.Group = id
@@ -342,7 +351,7 @@ func (m *Manager) startShim(dir string) error {
 	cmd := &exec.Cmd{
 		Path:        m.shimBinary,
 		Args:        []string{"stack-shim", "init"},
-		Env:         []string{envRole + "=" + roleShim, envInitPipe + "=3", envStateDir + "=" + dir, envProto + "=" + protocol},
+		Env:         []string{envRole + "=" + roleShim, envInitPipe + "=3", envStateDir + "=" + dir, envProto + "=" + protocol, envInitBinary + "=" + m.initBinary},
 		ExtraFiles:  []*os.File{w},
 		Stdout:      logf,
 		Stderr:      logf,
@@ -984,40 +993,12 @@ func (m *Manager) mark(id, phase string) {
 	}
 }
 
-// containerInit is the program the shim runs as the init of a container
-// of spec: the init binary, unless the container's root, in a user
-// namespace of its own, could not reach it ("": the shim's own).
-func (m *Manager) containerInit(spec *specs.Spec) string {
-	if m.initBinary == "" || (hasUserNS(spec) && !m.initForAll) {
-		return ""
-	}
-	return m.initBinary
-}
-
-// execBinary is the program that starts a process exec'd in a container:
-// the init binary, which the Manager opens as root, or the shim's.
-func (m *Manager) execBinary() string {
-	if m.initBinary != "" {
+// execBinary is the program that starts a process exec'd in a container
+// of spec: the init binary (opened by the Manager, as root), unless the
+// container's root, in a user namespace of its own, may not execute it.
+func (m *Manager) execBinary(spec *specs.Spec) string {
+	if m.initBinary != "" && (!hasUserNS(spec) || m.initForAll) {
 		return m.initBinary
 	}
 	return m.shimBinary
-}
-
-// searchableByAll reports whether any user may exec path: the file and
-// every directory above it are open to others (x), as a container's root
-// mapped to an unprivileged uid needs to exec it by name.
-func searchableByAll(path string) bool {
-	path, err := filepath.EvalSymlinks(path)
-	if err != nil || !filepath.IsAbs(path) {
-		return false
-	}
-	for p := path; ; p = filepath.Dir(p) {
-		fi, err := os.Stat(p)
-		if err != nil || fi.Mode().Perm()&0o001 == 0 {
-			return false
-		}
-		if p == "/" {
-			return true
-		}
-	}
 }

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	goruntime "runtime"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -61,6 +62,7 @@ type shim struct {
 	// supervisor): until then a shim that could not record the exit
 	// keeps answering for it.
 	retired chan struct{}
+	init    *initExe // the group's init binary (nil: the shim's own)
 	tty     *console // nil unless spec.Process.Terminal
 	trace   trace    // when the bundle asks (Options.Trace)
 	exitAt  int64    // when the init's exit was seen, for the trace
@@ -128,12 +130,8 @@ func (s *shim) create() (ln net.Listener, retErr error) {
 		return nil, err
 	}
 	defer devNull.Close()
-	initBinary := s.b.InitBinary
-	if initBinary == "" {
-		initBinary = "/proc/self/exe"
-	}
 	s.cmd = &exec.Cmd{
-		Path:       initBinary,
+		Path:       "/proc/self/exe",
 		Args:       []string{"stack-init", "init"},
 		Env:        []string{envRole + "=" + roleContainer, envInitPipe + "=3", envProto + "=" + protocol},
 		ExtraFiles: []*os.File{child},
@@ -180,6 +178,14 @@ func (s *shim) create() (ln net.Listener, retErr error) {
 			}
 		}()
 	}
+	if ie := s.init; ie != nil && (!hasUserNS(spec) || ie.forAll) {
+		// Last of the inherited files, so that its number is known; the
+		// init closes it first thing.
+		s.cmd.ExtraFiles = append(s.cmd.ExtraFiles, ie.f)
+		fd := strconv.Itoa(2 + len(s.cmd.ExtraFiles))
+		s.cmd.Path = "/proc/self/fd/" + fd
+		s.cmd.Env = append(s.cmd.Env, envInitExe+"="+fd)
+	}
 	s.cmd.Stdin, s.cmd.Stdout, s.cmd.Stderr = devNull, devNull, devNull
 	if !terminal {
 		s.cmd.Stdout, s.cmd.Stderr = outputs[0], outputs[1]
@@ -195,6 +201,9 @@ func (s *shim) create() (ln net.Listener, retErr error) {
 		outputs[1].Close()
 	}
 	if err != nil {
+		if s.init != nil && s.cmd.Path != "/proc/self/exe" {
+			return nil, fmt.Errorf("start init from %s: %w", s.init.path, err)
+		}
 		return nil, fmt.Errorf("start init: %w", err)
 	}
 	s.trace.mark("shim: clone and exec of the init")

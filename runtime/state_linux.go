@@ -47,9 +47,6 @@ type bundle struct {
 	Group string `json:"group,omitempty"`
 	// Trace asks the shim and the init for the moments of each phase.
 	Trace bool `json:"trace,omitempty"`
-	// InitBinary is the program the shim runs as the container's init
-	// (Options.InitBinary); empty: its own.
-	InitBinary string `json:"initBinary,omitempty"`
 }
 
 // writeFileAtomic replaces path with data: a temporary file in the same

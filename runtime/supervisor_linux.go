@@ -76,6 +76,10 @@ type supervisor struct {
 	root string // <StateRoot>: container directories are its children
 	ln   net.Listener
 
+	// init is the binary every init of the group is exec'd from (nil:
+	// this one's own).
+	init *initExe
+
 	mu      sync.Mutex
 	live    map[string]*served // by container directory
 	closing bool
@@ -107,13 +111,18 @@ func supervisorMain() error {
 		ready.Write(append(b, '\n'))
 		ready.Close()
 	}
+	init, err := openInitExe(os.Getenv(envInitBinary))
+	if err != nil {
+		report(map[string]string{"error": err.Error()})
+		return err
+	}
 	ln, err := listenUnix(dir, shimSock)
 	if err != nil {
 		report(map[string]string{"error": err.Error()})
 		return err
 	}
 	sv := &supervisor{
-		dir: dir, root: filepath.Dir(filepath.Dir(dir)), ln: ln,
+		dir: dir, root: filepath.Dir(filepath.Dir(dir)), ln: ln, init: init,
 		live: map[string]*served{}, done: make(chan struct{}),
 	}
 	report(map[string]int{"pid": os.Getpid()})
@@ -225,7 +234,7 @@ func (sv *supervisor) take(dir string) (*served, bool) {
 // create creates the container in dir and serves it from another
 // goroutine until it has exited.
 func (sv *supervisor) create(dir string, sd *served, taken int64) (int, []tracePoint, error) {
-	s := &shim{dir: dir, exited: make(chan struct{}), retired: sd.retired}
+	s := &shim{dir: dir, exited: make(chan struct{}), retired: sd.retired, init: sv.init}
 	finish := func() {
 		sv.mu.Lock()
 		delete(sv.live, dir)
@@ -326,4 +335,34 @@ func waitChild(pid int) (<-chan unix.WaitStatus, error) {
 		ch <- ws
 	}()
 	return ch, nil
+}
+
+// initExe is the init binary a shim opened when it started: every init it
+// starts is exec'd from this descriptor (/proc/self/fd/N), as it was from
+// /proc/self/exe before there was one. So all of them are the file that
+// was there when the shim started, of the Manager's build, even once an
+// upgrade has replaced it on disk; and a container's root in a user
+// namespace reaches it without searching the directories above it.
+type initExe struct {
+	f    *os.File
+	path string
+	// forAll says whether others may execute it, as the root of a
+	// container with a user namespace of its own is.
+	forAll bool
+}
+
+func openInitExe(path string) (*initExe, error) {
+	if path == "" {
+		return nil, nil
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open the init binary: %w", err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open the init binary: %w", err)
+	}
+	return &initExe{f: f, path: path, forAll: fi.Mode().Perm()&0o001 != 0}, nil
 }

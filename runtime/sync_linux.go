@@ -61,12 +61,18 @@ const (
 	envProto    = "_STACK_PROTO"    // the protocol the starter speaks
 	envTrace    = "_STACK_TRACE"    // container init only: mark the phases (trace.go)
 	envMntNS    = "_STACK_MNTNS"    // exec only: fd of the container's mount namespace
+	// shim only: the init binary (Options.InitBinary), which it opens
+	// once and execs every init of from that descriptor.
+	envInitBinary = "_STACK_INITBIN"
+	// container init only: the descriptor it was exec'd from, to close.
+	envInitExe = "_STACK_INITEXE"
 )
 
 // protocol versions the messages between the Manager, the shim and the
-// inits. The shim may be another binary than the daemon (stack-shim
-// beside stack): one from another build refuses to run rather than
-// misunderstand.
+// inits. The shim and the init may be other binaries than the daemon
+// (stack-shim and stack-init beside stack): one from another build refuses
+// to run rather than misunderstand, as long as every change to the
+// messages bumps it.
 const protocol = "3"
 
 const (

@@ -29,11 +29,10 @@ type Options struct {
 	ShimBinary string
 	// InitBinary is the program run as the containers' inits and exec'd
 	// processes' first step: cmd/stack-init, this package's container
-	// side alone (built with -tags stackinit), which starts in two
-	// thirds of the shim's time. Optional: ShimBinary. For containers
-	// with a user namespace of their own it must be reachable by any
-	// user (every directory on its path searchable by others), or they
-	// get ShimBinary.
+	// side alone (built with -tags stackinit), which starts faster.
+	// Optional: ShimBinary. Each shim opens it when it starts and execs
+	// every init from that descriptor. A container with a user namespace
+	// of its own gets ShimBinary's init unless others may execute it.
 	InitBinary string
 	// Trace, when set, is told when each phase of a container's
 	// creation, start, wait and removal ends, in the Manager, the shim and

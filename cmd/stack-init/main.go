@@ -7,9 +7,10 @@
 // starts in proportion to what it links: built with -tags stackinit (as
 // make build does), package runtime leaves out its host side (the Manager,
 // the shim, cgroups and what they link), so stack-init is under half of
-// stack-shim and starts in about two thirds of its time, once per
-// container and per exec. Without it beside stack, stack-shim plays this
-// role too.
+// stack-shim's size, and an init's clone, exec and Go start-up take two
+// thirds of the time they take from stack-shim (bench case 1's phases),
+// once per container and per exec. Without it beside stack, stack-shim
+// plays this role too.
 package main
 
 import (

@@ -1,7 +1,8 @@
 // Command stack-shim is the engine's process beside each group of
-// containers: their shim (parent, log writer, control socket), each
-// container's init, and the first step of an exec'd process. The daemon
-// starts it; it is not meant to be run by hand.
+// containers: their shim (parent, log writer, control socket). Without
+// stack-init beside it, it is also each container's init and the first
+// step of an exec'd process. The daemon starts it; it is not meant to be
+// run by hand.
 //
 // It is a binary of its own, next to stack, because it starts once per
 // container (as the init) and per exec: it links only the runtime, so it

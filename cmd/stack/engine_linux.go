@@ -87,7 +87,7 @@ func (o *daemonOptions) config(g *globalOptions, fileRequired bool) (daemon.Conf
 		CgroupParent:       os.Getenv("STACK_CGROUP_PARENT"),
 		InsecureRegistries: o.insecure,
 		ShimBinary:         besideStack("stack-shim", "containers start from the stack binary, slower", g.stderr),
-		InitBinary:         besideStack("stack-init", "containers' inits run from stack-shim, slower", g.stderr),
+		InitBinary:         besideStack("stack-init", "containers' inits run from the shim's binary, slower", g.stderr),
 	}
 	if err := fc.Apply(&cfg); err != nil {
 		return daemon.Config{}, err
