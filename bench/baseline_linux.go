@@ -116,21 +116,7 @@ func (b *bench) stopBaseline() {
 	for p, f := range bl.projects {
 		runCmd(context.Background(), bl.env, bl.bin, "-p", p, "-f", f, "down", "-t", "0")
 	}
-	data, err := os.ReadFile(filepath.Join(bl.root, "daemon.pid"))
-	if err == nil {
-		var pid int
-		fmt.Sscan(string(data), &pid)
-		if pid > 0 {
-			syscall.Kill(pid, syscall.SIGTERM)
-			for i := 0; i < 500 && syscall.Kill(pid, 0) == nil; i++ {
-				time.Sleep(10 * time.Millisecond)
-			}
-			syscall.Kill(pid, syscall.SIGKILL)
-		}
-	}
-	for _, fam := range []string{"inet", "ip", "ip6"} {
-		exec.CommandContext(context.Background(), "nft", "delete", "table", fam, "stackbenchb").Run()
-	}
+	stopDaemon(bl.root, "stackbenchb")
 }
 
 // baselineRow is the row of a case against the baseline, stack's sample
@@ -142,4 +128,23 @@ func (b *bench) baselineRow(name string, st sample, suffix string, measure func(
 		r.skip = oneLine(err.Error())
 	}
 	return r
+}
+
+// stopDaemon stops the daemon whose state root is root (SIGTERM, then
+// SIGKILL after 5 s) and deletes its nftables table.
+func stopDaemon(root, table string) {
+	if data, err := os.ReadFile(filepath.Join(root, "daemon.pid")); err == nil {
+		var pid int
+		fmt.Sscan(string(data), &pid)
+		if pid > 0 {
+			syscall.Kill(pid, syscall.SIGTERM)
+			for i := 0; i < 500 && syscall.Kill(pid, 0) == nil; i++ {
+				time.Sleep(10 * time.Millisecond)
+			}
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	for _, fam := range []string{"inet", "ip", "ip6"} {
+		exec.CommandContext(context.Background(), "nft", "delete", "table", fam, table).Run()
+	}
 }

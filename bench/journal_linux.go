@@ -4,11 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
-	"time"
 )
 
 // How up -d grows with the stack depends on the file system under the
@@ -99,20 +96,7 @@ func (b *bench) stopJournaled(j *journaledStack) {
 	for p, f := range j.projects {
 		runCmd(ctx, j.env, b.stackBin, "-p", p, "-f", f, "down", "-t", "0")
 	}
-	if data, err := os.ReadFile(filepath.Join(j.root, "daemon.pid")); err == nil {
-		var pid int
-		fmt.Sscan(string(data), &pid)
-		if pid > 0 {
-			syscall.Kill(pid, syscall.SIGTERM)
-			for i := 0; i < 500 && syscall.Kill(pid, 0) == nil; i++ {
-				time.Sleep(10 * time.Millisecond)
-			}
-			syscall.Kill(pid, syscall.SIGKILL)
-		}
-	}
-	for _, fam := range []string{"inet", "ip", "ip6"} {
-		exec.CommandContext(ctx, "nft", "delete", "table", fam, "stackbenchj").Run()
-	}
+	stopDaemon(j.root, "stackbenchj")
 	runCmd(ctx, nil, "umount", "-d", j.mnt)
 	os.Remove(j.image)
 }
