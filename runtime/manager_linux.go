@@ -916,7 +916,7 @@ func (m *Manager) cleanup(id, dir string) error {
 		// Whichever removal takes the last container takes the cgroup
 		// parent too, be it rm's or one a restart or a recovery ran
 		// beside it.
-		m.removeCgroupParent()
+		m.RemoveCgroupParent()
 	}
 	return errors.Join(errs...)
 }
