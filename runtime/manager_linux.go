@@ -912,28 +912,7 @@ func (m *Manager) cleanup(id, dir string) error {
 		errs = append(errs, err)
 	}
 	m.mark(id, "manager: state removed")
-	if !m.hasContainers() {
-		// Whichever removal takes the last container takes the cgroup
-		// parent too, be it rm's or one a restart or a recovery ran
-		// beside it.
-		m.RemoveCgroupParent()
-	}
 	return errors.Join(errs...)
-}
-
-// hasContainers reports whether any container directory is left: a
-// listing of names only, cheap enough for every removal.
-func (m *Manager) hasContainers() bool {
-	ents, err := os.ReadDir(m.root)
-	if err != nil {
-		return true
-	}
-	for _, e := range ents {
-		if e.IsDir() && validateID(e.Name()) == nil {
-			return true
-		}
-	}
-	return false
 }
 
 // Attach connects to the terminal of a container created with
