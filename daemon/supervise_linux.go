@@ -145,6 +145,17 @@ func (d *Daemon) watchExit(ctx context.Context, project, name, id string) {
 		return
 	}
 	st, err := rt.Wait(ctx, id)
+	for err != nil && ctx.Err() == nil && errors.Is(err, errdefs.ErrUnavailable) {
+		// Its shim neither answers nor is gone yet: look again, rather
+		// than leave the container unwatched.
+		d.log.Warn("wait for a container", "container", name, "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+		st, err = rt.Wait(ctx, id)
+	}
 	if err != nil || ctx.Err() != nil {
 		return
 	}

@@ -633,6 +633,14 @@ func (m *Manager) Wait(ctx context.Context, id string) (State, error) {
 	if serr != nil {
 		return State{}, serr
 	}
+	if shimGone(err) && (st.Status == Running || st.Status == Paused) {
+		// A killed shim's connections close before it is dead (its
+		// files go before its exit is signalled): wait for the end.
+		waitExit(st.ShimPid, st.ShimStart, 5*time.Second)
+		if st, serr = m.State(id); serr != nil {
+			return State{}, serr
+		}
+	}
 	switch st.Status {
 	case Stopped:
 		return st, nil
