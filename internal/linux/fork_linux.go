@@ -63,6 +63,7 @@ type forkArgs struct {
 	sigmask uint64
 	report  uintptr // write end of a close-on-exec pipe: a failure's step and errno
 	wait    uintptr // NewUserNS: read end the child blocks on
+	waitEnd uintptr // NewUserNS: its write end, which the child closes
 }
 
 // Steps of the child, reported with the errno of the one that failed.
@@ -87,7 +88,11 @@ func child(a *forkArgs) {
 	var one [1]byte
 	if a.newNS {
 		// NewUserNS: wait for the parent, which opens our namespace and
-		// kills us; a closed pipe (the parent died) ends us too.
+		// kills us; a closed pipe (the parent died) ends us too, once our
+		// copy of its write end is closed. Without an exec, close-on-exec
+		// does not: a child left so would keep every descriptor of a
+		// killed daemon (its socket, its lock) open for ever.
+		syscall.RawSyscall(unix.SYS_CLOSE, a.waitEnd, 0, 0)
 		syscall.RawSyscall(unix.SYS_READ, a.wait, uintptr(unsafe.Pointer(&one[0])), 1)
 		for {
 			syscall.RawSyscall(unix.SYS_EXIT_GROUP, 0, 0, 0)
@@ -153,26 +158,14 @@ func fork(a *forkArgs, flags uintptr) (int, error) {
 // with it keeps it too). setgroups(2) stays allowed in it. It costs a fork
 // of the caller, no exec.
 func NewUserNS(uidMap, gidMap []IDMap) (*os.File, error) {
-	var p [2]int
-	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
-		return nil, os.NewSyscallError("pipe2", err)
-	}
-	defer unix.Close(p[0])
-	defer unix.Close(p[1])
-	a := &forkArgs{newNS: true, wait: uintptr(p[0])}
-	pid, err := fork(a, unix.CLONE_NEWUSER)
-	goruntime.KeepAlive(a)
+	pid, release, err := cloneIntoUserNS()
 	if err != nil {
 		return nil, fmt.Errorf("new user namespace: %w", err)
 	}
 	defer func() {
 		unix.Kill(pid, unix.SIGKILL)
-		var ws unix.WaitStatus
-		for {
-			if _, err := unix.Wait4(pid, &ws, 0, nil); err != unix.EINTR {
-				break
-			}
-		}
+		waitChild(pid)
+		release()
 	}()
 	proc := "/proc/" + strconv.Itoa(pid)
 	if err := os.WriteFile(proc+"/uid_map", mapLines(uidMap), 0); err != nil {
@@ -186,6 +179,37 @@ func NewUserNS(uidMap, gidMap []IDMap) (*os.File, error) {
 		return nil, fmt.Errorf("new user namespace: %w", err)
 	}
 	return f, nil
+}
+
+// cloneIntoUserNS clones a child into a new user namespace, where it
+// waits until it is killed or release closes its pipe.
+func cloneIntoUserNS() (pid int, release func(), err error) {
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+		return 0, nil, os.NewSyscallError("pipe2", err)
+	}
+	release = func() {
+		unix.Close(p[0])
+		unix.Close(p[1])
+	}
+	a := &forkArgs{newNS: true, wait: uintptr(p[0]), waitEnd: uintptr(p[1])}
+	pid, err = fork(a, unix.CLONE_NEWUSER)
+	goruntime.KeepAlive(a)
+	if err != nil {
+		release()
+		return 0, nil, err
+	}
+	return pid, release, nil
+}
+
+// waitChild collects the child pid.
+func waitChild(pid int) {
+	var ws unix.WaitStatus
+	for {
+		if _, err := unix.Wait4(pid, &ws, 0, nil); err != unix.EINTR {
+			return
+		}
+	}
 }
 
 // ForkExecInUserNS starts exe (an open file, run with execveat(2)) with
