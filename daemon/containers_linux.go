@@ -644,9 +644,6 @@ func (d *Daemon) removeRecordContainer(ctx context.Context, r *record, o RemoveO
 			d.log.Warn("remove the anonymous volumes", "container", r.Name, "err", err)
 		}
 	}
-	if _, rt, err := d.engines(); err == nil {
-		dropIdleCgroupParent(rt)
-	}
 	return nil
 }
 

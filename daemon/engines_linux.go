@@ -40,9 +40,6 @@ type runtimeLifecycle interface {
 	Pause(id string) error
 	Resume(id string) error
 	Delete(ctx context.Context, id string, force bool) error
-	// RemoveCgroupParent removes the cgroup the containers live under,
-	// once none is left.
-	RemoveCgroupParent()
 }
 
 // runtimeIO is what goes into and out of running containers: processes

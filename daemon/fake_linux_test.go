@@ -230,8 +230,6 @@ func (f *fakeRuntime) Delete(ctx context.Context, id string, force bool) error {
 	return nil
 }
 
-func (f *fakeRuntime) RemoveCgroupParent() { f.log.add("runtime remove cgroup parent") }
-
 func (f *fakeRuntime) Exec(ctx context.Context, id string, cfg runtime.ExecConfig) (process, error) {
 	st, err := f.State(id)
 	if err != nil {

@@ -594,7 +594,6 @@ func (d *Daemon) Down(ctx context.Context, project string, req api.DownRequest, 
 			errs = append(errs, err)
 		}
 	}
-	dropIdleCgroupParent(rt)
 	slices.Sort(images)
 	for _, ref := range images {
 		if _, err := d.RemoveImage(ctx, ref, false); err != nil {
@@ -851,13 +850,4 @@ func (d *Daemon) hasHealthcheck(p *spec.Project, service string) bool {
 	}
 	img, err := d.images.Rootfs(context.Background(), serviceImage(p, svc))
 	return err == nil && img.Config.Healthcheck != nil && len(img.Config.Healthcheck.Test) > 0 && img.Config.Healthcheck.Test[0] != "NONE"
-}
-
-// dropIdleCgroupParent removes the cgroup parent once the engine has no
-// container left, after a down or an rm took the last ones: an engine
-// with nothing leaves no cgroup behind.
-func dropIdleCgroupParent(rt containerRuntime) {
-	if all, err := rt.List(); err == nil && len(all) == 0 {
-		rt.RemoveCgroupParent()
-	}
 }

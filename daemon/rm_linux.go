@@ -71,9 +71,6 @@ func (d *Daemon) Remove(ctx context.Context, project string, req api.RemoveReque
 		}
 		ev(containerEvent(r, api.ActionRemove, ""))
 	}
-	if !req.DryRun {
-		dropIdleCgroupParent(rt)
-	}
 	if err := errors.Join(errs...); err != nil {
 		return res, fmt.Errorf("rm: %w", err)
 	}

@@ -101,7 +101,6 @@ runtime delete c1
 network teardown c1
 storage unmount c1
 storage remove c1
-runtime remove cgroup parent
 network remove backnet
 network remove appnet`)
 

@@ -152,8 +152,7 @@ runtime delete c1
 network teardown c1
 storage unmount c1
 storage remove c1
-network remove demo_default
-runtime remove cgroup parent`)
+network remove demo_default`)
 	if _, err := os.Stat(f.d.volumeDir("demo_data")); err != nil {
 		t.Errorf("down without -v removed the volume: %v", err)
 	}

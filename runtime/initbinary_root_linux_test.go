@@ -41,14 +41,7 @@ func buildInit(t *testing.T) string {
 
 func newManagerWithInit(t *testing.T, initBinary string) *runtime.Manager {
 	t.Helper()
-	root := t.TempDir()
-	parent := "stack-test-" + containerID(t)
-	m, err := runtime.New(runtime.Options{StateRoot: root, CgroupParent: parent, InitBinary: initBinary})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { checkLeaks(t, root, parent) })
-	return m
+	return newManager(t, func(o *runtime.Options) { o.InitBinary = initBinary })
 }
 
 // TestRootInitBinary runs containers whose init is the stack-init binary

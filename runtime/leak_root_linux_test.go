@@ -31,6 +31,15 @@ func checkLeaks(t *testing.T, root, parent string) {
 			t.Errorf("leaked cgroup: %s", d)
 		}
 	}
+	// The removal that took the last container took the parent too.
+	parents, _ := filepath.Glob("/sys/fs/cgroup/*/" + parent)
+	if p := "/sys/fs/cgroup/" + parent; dirExists(p) {
+		parents = append(parents, p)
+	}
+	for _, d := range parents {
+		t.Errorf("leaked cgroup parent: %s", d)
+		os.Remove(d)
+	}
 	procs, _ := filepath.Glob("/proc/[0-9]*/environ")
 	for _, p := range procs {
 		b, err := os.ReadFile(p)
@@ -90,4 +99,9 @@ func suiteLeaks(tmp string) []string {
 		}
 	}
 	return out
+}
+
+func dirExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
 }

@@ -92,11 +92,11 @@ func readLimits(c cgroupConfig) (Limits, error) {
 	return l, nil
 }
 
-// RemoveCgroupParent removes the cgroup directories that hold the
+// removeCgroupParent removes the cgroup directories that hold the
 // containers' cgroups (the parent and each ancestor under the hierarchy's
 // root), where they are empty. Leaving them costs little, but a host
 // should not keep directories of an engine that has nothing running.
-func (m *Manager) RemoveCgroupParent() {
+func (m *Manager) removeCgroupParent() {
 	c := m.cgroupConfig("") // the hierarchy; the path is not used
 	var roots []string
 	if c.V2 {

@@ -50,6 +50,10 @@ type Manager struct {
 	spawnMu      sync.Mutex                           // held while finding or starting a group's shim
 	cgroupParent string
 	cgroupV2Root string
+	// parentMu keeps the removal of the idle cgroup parent (write) apart
+	// from creations (read), from a container's directory to its cgroup:
+	// a removal sees the directory, or the creation makes the parent anew.
+	parentMu sync.RWMutex
 	log          *slog.Logger
 	// held keeps a read end of each container's output pipes open: see
 	// output_linux.go.
@@ -142,9 +146,12 @@ func (m *Manager) Create(ctx context.Context, id string, cfg Config) (retErr err
 	if err != nil {
 		return fmt.Errorf("create container %q: %w", id, err)
 	}
+	m.parentMu.RLock()
 	if err := os.Mkdir(dir, 0o700); errors.Is(err, fs.ErrExist) {
+		m.parentMu.RUnlock()
 		return fmt.Errorf("container %q: %w", id, errdefs.ErrAlreadyExists)
 	} else if err != nil {
+		m.parentMu.RUnlock()
 		return fmt.Errorf("create container %q: %w", id, err)
 	}
 	defer func() {
@@ -152,6 +159,7 @@ func (m *Manager) Create(ctx context.Context, id string, cfg Config) (retErr err
 			m.cleanup(id, dir)
 		}
 	}()
+	defer m.parentMu.RUnlock() // before the cleanup, which may take it
 	b := bundle{
 		ID: id, Spec: spec, Rootfs: cfg.Rootfs, NetNS: cfg.NetNS, Init: cfg.Init,
 		Cgroup: m.cgroupConfig(id), Seccomp: filter, Log: cfg.Log, Group: cfg.Group,
@@ -920,7 +928,29 @@ func (m *Manager) cleanup(id, dir string) error {
 		errs = append(errs, err)
 	}
 	m.mark(id, "manager: state removed")
+	// Whichever removal takes the last container takes the cgroup parent
+	// too, be it rm's or one a restart or a recovery ran beside it.
+	m.parentMu.Lock()
+	if !m.hasContainers() {
+		m.removeCgroupParent()
+	}
+	m.parentMu.Unlock()
 	return errors.Join(errs...)
+}
+
+// hasContainers reports whether any container directory is left: a
+// listing of names only, cheap enough for every removal.
+func (m *Manager) hasContainers() bool {
+	ents, err := os.ReadDir(m.root)
+	if err != nil {
+		return true
+	}
+	for _, e := range ents {
+		if e.IsDir() && validateID(e.Name()) == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // Attach connects to the terminal of a container created with

@@ -26,12 +26,16 @@ func containerID(t testing.TB) string {
 }
 
 // newManager returns a Manager with its own state root and cgroup parent,
-// and registers a leak check.
-func newManager(t *testing.T) *runtime.Manager {
+// and registers a leak check; opts may change its other options.
+func newManager(t *testing.T, opts ...func(*runtime.Options)) *runtime.Manager {
 	t.Helper()
 	root := t.TempDir()
 	parent := "stack-test-" + containerID(t)
-	m, err := runtime.New(runtime.Options{StateRoot: root, CgroupParent: parent})
+	o := runtime.Options{StateRoot: root, CgroupParent: parent}
+	for _, f := range opts {
+		f(&o)
+	}
+	m, err := runtime.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
