@@ -50,11 +50,11 @@ type Manager struct {
 	spawnMu      sync.Mutex                           // held while finding or starting a group's shim
 	cgroupParent string
 	cgroupV2Root string
+	log          *slog.Logger
 	// parentMu keeps the removal of the idle cgroup parent (write) apart
 	// from creations (read), from a container's directory to its cgroup:
 	// a removal sees the directory, or the creation makes the parent anew.
 	parentMu sync.RWMutex
-	log          *slog.Logger
 	// held keeps a read end of each container's output pipes open: see
 	// output_linux.go.
 	held heldOutputs
