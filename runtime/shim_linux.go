@@ -415,7 +415,21 @@ func (s *shim) serve(ln net.Listener) {
 			}()
 		}
 	}()
-	code := exitCode(<-s.waited)
+	var ws unix.WaitStatus
+	abandoned := false
+	select {
+	case ws = <-s.waited:
+	case <-s.retired:
+		// Removed while it runs: the Manager, which kills a container's
+		// processes before it removes it, did so as we were still
+		// creating it (a daemon that died during its up left it
+		// "creating", and the next one cleaned it up). Nobody will start
+		// or wait for it: end it, and take its cgroup.
+		abandoned = true
+		killCgroup(s.cg, 2*time.Second, nil)
+		ws = <-s.waited
+	}
+	code := exitCode(ws)
 	s.exitAt = time.Now().UnixNano()
 	s.cmd.Process.Release()
 	// The pipes' writers are gone when the last process of the
@@ -432,11 +446,19 @@ func (s *shim) serve(ln net.Listener) {
 	s.state.ExitCode = code
 	s.state.OOMKilled = s.cg.OOMKills() > 0
 	s.state.FinishedAt = time.Now().UTC()
-	saveErr := s.saveState()
+	var saveErr error
+	if !abandoned {
+		saveErr = s.saveState()
+	}
 	s.mu.Unlock()
 	close(s.exited) // waiters get the final state from memory
 	if s.tty != nil {
 		s.tty.closeAll()
+	}
+	if abandoned {
+		if err := s.cg.Delete(); err != nil {
+			fmt.Fprintf(os.Stderr, "container %s: removed while it was created: delete its cgroup: %v\n", s.b.ID, err)
+		}
 	}
 	if saveErr != nil && s.retired != nil {
 		// The exit is not on disk (a full one): answer from memory

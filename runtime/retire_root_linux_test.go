@@ -1,0 +1,67 @@
+package runtime_test
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/stack-dev/stack/internal/testutil"
+	"github.com/stack-dev/stack/runtime"
+)
+
+// TestRootRetiredWhileCreated tells a created container's shim that the
+// Manager removed the container, with its init still there, as happens
+// when a cleanup (after a daemon died during an up) found no process yet
+// because the shim was still creating it: the shim ends the init, takes
+// the container's cgroup, and exits, having nothing else to serve.
+func TestRootRetiredWhileCreated(t *testing.T) {
+	testutil.RequiresRoot(t)
+	t.Parallel()
+	m := newManager(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	id := containerID(t)
+	if err := m.Create(ctx, id, runtime.Config{Spec: sh("sleep 60"), Rootfs: testutil.BusyboxRootfs(t)}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := m.State(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := runtime.Retire(m, id); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []struct {
+		what string
+		pid  int
+	}{{"init", st.Pid}, {"shim", st.ShimPid}} {
+		deadline := time.Now().Add(10 * time.Second)
+		for unix.Kill(p.pid, 0) == nil && !zombie(p.pid) {
+			if time.Now().After(deadline) {
+				t.Errorf("the %s (%d) of a retired container still runs", p.what, p.pid)
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	// The leak check (newManager) sees that its cgroup went with it.
+	if err := m.Delete(ctx, id, true); err != nil {
+		t.Errorf("delete: %v", err)
+	}
+}
+
+func zombie(pid int) bool {
+	b, err := os.ReadFile("/proc/" + itoa(pid) + "/stat")
+	if err != nil {
+		return true
+	}
+	for i := len(b) - 1; i > 0; i-- {
+		if b[i] == ')' {
+			return i+2 < len(b) && b[i+2] == 'Z'
+		}
+	}
+	return false
+}
