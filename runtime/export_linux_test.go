@@ -28,3 +28,18 @@ func Retire(m *Manager, id string) error {
 	m.retire(b.Group, dir, st.ShimPid, st.ShimStart)
 	return nil
 }
+
+// StartGroupShim starts the shim of group, with no container to serve:
+// as a daemon that died before its first request did.
+func StartGroupShim(m *Manager, group string) error {
+	c, err := m.dialGroup(group)
+	if err != nil {
+		return err
+	}
+	return c.Close()
+}
+
+// RetireInGroup tells the shim of group that container id was removed.
+func RetireInGroup(m *Manager, group, id string) {
+	m.retire(group, filepath.Join(m.root, id), 0, 0)
+}

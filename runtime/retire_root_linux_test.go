@@ -3,6 +3,8 @@ package runtime_test
 import (
 	"context"
 	"os"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -64,4 +66,45 @@ func zombie(pid int) bool {
 		}
 	}
 	return false
+}
+
+// TestRootIdleShimExitsOnRetire starts a group's shim and sends it no
+// container, as a daemon killed between the two does; the next daemon's
+// removal of that container reaches the shim as a retire of a container
+// it does not serve, and the shim, serving nothing, exits then rather
+// than at its idle timer.
+func TestRootIdleShimExitsOnRetire(t *testing.T) {
+	testutil.RequiresRoot(t)
+	t.Parallel()
+	m := newManager(t)
+	group := containerID(t)
+	if err := runtime.StartGroupShim(m, group); err != nil {
+		t.Fatal(err)
+	}
+	shims := processesWithEnv(t, "/.shims/"+group)
+	if len(shims) != 1 {
+		t.Fatalf("shims of the group: %v, want one", shims)
+	}
+	runtime.RetireInGroup(m, group, group+"-gone")
+	if unix.Kill(shims[0], 0) == nil && !zombie(shims[0]) {
+		t.Errorf("the idle shim %d still runs after a retire", shims[0])
+		unix.Kill(shims[0], unix.SIGKILL)
+	}
+}
+
+// processesWithEnv returns the processes whose environment contains s.
+func processesWithEnv(t *testing.T, s string) []int {
+	t.Helper()
+	var pids []int
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if b, err := os.ReadFile("/proc/" + e.Name() + "/environ"); err == nil && strings.Contains(string(b), s) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }

@@ -198,10 +198,13 @@ func (sv *supervisor) handle(c net.Conn) {
 			case <-time.After(5 * time.Second):
 			}
 		}
-		// A shim exits when its last container is served (a new one,
-		// whose first request is on its way, has served none).
+		// A shim exits when its last container is served, and when it
+		// serves none at all: one started by a daemon that died before
+		// its request came in would otherwise wait out its idle timer. A
+		// new one whose first request is on its way loses nothing: a
+		// closing shim leaves the request untaken, for the next shim.
 		sv.mu.Lock()
-		exiting := sv.closing
+		exiting := sv.exitLocked()
 		sv.mu.Unlock()
 		reply(groupReply{Exiting: exiting, Shim: os.Getpid()})
 	default:
