@@ -316,8 +316,27 @@ func (g *cgroupV1) OOMKills() uint64 {
 	return readKeyedUint(filepath.Join(g.c.Root, "memory", g.c.Path, "memory.oom_control"), "oom_kill")
 }
 
+// Procs reads the pids hierarchy, and when it lists nothing, every other:
+// a cgroup whose creation and removal crossed (a daemon killed during an
+// up, the next one removing the container meanwhile) may hold a process
+// in some hierarchies only.
 func (g *cgroupV1) Procs() ([]int, error) {
-	return readProcs(filepath.Join(g.c.Root, "pids", g.c.Path, "cgroup.procs"))
+	pids, err := readProcs(filepath.Join(g.c.Root, "pids", g.c.Path, "cgroup.procs"))
+	if err != nil || len(pids) > 0 {
+		return pids, err
+	}
+	for _, s := range g.cg.Subsystems() {
+		if s.Name() == cgroup1.Pids {
+			continue
+		}
+		more, err := readProcs(filepath.Join(g.c.Root, string(s.Name()), g.c.Path, "cgroup.procs"))
+		if err != nil {
+			return nil, err
+		}
+		pids = append(pids, more...)
+	}
+	slices.Sort(pids)
+	return slices.Compact(pids), nil
 }
 
 func (g *cgroupV1) Delete() error { return g.cg.Delete() }

@@ -98,8 +98,18 @@ func New(o Options) (*Manager, error) {
 		m.initBinary, m.initForAll = abs, fi.Mode().Perm()&0o001 != 0
 	}
 	m.collectShimLogs()
+	// What removals a crash cut short left.
+	if left, _ := filepath.Glob(filepath.Join(o.StateRoot, removedPrefix+"*")); len(left) > 0 {
+		for _, d := range left {
+			os.RemoveAll(d)
+		}
+	}
 	return m, nil
 }
+
+// removedPrefix names, under the state root, the directory of a container
+// being removed: not a valid container id, so no lookup finds it.
+const removedPrefix = ".removed-"
 
 func (m *Manager) dir(id string) (string, error) {
 	if err := validateID(id); err != nil {
@@ -919,12 +929,22 @@ func (m *Manager) cleanup(id, dir string) error {
 		}
 	}
 	m.mark(id, "manager: cgroup removed")
+	// The directory leaves the container's path before its shim hears of
+	// the removal: a create of it that the shim takes only now (sent by a
+	// daemon killed since) finds no bundle, and one under way fails at
+	// its next write, rather than serving a container nobody knows of.
+	removed := filepath.Join(m.root, removedPrefix+id)
+	os.RemoveAll(removed) // a removal a crash cut short
+	if err := os.Rename(dir, removed); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		errs = append(errs, err)
+		removed = dir
+	}
 	if b.Group != "" {
 		// Its processes are gone: the shim has only the exit to record.
 		m.retire(b.Group, dir, st.ShimPid, st.ShimStart)
 		m.mark(id, "manager: shim told")
 	}
-	if err := os.RemoveAll(dir); err != nil {
+	if err := os.RemoveAll(removed); err != nil {
 		errs = append(errs, err)
 	}
 	m.mark(id, "manager: state removed")

@@ -426,6 +426,7 @@ func (s *shim) serve(ln net.Listener) {
 		// "creating", and the next one cleaned it up). Nobody will start
 		// or wait for it: end it, and take its cgroup.
 		abandoned = true
+		s.cmd.Process.Signal(unix.SIGKILL) // in its cgroup or not
 		killCgroup(s.cg, 2*time.Second, nil)
 		ws = <-s.waited
 	}
