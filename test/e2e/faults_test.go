@@ -416,6 +416,8 @@ func TestRootFaultsDiskFull(t *testing.T) {
   filler:
     image: busybox
     command: [sh, -c, "dd if=/dev/zero of=/fill bs=1M 2>&1; echo filled; exec sleep 3600"]
+    # Started last: the disk it fills must not fail the others' start.
+    depends_on: [crasher, probe]
   crasher:
     image: busybox
     restart: always
