@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -127,16 +128,57 @@ type logFile struct {
 }
 
 func openLogFile(cfg LogConfig) (*logFile, error) {
-	f, err := os.OpenFile(cfg.Path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	f, err := os.OpenFile(cfg.Path, os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o640)
 	if err != nil {
 		return nil, err
 	}
-	fi, err := f.Stat()
+	size, err := dropTornEntry(f)
 	if err != nil {
 		f.Close()
 		return nil, err
 	}
-	return &logFile{cfg: cfg, f: f, size: fi.Size()}, nil
+	return &logFile{cfg: cfg, f: f, size: size}, nil
+}
+
+// dropTornEntry cuts f after its last full line, and returns its size: a
+// writer killed in the middle of a batch (a shim's SIGKILL can cut a
+// write of more than a page) leaves an entry no reader can decode, and
+// what is appended after it would join it. Nothing is lost: a recovery
+// logs again the batch its shim had not taken out of the pipe.
+func dropTornEntry(f *os.File) (int64, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	size := fi.Size()
+	last := make([]byte, 1)
+	if size == 0 {
+		return 0, nil
+	}
+	if _, err := f.ReadAt(last, size-1); err != nil {
+		return 0, err
+	}
+	if last[0] == '\n' {
+		return size, nil
+	}
+	buf := make([]byte, 64<<10)
+	end := size
+	for end > 0 {
+		start := max(end-int64(len(buf)), 0)
+		n, err := f.ReadAt(buf[:end-start], start)
+		if err != nil && n < int(end-start) {
+			return 0, err
+		}
+		if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
+			end = start + int64(i) + 1
+			break
+		}
+		end = start
+	}
+	if err := f.Truncate(end); err != nil {
+		return 0, err
+	}
+	return end, nil
 }
 
 func (l *logFile) Write(p []byte) (int, error) {

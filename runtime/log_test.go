@@ -129,3 +129,36 @@ func TestLogRotation(t *testing.T) {
 		t.Errorf("only %d lines kept", len(got))
 	}
 }
+
+// TestOpenLogFileDropsTornEntry: a log whose writer was killed in the
+// middle of an entry is cut after its last full line when it is opened
+// again, so that what comes next is not glued to the torn entry.
+func TestOpenLogFileDropsTornEntry(t *testing.T) {
+	for _, tt := range []struct{ name, before, want string }{
+		{"empty", "", ""},
+		{"whole", "{\"a\":1}\n", "{\"a\":1}\n"},
+		{"torn", "{\"a\":1}\n{\"b\":2}\n{\"log\":\"li", "{\"a\":1}\n{\"b\":2}\n"},
+		{"only torn", "{\"log\":", ""},
+		{"torn past a chunk", "{\"a\":1}\n" + strings.Repeat("x", 200<<10), "{\"a\":1}\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "log")
+			if err := os.WriteFile(p, []byte(tt.before), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			l, err := openLogFile(LogConfig{Path: p})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if l.size != int64(len(tt.want)) {
+				t.Errorf("size %d, want %d", l.size, len(tt.want))
+			}
+			l.Write([]byte("{\"c\":3}\n"))
+			l.f.Close()
+			got, _ := os.ReadFile(p)
+			if string(got) != tt.want+"{\"c\":3}\n" {
+				t.Errorf("log %q, want %q", got, tt.want+"{\"c\":3}\n")
+			}
+		})
+	}
+}

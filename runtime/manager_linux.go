@@ -48,6 +48,7 @@ type Manager struct {
 	initForAll   bool
 	trace        func(id, phase string, at time.Time) // Options.Trace
 	spawnMu      sync.Mutex                           // held while finding or starting a group's shim
+	creating     map[string]int                       // by group: creates on their way to its shim; spawnMu guards it
 	cgroupParent string
 	cgroupV2Root string
 	log          *slog.Logger
@@ -85,7 +86,7 @@ func New(o Options) (*Manager, error) {
 	if shim == "" {
 		shim = "/proc/self/exe"
 	}
-	m := &Manager{root: o.StateRoot, shimBinary: shim, trace: o.Trace, cgroupParent: path.Clean("/" + parent), cgroupV2Root: o.cgroupV2Root, log: logger}
+	m := &Manager{root: o.StateRoot, shimBinary: shim, trace: o.Trace, cgroupParent: path.Clean("/" + parent), cgroupV2Root: o.cgroupV2Root, log: logger, creating: map[string]int{}}
 	if o.InitBinary != "" {
 		abs, err := filepath.Abs(o.InitBinary)
 		if err != nil {
@@ -289,6 +290,16 @@ func (c *programCache) compile(profile *specs.LinuxSeccomp) (*seccomp.Program, e
 // init's pid. A shim that closes (its last container gone) as the request
 // comes leaves it untaken: the next shim gets it.
 func (m *Manager) createInShim(ctx context.Context, group, dir string) (int, []tracePoint, error) {
+	m.spawnMu.Lock()
+	m.creating[group]++
+	m.spawnMu.Unlock()
+	defer func() {
+		m.spawnMu.Lock()
+		if m.creating[group]--; m.creating[group] == 0 {
+			delete(m.creating, group)
+		}
+		m.spawnMu.Unlock()
+	}()
 	for attempt := 0; ; attempt++ {
 		c, err := m.dialGroup(group)
 		if err != nil {
@@ -412,7 +423,18 @@ func (m *Manager) startShim(dir string) error {
 // why it died.
 func (m *Manager) retire(group, dir string, shim int, start uint64) {
 	gdir := filepath.Join(m.root, shimsDir, group)
+	// The request is on its way before a create can count itself in and
+	// start a new shim: only the shim that is there now may exit idle.
+	m.spawnMu.Lock()
 	c, err := dialUnix(gdir, shimSock)
+	if err == nil {
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		b, _ := json.Marshal(groupRequest{Op: "retire", Dir: dir, ExitIfIdle: m.creating[group] == 0})
+		if _, err = c.Write(append(b, '\n')); err != nil {
+			c.Close()
+		}
+	}
+	m.spawnMu.Unlock()
 	if shimGone(err) {
 		// Exited, exiting (its socket goes first), or killed.
 		m.removeDeadShim(gdir, shim, start)
@@ -422,14 +444,6 @@ func (m *Manager) retire(group, dir string, shim int, start uint64) {
 		return
 	}
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	b, _ := json.Marshal(groupRequest{Op: "retire", Dir: dir})
-	if _, err := c.Write(append(b, '\n')); err != nil {
-		if shimGone(err) {
-			m.removeDeadShim(gdir, shim, start)
-		}
-		return
-	}
 	var r groupReply
 	if err := json.NewDecoder(c).Decode(&r); err != nil {
 		// A shim killed a moment ago still had its socket when we

@@ -51,6 +51,12 @@ const shimsDir = ".shims" // under the state root; not a valid container id
 type groupRequest struct {
 	Op  string `json:"op"`  // "create" or "retire"
 	Dir string `json:"dir"` // the container's state directory
+	// ExitIfIdle, on "retire", has a shim that serves nothing exit: the
+	// Manager sets it when it has no create on its way to the group, so
+	// a shim started by a daemon killed before its first request goes
+	// with the next daemon's cleanup, and one just started for a create
+	// stays.
+	ExitIfIdle bool `json:"exitIfIdle,omitempty"`
 }
 
 // groupReply answers a groupRequest. "create" is answered twice: first
@@ -198,13 +204,14 @@ func (sv *supervisor) handle(c net.Conn) {
 			case <-time.After(5 * time.Second):
 			}
 		}
-		// A shim exits when its last container is served, and when it
-		// serves none at all: one started by a daemon that died before
-		// its request came in would otherwise wait out its idle timer. A
-		// new one whose first request is on its way loses nothing: a
-		// closing shim leaves the request untaken, for the next shim.
+		// A shim exits when its last container is served (a new one,
+		// whose first request is on its way, has served none), and when
+		// it serves none and the Manager has no request on its way.
 		sv.mu.Lock()
-		exiting := sv.exitLocked()
+		exiting := sv.closing
+		if req.ExitIfIdle {
+			exiting = sv.exitLocked()
+		}
 		sv.mu.Unlock()
 		reply(groupReply{Exiting: exiting, Shim: os.Getpid()})
 	default:
