@@ -145,10 +145,12 @@ func (d *Daemon) watchExit(ctx context.Context, project, name, id string) {
 		return
 	}
 	st, err := rt.Wait(ctx, id)
-	for err != nil && ctx.Err() == nil && errors.Is(err, errdefs.ErrUnavailable) {
+	for tries := 0; err != nil && ctx.Err() == nil && errors.Is(err, errdefs.ErrUnavailable); tries++ {
 		// Its shim neither answers nor is gone yet: look again, rather
 		// than leave the container unwatched.
-		d.log.Warn("wait for a container", "container", name, "err", err)
+		if tries == 0 {
+			d.log.Warn("wait for a container", "container", name, "err", err)
+		}
 		select {
 		case <-ctx.Done():
 			return
