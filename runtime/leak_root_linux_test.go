@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -40,12 +41,8 @@ func checkLeaks(t *testing.T, root, parent string) {
 		t.Errorf("leaked cgroup parent: %s", d)
 		os.Remove(d)
 	}
-	procs, _ := filepath.Glob("/proc/[0-9]*/environ")
-	for _, p := range procs {
-		b, err := os.ReadFile(p)
-		if err == nil && strings.Contains(string(b), "_STACK_STATEDIR="+root) {
-			t.Errorf("leaked shim: %s", filepath.Dir(p))
-		}
+	for _, pid := range processesWithEnv("_STACK_STATEDIR=" + root) {
+		t.Errorf("leaked shim: /proc/%d", pid)
 	}
 	// Every shim's directory goes with the shim.
 	shims, _ := filepath.Glob(filepath.Join(root, ".shims", "*"))
@@ -104,4 +101,20 @@ func suiteLeaks(tmp string) []string {
 func dirExists(p string) bool {
 	st, err := os.Stat(p)
 	return err == nil && st.IsDir()
+}
+
+// processesWithEnv returns the processes whose environment contains s.
+func processesWithEnv(s string) []int {
+	var pids []int
+	procs, _ := filepath.Glob("/proc/[0-9]*/environ")
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err != nil || !strings.Contains(string(b), s) {
+			continue
+		}
+		if pid, err := strconv.Atoi(filepath.Base(filepath.Dir(p))); err == nil {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }

@@ -151,10 +151,10 @@ func dropTornEntry(f *os.File) (int64, error) {
 		return 0, err
 	}
 	size := fi.Size()
-	last := make([]byte, 1)
 	if size == 0 {
 		return 0, nil
 	}
+	last := make([]byte, 1)
 	if _, err := f.ReadAt(last, size-1); err != nil {
 		return 0, err
 	}

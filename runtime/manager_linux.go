@@ -100,10 +100,9 @@ func New(o Options) (*Manager, error) {
 	}
 	m.collectShimLogs()
 	// What removals a crash cut short left.
-	if left, _ := filepath.Glob(filepath.Join(o.StateRoot, removedPrefix+"*")); len(left) > 0 {
-		for _, d := range left {
-			os.RemoveAll(d)
-		}
+	left, _ := filepath.Glob(filepath.Join(o.StateRoot, removedPrefix+"*"))
+	for _, d := range left {
+		os.RemoveAll(d)
 	}
 	return m, nil
 }
@@ -948,10 +947,8 @@ func (m *Manager) cleanup(id, dir string) error {
 	// daemon killed since) finds no bundle, and one under way fails at
 	// its next write, rather than serving a container nobody knows of.
 	removed := filepath.Join(m.root, removedPrefix+id)
-	os.RemoveAll(removed) // a removal a crash cut short
-	if err := os.Rename(dir, removed); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		errs = append(errs, err)
-		removed = dir
+	if err := os.Rename(dir, removed); err != nil {
+		removed = dir // gone already, or a leftover of an earlier removal in the way
 	}
 	if b.Group != "" {
 		// Its processes are gone: the shim has only the exit to record.

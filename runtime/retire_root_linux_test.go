@@ -2,9 +2,6 @@ package runtime_test
 
 import (
 	"context"
-	"os"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -41,7 +38,7 @@ func TestRootRetiredWhileCreated(t *testing.T) {
 		pid  int
 	}{{"init", st.Pid}, {"shim", st.ShimPid}} {
 		deadline := time.Now().Add(10 * time.Second)
-		for unix.Kill(p.pid, 0) == nil && !zombie(p.pid) {
+		for processRuns(p.pid) {
 			if time.Now().After(deadline) {
 				t.Errorf("the %s (%d) of a retired container still runs", p.what, p.pid)
 				break
@@ -53,19 +50,6 @@ func TestRootRetiredWhileCreated(t *testing.T) {
 	if err := m.Delete(ctx, id, true); err != nil {
 		t.Errorf("delete: %v", err)
 	}
-}
-
-func zombie(pid int) bool {
-	b, err := os.ReadFile("/proc/" + itoa(pid) + "/stat")
-	if err != nil {
-		return true
-	}
-	for i := len(b) - 1; i > 0; i-- {
-		if b[i] == ')' {
-			return i+2 < len(b) && b[i+2] == 'Z'
-		}
-	}
-	return false
 }
 
 // TestRootIdleShimExitsOnRetire starts a group's shim and sends it no
@@ -81,30 +65,13 @@ func TestRootIdleShimExitsOnRetire(t *testing.T) {
 	if err := runtime.StartGroupShim(m, group); err != nil {
 		t.Fatal(err)
 	}
-	shims := processesWithEnv(t, "/.shims/"+group)
+	shims := processesWithEnv("/.shims/" + group)
 	if len(shims) != 1 {
 		t.Fatalf("shims of the group: %v, want one", shims)
 	}
 	runtime.RetireInGroup(m, group, group+"-gone")
-	if unix.Kill(shims[0], 0) == nil && !zombie(shims[0]) {
+	if processRuns(shims[0]) {
 		t.Errorf("the idle shim %d still runs after a retire", shims[0])
 		unix.Kill(shims[0], unix.SIGKILL)
 	}
-}
-
-// processesWithEnv returns the processes whose environment contains s.
-func processesWithEnv(t *testing.T, s string) []int {
-	t.Helper()
-	var pids []int
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if b, err := os.ReadFile("/proc/" + e.Name() + "/environ"); err == nil && strings.Contains(string(b), s) {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
 }
