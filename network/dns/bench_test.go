@@ -2,6 +2,7 @@ package dns_test
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/netip"
 	"slices"
@@ -21,7 +22,9 @@ import (
 // on this stack can do.
 func BenchmarkQuery(b *testing.B) {
 	tb := dns.NewTable("")
-	tb.AddNetwork("a", netip.MustParsePrefix("10.89.0.0/24"))
+	// The client asks from loopback, and a resolver answers the clients
+	// of its own network only.
+	tb.AddNetwork("a", netip.MustParsePrefix("127.0.0.0/8"))
 	for i, id := range []string{"web1", "web2", "web3"} {
 		tb.Add(dns.Record{Network: "a", Container: id, Addr: netip.AddrFrom4([4]byte{10, 89, 0, byte(2 + i)}), Names: []string{"web", id}})
 	}
@@ -109,4 +112,32 @@ func benchQueries(b *testing.B, addr, name string) {
 	b.ReportMetric(float64(all[len(all)/2].Microseconds()), "p50-us")
 	b.ReportMetric(float64(all[len(all)*99/100].Microseconds()), "p99-us")
 	b.ReportMetric(float64(len(all))/elapsed.Seconds(), "qps")
+}
+
+// BenchmarkTableUpDown adds the records of an up of n services on one
+// network (each with its service and container names), then removes them,
+// as an up and a down do; ns/op is for the whole stack, so a cost per
+// change that does not grow with the table shows as ns/op growing like n.
+func BenchmarkTableUpDown(b *testing.B) {
+	for _, n := range []int{10, 100, 1000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			recs := make([]dns.Record, n)
+			for i := range recs {
+				id := fmt.Sprintf("c%d", i)
+				recs[i] = dns.Record{Network: "a", Container: id, Addr: netip.AddrFrom4([4]byte{10, 89, byte(i >> 8), byte(i)}), Names: []string{fmt.Sprintf("s%d", i), id}}
+			}
+			tb := dns.NewTable("")
+			tb.AddNetwork("a", netip.MustParsePrefix("10.89.0.0/16"))
+			b.ReportAllocs()
+			for b.Loop() {
+				for _, r := range recs {
+					tb.Add(r)
+				}
+				for _, r := range recs {
+					tb.Remove(r.Container)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/service")
+		})
+	}
 }

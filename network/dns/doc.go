@@ -6,10 +6,11 @@
 //
 // A [Table] holds one [Record] per container and network: the container's
 // address there and the names it answers to (service name, container
-// name, hostname, aliases). The table's content is an immutable snapshot
-// behind an atomic.Pointer: [Table.Add] and [Table.Remove] build a new
-// snapshot and swap it in, so a query sees the records either before or
-// after a change, never half of one, and queries take no lock.
+// name, hostname, aliases). [Table.Add] and [Table.Remove] update its
+// indexes in place under a write lock, at the cost of the container's own
+// records (an up of N services is N changes, not N rebuilds of N
+// records); each lookup of a query takes the read lock, so it sees the
+// records either before or after a change, never half of one.
 //
 // # Handler chain
 //

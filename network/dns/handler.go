@@ -63,7 +63,7 @@ func (h *Records) ServeDNS(ctx context.Context, w mdns.ResponseWriter, r *mdns.M
 	// A network's resolver serves that network: a container of another
 	// network (another project's) reaches the gateway's address through
 	// the host, and must learn nothing of this one's names.
-	if sub, ok := v.s.subnetOf[h.Network]; !ok || !sub.Contains(client) {
+	if !v.served || !v.subnet.Contains(client) {
 		return mdns.RcodeRefused, nil
 	}
 	if v.client != nil && len(v.client.Upstreams) > 0 {

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	"github.com/stack-dev/stack/internal/errdefs"
 )
@@ -29,30 +28,29 @@ type Record struct {
 }
 
 // Table is the set of records of all our networks. Create it with
-// [NewTable]. It is safe for concurrent use; readers never block.
+// [NewTable]. It is safe for concurrent use.
+//
+// A change updates the indexes queries read in place, under the write
+// lock, at a cost that depends on the container's own records only: an up
+// of N services makes N changes, and a table rebuilt on each would make
+// that N². A query takes the read lock for each lookup it makes, so each
+// sees a change whole.
 type Table struct {
 	domain string // lowercase, no dots at either end; may be empty
 
-	mu       sync.Mutex // serialises writers
-	records  map[recordKey]Record
-	subnets  map[string]netip.Prefix
-	snapshot atomic.Pointer[snapshot]
-}
-
-type recordKey struct{ network, container string }
-
-// snapshot is an immutable view of the table.
-type snapshot struct {
-	// names maps network -> lowercase name -> addresses, sorted.
+	mu      sync.RWMutex
+	records map[recordKey]*Record
+	subnets map[string]netip.Prefix
+	// names maps network -> lowercase name (domain stripped) -> addresses,
+	// sorted.
 	names map[string]map[string][]netip.Addr
 	// addrs maps an address to the record that owns it.
 	addrs map[netip.Addr]*Record
-	// networksOf maps a container to its networks.
+	// networksOf maps a container to its networks, sorted.
 	networksOf map[string][]string
-	subnets    []netip.Prefix
-	// subnetOf maps a network to its subnet.
-	subnetOf map[string]netip.Prefix
 }
+
+type recordKey struct{ network, container string }
 
 // NewTable returns an empty table for domain ([DefaultDomain] when empty;
 // "." for none).
@@ -60,13 +58,14 @@ func NewTable(domain string) *Table {
 	if domain == "" {
 		domain = DefaultDomain
 	}
-	t := &Table{
-		domain:  strings.ToLower(strings.Trim(domain, ".")),
-		records: map[recordKey]Record{},
-		subnets: map[string]netip.Prefix{},
+	return &Table{
+		domain:     strings.ToLower(strings.Trim(domain, ".")),
+		records:    map[recordKey]*Record{},
+		subnets:    map[string]netip.Prefix{},
+		names:      map[string]map[string][]netip.Addr{},
+		addrs:      map[netip.Addr]*Record{},
+		networksOf: map[string][]string{},
 	}
-	t.snapshot.Store(&snapshot{})
-	return t
 }
 
 // Domain returns the table's domain, without dots at either end.
@@ -79,7 +78,6 @@ func (t *Table) AddNetwork(network string, subnet netip.Prefix) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.subnets[network] = subnet
-	t.publish()
 }
 
 // RemoveNetwork forgets network's subnet and all records on it.
@@ -87,12 +85,11 @@ func (t *Table) RemoveNetwork(network string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	delete(t.subnets, network)
-	for k := range t.records {
+	for k, r := range t.records {
 		if k.network == network {
-			delete(t.records, k)
+			t.unindex(r)
 		}
 	}
-	t.publish()
 }
 
 // Add adds or replaces the record of r.Container on r.Network. The change
@@ -110,8 +107,10 @@ func (t *Table) Add(r Record) error {
 	r.Upstreams = slices.Clone(r.Upstreams)
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.records[recordKey{r.Network, r.Container}] = r
-	t.publish()
+	if old, ok := t.records[recordKey{r.Network, r.Container}]; ok {
+		t.unindex(old)
+	}
+	t.index(&r)
 	return nil
 }
 
@@ -119,21 +118,18 @@ func (t *Table) Add(r Record) error {
 func (t *Table) Remove(container string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for k := range t.records {
-		if k.container == container {
-			delete(t.records, k)
-		}
+	for _, n := range slices.Clone(t.networksOf[container]) {
+		t.unindex(t.records[recordKey{n, container}])
 	}
-	t.publish()
 }
 
 // Records returns the records, sorted by network and container.
 func (t *Table) Records() []Record {
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	t.mu.RLock()
+	defer t.mu.RUnlock()
 	out := make([]Record, 0, len(t.records))
 	for _, r := range t.records {
-		out = append(out, r)
+		out = append(out, *r)
 	}
 	slices.SortFunc(out, func(a, b Record) int {
 		return cmp.Or(cmp.Compare(a.Network, b.Network), cmp.Compare(a.Container, b.Container))
@@ -141,43 +137,65 @@ func (t *Table) Records() []Record {
 	return out
 }
 
-// publish builds a new snapshot from the records; the caller holds t.mu.
-func (t *Table) publish() {
-	s := &snapshot{
-		names:      map[string]map[string][]netip.Addr{},
-		addrs:      map[netip.Addr]*Record{},
-		networksOf: map[string][]string{},
-		subnetOf:   map[string]netip.Prefix{},
+// index adds r to the table; the caller holds t.mu. r is never changed
+// afterwards, so a query may keep it after the lock: every other answer
+// is copied out under the lock.
+func (t *Table) index(r *Record) {
+	t.records[recordKey{r.Network, r.Container}] = r
+	t.addrs[r.Addr] = r
+	t.networksOf[r.Container] = insertSorted(t.networksOf[r.Container], r.Network, cmp.Compare[string])
+	byName := t.names[r.Network]
+	if byName == nil {
+		byName = map[string][]netip.Addr{}
+		t.names[r.Network] = byName
 	}
-	for n, p := range t.subnets {
-		s.subnets = append(s.subnets, p)
-		s.subnetOf[n] = p
+	for _, n := range r.Names {
+		n = t.local(strings.ToLower(strings.TrimSuffix(n, ".")))
+		byName[n] = insertSorted(byName[n], r.Addr, netip.Addr.Compare)
 	}
-	for _, r := range t.records {
-		r := r
-		s.addrs[r.Addr] = &r
-		s.networksOf[r.Container] = append(s.networksOf[r.Container], r.Network)
-		byName := s.names[r.Network]
-		if byName == nil {
-			byName = map[string][]netip.Addr{}
-			s.names[r.Network] = byName
+}
+
+// unindex takes r out of the table; the caller holds t.mu. Addresses are
+// unique in the table (one per container and network, networks do not
+// overlap), so r's address leaves each of its names.
+func (t *Table) unindex(r *Record) {
+	delete(t.records, recordKey{r.Network, r.Container})
+	if t.addrs[r.Addr] == r {
+		delete(t.addrs, r.Addr)
+	}
+	if nets := removeSorted(t.networksOf[r.Container], r.Network, cmp.Compare[string]); len(nets) > 0 {
+		t.networksOf[r.Container] = nets
+	} else {
+		delete(t.networksOf, r.Container)
+	}
+	byName := t.names[r.Network]
+	for _, n := range r.Names {
+		n = t.local(strings.ToLower(strings.TrimSuffix(n, ".")))
+		if addrs := removeSorted(byName[n], r.Addr, netip.Addr.Compare); len(addrs) > 0 {
+			byName[n] = addrs
+		} else {
+			delete(byName, n)
 		}
-		for _, n := range r.Names {
-			n = t.local(strings.ToLower(strings.TrimSuffix(n, ".")))
-			if !slices.Contains(byName[n], r.Addr) {
-				byName[n] = append(byName[n], r.Addr)
-			}
-		}
 	}
-	for _, byName := range s.names {
-		for _, addrs := range byName {
-			slices.SortFunc(addrs, netip.Addr.Compare)
-		}
+	if len(byName) == 0 {
+		delete(t.names, r.Network)
 	}
-	for _, nets := range s.networksOf {
-		slices.Sort(nets)
+}
+
+// insertSorted returns s with v in its sorted place, once.
+func insertSorted[T any](s []T, v T, compare func(a, b T) int) []T {
+	if i, found := slices.BinarySearchFunc(s, v, compare); !found {
+		return slices.Insert(s, i, v)
 	}
-	t.snapshot.Store(s)
+	return s
+}
+
+// removeSorted returns s without v.
+func removeSorted[T any](s []T, v T, compare func(a, b T) int) []T {
+	if i, found := slices.BinarySearchFunc(s, v, compare); found {
+		return slices.Delete(s, i, i+1)
+	}
+	return s
 }
 
 // local strips our domain from a lowercase name without a trailing dot,
@@ -202,18 +220,22 @@ func (t *Table) strip(name string) (string, bool) {
 
 // view is what one client may see: the networks of a query.
 type view struct {
-	s        *snapshot
+	t        *Table
 	networks []string
 	client   *Record // the record owning the client's address, if any
+	subnet   netip.Prefix
+	served   bool // the listener's network has a subnet (subnet is set)
 }
 
 // view returns the view of a client at addr asking the listener of network.
 func (t *Table) view(network string, client netip.Addr) view {
-	s := t.snapshot.Load()
-	v := view{s: s, networks: []string{network}}
-	if r, ok := s.addrs[client.Unmap()]; ok {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	v := view{t: t, networks: []string{network}}
+	v.subnet, v.served = t.subnets[network]
+	if r, ok := t.addrs[client.Unmap()]; ok {
 		v.client = r
-		for _, n := range s.networksOf[r.Container] {
+		for _, n := range t.networksOf[r.Container] {
 			if !slices.Contains(v.networks, n) {
 				v.networks = append(v.networks, n)
 			}
@@ -225,9 +247,11 @@ func (t *Table) view(network string, client netip.Addr) view {
 // lookup returns the addresses of name (lowercase, domain stripped) that
 // v can see, sorted and without duplicates.
 func (v view) lookup(name string) []netip.Addr {
+	v.t.mu.RLock()
+	defer v.t.mu.RUnlock()
 	var out []netip.Addr
 	for _, n := range v.networks {
-		out = append(out, v.s.names[n][name]...)
+		out = append(out, v.t.names[n][name]...)
 	}
 	if len(v.networks) > 1 {
 		slices.SortFunc(out, netip.Addr.Compare)
@@ -238,7 +262,9 @@ func (v view) lookup(name string) []netip.Addr {
 
 // reverse returns the record of addr if v can see it.
 func (v view) reverse(addr netip.Addr) (*Record, bool) {
-	r, ok := v.s.addrs[addr]
+	v.t.mu.RLock()
+	defer v.t.mu.RUnlock()
+	r, ok := v.t.addrs[addr]
 	if !ok || !slices.Contains(v.networks, r.Network) {
 		return nil, false
 	}
@@ -247,5 +273,12 @@ func (v view) reverse(addr netip.Addr) (*Record, bool) {
 
 // ours reports whether addr is in one of our subnets.
 func (v view) ours(addr netip.Addr) bool {
-	return slices.ContainsFunc(v.s.subnets, func(p netip.Prefix) bool { return p.Contains(addr) })
+	v.t.mu.RLock()
+	defer v.t.mu.RUnlock()
+	for _, p := range v.t.subnets {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
 }
