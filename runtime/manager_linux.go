@@ -969,19 +969,27 @@ func (m *Manager) cleanup(id, dir string) error {
 	return errors.Join(errs...)
 }
 
-// hasContainers reports whether any container directory is left: a
-// listing of names only, cheap enough for every removal.
+// hasContainers reports whether any container directory is left. It
+// reads the directory a batch at a time and stops at the first container:
+// a down of N containers asks N times, and a whole listing each time made
+// that N².
 func (m *Manager) hasContainers() bool {
-	ents, err := os.ReadDir(m.root)
+	d, err := os.Open(m.root)
 	if err != nil {
 		return true
 	}
-	for _, e := range ents {
-		if e.IsDir() && validateID(e.Name()) == nil {
-			return true
+	defer d.Close()
+	for {
+		ents, err := d.ReadDir(32)
+		for _, e := range ents {
+			if e.IsDir() && validateID(e.Name()) == nil {
+				return true
+			}
+		}
+		if err != nil {
+			return !errors.Is(err, io.EOF)
 		}
 	}
-	return false
 }
 
 // Attach connects to the terminal of a container created with
