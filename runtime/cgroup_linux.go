@@ -339,7 +339,56 @@ func (g *cgroupV1) Procs() ([]int, error) {
 	return slices.Compact(pids), nil
 }
 
-func (g *cgroupV1) Delete() error { return g.cg.Delete() }
+// Delete removes the cgroup's directory from every hierarchy, as runc
+// does: an rmdir each, which the kernel refuses (EBUSY) while the cgroup
+// holds a process or a cgroup of its own; then the cgroups under it go
+// first, and a process still exiting is waited for a few times, as the
+// library waits. The library's Delete first walks every file of every
+// hierarchy (an lstat each, ~40 per directory) and reads their processes:
+// 2.4 of the 2.8 ms a removal took here (BenchmarkRootCgroupRemoval),
+// for what killCgroup has just made sure of.
+func (g *cgroupV1) Delete() error {
+	var errs []error
+	for _, s := range g.cg.Subsystems() {
+		if err := removeCgroupDir(filepath.Join(g.c.Root, string(s.Name()), g.c.Path)); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// removeCgroupDir removes the v1 cgroup dir and the cgroups under it. A
+// directory already gone (a hierarchy mounted with another, cpu and
+// cpuacct, is reached twice) is not an error.
+func removeCgroupDir(dir string) error {
+	delay := 10 * time.Millisecond
+	for try := 0; ; try++ {
+		err := unix.Rmdir(dir)
+		if err == nil || errors.Is(err, unix.ENOENT) {
+			return nil
+		}
+		if !errors.Is(err, unix.EBUSY) || try == 5 {
+			return fmt.Errorf("remove cgroup %s: %w", dir, err)
+		}
+		ents, rerr := os.ReadDir(dir)
+		if rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+			return fmt.Errorf("remove cgroup %s: %w", dir, rerr)
+		}
+		children := false
+		for _, e := range ents {
+			if e.IsDir() {
+				children = true
+				if err := removeCgroupDir(filepath.Join(dir, e.Name())); err != nil {
+					return err
+				}
+			}
+		}
+		if !children {
+			time.Sleep(delay)
+			delay *= 2
+		}
+	}
+}
 
 type cgroupV2 struct {
 	m   *cgroup2.Manager
