@@ -127,10 +127,14 @@ func run(o options) (err error) {
 	report := b.report(time.Since(start))
 	fmt.Println(report)
 	if o.out != "" {
-		if err := os.WriteFile(filepath.Join(b.repo, o.out), []byte(report), 0o644); err != nil {
+		out := o.out
+		if !filepath.IsAbs(out) {
+			out = filepath.Join(b.repo, out)
+		}
+		if err := os.WriteFile(out, []byte(report), 0o644); err != nil {
 			return fmt.Errorf("write results: %w", err)
 		}
-		logf("wrote %s", o.out)
+		logf("wrote %s", out)
 	}
 	return nil
 }

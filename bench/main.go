@@ -43,7 +43,7 @@ func main() {
 	reexec()
 	var o options
 	flag.BoolVar(&o.quick, "quick", false, "fewer runs and no 50-service peer stack (about 2 minutes)")
-	flag.StringVar(&o.out, "o", "bench/RESULTS.md", "where to write the results (empty: do not write)")
+	flag.StringVar(&o.out, "o", "bench/RESULTS.md", "where to write the results, relative to the repository unless absolute (empty: do not write)")
 	flag.BoolVar(&o.install, "install", true, "apt-get install missing peers")
 	flag.StringVar(&o.only, "only", "", "run only these cases, by number (\"1,6\"); the results are not written unless -o is given")
 	flag.StringVar(&o.baseline, "baseline", "", "also measure stack at this git revision (up -d + down, the up curve, DNS), as a peer")
