@@ -31,10 +31,11 @@ type Record struct {
 // [NewTable]. It is safe for concurrent use.
 //
 // A change updates the indexes queries read in place, under the write
-// lock, at a cost that depends on the container's own records only: an up
-// of N services makes N changes, and a table rebuilt on each would make
-// that N². A query takes the read lock for each lookup it makes, so each
-// sees a change whole.
+// lock, at a cost that depends on the container's own records (and the
+// replicas sharing its names), not on the table's size: an up of N
+// services makes N changes, and a table rebuilt on each would make that
+// N². A query takes the read lock for each lookup it makes, so each sees
+// a change whole.
 type Table struct {
 	domain string // lowercase, no dots at either end; may be empty
 
@@ -110,6 +111,12 @@ func (t *Table) Add(r Record) error {
 	if old, ok := t.records[recordKey{r.Network, r.Container}]; ok {
 		t.unindex(old)
 	}
+	// An address is one container's: a record of another container that
+	// still holds it on this network is stale (its removal was missed, and
+	// the address given out again), and goes.
+	if o := t.addrs[r.Addr]; o != nil && o.Network == r.Network {
+		t.unindex(o)
+	}
 	t.index(&r)
 	return nil
 }
@@ -155,9 +162,9 @@ func (t *Table) index(r *Record) {
 	}
 }
 
-// unindex takes r out of the table; the caller holds t.mu. Addresses are
-// unique in the table (one per container and network, networks do not
-// overlap), so r's address leaves each of its names.
+// unindex takes r out of the table; the caller holds t.mu. An address
+// has one record per network (Add sees to it), so r's address leaves each
+// of its names.
 func (t *Table) unindex(r *Record) {
 	delete(t.records, recordKey{r.Network, r.Container})
 	if t.addrs[r.Addr] == r {

@@ -39,8 +39,10 @@ func (t *Table) rebuilt() (names map[string]map[string][]netip.Addr, addrs map[n
 }
 
 // TestTableIndexesMatchRebuild makes seeded random changes (adds, replaces
-// with other names, removals of containers and of networks) and checks
-// after each that the indexes are what a rebuild from the records gives.
+// with other names and addresses, addresses given again, removals of
+// containers and of networks) and checks after each that the indexes are
+// what a rebuild from the records gives, and that no two records on a
+// network share an address.
 func TestTableIndexesMatchRebuild(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	tb := NewTable("")
@@ -48,9 +50,11 @@ func TestTableIndexesMatchRebuild(t *testing.T) {
 	for i, n := range networks {
 		tb.AddNetwork(n, netip.MustParsePrefix(fmt.Sprintf("10.89.%d.0/24", i)))
 	}
-	// Each container's address on a network is fixed, as IPAM makes it.
-	addr := func(network, container int) netip.Addr {
-		return netip.AddrFrom4([4]byte{10, 89, byte(network), byte(2 + container)})
+	// Addresses come from a pool smaller than the containers, so some are
+	// given to a container while another's record still holds them, as
+	// after a missed removal.
+	addr := func(network int) netip.Addr {
+		return netip.AddrFrom4([4]byte{10, 89, byte(network), byte(2 + rng.IntN(8))})
 	}
 	pool := []string{"web", "WEB.stack.internal.", "api", "db", "cache", "alias.example.org"}
 	for step := range 2000 {
@@ -64,7 +68,7 @@ func TestTableIndexesMatchRebuild(t *testing.T) {
 				names = append(names, pool[rng.IntN(len(pool))])
 			}
 			names = append(names, container)
-			if err := tb.Add(Record{Network: networks[ni], Container: container, Addr: addr(ni, c), Names: names}); err != nil {
+			if err := tb.Add(Record{Network: networks[ni], Container: container, Addr: addr(ni), Names: names}); err != nil {
 				t.Fatal(err)
 			}
 		case op < 9:
@@ -73,6 +77,13 @@ func TestTableIndexesMatchRebuild(t *testing.T) {
 			ni := rng.IntN(len(networks))
 			tb.RemoveNetwork(networks[ni])
 			tb.AddNetwork(networks[ni], netip.MustParsePrefix(fmt.Sprintf("10.89.%d.0/24", ni)))
+		}
+		seen := map[netip.Addr]string{}
+		for k, r := range tb.records {
+			if o, ok := seen[r.Addr]; ok && strings.HasPrefix(o, k.network+"/") {
+				t.Fatalf("step %d: %s and %s/%s share %s", step, o, k.network, k.container, r.Addr)
+			}
+			seen[r.Addr] = k.network + "/" + k.container
 		}
 		names, addrs, networksOf := tb.rebuilt()
 		if !maps.EqualFunc(tb.names, names, func(a, b map[string][]netip.Addr) bool { return maps.EqualFunc(a, b, slices.Equal) }) {
@@ -84,5 +95,27 @@ func TestTableIndexesMatchRebuild(t *testing.T) {
 		if !maps.EqualFunc(tb.networksOf, networksOf, slices.Equal) {
 			t.Fatalf("step %d: networks\n%v\nrebuilt\n%v", step, tb.networksOf, networksOf)
 		}
+	}
+}
+
+// TestTableAddressGivenAgain: a record whose address another container's
+// stale record still holds replaces that record, and the stale record's
+// later removal takes nothing from the new one.
+func TestTableAddressGivenAgain(t *testing.T) {
+	tb := NewTable("")
+	tb.AddNetwork("a", netip.MustParsePrefix("10.89.0.0/24"))
+	x := netip.MustParseAddr("10.89.0.2")
+	tb.Add(Record{Network: "a", Container: "old", Addr: x, Names: []string{"svc", "old"}})
+	tb.Add(Record{Network: "a", Container: "new", Addr: x, Names: []string{"svc", "new"}})
+	tb.Remove("old")
+	v := tb.view("a", netip.MustParseAddr("10.89.0.9"))
+	if got := v.lookup("svc"); !slices.Equal(got, []netip.Addr{x}) {
+		t.Errorf("svc: %v, want %v", got, x)
+	}
+	if got := v.lookup("old"); len(got) != 0 {
+		t.Errorf("old: %v, want nothing", got)
+	}
+	if r, ok := v.reverse(x); !ok || r.Container != "new" {
+		t.Errorf("reverse of %s: %+v", x, r)
 	}
 }
