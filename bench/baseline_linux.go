@@ -57,20 +57,30 @@ func (b *bench) prepareBaseline() error {
 	}
 	binDir := filepath.Join(b.tmp, "baseline-bin")
 	bl.bin = filepath.Join(binDir, "stack")
-	for _, pkg := range []string{"stack", "stack-shim", "stack-init"} {
-		if _, err := os.Stat(filepath.Join(bl.dir, "cmd", pkg)); err != nil {
+	for _, pkg := range []string{"stack", "stack-daemon", "stack-shim", "stack-init"} {
+		src := pkg
+		if pkg == "stack-daemon" {
+			src = "stack" // with -tags stackdaemon
+			if _, err := os.Stat(filepath.Join(bl.dir, "cmd", "stack", "commands_daemon_linux.go")); err != nil {
+				continue // a revision whose daemon runs in stack
+			}
+		}
+		if _, err := os.Stat(filepath.Join(bl.dir, "cmd", src)); err != nil {
 			continue // a revision before stack-shim or stack-init
 		}
 		args := []string{"build"}
-		if pkg == "stack-init" {
+		switch pkg {
+		case "stack-init":
 			args = append(args, "-tags", "stackinit")
+		case "stack-daemon":
+			args = append(args, "-tags", "stackdaemon")
 		}
-		args = append(args, "-o", filepath.Join(binDir, pkg), "./cmd/"+pkg)
+		args = append(args, "-o", filepath.Join(binDir, pkg), "./cmd/"+src)
 		cmd := exec.CommandContext(b.ctx, "go", args...)
 		cmd.Dir = bl.dir
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("baseline %s: go build ./cmd/%s: %w: %s", bl.id, pkg, err, bytes.TrimSpace(out))
+			return fmt.Errorf("baseline %s: go build %s: %w: %s", bl.id, pkg, err, bytes.TrimSpace(out))
 		}
 	}
 	bl.root = filepath.Join(b.tmp, "baseline-state")

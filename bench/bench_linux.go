@@ -197,8 +197,9 @@ func (b *bench) buildStack() error {
 				return b.ctx.Err()
 			}
 		}
-		// stack-shim and stack-init beside stack, as make build puts them.
-		for _, c := range [][]string{{b.stackBin, "./cmd/stack"}, {b.shimBin(), "./cmd/stack-shim"}, {b.initBin(), "./cmd/stack-init", "stackinit"}} {
+		// stack-daemon, stack-shim and stack-init beside stack, as make
+		// build puts them.
+		for _, c := range [][]string{{b.stackBin, "./cmd/stack"}, {filepath.Join(b.tmp, "stack-daemon"), "./cmd/stack", "stackdaemon"}, {b.shimBin(), "./cmd/stack-shim"}, {b.initBin(), "./cmd/stack-init", "stackinit"}} {
 			args := []string{"build"}
 			if len(c) > 2 {
 				args = append(args, "-tags", c[2])

@@ -108,6 +108,9 @@ func newDaemonCommand(g *globalOptions) *cobra.Command {
 			if os.Geteuid() != 0 {
 				return errors.New("the stack daemon needs root: start it as root (sudo stack daemon, or the systemd unit); users of the \"stack\" group can then use it")
 			}
+			if err := useDaemonBinary(g.stderr); err != nil {
+				return err
+			}
 			gid, err := socketGroup(o.group, cmd.Flags().Changed("group"))
 			if err != nil {
 				return err

@@ -108,14 +108,7 @@ compose's; the options of the stack file go before the command.`,
 	g.addEngineFlags(f)
 	registerRootCompletions(root, g)
 
-	root.AddCommand(
-		newConfigCommand(g),
-		newVersionCommand(g),
-	)
-	root.AddCommand(engineCommands(g)...)
-	root.AddCommand(newKubeCommands(g)...)
-	root.AddCommand(unsupportedCommands()...)
-	g.wireCompletions(root)
+	addCommands(root, g)
 	return root
 }
 

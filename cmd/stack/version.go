@@ -105,3 +105,9 @@ func newVersionCommand(g *globalOptions) *cobra.Command {
 	cmd.Flags().StringVarP(&format, "format", "f", "", "format the output. Values: [pretty | json | TEMPLATE]. (Default: pretty)")
 	return cmd
 }
+
+// daemonBuildEnv carries the build of the stack that started stack-daemon.
+const daemonBuildEnv = "STACK_DAEMON_STARTED_BY"
+
+// buildID names a build: version and commit.
+func buildID() string { return versionString() + " " + commitString() }

@@ -78,3 +78,30 @@ func TestRootDaemonRefusesNonRoot(t *testing.T) {
 		t.Errorf("want one line saying it needs root, got:\n%s", out)
 	}
 }
+
+// TestRootDaemonBinary: the daemon the CLI starts runs from stack-daemon,
+// beside stack, under the pid it was started with; a stack-daemon started
+// by a stack of another build refuses to serve, in one line.
+func TestRootDaemonBinary(t *testing.T) {
+	e := newBareEnv(t)
+	e.mustRun("image", "ls")
+	pid := e.daemonPid()
+	exe, err := os.Readlink(filepath.Join("/proc", strconv.Itoa(pid), "exe"))
+	want := filepath.Join(filepath.Dir(stackBin), "stack-daemon")
+	if err != nil || exe != want {
+		t.Errorf("the daemon (pid %d) runs %q (%v), want %s", pid, exe, err, want)
+	}
+	dir := t.TempDir()
+	d := exec.Command(want, "daemon", "-H", "unix://"+filepath.Join(dir, "s.sock"), "--state-root", filepath.Join(dir, "root"))
+	d.Env = append(os.Environ(), "STACK_DAEMON_STARTED_BY=v0.0.1 0123456789ab")
+	out, err := d.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+		t.Fatalf("stack-daemon started by another build: %v, want exit 1:\n%s", err, out)
+	}
+	if lines := strings.Split(strings.TrimSpace(string(out)), "\n"); len(lines) != 1 || !strings.Contains(lines[0], "from one build") {
+		t.Errorf("want one line naming both builds, got:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "s.sock")); err == nil {
+		t.Error("it made its socket")
+	}
+}

@@ -42,11 +42,20 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	// Beside stack, as make build puts them: the daemon runs containers'
-	// shims from the one and their inits from the other. A container's
+	// shims from stack-shim and their inits from stack-init. A container's
 	// root in a user namespace execs the init by name, as an unprivileged
 	// uid: the directory must be open to it, as /usr/local/bin is.
 	if err := os.Chmod(dir, 0o755); err != nil {
 		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	// stack-daemon is stack's own package with the daemon command alone:
+	// built as stack is, it is of the same build, and the daemon runs
+	// from it.
+	build = exec.Command("go", "build", "-tags", "stackdaemon", "-o", filepath.Join(dir, "stack-daemon"), "../../cmd/stack")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build stack-daemon:", err)
 		os.Exit(1)
 	}
 	for _, b := range [][]string{

@@ -1,0 +1,32 @@
+//go:build stackdaemon
+
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// addCommands gives stack-daemon its one command. The daemon stays
+// resident, and every page of its binary it touches counts in its RSS:
+// without the other commands' code it is 3 MiB smaller, idle or after
+// work (the code of the CLI, its formatting and templates, the kube and
+// compose commands).
+func addCommands(root *cobra.Command, g *globalOptions) {
+	root.AddCommand(newDaemonCommand(g))
+}
+
+// useDaemonBinary, in stack-daemon, refuses to serve for a stack of
+// another build: the two must agree on what the daemon is.
+func useDaemonBinary(io.Writer) error {
+	from, ok := os.LookupEnv(daemonBuildEnv)
+	os.Unsetenv(daemonBuildEnv)
+	if ok && from != buildID() {
+		exe, _ := os.Executable()
+		return fmt.Errorf("%s is build %s, started by stack build %s: install stack, stack-daemon, stack-shim and stack-init from one build", exe, buildID(), from)
+	}
+	return nil
+}
