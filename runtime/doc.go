@@ -163,11 +163,12 @@
 // printed by bench case 1 (bench/RESULTS.md). With the group's shim
 // running, create+start+wait+delete of /bin/true in a new network
 // namespace took 20-23 ms on this project's 2-core VM (v1) in two runs,
-// crun 28-29: the clone and exec of stack-init (~2.4-3.2 ms) and its Go
-// start-up (~2.2-2.8; from stack-shim these were ~3.5 and ~3.6), the
-// cgroup (~1.9 ms), the cgroup's removal in every hierarchy (~1.0 ms, an
-// rmdir each; ~3.1 through the library's Delete, which walks them), the config
-// received (~1.8 ms), mounts, pivot_root and masks (~1.8 ms), the exec of
+// crun 28-29, and 16.5 against crun's 26.1 in a later one: the clone and
+// exec of stack-init (~2.4-3.2 ms) and its Go start-up (~2.2-2.8; from
+// stack-shim these were ~3.5 and ~3.6), the cgroup (~1.9 ms), its removal
+// from every hierarchy (~1.0 ms, an rmdir each; ~3.1 through the
+// library's Delete, which walks them), the config received (~1.8 ms),
+// mounts, pivot_root and masks (~1.8 ms), the exec of
 // the process (~1.5 ms). Without a running shim, its start adds ~7 ms.
 //
 // # Exec
