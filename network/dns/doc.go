@@ -9,9 +9,8 @@
 // name, hostname, aliases). [Table.Add] and [Table.Remove] update its
 // indexes in place under a write lock, at the cost of the container's own
 // records (an up of N services is N changes, not N rebuilds of N
-// records); each lookup of a query takes the read lock, so it sees the
-// records either before or after a change, never half of one (a query's
-// lookups may fall either side of one: it answers as either would).
+// records); a query reads what it needs under the read lock, once, so it
+// sees the records either before or after a change, never half of one.
 //
 // # Handler chain
 //

@@ -58,38 +58,36 @@ func (h *Records) ServeDNS(ctx context.Context, w mdns.ResponseWriter, r *mdns.M
 		return mdns.RcodeNotImplemented, nil
 	}
 	q := r.Question[0]
-	client := clientAddr(w)
-	v := h.Table.view(h.Network, client)
+	name := strings.ToLower(strings.TrimSuffix(q.Name, "."))
+	a := h.Table.answer(h.Network, clientAddr(w), name)
 	// A network's resolver serves that network: a container of another
 	// network (another project's) reaches the gateway's address through
 	// the host, and must learn nothing of this one's names.
-	if !v.served || !v.subnet.Contains(client) {
+	if !a.served {
 		return mdns.RcodeRefused, nil
 	}
-	if v.client != nil && len(v.client.Upstreams) > 0 {
-		ctx = withUpstreams(ctx, v.client.Upstreams)
+	if len(a.upstreams) > 0 {
+		ctx = withUpstreams(ctx, a.upstreams)
 	}
-	name := strings.ToLower(strings.TrimSuffix(q.Name, "."))
 
 	if q.Qclass == mdns.ClassINET || q.Qclass == mdns.ClassANY {
-		if addr, ok := reverseName(name); ok {
-			if rec, ok := v.reverse(addr); ok {
+		if a.reverse {
+			if a.ptr != nil {
 				if q.Qtype != mdns.TypePTR && q.Qtype != mdns.TypeANY {
 					return h.reply(w, r, mdns.RcodeSuccess, nil)
 				}
 				var ans []mdns.RR
-				for _, n := range rec.Names {
+				for _, n := range a.ptr.Names {
 					ans = append(ans, &mdns.PTR{Hdr: header(q.Name, mdns.TypePTR), Ptr: h.fqdn(n)})
 				}
 				return h.reply(w, r, mdns.RcodeSuccess, ans)
 			}
-			if v.ours(addr) {
+			if a.ours {
 				return h.reply(w, r, mdns.RcodeNameError, nil)
 			}
 			return h.next(ctx, w, r)
 		}
-		local, inDomain := h.Table.strip(name)
-		if addrs := v.lookup(local); len(addrs) > 0 {
+		if addrs := a.addrs; len(addrs) > 0 {
 			if q.Qtype != mdns.TypeA && q.Qtype != mdns.TypeANY {
 				return h.reply(w, r, mdns.RcodeSuccess, nil)
 			}
@@ -100,7 +98,7 @@ func (h *Records) ServeDNS(ctx context.Context, w mdns.ResponseWriter, r *mdns.M
 			}
 			return h.reply(w, r, mdns.RcodeSuccess, ans)
 		}
-		if inDomain || (name != "" && !strings.Contains(name, ".")) {
+		if a.inDomain || (name != "" && !strings.Contains(name, ".")) {
 			return h.reply(w, r, mdns.RcodeNameError, nil)
 		}
 	}

@@ -34,8 +34,7 @@ type Record struct {
 // lock, at a cost that depends on the container's own records (and the
 // replicas sharing its names), not on the table's size: an up of N
 // services makes N changes, and a table rebuilt on each would make that
-// N². A query takes the read lock for each lookup it makes, so each sees
-// a change whole.
+// N². A query reads what it needs under the read lock, once.
 type Table struct {
 	domain string // lowercase, no dots at either end; may be empty
 
@@ -225,67 +224,62 @@ func (t *Table) strip(name string) (string, bool) {
 	return name, false
 }
 
-// view is what one client may see: the networks of a query.
-type view struct {
-	t        *Table
-	networks []string
-	client   *Record // the record owning the client's address, if any
-	subnet   netip.Prefix
-	served   bool // the listener's network has a subnet (subnet is set)
+// answer is what the table holds for one question: read under one lock,
+// so that a query sees the records before or after a change, never half
+// of one.
+type answer struct {
+	// served: the client is on the listener's network; the rest is set
+	// only then.
+	served    bool
+	upstreams []string // the client's own dns: servers, if it has them
+	// A reverse name (…in-addr.arpa): the record of its address if the
+	// client may see it, and whether the address is in one of our subnets.
+	reverse bool
+	ptr     *Record
+	ours    bool
+	// Any other name: the addresses the client may see, sorted, and
+	// whether the name was under our domain.
+	addrs    []netip.Addr
+	inDomain bool
 }
 
-// view returns the view of a client at addr asking the listener of network.
-func (t *Table) view(network string, client netip.Addr) view {
+// answer reads what a question for name (lowercase, without the trailing
+// dot) from client to the listener of network needs.
+func (t *Table) answer(network string, client netip.Addr, name string) answer {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	v := view{t: t, networks: []string{network}}
-	v.subnet, v.served = t.subnets[network]
+	sub, ok := t.subnets[network]
+	if !ok || !sub.Contains(client) {
+		return answer{}
+	}
+	a := answer{served: true}
+	networks := []string{network}
 	if r, ok := t.addrs[client.Unmap()]; ok {
-		v.client = r
+		a.upstreams = r.Upstreams
 		for _, n := range t.networksOf[r.Container] {
-			if !slices.Contains(v.networks, n) {
-				v.networks = append(v.networks, n)
+			if !slices.Contains(networks, n) {
+				networks = append(networks, n)
 			}
 		}
 	}
-	return v
-}
-
-// lookup returns the addresses of name (lowercase, domain stripped) that
-// v can see, sorted and without duplicates.
-func (v view) lookup(name string) []netip.Addr {
-	v.t.mu.RLock()
-	defer v.t.mu.RUnlock()
-	var out []netip.Addr
-	for _, n := range v.networks {
-		out = append(out, v.t.names[n][name]...)
-	}
-	if len(v.networks) > 1 {
-		slices.SortFunc(out, netip.Addr.Compare)
-		out = slices.Compact(out)
-	}
-	return out
-}
-
-// reverse returns the record of addr if v can see it.
-func (v view) reverse(addr netip.Addr) (*Record, bool) {
-	v.t.mu.RLock()
-	defer v.t.mu.RUnlock()
-	r, ok := v.t.addrs[addr]
-	if !ok || !slices.Contains(v.networks, r.Network) {
-		return nil, false
-	}
-	return r, true
-}
-
-// ours reports whether addr is in one of our subnets.
-func (v view) ours(addr netip.Addr) bool {
-	v.t.mu.RLock()
-	defer v.t.mu.RUnlock()
-	for _, p := range v.t.subnets {
-		if p.Contains(addr) {
-			return true
+	if addr, ok := reverseName(name); ok {
+		a.reverse = true
+		if r, ok := t.addrs[addr]; ok && slices.Contains(networks, r.Network) {
+			a.ptr = r
 		}
+		for _, p := range t.subnets {
+			a.ours = a.ours || p.Contains(addr)
+		}
+		return a
 	}
-	return false
+	var local string
+	local, a.inDomain = t.strip(name)
+	for _, n := range networks {
+		a.addrs = append(a.addrs, t.names[n][local]...)
+	}
+	if len(networks) > 1 {
+		slices.SortFunc(a.addrs, netip.Addr.Compare)
+		a.addrs = slices.Compact(a.addrs)
+	}
+	return a
 }

@@ -108,14 +108,14 @@ func TestTableAddressGivenAgain(t *testing.T) {
 	tb.Add(Record{Network: "a", Container: "old", Addr: x, Names: []string{"svc", "old"}})
 	tb.Add(Record{Network: "a", Container: "new", Addr: x, Names: []string{"svc", "new"}})
 	tb.Remove("old")
-	v := tb.view("a", netip.MustParseAddr("10.89.0.9"))
-	if got := v.lookup("svc"); !slices.Equal(got, []netip.Addr{x}) {
+	client := netip.MustParseAddr("10.89.0.9")
+	if got := tb.answer("a", client, "svc").addrs; !slices.Equal(got, []netip.Addr{x}) {
 		t.Errorf("svc: %v, want %v", got, x)
 	}
-	if got := v.lookup("old"); len(got) != 0 {
+	if got := tb.answer("a", client, "old").addrs; len(got) != 0 {
 		t.Errorf("old: %v, want nothing", got)
 	}
-	if r, ok := v.reverse(x); !ok || r.Container != "new" {
+	if r := tb.answer("a", client, "2.0.89.10.in-addr.arpa").ptr; r == nil || r.Container != "new" {
 		t.Errorf("reverse of %s: %+v", x, r)
 	}
 }
