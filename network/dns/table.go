@@ -156,7 +156,7 @@ func (t *Table) index(r *Record) {
 		t.names[r.Network] = byName
 	}
 	for _, n := range r.Names {
-		n = t.local(strings.ToLower(strings.TrimSuffix(n, ".")))
+		n = t.local(n)
 		byName[n] = insertSorted(byName[n], r.Addr, netip.Addr.Compare)
 	}
 }
@@ -176,7 +176,7 @@ func (t *Table) unindex(r *Record) {
 	}
 	byName := t.names[r.Network]
 	for _, n := range r.Names {
-		n = t.local(strings.ToLower(strings.TrimSuffix(n, ".")))
+		n = t.local(n)
 		if addrs := removeSorted(byName[n], r.Addr, netip.Addr.Compare); len(addrs) > 0 {
 			byName[n] = addrs
 		} else {
@@ -204,13 +204,15 @@ func removeSorted[T any](s []T, v T, compare func(a, b T) int) []T {
 	return s
 }
 
-// local strips our domain from a lowercase name without a trailing dot,
-// and reports whether it was there.
+// local is a record's name as the table keys it: lowercase, without the
+// trailing dot or our domain.
 func (t *Table) local(name string) string {
-	n, _ := t.strip(name)
+	n, _ := t.strip(strings.ToLower(strings.TrimSuffix(name, ".")))
 	return n
 }
 
+// strip strips our domain from a lowercase name without a trailing dot,
+// and reports whether it was there.
 func (t *Table) strip(name string) (string, bool) {
 	if t.domain == "" {
 		return name, false

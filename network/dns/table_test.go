@@ -21,7 +21,7 @@ func (t *Table) rebuilt() (names map[string]map[string][]netip.Addr, addrs map[n
 			names[r.Network] = map[string][]netip.Addr{}
 		}
 		for _, n := range r.Names {
-			n = t.local(strings.ToLower(strings.TrimSuffix(n, ".")))
+			n = t.local(n)
 			if !slices.Contains(names[r.Network][n], r.Addr) {
 				names[r.Network][n] = append(names[r.Network][n], r.Addr)
 			}
