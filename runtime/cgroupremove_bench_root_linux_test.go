@@ -15,6 +15,12 @@ import (
 func BenchmarkRootCgroupRemoval(b *testing.B) {
 	testutil.RequiresRoot(b)
 	parent := "stack-bench-cgroup-removal"
+	// The parent and, after a failure, the cgroup under it.
+	b.Cleanup(func() {
+		if cg, err := loadCgroup(hostCgroupConfig(parent)); err == nil {
+			cg.Delete()
+		}
+	})
 	var steps [4]time.Duration
 	for i := 0; b.Loop(); i++ {
 		b.StopTimer()
@@ -45,9 +51,5 @@ func BenchmarkRootCgroupRemoval(b *testing.B) {
 	}
 	for j, name := range []string{"load", "thaw", "procs", "delete"} {
 		b.ReportMetric(float64(steps[j].Microseconds())/float64(b.N), name+"-µs")
-	}
-	b.StopTimer()
-	if cg, err := loadCgroup(hostCgroupConfig(parent)); err == nil {
-		cg.Delete()
 	}
 }
