@@ -17,7 +17,7 @@ LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 # resident daemon maps no libc. stack-daemon, stack-shim, stack-init and
 # stack-kube go beside stack: `stack daemon` (and so the daemon the CLI
 # starts) runs the first, stack's own package with the daemon command
-# alone (-tags stackdaemon: 3 MiB less resident than the whole CLI); the
+# alone (-tags stackdaemon: 4 MiB less resident than the whole CLI); the
 # daemon runs containers' shims from the second and their inits from the
 # third (-tags stackinit leaves the runtime's host side out of it, so it
 # starts faster); stack's convert and kube commands run the fourth

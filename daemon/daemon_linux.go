@@ -13,7 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/containerd/cgroups/v3"
 	"golang.org/x/sys/unix"
 
 	"github.com/stack-dev/stack/api"
@@ -362,12 +361,12 @@ func (d *Daemon) Info(ctx context.Context) (api.Info, error) {
 		// out) and a cgroup namespace.
 		SecurityOptions: []string{"name=seccomp,profile=builtin", "name=cgroupns"},
 	}
-	switch cgroups.Mode() {
-	case cgroups.Unified:
+	switch runtime.HostCgroupMode() {
+	case runtime.CgroupUnified:
 		info.CgroupVersion = "2"
-	case cgroups.Hybrid:
+	case runtime.CgroupHybrid:
 		info.CgroupVersion = "1 (hybrid)"
-	case cgroups.Legacy:
+	case runtime.CgroupLegacy:
 		info.CgroupVersion = "1"
 	default:
 		info.CgroupVersion = "unavailable"

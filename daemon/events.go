@@ -19,7 +19,7 @@ type eventBus struct {
 }
 
 // historySize is how many past events the bus keeps.
-const historySize = 1024
+const historySize = 256
 
 func newEventBus() *eventBus { return &eventBus{subs: map[chan api.Event]string{}} }
 

@@ -1,60 +1,22 @@
-//go:build !stackinit
+//go:build !stackinit && !stackdaemon
+
+// The shim's side of a container's cgroup: created with its limits, frozen
+// and thawed, its statistics read, through containerd/cgroups. Left out of
+// stack-daemon (cgroupfs_linux.go says why).
 
 package runtime
 
 import (
-	"bufio"
-	"bytes"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
-	"strings"
 	"time"
 
-	"github.com/containerd/cgroups/v3"
 	"github.com/containerd/cgroups/v3/cgroup1"
 	"github.com/containerd/cgroups/v3/cgroup2"
 	"github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/sys/unix"
 )
-
-// cgroupConfig locates one container's cgroup.
-type cgroupConfig struct {
-	V2 bool
-	// Root is where the hierarchies are mounted: the cgroup2 mount on v2,
-	// the directory holding one mount per controller on v1.
-	Root string
-	// Path is the cgroup relative to each hierarchy's root, "/stack/<id>".
-	Path string
-}
-
-// hostCgroupConfig picks the API for this host: v2 only on a pure unified
-// hierarchy; hybrid hosts (v1 controllers plus an empty-ish cgroup2 at
-// /sys/fs/cgroup/unified) are driven through v1, as runc and containerd do.
-func hostCgroupConfig(path string) cgroupConfig {
-	return cgroupConfig{V2: cgroups.Mode() == cgroups.Unified, Root: "/sys/fs/cgroup", Path: path}
-}
-
-// cgroup is the part of a container's cgroup the runtime uses, over v1 or
-// v2.
-type cgroup interface {
-	// Add moves pid into the cgroup (every controller on v1).
-	Add(pid int) error
-	Freeze() error
-	Thaw() error
-	Frozen() bool
-	Stats() (Stats, error)
-	// OOMKills counts the processes the OOM killer killed in the cgroup.
-	OOMKills() uint64
-	// Procs lists the processes in the cgroup.
-	Procs() ([]int, error)
-	// Delete removes the cgroup; it fails while processes remain.
-	Delete() error
-}
 
 // v1Resources adapts spec resources for cgroup1: Docker's device rules when
 // the spec has none, and no swap limit where the kernel does not account
@@ -94,25 +56,6 @@ func setIOWeight(dir string, weight uint16) error {
 		return err
 	}
 	return nil
-}
-
-var errNoFile = errors.New("no such cgroup file")
-
-// writeIfExists writes value to an existing cgroup file, and returns
-// errNoFile when there is none (never creating one).
-func writeIfExists(path, value string) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
-	if errors.Is(err, fs.ErrNotExist) {
-		return errNoFile
-	}
-	if err != nil {
-		return err
-	}
-	_, err = f.WriteString(value)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // setBlkioWeight writes a v1 blkio weight where the kernel has a file for
@@ -201,7 +144,12 @@ func createCgroup(c cgroupConfig, r *specs.LinuxResources) (cgroup, error) {
 				return nil, fmt.Errorf("create cgroup %s: io weight: %w", c.Path, err)
 			}
 		}
-		return &cgroupV2{m: m, dir: filepath.Join(c.Root, c.Path)}, nil
+		files, err := openCgroupFiles(c)
+		if err != nil {
+			m.Delete()
+			return nil, fmt.Errorf("create cgroup %s: %w", c.Path, err)
+		}
+		return &cgroupV2{m: m, cgroupFiles: files}, nil
 	}
 	_, err := os.Stat(filepath.Join(c.Root, "memory", "memory.memsw.limit_in_bytes"))
 	cg, err := cgroup1.New(cgroup1.StaticPath(c.Path), v1Resources(r, err == nil), v1Hierarchy(c.Root))
@@ -218,22 +166,12 @@ func createCgroup(c cgroupConfig, r *specs.LinuxResources) (cgroup, error) {
 			return nil, fmt.Errorf("create cgroup %s: blkio weight: %w", c.Path, err)
 		}
 	}
-	return &cgroupV1{cg: cg, c: c}, nil
-}
-
-func loadCgroup(c cgroupConfig) (cgroup, error) {
-	if c.V2 {
-		m, err := cgroup2.Load(c.Path, cgroup2.WithMountpoint(c.Root))
-		if err != nil {
-			return nil, fmt.Errorf("load cgroup %s: %w", c.Path, err)
-		}
-		return &cgroupV2{m: m, dir: filepath.Join(c.Root, c.Path)}, nil
-	}
-	cg, err := cgroup1.Load(cgroup1.StaticPath(c.Path), v1Hierarchy(c.Root))
+	files, err := openCgroupFiles(c)
 	if err != nil {
-		return nil, fmt.Errorf("load cgroup %s: %w", c.Path, err)
+		cg.Delete()
+		return nil, fmt.Errorf("create cgroup %s: %w", c.Path, err)
 	}
-	return &cgroupV1{cg: cg, c: c}, nil
+	return &cgroupV1{cg: cg, cgroupFiles: files}, nil
 }
 
 // v1Hierarchy lists the v1 controllers mounted under root. It replaces
@@ -256,13 +194,25 @@ func v1Hierarchy(root string) cgroup1.InitOpts {
 	})
 }
 
+// cgroupV1 and cgroupV2 do through the library what needs more than the
+// cgroup's files; the rest is cgroupFiles'.
 type cgroupV1 struct {
 	cg cgroup1.Cgroup
-	c  cgroupConfig
+	*cgroupFiles
 }
 
 func (g *cgroupV1) Add(pid int) error {
 	return g.cg.Add(cgroup1.Process{Pid: pid})
+}
+
+// enterCgroupThread is how a shim's thread enters cg before it clones the
+// container's init: on v1, cgroupV1.enterThread; nothing on v2, where the
+// clone goes into the cgroup itself (CLONE_INTO_CGROUP).
+func enterCgroupThread(cg cgroup) func() error {
+	if v1, ok := cg.(*cgroupV1); ok {
+		return v1.enterThread
+	}
+	return nil
 }
 
 // enterThread moves the calling thread, and only it, into the cgroup in
@@ -283,7 +233,7 @@ func (g *cgroupV1) Add(pid int) error {
 // still moves its child after the clone.
 func (g *cgroupV1) enterThread() error {
 	for _, s := range g.cg.Subsystems() {
-		p := filepath.Join(g.c.Root, string(s.Name()), g.c.Path, "tasks")
+		p := filepath.Join(g.dir(string(s.Name())), "tasks")
 		if err := writeIfExists(p, "0"); err != nil && err != errNoFile {
 			return fmt.Errorf("enter cgroup %s: %w", p, err)
 		}
@@ -292,7 +242,6 @@ func (g *cgroupV1) enterThread() error {
 }
 func (g *cgroupV1) Freeze() error { return g.cg.Freeze() }
 func (g *cgroupV1) Thaw() error   { return g.cg.Thaw() }
-func (g *cgroupV1) Frozen() bool  { return g.cg.State() == cgroup1.Frozen }
 
 func (g *cgroupV1) Stats() (Stats, error) {
 	m, err := g.cg.Stat(cgroup1.IgnoreNotExist)
@@ -312,107 +261,14 @@ func (g *cgroupV1) Stats() (Stats, error) {
 	return s, nil
 }
 
-func (g *cgroupV1) OOMKills() uint64 {
-	return readKeyedUint(filepath.Join(g.c.Root, "memory", g.c.Path, "memory.oom_control"), "oom_kill")
-}
-
-// Procs reads the pids hierarchy, and when it lists nothing, every other:
-// a cgroup whose creation and removal crossed (a daemon killed during an
-// up, the next one removing the container meanwhile) may hold a process
-// in some hierarchies only.
-func (g *cgroupV1) Procs() ([]int, error) {
-	pids, err := readProcs(filepath.Join(g.c.Root, "pids", g.c.Path, "cgroup.procs"))
-	if err != nil || len(pids) > 0 {
-		return pids, err
-	}
-	for _, s := range g.cg.Subsystems() {
-		if s.Name() == cgroup1.Pids {
-			continue
-		}
-		more, err := readProcs(filepath.Join(g.c.Root, string(s.Name()), g.c.Path, "cgroup.procs"))
-		if err != nil {
-			return nil, err
-		}
-		pids = append(pids, more...)
-	}
-	slices.Sort(pids)
-	return slices.Compact(pids), nil
-}
-
-// Delete removes the cgroup's directory from every hierarchy, as runc
-// does: an rmdir each, which the kernel refuses (EBUSY) while the cgroup
-// holds a process or a cgroup of its own. The cgroups under it then go
-// first; a cgroup that still lists a process is an error at once, and one
-// that lists none (a process at the end of its exit) is tried again after
-// 10, 20, 40, 80 and 160 ms. The library's Delete first walks every file
-// of every hierarchy (an lstat each, ~40 per directory) and reads their
-// processes: 2.4 of the 2.8 ms a removal took here
-// (BenchmarkRootCgroupRemoval), for what killCgroup has just made sure of.
-func (g *cgroupV1) Delete() error {
-	var errs []error
-	for _, s := range g.cg.Subsystems() {
-		if err := removeCgroupDir(filepath.Join(g.c.Root, string(s.Name()), g.c.Path)); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// removeCgroupDir removes the v1 cgroup dir and the cgroups under it. A
-// directory already gone (a hierarchy mounted with another, cpu and
-// cpuacct, is reached twice) is not an error.
-func removeCgroupDir(dir string) error {
-	delay := 10 * time.Millisecond
-	for try := 0; ; try++ {
-		err := unix.Rmdir(dir)
-		switch {
-		case err == nil || errors.Is(err, unix.ENOENT):
-			return nil
-		case errors.Is(err, unix.EINTR):
-			continue
-		case !errors.Is(err, unix.EBUSY) || try == 5:
-			return fmt.Errorf("remove cgroup %s: %w", dir, err)
-		}
-		ents, err := os.ReadDir(dir)
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("remove cgroup %s: %w", dir, err)
-		}
-		children := false
-		for _, e := range ents {
-			if e.IsDir() {
-				children = true
-				if err := removeCgroupDir(filepath.Join(dir, e.Name())); err != nil {
-					return err
-				}
-			}
-		}
-		if children {
-			continue
-		}
-		if pids, _ := readProcs(filepath.Join(dir, "cgroup.procs")); len(pids) > 0 {
-			return fmt.Errorf("remove cgroup %s: it holds %d processes: %w", dir, len(pids), unix.EBUSY)
-		}
-		time.Sleep(delay)
-		delay *= 2
-	}
-}
-
 type cgroupV2 struct {
-	m   *cgroup2.Manager
-	dir string
+	m *cgroup2.Manager
+	*cgroupFiles
 }
 
 func (g *cgroupV2) Add(pid int) error { return g.m.AddProc(uint64(pid)) }
 func (g *cgroupV2) Freeze() error     { return g.m.Freeze() }
 func (g *cgroupV2) Thaw() error       { return g.m.Thaw() }
-func (g *cgroupV2) Frozen() bool {
-	b, _ := os.ReadFile(filepath.Join(g.dir, "cgroup.freeze"))
-	return strings.TrimSpace(string(b)) == "1"
-}
-
 func (g *cgroupV2) Stats() (Stats, error) {
 	m, err := g.m.Stat()
 	if err != nil {
@@ -429,85 +285,4 @@ func (g *cgroupV2) Stats() (Stats, error) {
 		s.Pids, s.PidsLimit = m.Pids.Current, m.Pids.Limit
 	}
 	return s, nil
-}
-
-func (g *cgroupV2) OOMKills() uint64 {
-	return readKeyedUint(filepath.Join(g.dir, "memory.events"), "oom_kill")
-}
-
-func (g *cgroupV2) Procs() ([]int, error) { return readProcs(filepath.Join(g.dir, "cgroup.procs")) }
-func (g *cgroupV2) Delete() error         { return g.m.Delete() }
-
-// readKeyedUint reads "key value" lines and returns key's value, 0 when
-// the file or the key is missing.
-func readKeyedUint(path, key string) uint64 {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return 0
-	}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), " ")
-		if ok && k == key {
-			n, _ := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
-			return n
-		}
-	}
-	return 0
-}
-
-func readProcs(path string) ([]int, error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var pids []int
-	for _, f := range strings.Fields(string(b)) {
-		if n, err := strconv.Atoi(f); err == nil {
-			pids = append(pids, n)
-		}
-	}
-	slices.Sort(pids)
-	return pids, nil
-}
-
-// killCgroup SIGKILLs every process of g until none is left, or fails
-// after timeout. reap, when not nil, is given each pid it sees: a process
-// killed here that is the caller's child stays in the cgroup as a zombie
-// until its parent collects it.
-//
-// The caller itself is never killed, only waited for: on v1 a shim's
-// thread that cloned an init from inside g (cgroupV1.enterThread) lists
-// the shim in g until that thread has exited, which it does once its
-// goroutine ends, a moment after the clone returned. A clone that failed
-// (a missing init binary) is cleaned up in that moment, and killing the
-// shim then would take its group's other containers with it.
-func killCgroup(g cgroup, timeout time.Duration, reap func(pid int)) error {
-	self := os.Getpid()
-	deadline := time.Now().Add(timeout)
-	for {
-		pids, err := g.Procs()
-		if err != nil {
-			return err
-		}
-		if len(pids) == 0 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("kill cgroup: %d processes left", len(pids))
-		}
-		for _, p := range pids {
-			if p == self {
-				continue
-			}
-			unix.Kill(p, unix.SIGKILL)
-			if reap != nil {
-				reap(p)
-			}
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }

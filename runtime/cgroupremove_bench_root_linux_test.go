@@ -9,7 +9,7 @@ import (
 )
 
 // BenchmarkRootCgroupRemoval times the steps of an exited container's
-// cgroup removal in cleanup, on the host's cgroups: load, thaw, the kill
+// cgroup removal in cleanup, on the host's cgroups: find its directories, thaw, the kill
 // loop's look for processes (none left), delete. The cgroup is created
 // fresh each time, outside the timing.
 func BenchmarkRootCgroupRemoval(b *testing.B) {
@@ -17,7 +17,7 @@ func BenchmarkRootCgroupRemoval(b *testing.B) {
 	parent := "stack-bench-cgroup-removal"
 	// The parent and, after a failure, the cgroup under it.
 	b.Cleanup(func() {
-		if cg, err := loadCgroup(hostCgroupConfig(parent)); err == nil {
+		if cg, err := openCgroupFiles(hostCgroupConfig(parent)); err == nil {
 			cg.Delete()
 		}
 	})
@@ -30,7 +30,7 @@ func BenchmarkRootCgroupRemoval(b *testing.B) {
 		}
 		b.StartTimer()
 		t0 := time.Now()
-		cg, err := loadCgroup(c)
+		cg, err := openCgroupFiles(c)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -128,7 +128,7 @@ func (m *Manager) Exec(ctx context.Context, id string, cfg ExecConfig) (*Process
 		return nil, fmt.Errorf("exec in %q: %w", id, err)
 	}
 	cgc := m.cgroupConfig(id)
-	cg, err := loadCgroup(cgc)
+	cg, err := openCgroupFiles(cgc)
 	if err != nil {
 		return nil, fmt.Errorf("exec in %q: %w", id, err)
 	}

@@ -253,6 +253,20 @@ func TestRootPauseResumeStats(t *testing.T) {
 			break
 		}
 	}
+	// Its shim does all three: once it has exited, there is nothing to
+	// pause and nothing to measure.
+	if err := m.Kill(ctxT(t), id, unix.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Wait(ctxT(t), id); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Pause(id); !errors.Is(err, errdefs.ErrFailedPrecondition) {
+		t.Errorf("Pause of an exited container = %v, want ErrFailedPrecondition", err)
+	}
+	if _, err := m.Stats(id); !errors.Is(err, errdefs.ErrFailedPrecondition) {
+		t.Errorf("Stats of an exited container = %v, want ErrFailedPrecondition", err)
+	}
 }
 
 // TestRootOutlivesManager creates a container from a child process that

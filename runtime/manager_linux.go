@@ -608,7 +608,7 @@ func (m *Manager) State(id string) (State, error) {
 		return st, nil
 	}
 	if st.Status == Running {
-		if cg, err := loadCgroup(m.cgroupConfig(id)); err == nil && cg.Frozen() {
+		if cg, err := openCgroupFiles(m.cgroupConfig(id)); err == nil && cg.Frozen() {
 			st.Status = Paused
 		}
 	}
@@ -739,7 +739,7 @@ func (m *Manager) recover(id string) (State, error) {
 		// It ended, and came to us (see collect): its own status.
 		st.ExitCode, st.Error = code, "its shim died"
 	}
-	if cg, err := loadCgroup(b.Cgroup); err == nil {
+	if cg, err := openCgroupFiles(b.Cgroup); err == nil {
 		cg.Thaw()
 		if err := killCgroup(cg, 2*time.Second, m.reap); err != nil {
 			m.log.Warn("recover: kill container", "id", id, "err", err)
@@ -850,40 +850,47 @@ func (m *Manager) Stop(ctx context.Context, id string, sig unix.Signal, grace ti
 	return m.Wait(ctx, id)
 }
 
-// Pause freezes every process of the container.
+// Pause freezes every process of the container. Its shim does it, as
+// it does Resume and Stats (cgroupfs_linux.go says why).
 func (m *Manager) Pause(id string) error {
-	if err := validateID(id); err != nil {
-		return err
-	}
-	cg, err := loadCgroup(m.cgroupConfig(id))
-	if err != nil {
-		return fmt.Errorf("pause container %q: %w", id, err)
-	}
-	return cg.Freeze()
+	_, err := m.cgroupCall(id, "pause")
+	return err
 }
 
 // Resume thaws a paused container.
 func (m *Manager) Resume(id string) error {
-	if err := validateID(id); err != nil {
-		return err
-	}
-	cg, err := loadCgroup(m.cgroupConfig(id))
-	if err != nil {
-		return fmt.Errorf("resume container %q: %w", id, err)
-	}
-	return cg.Thaw()
+	_, err := m.cgroupCall(id, "resume")
+	return err
 }
 
 // Stats reads the container's resource usage from its cgroup.
 func (m *Manager) Stats(id string) (Stats, error) {
-	if err := validateID(id); err != nil {
+	reply, err := m.cgroupCall(id, "stats")
+	if err != nil {
 		return Stats{}, err
 	}
-	cg, err := loadCgroup(m.cgroupConfig(id))
-	if err != nil {
-		return Stats{}, fmt.Errorf("stats of container %q: %w", id, err)
+	if reply.Stats == nil {
+		return Stats{}, fmt.Errorf("stats of container %q: its shim sent none", id)
 	}
-	return cg.Stats()
+	return *reply.Stats, nil
+}
+
+// cgroupCall asks the container's shim to do op ("pause", "resume" or
+// "stats") to its cgroup. A container that is not running has no shim to
+// ask: errdefs.ErrFailedPrecondition.
+func (m *Manager) cgroupCall(id, op string) (shimReply, error) {
+	dir, err := m.dir(id)
+	if err != nil {
+		return shimReply{}, err
+	}
+	reply, err := m.call(context.Background(), dir, shimRequest{Op: op})
+	if err != nil && shimGone(err) {
+		err = fmt.Errorf("not running: %w", errdefs.ErrFailedPrecondition)
+	}
+	if err != nil {
+		return reply, fmt.Errorf("%s container %q: %w", op, id, err)
+	}
+	return reply, nil
 }
 
 // Delete removes a stopped or created container: its cgroup and its state
@@ -932,7 +939,7 @@ func (m *Manager) cleanup(id, dir string) error {
 	readJSON(filepath.Join(dir, bundleFile), &b)
 	var st State
 	readJSON(filepath.Join(dir, stateFile), &st)
-	if cg, err := loadCgroup(m.cgroupConfig(id)); err == nil {
+	if cg, err := openCgroupFiles(m.cgroupConfig(id)); err == nil {
 		cg.Thaw()
 		if err := killCgroup(cg, 2*time.Second, m.reap); err != nil {
 			errs = append(errs, err)

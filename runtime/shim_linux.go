@@ -27,7 +27,10 @@ import (
 // shimRequest is one request on the shim's control socket; each
 // connection carries one request and one [shimReply].
 type shimRequest struct {
-	Op     string `json:"op"` // "start", "kill", "wait", "resize" or "attach"
+	// Op is "start", "kill", "wait", "resize", "attach", or what the
+	// daemon leaves to the shim's cgroup library: "pause", "resume",
+	// "stats".
+	Op     string `json:"op"`
 	Signal int    `json:"signal,omitempty"`
 	// All sends Signal to every process in the container's cgroup.
 	All bool `json:"all,omitempty"`
@@ -41,6 +44,7 @@ type shimReply struct {
 	// Exited marks an Error caused by the container having exited.
 	Exited bool   `json:"exited,omitempty"`
 	State  *State `json:"state,omitempty"` // for "wait": the final state
+	Stats  *Stats `json:"stats,omitempty"` // for "stats"
 	// Trace has the shim's moments since the last reply (trace.go).
 	Trace []tracePoint `json:"trace,omitempty"`
 }
@@ -89,7 +93,7 @@ func (s *shim) create() (ln net.Listener, retErr error) {
 		}
 	}()
 	// The init is born in its cgroup: cloned into it on v2, cloned from
-	// a thread that entered it on v1 (see cgroupV1.enterThread).
+	// a thread that entered it on v1 (see enterCgroupThread).
 	s.trace.on = s.b.Trace
 	cg, err := createCgroup(s.b.Cgroup, spec.Linux.Resources)
 	if err != nil {
@@ -190,11 +194,7 @@ func (s *shim) create() (ln net.Listener, retErr error) {
 	if !terminal {
 		s.cmd.Stdout, s.cmd.Stderr = outputs[0], outputs[1]
 	}
-	var enter func() error
-	if v1, ok := cg.(*cgroupV1); ok {
-		enter = v1.enterThread
-	}
-	err = startInNamespaces(s.cmd, enter, joins)
+	err = startInNamespaces(s.cmd, enterCgroupThread(cg), joins)
 	child.Close()
 	if !terminal {
 		outputs[0].Close()
@@ -558,6 +558,22 @@ func (s *shim) do(req shimRequest, reply *shimReply) error {
 			return err
 		}
 		return nil
+	case "pause", "resume", "stats":
+		select {
+		case <-s.exited:
+			reply.Exited = true
+			return errors.New("container has exited")
+		default:
+		}
+		switch req.Op {
+		case "pause":
+			return s.cg.Freeze()
+		case "resume":
+			return s.cg.Thaw()
+		}
+		st, err := s.cg.Stats()
+		reply.Stats = &st
+		return err
 	case "resize":
 		if s.tty == nil {
 			return errNoTerminal

@@ -11,12 +11,17 @@ import (
 
 // useDaemonBinary replaces this process with stack-daemon when it is
 // beside stack, with the same arguments: the daemon is resident, and that
-// binary, without the CLI, maps 3 MiB less (commands_daemon_linux.go).
-// Without it, the daemon runs here.
+// binary, without the CLI and without the shim's side of cgroups, maps
+// 4 MiB less (commands_daemon_linux.go). It runs containers' shims from
+// stack-shim only, so it needs that beside it too. Without them, the
+// daemon runs here.
 func useDaemonBinary(stderr io.Writer) error {
-	p := besideStack("stack-daemon", "the daemon runs from the stack binary, 3 MiB larger in memory", stderr)
+	p := besideStack("stack-daemon", "the daemon runs from the stack binary, 4 MiB larger in memory", stderr)
 	if p == "" {
 		return nil
+	}
+	if besideStack("stack-shim", "", io.Discard) == "" {
+		return nil // the daemon warns of it
 	}
 	env := append(os.Environ(), daemonBuildEnv+"="+buildID())
 	err := syscall.Exec(p, append([]string{p}, os.Args[1:]...), env)

@@ -207,3 +207,24 @@ func TestInitBinaryIsLean(t *testing.T) {
 		t.Fatalf("go build -tags stackinit ./cmd/stack-init: %v\n%s", err, out)
 	}
 }
+
+// TestDaemonBinaryLeavesCgroupsOut keeps stack-daemon (-tags stackdaemon)
+// without containerd/cgroups and what it links (eBPF, D-Bus): the daemon
+// reads and writes a container's cgroup files itself and asks the shim
+// for the rest (runtime/cgroupfs_linux.go), so the resident process maps
+// none of it.
+func TestDaemonBinaryLeavesCgroupsOut(t *testing.T) {
+	cmd := exec.Command("go", "list", "-tags", "stackdaemon", "-deps", "./cmd/stack")
+	cmd.Dir = "../.."
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list -tags stackdaemon ./cmd/stack: %v", err)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		for _, heavy := range []string{"github.com/containerd/cgroups", "github.com/cilium/", "github.com/godbus/"} {
+			if strings.HasPrefix(dep, heavy) {
+				t.Errorf("stack-daemon (-tags stackdaemon) depends on %s: the daemon's side of package runtime must not reach the shim's side of cgroups", dep)
+			}
+		}
+	}
+}
