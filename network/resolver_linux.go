@@ -313,6 +313,16 @@ func resolve(dir string) error {
 			if !ok {
 				return nil
 			}
+			if ev.Has(fsnotify.Remove) && filepath.Dir(ev.Name) == dir {
+				// Its state is gone (the state root removed under
+				// it): there is nothing left to serve, nor anyone to
+				// stop it.
+				fmt.Fprintf(os.Stderr, "stack resolver: %s removed: exiting\n", ev.Name)
+				for name := range r.servers {
+					r.unbind(name)
+				}
+				return nil
+			}
 			r.apply(ev.Name)
 		case err, ok := <-w.Errors:
 			if !ok {
