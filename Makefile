@@ -81,6 +81,7 @@ test-faults:
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) vet -tags stackdaemon ./...
 	GOOS=darwin $(GO) vet $(PORTABLE)
 
 bench:

@@ -39,6 +39,20 @@ func TestResolverExitsWhenItsStateGoes(t *testing.T) {
 			t.Fatal("the resolver never wrote its pid file")
 		}
 	}
+	// A network's file going is a network the resolver stops serving,
+	// not its end. (One it cannot parse: it binds nothing.)
+	network := filepath.Join(dir, resolverNets, "n.json")
+	if err := os.WriteFile(network, []byte("not JSON"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(network); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("the resolver ended (%v) when a network's file was removed", err)
+	case <-time.After(200 * time.Millisecond):
+	}
 	if err := os.RemoveAll(dir); err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,8 @@
 //go:build !stackinit && !stackdaemon
 
-// The shim's side of a container's cgroup: created with its limits, frozen
-// and thawed, its statistics read, through containerd/cgroups. Left out of
+// The shim's side of a container's cgroup: its creation with the
+// container's limits (resources translated for v1 and v2, device rules,
+// an eBPF device filter on v2), through containerd/cgroups. Left out of
 // stack-daemon (cgroupfs_linux.go says why).
 
 package runtime
@@ -11,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"time"
 
 	"github.com/containerd/cgroups/v3/cgroup1"
 	"github.com/containerd/cgroups/v3/cgroup2"
@@ -149,7 +149,7 @@ func createCgroup(c cgroupConfig, r *specs.LinuxResources) (cgroup, error) {
 			m.Delete()
 			return nil, fmt.Errorf("create cgroup %s: %w", c.Path, err)
 		}
-		return &cgroupV2{m: m, cgroupFiles: files}, nil
+		return files, nil
 	}
 	_, err := os.Stat(filepath.Join(c.Root, "memory", "memory.memsw.limit_in_bytes"))
 	cg, err := cgroup1.New(cgroup1.StaticPath(c.Path), v1Resources(r, err == nil), v1Hierarchy(c.Root))
@@ -194,15 +194,12 @@ func v1Hierarchy(root string) cgroup1.InitOpts {
 	})
 }
 
-// cgroupV1 and cgroupV2 do through the library what needs more than the
-// cgroup's files; the rest is cgroupFiles'.
+// cgroupV1 is a v1 cgroup the library created: its hierarchies, which the
+// shim's thread enters (enterThread); the rest is cgroupFiles'. On v2 the
+// shim has the cgroupFiles alone.
 type cgroupV1 struct {
 	cg cgroup1.Cgroup
 	*cgroupFiles
-}
-
-func (g *cgroupV1) Add(pid int) error {
-	return g.cg.Add(cgroup1.Process{Pid: pid})
 }
 
 // enterCgroupThread is how a shim's thread enters cg before it clones the
@@ -239,50 +236,4 @@ func (g *cgroupV1) enterThread() error {
 		}
 	}
 	return nil
-}
-func (g *cgroupV1) Freeze() error { return g.cg.Freeze() }
-func (g *cgroupV1) Thaw() error   { return g.cg.Thaw() }
-
-func (g *cgroupV1) Stats() (Stats, error) {
-	m, err := g.cg.Stat(cgroup1.IgnoreNotExist)
-	if err != nil {
-		return Stats{}, err
-	}
-	var s Stats
-	if m.CPU != nil && m.CPU.Usage != nil {
-		s.CPUUsage = time.Duration(m.CPU.Usage.Total)
-	}
-	if m.Memory != nil && m.Memory.Usage != nil {
-		s.MemoryUsage, s.MemoryLimit = m.Memory.Usage.Usage, m.Memory.Usage.Limit
-	}
-	if m.Pids != nil {
-		s.Pids, s.PidsLimit = m.Pids.Current, m.Pids.Limit
-	}
-	return s, nil
-}
-
-type cgroupV2 struct {
-	m *cgroup2.Manager
-	*cgroupFiles
-}
-
-func (g *cgroupV2) Add(pid int) error { return g.m.AddProc(uint64(pid)) }
-func (g *cgroupV2) Freeze() error     { return g.m.Freeze() }
-func (g *cgroupV2) Thaw() error       { return g.m.Thaw() }
-func (g *cgroupV2) Stats() (Stats, error) {
-	m, err := g.m.Stat()
-	if err != nil {
-		return Stats{}, err
-	}
-	var s Stats
-	if m.CPU != nil {
-		s.CPUUsage = time.Duration(m.CPU.UsageUsec) * time.Microsecond
-	}
-	if m.Memory != nil {
-		s.MemoryUsage, s.MemoryLimit = m.Memory.Usage, m.Memory.UsageLimit
-	}
-	if m.Pids != nil {
-		s.Pids, s.PidsLimit = m.Pids.Current, m.Pids.Limit
-	}
-	return s, nil
 }

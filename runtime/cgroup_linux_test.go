@@ -1,10 +1,11 @@
+//go:build !stackdaemon
+
 package runtime
 
 import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"strings"
 	"testing"
 
 	"github.com/containerd/cgroups/v3/cgroup2"
@@ -14,25 +15,6 @@ import (
 func i64(v int64) *int64   { return &v }
 func u64(v uint64) *uint64 { return &v }
 func u16(v uint16) *uint16 { return &v }
-
-// fixtureFiles reads every regular file under dir as "path=content".
-func fixtureFiles(t *testing.T, dir string) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rel, _ := filepath.Rel(dir, p)
-		out[rel] = strings.TrimSpace(string(b))
-		return nil
-	})
-	return out
-}
 
 func TestCgroupV2Resources(t *testing.T) {
 	tests := []struct {

@@ -17,17 +17,22 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/stack-dev/stack/internal/errdefs"
 )
 
-// The daemon's side of a container's cgroup is its files, read and
-// written here as runc does: whether it is frozen, which processes it
-// holds, how many the OOM killer took, an exec'd process joining it, its
-// removal. What needs more (its creation with the container's limits,
-// freezing and thawing it, its statistics) is done by the shim, which owns
-// the cgroup, through containerd/cgroups (cgroup_linux.go); the daemon
-// asks the shim for it. That keeps the library, and what it links
-// (protobuf descriptors, eBPF, D-Bus), out of the resident daemon, built
-// with -tags stackdaemon: 1 MiB of its idle RSS.
+// What the daemon does with a container's cgroup is done here with the
+// cgroup's own files, as runc does it: freezing and thawing it (a write,
+// then the kernel's word that it is done), whether it is frozen, which
+// processes it holds, how many the OOM killer took, its CPU, memory and
+// pids counts, an exec'd process joining it, its removal. Only its
+// creation with the container's limits (resources translated for v1 and
+// v2, device rules, the eBPF device filter) goes through containerd/cgroups,
+// in the shim (cgroup_linux.go). That keeps the library, and what it links
+// (protobuf descriptors of its statistics, eBPF, D-Bus), out of the
+// resident daemon, stack-daemon, built with -tags stackdaemon: 1 MiB of
+// its idle RSS. A statistics sample reads five files instead of every
+// controller's statistics.
 
 // cgroupConfig locates one container's cgroup.
 type cgroupConfig struct {
@@ -56,9 +61,12 @@ const (
 	CgroupUnified                // cgroup2 alone at /sys/fs/cgroup
 )
 
-// HostCgroupMode reads it once, as containerd/cgroups' Mode does: by the
-// file system type of /sys/fs/cgroup and of /sys/fs/cgroup/unified.
-var HostCgroupMode = sync.OnceValue(func() CgroupMode {
+// HostCgroupMode is how this host mounts its cgroups, read once.
+func HostCgroupMode() CgroupMode { return hostCgroupMode() }
+
+// hostCgroupMode reads it as containerd/cgroups' Mode does: by the file
+// system type of /sys/fs/cgroup and of /sys/fs/cgroup/unified.
+var hostCgroupMode = sync.OnceValue(func() CgroupMode {
 	var st unix.Statfs_t
 	if err := unix.Statfs("/sys/fs/cgroup", &st); err != nil {
 		return CgroupUnavailable
@@ -75,9 +83,6 @@ var HostCgroupMode = sync.OnceValue(func() CgroupMode {
 // cgroup is a container's cgroup as its shim has it, over v1 or v2
 // (cgroup_linux.go).
 type cgroup interface {
-	Freeze() error
-	Thaw() error
-	Stats() (Stats, error)
 	// OOMKills counts the processes the OOM killer killed in the cgroup.
 	OOMKills() uint64
 	// Procs lists the processes in the cgroup.
@@ -138,30 +143,141 @@ func (g *cgroupFiles) Frozen() bool {
 	return strings.TrimSpace(string(b)) == "FROZEN"
 }
 
-// Thaw asks the kernel to thaw the cgroup, without waiting for it: for a
-// cgroup about to be killed, whose SIGKILLs a frozen process would only
-// act on once thawed.
-func (g *cgroupFiles) Thaw() error {
-	var err error
-	if g.c.V2 {
-		err = writeIfExists(filepath.Join(g.dir(""), "cgroup.freeze"), "0")
-	} else {
-		err = writeIfExists(filepath.Join(g.dir("freezer"), "freezer.state"), "THAWED")
+// freezeTimeout bounds a freeze or a thaw: a cgroup with a process stuck
+// in the kernel (uninterruptible I/O) can stay FREEZING. runc gives up
+// after 10 s; a pause that does not happen is reported sooner.
+const freezeTimeout = 5 * time.Second
+
+// Freeze freezes every process of the cgroup and waits until the kernel
+// says they are; one that does not freeze in time is thawed again and is
+// an error, as with runc.
+func (g *cgroupFiles) Freeze() error { return g.setFrozen(true) }
+
+// Thaw thaws the cgroup and waits until the kernel says it is thawed. A
+// cgroup without a freezer was never frozen.
+func (g *cgroupFiles) Thaw() error { return g.setFrozen(false) }
+
+func (g *cgroupFiles) setFrozen(frozen bool) error {
+	op := "thaw"
+	if frozen {
+		op = "freeze"
 	}
-	if err == errNoFile {
+	file, value := filepath.Join(g.dir("freezer"), "freezer.state"), "THAWED"
+	switch {
+	case g.c.V2 && frozen:
+		file, value = filepath.Join(g.dir(""), "cgroup.freeze"), "1"
+	case g.c.V2:
+		file, value = filepath.Join(g.dir(""), "cgroup.freeze"), "0"
+	case frozen:
+		value = "FROZEN"
+	}
+	switch err := writeIfExists(file, value); {
+	case err == errNoFile && !frozen:
 		return nil
+	case err == errNoFile:
+		return fmt.Errorf("freeze cgroup %s: the host has no freezer for it", g.c.Path)
+	case err != nil:
+		return fmt.Errorf("%s cgroup %s: %w", op, g.c.Path, err)
 	}
-	return err
+	deadline := time.Now().Add(freezeTimeout)
+	for delay := 100 * time.Microsecond; !g.is(frozen); delay = min(2*delay, 10*time.Millisecond) {
+		if time.Now().After(deadline) {
+			if frozen {
+				g.setFrozen(false)
+			}
+			return fmt.Errorf("%s cgroup %s: not done after %v: %w", op, g.c.Path, freezeTimeout, errdefs.ErrUnavailable)
+		}
+		time.Sleep(delay)
+	}
+	return nil
 }
 
-// Add moves pid into the cgroup, in every hierarchy on v1.
+// is reports whether the kernel has the cgroup frozen (frozen) or
+// thawed: v1's freezer.state (FREEZING is neither), v2's cgroup.events.
+func (g *cgroupFiles) is(frozen bool) bool {
+	if g.c.V2 {
+		b, err := os.ReadFile(filepath.Join(g.dir(""), "cgroup.events"))
+		want := uint64(0)
+		if frozen {
+			want = 1
+		}
+		return err == nil && keyedUint(b, "frozen") == want
+	}
+	b, _ := os.ReadFile(filepath.Join(g.dir("freezer"), "freezer.state"))
+	want := "THAWED"
+	if frozen {
+		want = "FROZEN"
+	}
+	return strings.TrimSpace(string(b)) == want
+}
+
+// Add moves pid into the cgroup, in every hierarchy on v1. The kernel
+// refuses (EINVAL) to move a process while one of its threads is still
+// being created, which a Go program starting up does; that is tried again
+// for 150 ms, as containerd/cgroups and runc do.
 func (g *cgroupFiles) Add(pid int) error {
 	for _, dir := range g.dirs {
-		if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0); err != nil {
+		var err error
+		for try := 0; try < 5; try++ {
+			if try > 0 {
+				time.Sleep(30 * time.Millisecond)
+			}
+			err = os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0)
+			if !errors.Is(err, unix.EINVAL) {
+				break
+			}
+		}
+		if err != nil {
 			return fmt.Errorf("add process %d to cgroup %s: %w", pid, dir, err)
 		}
 	}
 	return nil
+}
+
+// Stats reads the cgroup's CPU time, memory and process counts: the five
+// files docker stats needs (containerd/cgroups' Stat reads every
+// controller's statistics for them). Unlimited memory is the largest
+// uint64, unlimited pids 0, as the library has them; a file the host
+// lacks counts 0.
+func (g *cgroupFiles) Stats() (Stats, error) {
+	var s Stats
+	const noLimit, unlimitedMemory = 0, ^uint64(0)
+	read := func(controller, name string, into *uint64, unlimited uint64) error {
+		b, err := os.ReadFile(filepath.Join(g.dir(controller), name))
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("stats of cgroup %s: %w", g.c.Path, err)
+		}
+		v := strings.TrimSpace(string(b))
+		if v == "max" {
+			*into = unlimited
+			return nil
+		}
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return fmt.Errorf("stats of cgroup %s: %s: %w", g.c.Path, name, err)
+		}
+		*into = n
+		return nil
+	}
+	var cpu uint64
+	var errs []error
+	if g.c.V2 {
+		b, _ := os.ReadFile(filepath.Join(g.dir(""), "cpu.stat"))
+		s.CPUUsage = time.Duration(keyedUint(b, "usage_usec")) * time.Microsecond
+		errs = append(errs,
+			read("", "memory.current", &s.MemoryUsage, 0), read("", "memory.max", &s.MemoryLimit, unlimitedMemory),
+			read("", "pids.current", &s.Pids, 0), read("", "pids.max", &s.PidsLimit, noLimit))
+	} else {
+		errs = append(errs, read("cpuacct", "cpuacct.usage", &cpu, 0),
+			read("memory", "memory.usage_in_bytes", &s.MemoryUsage, 0),
+			read("memory", "memory.limit_in_bytes", &s.MemoryLimit, unlimitedMemory),
+			read("pids", "pids.current", &s.Pids, 0), read("pids", "pids.max", &s.PidsLimit, noLimit))
+		s.CPUUsage = time.Duration(cpu)
+	}
+	return s, errors.Join(errs...)
 }
 
 // OOMKills counts the processes the OOM killer killed in the cgroup.
@@ -282,10 +398,11 @@ func removeCgroupDir(dir string) error {
 // readKeyedUint reads "key value" lines and returns key's value, 0 when
 // the file or the key is missing.
 func readKeyedUint(path, key string) uint64 {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return 0
-	}
+	b, _ := os.ReadFile(path)
+	return keyedUint(b, key)
+}
+
+func keyedUint(b []byte, key string) uint64 {
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {
 		k, v, ok := strings.Cut(sc.Text(), " ")

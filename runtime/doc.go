@@ -41,7 +41,8 @@
 //
 // Every container has a shim, its parent: a process of the stack-shim
 // binary (Options.ShimBinary; a re-exec of the calling binary, "stack-shim
-// init", when there is none) in a session of its own. One shim serves
+// init", when there is none, unless that binary is stack-daemon, which
+// cannot be one) in a session of its own. One shim serves
 // every container of a group ([Config].Group; the daemon gives each
 // project one) and exits when it serves none: see supervisor_linux.go. It
 // creates the cgroup, clones the init into new namespaces, writes the
@@ -145,13 +146,11 @@
 // The container's cgroup is <CgroupParent>/<id> in every v1 hierarchy
 // (/sys/fs/cgroup/<controller>/stack/<id>) or in the v2 tree
 // (/sys/fs/cgroup/stack/<id>). The shim creates it with the container's
-// limits, freezes and thaws it and reads its statistics through
-// containerd/cgroups; the daemon reads and writes its files itself (is
-// it frozen, which processes, how many OOM kills, an exec'd process
-// joining, its removal) and asks the shim for the rest, so that the
-// library stays out of stack-daemon, which is this package built with
-// -tags stackdaemon (cgroupfs_linux.go). Hybrid hosts use v1, as runc
-// does. Resources come from spec.Linux.Resources in v1
+// limits through containerd/cgroups; everything else (pause, resume,
+// stats, its processes, OOM kills, removal) reads and writes its files,
+// as runc does, so that the library stays out of stack-daemon, which is
+// this package built with -tags stackdaemon (cgroupfs_linux.go). Hybrid
+// hosts use v1, as runc does. Resources come from spec.Linux.Resources in v1
 // terms; v2Resources translates them (shares to cpu.weight, quota and
 // period to cpu.max, memory+swap to memory.swap.max, -1 to "max") and the
 // device rules become an eBPF program on v2. When the spec has no device

@@ -253,19 +253,23 @@ func TestRootPauseResumeStats(t *testing.T) {
 			break
 		}
 	}
-	// Its shim does all three: once it has exited, there is nothing to
-	// pause and nothing to measure.
-	if err := m.Kill(ctxT(t), id, unix.SIGKILL); err != nil {
+	// A paused container stops: thawed, then signalled and killed.
+	if err := m.Pause(id); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.Wait(ctxT(t), id); err != nil {
+	st, err := m.Stop(ctxT(t), id, unix.SIGTERM, 100*time.Millisecond)
+	if err != nil || st.Status != runtime.Stopped || st.ExitCode != 137 {
+		t.Errorf("Stop of a paused container = %+v, %v; want stopped, 137", st, err)
+	}
+	// Once it is removed there is nothing to pause or measure.
+	if err := m.Delete(ctxT(t), id, false); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Pause(id); !errors.Is(err, errdefs.ErrFailedPrecondition) {
-		t.Errorf("Pause of an exited container = %v, want ErrFailedPrecondition", err)
+	if err := m.Pause(id); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Errorf("Pause of a removed container = %v, want ErrNotFound", err)
 	}
-	if _, err := m.Stats(id); !errors.Is(err, errdefs.ErrFailedPrecondition) {
-		t.Errorf("Stats of an exited container = %v, want ErrFailedPrecondition", err)
+	if _, err := m.Stats(id); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Errorf("Stats of a removed container = %v, want ErrNotFound", err)
 	}
 }
 

@@ -850,47 +850,50 @@ func (m *Manager) Stop(ctx context.Context, id string, sig unix.Signal, grace ti
 	return m.Wait(ctx, id)
 }
 
-// Pause freezes every process of the container. Its shim does it, as
-// it does Resume and Stats (cgroupfs_linux.go says why).
+// Pause freezes every process of the container.
 func (m *Manager) Pause(id string) error {
-	_, err := m.cgroupCall(id, "pause")
-	return err
+	cg, err := m.cgroupFiles(id)
+	if err == nil {
+		err = cg.Freeze()
+	}
+	if err != nil {
+		return fmt.Errorf("pause container %q: %w", id, err)
+	}
+	return nil
 }
 
 // Resume thaws a paused container.
 func (m *Manager) Resume(id string) error {
-	_, err := m.cgroupCall(id, "resume")
-	return err
+	cg, err := m.cgroupFiles(id)
+	if err == nil {
+		err = cg.Thaw()
+	}
+	if err != nil {
+		return fmt.Errorf("resume container %q: %w", id, err)
+	}
+	return nil
 }
 
 // Stats reads the container's resource usage from its cgroup.
 func (m *Manager) Stats(id string) (Stats, error) {
-	reply, err := m.cgroupCall(id, "stats")
+	cg, err := m.cgroupFiles(id)
 	if err != nil {
-		return Stats{}, err
+		return Stats{}, fmt.Errorf("stats of container %q: %w", id, err)
 	}
-	if reply.Stats == nil {
-		return Stats{}, fmt.Errorf("stats of container %q: its shim sent none", id)
-	}
-	return *reply.Stats, nil
+	return cg.Stats()
 }
 
-// cgroupCall asks the container's shim to do op ("pause", "resume" or
-// "stats") to its cgroup. A container that is not running has no shim to
-// ask: errdefs.ErrFailedPrecondition.
-func (m *Manager) cgroupCall(id, op string) (shimReply, error) {
-	dir, err := m.dir(id)
-	if err != nil {
-		return shimReply{}, err
+// cgroupFiles finds the container's cgroup; a container without one (not
+// created yet, or removed) is errdefs.ErrNotFound.
+func (m *Manager) cgroupFiles(id string) (*cgroupFiles, error) {
+	if err := validateID(id); err != nil {
+		return nil, err
 	}
-	reply, err := m.call(context.Background(), dir, shimRequest{Op: op})
-	if err != nil && shimGone(err) {
-		err = fmt.Errorf("not running: %w", errdefs.ErrFailedPrecondition)
+	cg, err := openCgroupFiles(m.cgroupConfig(id))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w: %w", err, errdefs.ErrNotFound)
 	}
-	if err != nil {
-		return reply, fmt.Errorf("%s container %q: %w", op, id, err)
-	}
-	return reply, nil
+	return cg, err
 }
 
 // Delete removes a stopped or created container: its cgroup and its state

@@ -27,10 +27,7 @@ import (
 // shimRequest is one request on the shim's control socket; each
 // connection carries one request and one [shimReply].
 type shimRequest struct {
-	// Op is "start", "kill", "wait", "resize", "attach", or what the
-	// daemon leaves to the shim's cgroup library: "pause", "resume",
-	// "stats".
-	Op     string `json:"op"`
+	Op     string `json:"op"` // "start", "kill", "wait", "resize" or "attach"
 	Signal int    `json:"signal,omitempty"`
 	// All sends Signal to every process in the container's cgroup.
 	All bool `json:"all,omitempty"`
@@ -44,7 +41,6 @@ type shimReply struct {
 	// Exited marks an Error caused by the container having exited.
 	Exited bool   `json:"exited,omitempty"`
 	State  *State `json:"state,omitempty"` // for "wait": the final state
-	Stats  *Stats `json:"stats,omitempty"` // for "stats"
 	// Trace has the shim's moments since the last reply (trace.go).
 	Trace []tracePoint `json:"trace,omitempty"`
 }
@@ -558,22 +554,6 @@ func (s *shim) do(req shimRequest, reply *shimReply) error {
 			return err
 		}
 		return nil
-	case "pause", "resume", "stats":
-		select {
-		case <-s.exited:
-			reply.Exited = true
-			return errors.New("container has exited")
-		default:
-		}
-		switch req.Op {
-		case "pause":
-			return s.cg.Freeze()
-		case "resume":
-			return s.cg.Thaw()
-		}
-		st, err := s.cg.Stats()
-		reply.Stats = &st
-		return err
 	case "resize":
 		if s.tty == nil {
 			return errNoTerminal

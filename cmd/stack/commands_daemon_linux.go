@@ -21,6 +21,10 @@ func addCommands(root *cobra.Command, g *globalOptions) {
 	root.AddCommand(newDaemonCommand(g))
 }
 
+// daemonCanBeShim: stack-daemon leaves the shim's side of package runtime
+// out, so its containers' shims must run from stack-shim.
+const daemonCanBeShim = false
+
 // useDaemonBinary, in stack-daemon, refuses to serve for a stack of
 // another build: the two must agree on what the daemon is.
 func useDaemonBinary(io.Writer) error {

@@ -9,6 +9,9 @@ import (
 	"syscall"
 )
 
+// daemonCanBeShim: the whole stack binary can be its containers' shim.
+const daemonCanBeShim = true
+
 // useDaemonBinary replaces this process with stack-daemon when it is
 // beside stack, with the same arguments: the daemon is resident, and that
 // binary, without the CLI and without the shim's side of cgroups, maps

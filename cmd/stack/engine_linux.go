@@ -79,6 +79,10 @@ func (o *daemonOptions) config(g *globalOptions, fileRequired bool) (daemon.Conf
 	if err != nil {
 		return daemon.Config{}, err
 	}
+	shim, err := shimBinary(g.stderr)
+	if err != nil {
+		return daemon.Config{}, err
+	}
 	cfg := daemon.Config{
 		StateRoot:          g.stateRoot,
 		Version:            versionString(),
@@ -86,7 +90,7 @@ func (o *daemonOptions) config(g *globalOptions, fileRequired bool) (daemon.Conf
 		NetworkTable:       os.Getenv("STACK_NFT_TABLE"),
 		CgroupParent:       os.Getenv("STACK_CGROUP_PARENT"),
 		InsecureRegistries: o.insecure,
-		ShimBinary:         besideStack("stack-shim", "containers start from the stack binary, slower", g.stderr),
+		ShimBinary:         shim,
 		InitBinary:         besideStack("stack-init", "containers' inits run from the shim's binary, slower", g.stderr),
 	}
 	if err := fc.Apply(&cfg); err != nil {
@@ -313,6 +317,20 @@ func lastLines(path string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// shimBinary is stack-shim beside stack. Without it the whole stack
+// binary is containers' shim too, slower; stack-daemon cannot be
+// (runtime/cgroupfs_linux.go), and refuses to start.
+func shimBinary(stderr io.Writer) (string, error) {
+	if daemonCanBeShim {
+		return besideStack("stack-shim", "containers start from the stack binary, slower", stderr), nil
+	}
+	if p := besideStack("stack-shim", "", io.Discard); p != "" {
+		return p, nil
+	}
+	exe, _ := os.Executable()
+	return "", fmt.Errorf("no stack-shim beside %s, which runs containers' shims from it: install stack, stack-daemon, stack-shim and stack-init from one build", exe)
 }
 
 // besideStack finds the program name beside this binary, where make

@@ -104,4 +104,25 @@ func TestRootDaemonBinary(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "s.sock")); err == nil {
 		t.Error("it made its socket")
 	}
+	// stack-daemon cannot be its containers' shim: without stack-shim
+	// beside it, it refuses to start rather than fail every container.
+	alone := filepath.Join(t.TempDir(), "stack-daemon")
+	data, err := os.ReadFile(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(alone, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	d = exec.Command(alone, "daemon", "-H", "unix://"+filepath.Join(dir, "s.sock"), "--state-root", filepath.Join(dir, "root"))
+	out, err = d.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+		t.Fatalf("stack-daemon without stack-shim: %v, want exit 1:\n%s", err, out)
+	}
+	if lines := strings.Split(strings.TrimSpace(string(out)), "\n"); len(lines) != 1 || !strings.Contains(lines[0], "no stack-shim beside") {
+		t.Errorf("want one line saying stack-shim is missing, got:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "s.sock")); err == nil {
+		t.Error("it made its socket")
+	}
 }
