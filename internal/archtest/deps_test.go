@@ -186,18 +186,8 @@ func contains(list []string, s string) bool {
 // build builds it (-tags stackinit), package runtime leaves its host side
 // out, and with it cgroups and what cgroups links (eBPF, D-Bus, protobuf).
 func TestInitBinaryIsLean(t *testing.T) {
-	cmd := exec.Command("go", "list", "-tags", "stackinit", "-deps", "./cmd/stack-init")
-	cmd.Dir = "../.."
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("go list -tags stackinit ./cmd/stack-init: %v", err)
-	}
-	for _, dep := range strings.Fields(string(out)) {
-		for _, heavy := range []string{"github.com/containerd/", "github.com/cilium/", "github.com/godbus/", "google.golang.org/protobuf"} {
-			if strings.HasPrefix(dep, heavy) {
-				t.Errorf("stack-init (-tags stackinit) depends on %s: the init's side of package runtime must not reach the host side", dep)
-			}
-		}
+	for _, dep := range depsWithPrefix(t, "stackinit", "./cmd/stack-init", "github.com/containerd/", "github.com/cilium/", "github.com/godbus/", "google.golang.org/protobuf") {
+		t.Errorf("stack-init (-tags stackinit) depends on %s: the init's side of package runtime must not reach the host side", dep)
 	}
 	// It must also build: a file of the init's side that calls into the
 	// host side compiles in the whole package but not in this one.
@@ -210,21 +200,31 @@ func TestInitBinaryIsLean(t *testing.T) {
 
 // TestDaemonBinaryLeavesCgroupsOut keeps stack-daemon (-tags stackdaemon)
 // without containerd/cgroups and what it links (eBPF, D-Bus): the daemon
-// reads and writes a container's cgroup files itself and asks the shim
-// for the rest (runtime/cgroupfs_linux.go), so the resident process maps
-// none of it.
+// does what it does with a container's cgroup through the cgroup's files
+// (runtime/cgroupfs_linux.go), so the resident process maps none of it.
 func TestDaemonBinaryLeavesCgroupsOut(t *testing.T) {
-	cmd := exec.Command("go", "list", "-tags", "stackdaemon", "-deps", "./cmd/stack")
+	for _, dep := range depsWithPrefix(t, "stackdaemon", "./cmd/stack", "github.com/containerd/cgroups", "github.com/cilium/", "github.com/godbus/") {
+		t.Errorf("stack-daemon (-tags stackdaemon) depends on %s: the daemon's side of package runtime must not reach the shim's side of cgroups", dep)
+	}
+}
+
+// depsWithPrefix lists the packages pkg depends on, built with tag, whose
+// paths start with one of prefixes.
+func depsWithPrefix(t *testing.T, tag, pkg string, prefixes ...string) []string {
+	t.Helper()
+	cmd := exec.Command("go", "list", "-tags", tag, "-deps", pkg)
 	cmd.Dir = "../.."
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("go list -tags stackdaemon ./cmd/stack: %v", err)
+		t.Fatalf("go list -tags %s %s: %v", tag, pkg, err)
 	}
+	var found []string
 	for _, dep := range strings.Fields(string(out)) {
-		for _, heavy := range []string{"github.com/containerd/cgroups", "github.com/cilium/", "github.com/godbus/"} {
-			if strings.HasPrefix(dep, heavy) {
-				t.Errorf("stack-daemon (-tags stackdaemon) depends on %s: the daemon's side of package runtime must not reach the shim's side of cgroups", dep)
+		for _, p := range prefixes {
+			if strings.HasPrefix(dep, p) {
+				found = append(found, dep)
 			}
 		}
 	}
+	return found
 }

@@ -92,18 +92,7 @@ func TestRootDaemonBinary(t *testing.T) {
 		t.Errorf("the daemon (pid %d) runs %q (%v), want %s", pid, exe, err, want)
 	}
 	dir := t.TempDir()
-	d := exec.Command(want, "daemon", "-H", "unix://"+filepath.Join(dir, "s.sock"), "--state-root", filepath.Join(dir, "root"))
-	d.Env = append(os.Environ(), "STACK_DAEMON_STARTED_BY=v0.0.1 0123456789ab")
-	out, err := d.CombinedOutput()
-	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
-		t.Fatalf("stack-daemon started by another build: %v, want exit 1:\n%s", err, out)
-	}
-	if lines := strings.Split(strings.TrimSpace(string(out)), "\n"); len(lines) != 1 || !strings.Contains(lines[0], "from one build") {
-		t.Errorf("want one line naming both builds, got:\n%s", out)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "s.sock")); err == nil {
-		t.Error("it made its socket")
-	}
+	refusesToStart(t, "stack-daemon started by another build", want, dir, "from one build", "STACK_DAEMON_STARTED_BY=v0.0.1 0123456789ab")
 	// stack-daemon cannot be its containers' shim: without stack-shim
 	// beside it, it refuses to start rather than fail every container.
 	alone := filepath.Join(t.TempDir(), "stack-daemon")
@@ -114,15 +103,24 @@ func TestRootDaemonBinary(t *testing.T) {
 	if err := os.WriteFile(alone, data, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	d = exec.Command(alone, "daemon", "-H", "unix://"+filepath.Join(dir, "s.sock"), "--state-root", filepath.Join(dir, "root"))
-	out, err = d.CombinedOutput()
+	refusesToStart(t, "stack-daemon without stack-shim", alone, dir, "no stack-shim beside")
+}
+
+// refusesToStart runs the daemon binary bin with its socket and state in
+// dir, and wants it to exit 1 with one line containing line, before it
+// listens.
+func refusesToStart(t *testing.T, what, bin, dir, line string, env ...string) {
+	t.Helper()
+	d := exec.Command(bin, "daemon", "-H", "unix://"+filepath.Join(dir, "s.sock"), "--state-root", filepath.Join(dir, "root"))
+	d.Env = append(os.Environ(), env...)
+	out, err := d.CombinedOutput()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
-		t.Fatalf("stack-daemon without stack-shim: %v, want exit 1:\n%s", err, out)
+		t.Fatalf("%s: %v, want exit 1:\n%s", what, err, out)
 	}
-	if lines := strings.Split(strings.TrimSpace(string(out)), "\n"); len(lines) != 1 || !strings.Contains(lines[0], "no stack-shim beside") {
-		t.Errorf("want one line saying stack-shim is missing, got:\n%s", out)
+	if lines := strings.Split(strings.TrimSpace(string(out)), "\n"); len(lines) != 1 || !strings.Contains(lines[0], line) {
+		t.Errorf("%s: want one line with %q, got:\n%s", what, line, out)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "s.sock")); err == nil {
-		t.Error("it made its socket")
+		t.Errorf("%s: it made its socket", what)
 	}
 }
