@@ -133,7 +133,8 @@ func (g *cgroupFiles) dir(controller string) string {
 	return filepath.Join(g.c.Root, controller, g.c.Path)
 }
 
-// Frozen reports whether the cgroup is frozen (paused).
+// Frozen reports whether the cgroup is frozen (paused). It reads one
+// file and needs only c, not dirs; a cgroup that is gone is not frozen.
 func (g *cgroupFiles) Frozen() bool {
 	if g.c.V2 {
 		b, _ := os.ReadFile(filepath.Join(g.dir(""), "cgroup.freeze"))

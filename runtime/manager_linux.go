@@ -608,7 +608,9 @@ func (m *Manager) State(id string) (State, error) {
 		return st, nil
 	}
 	if st.Status == Running {
-		if cg, err := openCgroupFiles(m.cgroupConfig(id)); err == nil && cg.Frozen() {
+		// One file says it; no need to find every hierarchy's directory
+		// for each State.
+		if (&cgroupFiles{c: m.cgroupConfig(id)}).Frozen() {
 			st.Status = Paused
 		}
 	}
