@@ -16,8 +16,6 @@ import (
 	"github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/stack-dev/stack/api"
-	"github.com/stack-dev/stack/image/build"
-	"github.com/stack-dev/stack/image/overlay"
 	"github.com/stack-dev/stack/internal/errdefs"
 	"github.com/stack-dev/stack/network"
 	"github.com/stack-dev/stack/runtime"
@@ -27,7 +25,17 @@ import (
 // buildDir holds the builder's cache and kept layers under the state root.
 const buildDir = "build"
 
-// Build builds an image from a Dockerfile, sending progress to emit.
+// buildStepPrefix starts the ID of every container a build runs a RUN
+// step in: the sweep of orphans leaves them to their build while the
+// daemon runs.
+const buildStepPrefix = "build-"
+
+// Build builds an image from a Dockerfile, sending progress to emit. The
+// builder runs as a process of its own for each build (buildworker_linux.go),
+// as BuildKit runs beside dockerd: the resident daemon links neither it nor
+// buildkit's Dockerfile parser, which brings protobuf with it, and what a
+// build allocates leaves with its process. The daemon runs the RUN steps
+// the worker asks for, as containers of its runtime, and the pulls.
 func (d *Daemon) Build(ctx context.Context, req api.BuildRequest, emit func(api.BuildEvent)) (api.BuildEvent, error) {
 	defer releaseMemory()
 	storage, _, err := d.engines()
@@ -36,35 +44,11 @@ func (d *Daemon) Build(ctx context.Context, req api.BuildRequest, emit func(api.
 	}
 	exec := &buildExecutor{d: d}
 	defer exec.close()
-	b, err := build.New(build.Options{
-		Store:    d.images,
-		Storage:  buildStorage{storage},
-		Executor: exec,
-		Root:     filepath.Join(d.cfg.StateRoot, buildDir),
-		Pull: func(ctx context.Context, ref string) error {
-			_, err := d.pullImage(ctx, ref, func(api.ImageProgress) {})
-			return err
-		},
-	})
-	if err != nil {
-		return api.BuildEvent{}, err
-	}
-	res, err := b.Build(ctx, build.Request{
-		ContextDir: req.Context, Dockerfile: req.Dockerfile, DockerfileInline: req.DockerfileInline,
-		Args: req.Args, Env: req.Env, Target: req.Target, Tags: req.Tags, Labels: req.Labels, NoCache: req.NoCache,
-		Pull: req.Pull,
-		Progress: func(e build.Event) {
-			emit(api.BuildEvent{
-				Kind: e.Kind.String(), Step: e.Step, Total: e.Total, Stage: e.Stage, Instruction: e.Instruction,
-				Cached: e.Cached, Duration: e.Duration, Output: e.Output,
-			})
-		},
-	})
+	final, err := d.runBuildWorker(ctx, req, storage, exec, emit)
 	if err != nil {
 		return api.BuildEvent{}, fmt.Errorf("build: %w", err)
 	}
-	sum := imageSummary(res.Image)
-	return api.BuildEvent{Image: &sum, Steps: res.Steps, CachedSteps: res.CachedSteps}, nil
+	return final, nil
 }
 
 // buildService builds the image of a service with build:, tagged as
@@ -102,17 +86,6 @@ func (d *Daemon) buildService(ctx context.Context, p *spec.Project, svc *spec.Se
 	ev(api.Event{Service: svc.Name, Type: api.TypeImage, Image: ref, ID: res.Image.ID, Action: api.ActionBuilt, Message: fmt.Sprintf("%s %s in %.1fs (%d of %d layer steps cached)",
 		ref, res.Image.ID, time.Since(start).Seconds(), res.CachedSteps, res.Steps)})
 	return nil
-}
-
-// buildStorage gives the builder the storage driver and the documented
-// overlay layout, where dir/upper holds a mount's changes.
-type buildStorage struct{ overlay.Driver }
-
-func (s buildStorage) UpperDir(dir string) (string, error) {
-	if s.Name() != overlay.NameOverlay {
-		return "", fmt.Errorf("keep build layers with the %s storage driver: %w", s.Name(), errdefs.ErrNotImplemented)
-	}
-	return filepath.Join(dir, "upper"), nil
 }
 
 // buildExecutor runs RUN steps as containers of the daemon's runtime, on
@@ -155,24 +128,26 @@ func (e *buildExecutor) close() {
 	}
 }
 
-// Run runs one RUN step and copies its output to rs.Output. The files
+// Run runs one RUN step, copies its output to out and returns its exit
+// code. The files
 // /etc/hosts, /etc/hostname and /etc/resolv.conf are bind-mounted for the
 // step only; when the image lacks them, the empty mount points made for
 // them are removed again so that they stay out of the layer.
-func (e *buildExecutor) Run(ctx context.Context, rs build.RunSpec) (retErr error) {
+func (e *buildExecutor) Run(ctx context.Context, rs buildStep, out io.Writer) (exitCode int, retErr error) {
 	d := e.d
 	_, rt, err := d.engines()
 	if err != nil {
-		return err
+		return 0, err
 	}
 	nm, netName, err := e.network(ctx)
 	if err != nil {
-		return err
+		return 0, err
 	}
+	id := buildStepPrefix + newContainerID()[:16]
 	s := runtime.DefaultSpec(rs.Args...)
 	u, err := runtime.ResolveUser(rs.Rootfs, rs.User)
 	if err != nil {
-		return fmt.Errorf("user %q: %w", rs.User, err)
+		return 0, fmt.Errorf("user %q: %w", rs.User, err)
 	}
 	s.Process.User = u.Spec()
 	s.Process.Env = rs.Env
@@ -180,14 +155,14 @@ func (e *buildExecutor) Run(ctx context.Context, rs build.RunSpec) (retErr error
 		s.Process.Env = append(s.Process.Env, "HOME="+u.Home)
 	}
 	s.Process.Cwd = rs.WorkDir
-	hostname := shortContainerID(rs.ID)
+	hostname := shortContainerID(id)
 	s.Hostname = hostname
 
-	st, err := nm.Setup(ctx, network.AttachConfig{ContainerID: rs.ID, Networks: []network.EndpointConfig{{Network: netName}}})
+	st, err := nm.Setup(ctx, network.AttachConfig{ContainerID: id, Networks: []network.EndpointConfig{{Network: netName}}})
 	if err != nil {
-		return fmt.Errorf("attach build step to its network: %w", err)
+		return 0, fmt.Errorf("attach build step to its network: %w", err)
 	}
-	r := &record{ID: rs.ID}
+	r := &record{ID: id}
 	defer func() {
 		retErr = errors.Join(retErr, d.detachNetwork(context.WithoutCancel(ctx), r))
 	}()
@@ -197,14 +172,14 @@ func (e *buildExecutor) Run(ctx context.Context, rs build.RunSpec) (retErr error
 		addr := st.Endpoints[0].IP.Addr()
 		mounts, err = d.writeEtc(r, &spec.Service{Name: "build"}, hostname, []netip.Addr{addr}, gw, dnsAddr)
 		if err != nil {
-			return err
+			return 0, err
 		}
 	}
 	for _, m := range mounts {
 		p := filepath.Join(rs.Rootfs, m.Destination)
 		if _, err := os.Lstat(p); errors.Is(err, os.ErrNotExist) {
 			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-				return err
+				return 0, err
 			}
 			if f, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644); err == nil {
 				f.Close()
@@ -216,13 +191,13 @@ func (e *buildExecutor) Run(ctx context.Context, rs build.RunSpec) (retErr error
 	// The step's output goes through a file outside the state root: a
 	// step that fills the state root (dd, a big download) must still show
 	// why it failed.
-	logPath := filepath.Join(os.TempDir(), "stack-"+rs.ID+".log")
+	logPath := filepath.Join(os.TempDir(), "stack-"+id+".log")
 	defer os.Remove(logPath)
-	if err := rt.Create(ctx, rs.ID, runtime.Config{Spec: s, Rootfs: rs.Rootfs, NetNS: st.NetNSPath, Log: runtime.LogConfig{Path: logPath}}); err != nil {
-		return fmt.Errorf("create build step container: %w", err)
+	if err := rt.Create(ctx, id, runtime.Config{Spec: s, Rootfs: rs.Rootfs, NetNS: st.NetNSPath, Log: runtime.LogConfig{Path: logPath}}); err != nil {
+		return 0, fmt.Errorf("create build step container: %w", err)
 	}
 	defer func() {
-		if err := rt.Delete(context.WithoutCancel(ctx), rs.ID, true); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
+		if err := rt.Delete(context.WithoutCancel(ctx), id, true); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
 			retErr = errors.Join(retErr, err)
 		}
 	}()
@@ -230,26 +205,23 @@ func (e *buildExecutor) Run(ctx context.Context, rs build.RunSpec) (retErr error
 	followed := make(chan struct{})
 	go func() {
 		defer close(followed)
-		followLog(logPath, rs.Output, done)
+		followLog(logPath, out, done)
 	}()
-	if err := rt.Start(ctx, rs.ID); err != nil {
+	if err := rt.Start(ctx, id); err != nil {
 		close(done)
 		<-followed
-		return fmt.Errorf("start build step: %w", err)
+		return 0, fmt.Errorf("start build step: %w", err)
 	}
-	final, err := rt.Wait(ctx, rs.ID)
+	final, err := rt.Wait(ctx, id)
 	close(done)
 	<-followed
 	if err != nil {
-		return fmt.Errorf("wait for build step: %w", err)
+		return 0, fmt.Errorf("wait for build step: %w", err)
 	}
 	if final.Error != "" {
-		return fmt.Errorf("run %s: %s: %w", strings.Join(rs.Args, " "), final.Error, errdefs.ErrFailedPrecondition)
+		return 0, fmt.Errorf("run %s: %s: %w", strings.Join(rs.Args, " "), final.Error, errdefs.ErrFailedPrecondition)
 	}
-	if final.ExitCode != 0 {
-		return &build.ExitError{Code: final.ExitCode}
-	}
-	return nil
+	return final.ExitCode, nil
 }
 
 func hasEnv(env []string, k string) bool {

@@ -60,6 +60,10 @@ type Config struct {
 	// first step of exec'd processes (stack-init, see [runtime.Options]).
 	// Optional: ShimBinary, which starts slower.
 	InitBinary string
+	// BuildBinary is the program that runs builds, each in a process of
+	// its own (stack: stack-daemon holds no builder). Optional: the
+	// daemon's own binary.
+	BuildBinary string
 	// UserNS says whether containers get user namespaces of their own,
 	// and where their uid and gid ranges come from. Optional: none do
 	// (DefaultUserNSMode); with Mode UserNSPrivate each gets one, from

@@ -6,7 +6,7 @@ import (
 )
 
 // Reexec runs the re-exec roles of the engine's parts (a container's shim,
-// its init, an exec'd process, the networks' resolver): when the stack
+// its init, an exec'd process, the networks' resolver, a build): when the stack
 // binary was started as one of them, it never returns. main calls it
 // before anything else.
 func Reexec() {
@@ -15,5 +15,8 @@ func Reexec() {
 	}
 	if network.IsResolver() {
 		network.ResolverMain()
+	}
+	if isBuildWorker() {
+		buildWorkerMain()
 	}
 }

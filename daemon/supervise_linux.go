@@ -17,7 +17,6 @@ import (
 
 	"github.com/stack-dev/stack/api"
 	"github.com/stack-dev/stack/image"
-	"github.com/stack-dev/stack/image/build"
 	"github.com/stack-dev/stack/internal/errdefs"
 	"github.com/stack-dev/stack/internal/ident"
 	"github.com/stack-dev/stack/network"
@@ -464,7 +463,7 @@ func (d *Daemon) sweepOrphans(ctx context.Context, atStart bool) {
 	}
 	if states, err := rt.List(); err == nil {
 		for _, st := range states {
-			if !owned[st.ID] && (atStart || !strings.HasPrefix(st.ID, build.StepIDPrefix)) {
+			if !owned[st.ID] && (atStart || !strings.HasPrefix(st.ID, buildStepPrefix)) {
 				d.log.Info("removing a container no record owns", "id", st.ID)
 				if err := rt.Delete(ctx, st.ID, true); err != nil {
 					d.log.Warn("remove an orphan container", "id", st.ID, "err", err)
@@ -491,6 +490,8 @@ func (d *Daemon) sweepOrphans(ctx context.Context, atStart bool) {
 		}
 	}
 	if atStart {
+		// The step mounts of builds whose daemon died.
+		d.sweepBuildWork(storage)
 		// Volumes a crash cut short while they were made.
 		vols, _ := os.ReadDir(filepath.Join(d.cfg.StateRoot, volumesDir))
 		for _, v := range vols {

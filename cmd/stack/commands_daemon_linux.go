@@ -25,6 +25,12 @@ func addCommands(root *cobra.Command, g *globalOptions) {
 // out, so its containers' shims must run from stack-shim.
 const daemonCanBeShim = false
 
+// buildBinary: stack-daemon holds no builder; its builds run from the
+// stack binary beside it, in a process each.
+func buildBinary(stderr io.Writer) string {
+	return besideStack("stack", "builds fail", stderr)
+}
+
 // useDaemonBinary, in stack-daemon, refuses to serve for a stack of
 // another build: the two must agree on what the daemon is.
 func useDaemonBinary(io.Writer) error {

@@ -12,6 +12,9 @@ import (
 // daemonCanBeShim: the whole stack binary can be its containers' shim.
 const daemonCanBeShim = true
 
+// buildBinary: the whole stack binary runs its daemon's builds itself.
+func buildBinary(io.Writer) string { return "" }
+
 // useDaemonBinary replaces this process with stack-daemon when it is
 // beside stack, with the same arguments: the daemon is resident, and that
 // binary, without the CLI and without the shim's side of cgroups, maps

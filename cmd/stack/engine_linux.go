@@ -92,6 +92,7 @@ func (o *daemonOptions) config(g *globalOptions, fileRequired bool) (daemon.Conf
 		InsecureRegistries: o.insecure,
 		ShimBinary:         shim,
 		InitBinary:         besideStack("stack-init", "containers' inits run from the shim's binary, slower", g.stderr),
+		BuildBinary:        buildBinary(g.stderr),
 	}
 	if err := fc.Apply(&cfg); err != nil {
 		return daemon.Config{}, err

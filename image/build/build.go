@@ -16,14 +16,8 @@ import (
 	"github.com/stack-dev/stack/internal/errdefs"
 )
 
-// StepIDPrefix starts the ID of every container a build runs a step in,
-// so that whoever sweeps containers after a crash can tell them apart.
-const StepIDPrefix = "build-"
-
 // RunSpec is one RUN step to execute.
 type RunSpec struct {
-	// ID names the step's container; path-safe and unique.
-	ID string
 	// Rootfs is the mounted root filesystem of the step. Writes to it
 	// become the step's layer.
 	Rootfs string
@@ -86,6 +80,11 @@ type Options struct {
 	// directories, step mounts), on the same filesystem as the storage
 	// driver's root. Required.
 	Root string
+	// WorkDir is where the root filesystems of steps are mounted while
+	// they run, on the same filesystem as Root. Optional: Root/work. A
+	// builder of a process of its own gets a directory of its own, so
+	// that what it left mounted when killed is known to be its own.
+	WorkDir string
 	// Pull fetches an image into Store, for a FROM the store lacks (or
 	// always, see Request.Pull). Optional: without it a missing base is an
 	// error.
@@ -113,8 +112,11 @@ func New(opts Options) (*Builder, error) {
 	if opts.Root == "" || !filepath.IsAbs(opts.Root) {
 		return nil, fmt.Errorf("builder root %q must be an absolute path: %w", opts.Root, errdefs.ErrInvalidArgument)
 	}
-	for _, d := range []string{cacheDir, layersDir, workDir} {
-		if err := os.MkdirAll(filepath.Join(opts.Root, d), 0o700); err != nil {
+	if opts.WorkDir == "" {
+		opts.WorkDir = filepath.Join(opts.Root, workDir)
+	}
+	for _, d := range []string{filepath.Join(opts.Root, cacheDir), filepath.Join(opts.Root, layersDir), opts.WorkDir} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("create builder state: %w", err)
 		}
 	}

@@ -7,7 +7,6 @@ import (
 	"compress/bzip2"
 	"compress/gzip"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -74,7 +73,7 @@ func (r *run) runStep(ctx context.Context, i int, st *state, c *instructions.Run
 			r.progress(Event{Kind: StepOutput, Step: r.step, Stage: r.stageName(i), Output: s})
 		}}
 		err := r.b.opts.Executor.Run(ctx, RunSpec{
-			ID: StepIDPrefix + randomHex(8), Rootfs: rootfs, Args: args, Env: env, User: cfg.User, WorkDir: wd, Output: out,
+			Rootfs: rootfs, Args: args, Env: env, User: cfg.User, WorkDir: wd, Output: out,
 		})
 		out.flush()
 		if err != nil {
@@ -216,7 +215,7 @@ func (r *run) copyStep(ctx context.Context, i int, st *state, a copyArgs) (bool,
 			if err != nil {
 				return err
 			}
-			work, err := os.MkdirTemp(filepath.Join(r.b.opts.Root, workDir), "from-")
+			work, err := os.MkdirTemp(r.b.opts.WorkDir, "from-")
 			if err != nil {
 				return err
 			}
@@ -723,11 +722,4 @@ func (c *copier) extract(src, dest string) (bool, error) {
 		return true, fmt.Errorf("read tar: %v: %w", err, errdefs.ErrInvalidArgument)
 	}
 	return true, nil
-}
-
-// randomHex returns n random bytes in hex, for step container names.
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }

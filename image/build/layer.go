@@ -106,7 +106,7 @@ func (r *run) fsStep(ctx context.Context, st *state, key stepKey, createdBy stri
 	if err != nil {
 		return false, err
 	}
-	work, err := os.MkdirTemp(filepath.Join(r.b.opts.Root, workDir), "step-")
+	work, err := os.MkdirTemp(r.b.opts.WorkDir, "step-")
 	if err != nil {
 		return false, err
 	}

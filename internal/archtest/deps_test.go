@@ -208,6 +208,16 @@ func TestDaemonBinaryLeavesCgroupsOut(t *testing.T) {
 	}
 }
 
+// TestDaemonBinaryLeavesBuilderOut keeps stack-daemon without the image
+// builder and what it links (buildkit's Dockerfile parser, and protobuf
+// through it): builds run in a process of their own, from stack
+// (daemon/buildproc_linux.go), so the resident process maps none of it.
+func TestDaemonBinaryLeavesBuilderOut(t *testing.T) {
+	for _, dep := range depsWithPrefix(t, "stackdaemon", "./cmd/stack", "github.com/stack-dev/stack/image/build", "github.com/moby/buildkit/frontend/dockerfile/parser", "google.golang.org/protobuf/") {
+		t.Errorf("stack-daemon (-tags stackdaemon) depends on %s: builds belong to the build worker (daemon/buildworker_linux.go)", dep)
+	}
+}
+
 // depsWithPrefix lists the packages pkg depends on, built with tag, whose
 // paths start with one of prefixes.
 func depsWithPrefix(t *testing.T, tag, pkg string, prefixes ...string) []string {
