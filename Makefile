@@ -17,9 +17,9 @@ LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 # resident daemon maps no libc. stack-daemon, stack-shim, stack-init and
 # stack-kube go beside stack: `stack daemon` (and so the daemon the CLI
 # starts) runs the first, stack's own package with the daemon command
-# alone (-tags stackdaemon: 4 MiB less resident than the whole CLI); the
-# daemon runs containers' shims from the second and their inits from the
-# third (-tags stackinit leaves the runtime's host side out of it, so it
+# alone (-tags stackdaemon: 5 MiB less resident than the whole CLI; its
+# builds run, a process each, from stack); the daemon runs containers'
+# shims from the second and their inits from the third (-tags stackinit leaves the runtime's host side out of it, so it
 # starts faster); stack's convert and kube commands run the fourth
 # (client-go stays out of stack).
 build:

@@ -17,12 +17,12 @@ func buildBinary(io.Writer) string { return "" }
 
 // useDaemonBinary replaces this process with stack-daemon when it is
 // beside stack, with the same arguments: the daemon is resident, and that
-// binary, without the CLI and without the shim's side of cgroups, maps
-// 4 MiB less (commands_daemon_linux.go). It runs containers' shims from
+// binary, without the CLI, the shim's side of cgroups and the builder, maps
+// 5 MiB less (commands_daemon_linux.go). It runs containers' shims from
 // stack-shim only, so it needs that beside it too. Without them, the
 // daemon runs here.
 func useDaemonBinary(stderr io.Writer) error {
-	p := besideStack("stack-daemon", "the daemon runs from the stack binary, 4 MiB larger in memory", stderr)
+	p := besideStack("stack-daemon", "the daemon runs from the stack binary, 5 MiB larger in memory", stderr)
 	if p == "" {
 		return nil
 	}
