@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -184,18 +185,25 @@ func (d *Daemon) runBuildWorker(ctx context.Context, req api.BuildRequest, stora
 			buildErr = api.ParseErrorFrame(m.Error)
 		}
 	}
+	// Whatever the worker still writes is read, so that a step sending
+	// it output never blocks on a full pipe while we wait for it.
+	drained := make(chan struct{})
+	go func() {
+		io.Copy(io.Discard, stdout)
+		close(drained)
+	}()
 	cancel()
-	wg.Wait()
 	conn.close()
-	io.Copy(io.Discard, stdout)
+	wg.Wait()
+	<-drained
 	waitErr := cmd.Wait()
 	switch {
+	case final != nil && waitErr == nil:
+		return *final, nil
 	case buildErr != nil:
 		return api.BuildEvent{}, buildErr
 	case ctx.Err() != nil:
 		return api.BuildEvent{}, ctx.Err()
-	case final != nil && waitErr == nil:
-		return *final, nil
 	}
 	if !errors.Is(err, io.EOF) {
 		return api.BuildEvent{}, fmt.Errorf("the builder's answer: %w", err)
@@ -245,10 +253,11 @@ func (d *Daemon) sweepBuildWork(storage overlay.Driver) {
 // workerConn is the daemon's side of a worker's stdin; its messages come
 // from the steps and pulls running at once.
 type workerConn struct {
-	mu     sync.Mutex
-	enc    *json.Encoder
-	stdin  io.Closer
-	closed bool
+	mu      sync.Mutex
+	enc     *json.Encoder
+	stdin   io.Closer
+	closing atomic.Bool
+	closed  bool
 }
 
 var errWorkerGone = errors.New("the build worker is gone")
@@ -271,13 +280,15 @@ func (c *workerConn) answer(seq, exitCode int, err error) {
 	c.send(m)
 }
 
+// close closes the worker's stdin without waiting for a send that
+// blocks on a full pipe: closing the pipe ends that write.
 func (c *workerConn) close() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.closed {
-		c.closed = true
+	if c.closing.CompareAndSwap(false, true) {
 		c.stdin.Close()
 	}
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
 }
 
 // stepOutput passes what a step writes on to its worker.

@@ -28,6 +28,9 @@ const builderLinked = true
 // buildWorkerMain is the build worker (buildproc_linux.go): it builds what
 // the daemon sends on stdin and exits.
 func buildWorkerMain() {
+	// A daemon that died must not kill us on our next write (SIGPIPE)
+	// before we unmount our steps: writes fail with EPIPE instead.
+	signal.Ignore(syscall.SIGPIPE)
 	if err := serveBuild(os.Stdin, os.Stdout); err != nil {
 		fmt.Fprintf(os.Stderr, "stack build worker: %v\n", err)
 		os.Exit(1)

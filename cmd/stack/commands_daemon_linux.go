@@ -17,7 +17,7 @@ import (
 // compose commands), and package runtime built with the same tag leaves
 // out the shim's side of cgroups and its library, 1 MiB more
 // (runtime/cgroupfs_linux.go), and package daemon the image builder with
-// buildkit's parser, 1 MiB more (daemon/buildproc_linux.go): 5 MiB in
+// buildkit's parser, 1 MiB more (daemon/buildworker_linux.go, !stackdaemon): 5 MiB in
 // all, idle or after work. Its containers' shims run from stack-shim, its
 // builds from stack.
 func addCommands(root *cobra.Command, g *globalOptions) {
