@@ -257,7 +257,6 @@ type workerConn struct {
 	enc     *json.Encoder
 	stdin   io.Closer
 	closing atomic.Bool
-	closed  bool
 }
 
 var errWorkerGone = errors.New("the build worker is gone")
@@ -265,7 +264,7 @@ var errWorkerGone = errors.New("the build worker is gone")
 func (c *workerConn) send(m daemonMsg) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed {
+	if c.closing.Load() {
 		return errWorkerGone
 	}
 	return c.enc.Encode(m)
@@ -286,9 +285,6 @@ func (c *workerConn) close() {
 	if c.closing.CompareAndSwap(false, true) {
 		c.stdin.Close()
 	}
-	c.mu.Lock()
-	c.closed = true
-	c.mu.Unlock()
 }
 
 // stepOutput passes what a step writes on to its worker.
