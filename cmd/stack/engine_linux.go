@@ -138,6 +138,9 @@ func newDaemonCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// Closed on every return: it holds the state root's lock, which
+			// a failed start must not keep from the next daemon.
+			defer d.Close()
 			l, err := g.listen()
 			if err != nil {
 				return err
@@ -158,7 +161,6 @@ func newDaemonCommand(g *globalOptions) *cobra.Command {
 			}
 			defer os.Remove(pidFile)
 			fmt.Fprintf(g.stderr, "stack daemon %s listening on %s, state in %s\n", versionString(), strings.Join(g.hosts, ", "), g.stateRoot)
-			defer d.Close()
 			var more []daemon.Frontend
 			if docker != nil {
 				fmt.Fprintf(g.stderr, "Docker Engine API on %s: export DOCKER_HOST=%s\n", cfg.DockerHost, cfg.DockerHost)

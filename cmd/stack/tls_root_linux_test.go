@@ -135,6 +135,15 @@ func TestRootRemoteDaemonTLS(t *testing.T) {
 	if code != 2 || !strings.Contains(errOut, "plain TCP is never served") {
 		t.Errorf("daemon on tcp without TLS files: code %d, stderr %q", code, errOut)
 	}
+	// The failed start released the state root for the daemon below.
+	lock, err := os.Open(filepath.Join(root, "daemon.lock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		t.Fatalf("a daemon that failed to listen still holds the state root: %v", err)
+	}
+	lock.Close()
 
 	// The test binary is the daemon (TestMain).
 	daemonCmd := exec.Command(os.Args[0], "daemon", "-H", sock, "-H", tcp,
