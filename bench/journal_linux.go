@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -102,12 +103,18 @@ func (b *bench) stopJournaled(j *journaledStack) {
 }
 
 // upCurve times up -d alone of each size with e, round by round so that
-// every size sees the same history of the file system; the first round is
-// a warm-up. It returns the samples by size.
+// every size sees the same history of the file system, the order of the
+// sizes reversed every other round so that none always comes after the
+// larger ones; the first round is a warm-up. It returns the samples by
+// size.
 func (b *bench) upCurve(e engine, sizes []int, rounds int) (map[int]sample, error) {
 	ups := map[int]sample{}
 	for round := 0; round < rounds+1; round++ {
-		for _, n := range sizes {
+		order := slices.Clone(sizes)
+		if round%2 == 1 {
+			slices.Reverse(order)
+		}
+		for _, n := range order {
 			up, _, _, err := b.upDown(e, n, 1, false)
 			if err != nil {
 				return nil, fmt.Errorf("%s, %d services: %w", e.name, n, err)

@@ -19,6 +19,7 @@ import (
 	"github.com/stack-dev/stack/image"
 	"github.com/stack-dev/stack/image/overlay"
 	"github.com/stack-dev/stack/internal/errdefs"
+	"github.com/stack-dev/stack/internal/linux"
 	"github.com/stack-dev/stack/runtime"
 )
 
@@ -153,6 +154,19 @@ func newDaemon(cfg Config, open *engineOpeners) (*Daemon, error) {
 			return nil, fmt.Errorf("create state root: %w", err)
 		}
 		if err := os.Chmod(path, 0o700); err != nil {
+			return nil, fmt.Errorf("state root: %w", err)
+		}
+	}
+	// Each of these holds one directory per container (or volume), made
+	// and removed as containers come and go; on ext4 they spread over the
+	// block groups, so that up does not slow down with the churn of the
+	// ones before it.
+	for _, dir := range []string{containerDir, rootfsDir, volumesDir, etcDir} {
+		path := filepath.Join(cfg.StateRoot, dir)
+		if err := os.MkdirAll(path, 0o755); err != nil {
+			return nil, fmt.Errorf("create state root: %w", err)
+		}
+		if err := linux.SpreadSubdirs(path); err != nil {
 			return nil, fmt.Errorf("state root: %w", err)
 		}
 	}
