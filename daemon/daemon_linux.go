@@ -160,14 +160,15 @@ func newDaemon(cfg Config, open *engineOpeners) (*Daemon, error) {
 	// Each of these holds one directory per container (or volume), made
 	// and removed as containers come and go; on ext4 they spread over the
 	// block groups, so that up does not slow down with the churn of the
-	// ones before it.
+	// ones before it. It is only a placement hint: a file system that
+	// refuses it costs speed, not correctness.
 	for _, dir := range []string{containerDir, rootfsDir, volumesDir, etcDir} {
 		path := filepath.Join(cfg.StateRoot, dir)
 		if err := os.MkdirAll(path, 0o755); err != nil {
 			return nil, fmt.Errorf("create state root: %w", err)
 		}
 		if err := linux.SpreadSubdirs(path); err != nil {
-			return nil, fmt.Errorf("state root: %w", err)
+			log.Warn("spread container directories over the file system", "dir", path, "err", err)
 		}
 	}
 	unlock, err := lockStateRoot(cfg.StateRoot)
