@@ -21,23 +21,15 @@ const fsTopdirFlag = 0x00020000
 // as containers come and go. On a file system without the flag (tmpfs,
 // overlayfs, xfs, btrfs) it does nothing and reports no error.
 func SpreadSubdirs(path string) error {
-	f, err := Open(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW, 0)
-	if err != nil {
+	f, flags, err := openWithFlags(path)
+	if f == nil || err != nil {
 		return err
 	}
 	defer f.Close()
-	fd := int(f.Fd())
-	flags, err := unix.IoctlGetUint32(fd, unix.FS_IOC_GETFLAGS)
-	if err != nil {
-		if flagsUnsupported(err) {
-			return nil
-		}
-		return &os.PathError{Op: "get inode flags", Path: path, Err: err}
-	}
 	if flags&fsTopdirFlag != 0 {
 		return nil
 	}
-	if err := unix.IoctlSetPointerInt(fd, unix.FS_IOC_SETFLAGS, int(flags|fsTopdirFlag)); err != nil {
+	if err := unix.IoctlSetPointerInt(int(f.Fd()), unix.FS_IOC_SETFLAGS, int(flags|fsTopdirFlag)); err != nil {
 		if flagsUnsupported(err) {
 			return nil
 		}
@@ -49,19 +41,30 @@ func SpreadSubdirs(path string) error {
 // SpreadsSubdirs reports whether the directory at path has the flag
 // SpreadSubdirs sets.
 func SpreadsSubdirs(path string) (bool, error) {
-	f, err := Open(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW, 0)
-	if err != nil {
+	f, flags, err := openWithFlags(path)
+	if f == nil || err != nil {
 		return false, err
 	}
-	defer f.Close()
+	f.Close()
+	return flags&fsTopdirFlag != 0, nil
+}
+
+// openWithFlags opens the directory at path and reads its inode flags. It
+// returns no file and no error where the file system has no inode flags.
+func openWithFlags(path string) (*os.File, uint32, error) {
+	f, err := Open(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, 0, err
+	}
 	flags, err := unix.IoctlGetUint32(int(f.Fd()), unix.FS_IOC_GETFLAGS)
 	if err != nil {
+		f.Close()
 		if flagsUnsupported(err) {
-			return false, nil
+			return nil, 0, nil
 		}
-		return false, &os.PathError{Op: "get inode flags", Path: path, Err: err}
+		return nil, 0, &os.PathError{Op: "get inode flags", Path: path, Err: err}
 	}
-	return flags&fsTopdirFlag != 0, nil
+	return f, flags, nil
 }
 
 // flagsUnsupported reports whether err says the file system has no inode

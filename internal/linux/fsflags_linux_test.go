@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/stack-dev/stack/internal/testutil"
 )
 
 func TestSpreadSubdirs(t *testing.T) {
@@ -43,5 +45,22 @@ func TestSpreadSubdirsNotADirectory(t *testing.T) {
 	}
 	if err := SpreadSubdirs(filepath.Join(t.TempDir(), "missing")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("SpreadSubdirs(missing) = %v, want not exist", err)
+	}
+}
+
+// On a file system without the flag (tmpfs here) SpreadSubdirs does
+// nothing and says nothing.
+func TestRootSpreadSubdirsTmpfs(t *testing.T) {
+	testutil.RequiresRoot(t)
+	dir := t.TempDir()
+	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size=1m"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) })
+	if err := SpreadSubdirs(dir); err != nil {
+		t.Fatalf("SpreadSubdirs on tmpfs: %v", err)
+	}
+	if spread, err := SpreadsSubdirs(dir); err != nil || spread {
+		t.Errorf("SpreadsSubdirs on tmpfs = %v, %v; want false, nil", spread, err)
 	}
 }
