@@ -169,6 +169,11 @@ func (w *buildWorker) request(ctx context.Context, m workerMsg, out io.Writer) (
 		}
 		return a, nil
 	case <-ctx.Done():
+		// The step is over for the builder: output the daemon still
+		// sends for it must not reach a writer it has let go of.
+		w.mu.Lock()
+		delete(w.pending, m.Seq)
+		w.mu.Unlock()
 		return daemonMsg{}, ctx.Err()
 	}
 }

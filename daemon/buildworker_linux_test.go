@@ -4,8 +4,10 @@ package daemon
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 
@@ -36,5 +38,30 @@ func TestBuildWorkerRefusesAnotherProtocol(t *testing.T) {
 				t.Fatalf("answer %q, want a failed precondition saying to restart the daemon", out.String())
 			}
 		})
+	}
+}
+
+// TestBuildWorkerDropsAnAbandonedStep: once a step's request is given up
+// (the build was cancelled), what the daemon still sends for it reaches
+// nobody, and the worker keeps no record of it.
+func TestBuildWorkerDropsAnAbandonedStep(t *testing.T) {
+	fromDaemon, daemonEnd := io.Pipe()
+	w := &buildWorker{enc: json.NewEncoder(io.Discard), pending: map[int]*pendingStep{}}
+	finished := make(chan struct{})
+	go w.readAnswers(json.NewDecoder(fromDaemon), func() { close(finished) })
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var out bytes.Buffer
+	if _, err := w.request(ctx, workerMsg{Run: &buildStep{}}, &out); !errors.Is(err, context.Canceled) {
+		t.Fatalf("request = %v, want context.Canceled", err)
+	}
+	io.WriteString(daemonEnd, `{"seq":1,"output":"late\n"}`+"\n"+`{"seq":1,"done":true}`+"\n")
+	daemonEnd.Close()
+	<-finished
+	if out.Len() != 0 {
+		t.Errorf("an abandoned step's writer got %q", out.String())
+	}
+	if len(w.pending) != 0 {
+		t.Errorf("pending requests after the answers: %v", w.pending)
 	}
 }
