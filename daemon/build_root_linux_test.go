@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -307,4 +308,37 @@ func buildWorkerPid(t *testing.T) int {
 	}
 	t.Fatal("no build worker runs")
 	return 0
+}
+
+// TestRootBuildWorkSweptAtStart: the step mounts a dead daemon's builds
+// left, in a worker's directory or in build/work where a daemon that
+// built in-process put them, are gone once the next daemon has started.
+func TestRootBuildWorkSweptAtStart(t *testing.T) {
+	testutil.RequiresRoot(t)
+	d := newTestDaemon(t)
+	importBusybox(t, d, "busybox:sweep")
+	img, err := d.images.Rootfs(context.Background(), "busybox:sweep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	storage, _, err := d.engines()
+	if err != nil {
+		t.Fatal(err)
+	}
+	left := []string{
+		filepath.Join(d.cfg.StateRoot, buildDir, buildWorkersDir, "w1", "step-a"),
+		filepath.Join(d.cfg.StateRoot, buildDir, legacyBuildWorkDir, "step-b"),
+	}
+	for _, dir := range left {
+		if _, err := storage.Mount(context.Background(), dir, img.Layers); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d.sweepOrphans(context.Background(), true)
+	for _, dir := range left {
+		if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s: left after the start's sweep (%v)", dir, err)
+		}
+	}
+	assertNoMountsUnder(t, d.cfg.StateRoot)
 }

@@ -39,6 +39,9 @@ const (
 	// buildWorkersDir, under the builder's root, holds a directory per
 	// running worker for the mounts of its steps.
 	buildWorkersDir = "workers"
+	// legacyBuildWorkDir, under the builder's root, is where a daemon of
+	// a release that built in-process mounted its steps.
+	legacyBuildWorkDir = "work"
 	// buildWorkerGrace is how long a worker whose build was cancelled has
 	// to unmount its steps before it is killed.
 	buildWorkerGrace = 30 * time.Second
@@ -241,13 +244,16 @@ func (d *Daemon) removeBuildWork(storage overlay.Driver, work string) {
 }
 
 // sweepBuildWork removes the directories of workers a daemon that died
-// left: at start, when no build runs.
+// left: at start, when no build runs. It also empties build/work, where a
+// daemon that ran its builds itself (before they ran in workers) mounted
+// their steps.
 func (d *Daemon) sweepBuildWork(storage overlay.Driver) {
 	workers := filepath.Join(d.cfg.StateRoot, buildDir, buildWorkersDir)
 	ents, _ := os.ReadDir(workers)
 	for _, e := range ents {
 		d.removeBuildWork(storage, filepath.Join(workers, e.Name()))
 	}
+	d.removeBuildWork(storage, filepath.Join(d.cfg.StateRoot, buildDir, legacyBuildWorkDir))
 }
 
 // workerConn is the daemon's side of a worker's stdin; its messages come
