@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +17,9 @@ import (
 
 // dockerImage is the busybox rootfs imported into the bench's dockerd.
 const dockerImage = "stackbench-busybox:latest"
+
+// dockerPool is where the bench's dockerd takes its networks' subnets.
+var dockerPool = netip.MustParsePrefix("10.213.0.0/16")
 
 // The engine most users come from: Debian's docker.io (dockerd and the
 // containerd it starts) with Debian's docker-compose (v1). The bench
@@ -46,7 +51,7 @@ func (b *bench) setupDocker() error {
 		"--iptables=false", "--ip-masq=false", "--ip-forward=false", "--bridge=none",
 		"--userland-proxy=false", "--exec-opt", "native.cgroupdriver=cgroupfs",
 		"--cgroup-parent", "/"+cgroupParent+"/docker",
-		"--default-address-pool", "base=10.213.0.0/16,size=24", "--log-level=warn")
+		"--default-address-pool", "base="+dockerPool.String()+",size=24", "--log-level=warn")
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
@@ -105,6 +110,19 @@ func (b *bench) stopDocker(cmd *exec.Cmd, exited chan struct{}) {
 	case <-time.After(20 * time.Second):
 		cmd.Process.Kill()
 		<-exited
+	}
+	// dockerd leaves the bridge of a network it did not prune (one it
+	// still counted an endpoint on) when it stops.
+	ifaces, _ := net.Interfaces()
+	for _, ifc := range ifaces {
+		addrs, _ := ifc.Addrs()
+		for _, a := range addrs {
+			if p, err := netip.ParsePrefix(a.String()); err == nil && strings.HasPrefix(ifc.Name, "br-") && dockerPool.Contains(p.Addr()) {
+				fmt.Fprintf(os.Stderr, "bench: removing bridge %s (%s), which dockerd left\n", ifc.Name, p)
+				runCmd(nil, nil, "ip", "link", "del", ifc.Name)
+				break
+			}
+		}
 	}
 	sweepTmp(filepath.Join(b.tmp, "docker"))
 }
