@@ -80,8 +80,18 @@ type buildWorker struct {
 
 // pendingStep is a request the daemon has not answered yet.
 type pendingStep struct {
-	out    io.Writer // a step's output goes here
 	answer chan daemonMsg
+	outMu  sync.Mutex
+	out    io.Writer // a step's output goes here; nil once given up on
+}
+
+// write passes output of the step on, unless its request was given up on.
+func (p *pendingStep) write(s string) {
+	p.outMu.Lock()
+	defer p.outMu.Unlock()
+	if p.out != nil {
+		io.WriteString(p.out, s)
+	}
 }
 
 func (w *buildWorker) send(m workerMsg) error {
@@ -148,7 +158,7 @@ func (w *buildWorker) pull(ctx context.Context, ref string) error {
 
 // request sends m and waits for its answer.
 func (w *buildWorker) request(ctx context.Context, m workerMsg, out io.Writer) (daemonMsg, error) {
-	p := &pendingStep{out: out, answer: make(chan daemonMsg, 1)}
+	p := &pendingStep{answer: make(chan daemonMsg, 1), out: out}
 	w.mu.Lock()
 	if w.gone {
 		w.mu.Unlock()
@@ -170,10 +180,14 @@ func (w *buildWorker) request(ctx context.Context, m workerMsg, out io.Writer) (
 		return a, nil
 	case <-ctx.Done():
 		// The step is over for the builder: output the daemon still
-		// sends for it must not reach a writer it has let go of.
+		// sends for it must not reach a writer it has let go of, nor
+		// be written while the builder reads it.
 		w.mu.Lock()
 		delete(w.pending, m.Seq)
 		w.mu.Unlock()
+		p.outMu.Lock()
+		p.out = nil
+		p.outMu.Unlock()
 		return daemonMsg{}, ctx.Err()
 	}
 }
@@ -201,7 +215,7 @@ func (w *buildWorker) readAnswers(dec *json.Decoder, cancel context.CancelFunc) 
 		case m.Done:
 			p.answer <- m
 		case m.Output != "":
-			io.WriteString(p.out, m.Output)
+			p.write(m.Output)
 		}
 	}
 }

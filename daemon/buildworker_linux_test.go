@@ -55,7 +55,7 @@ func TestBuildWorkerDropsAnAbandonedStep(t *testing.T) {
 	if _, err := w.request(ctx, workerMsg{Run: &buildStep{}}, &out); !errors.Is(err, context.Canceled) {
 		t.Fatalf("request = %v, want context.Canceled", err)
 	}
-	io.WriteString(daemonEnd, `{"seq":1,"output":"late\n"}`+"\n"+`{"seq":1,"done":true}`+"\n")
+	io.WriteString(daemonEnd, `{"seq":1,"output":"late\n"}`+"\n")
 	daemonEnd.Close()
 	<-finished
 	if out.Len() != 0 {
