@@ -333,6 +333,7 @@ func TestRootBuildWorkSweptAtStart(t *testing.T) {
 		if _, err := storage.Mount(context.Background(), dir, img.Layers); err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(func() { storage.Remove(dir) })
 	}
 	d.sweepOrphans(context.Background(), true)
 	for _, dir := range left {
