@@ -484,9 +484,10 @@ func (b *bench) caseCurve() error {
 // sizes interleaved round by round, on this machine's root ext4 (no
 // journal) and on a journaled ext4 (see journal_linux.go).
 func (b *bench) caseCurveShape() error {
-	// Seven rounds: with three, the ratios of the same tree moved by 0.15
-	// from one run to the next on this machine.
-	sizes, rounds := []int{10, 50, 100}, b.runs(7, 1)
+	// Eight rounds: with three, the ratios of the same tree moved by 0.15
+	// from one run to the next on this machine; an even number gives each
+	// order of the sizes as many rounds.
+	sizes, rounds := []int{10, 50, 100}, b.runs(8, 2)
 	ups, err := b.upCurve(b.stackEngine(), sizes, rounds)
 	if err != nil {
 		return err

@@ -119,7 +119,9 @@ func (b *bench) stopDocker(cmd *exec.Cmd, exited chan struct{}) {
 		for _, a := range addrs {
 			if p, err := netip.ParsePrefix(a.String()); err == nil && strings.HasPrefix(ifc.Name, "br-") && dockerPool.Contains(p.Addr()) {
 				fmt.Fprintf(os.Stderr, "bench: removing bridge %s (%s), which dockerd left\n", ifc.Name, p)
-				runCmd(nil, nil, "ip", "link", "del", ifc.Name)
+				if out, err := runCmd(nil, nil, "ip", "link", "del", ifc.Name); err != nil {
+					fmt.Fprintf(os.Stderr, "bench: ip link del %s: %v: %s\n", ifc.Name, err, lastLines(out, 2))
+				}
 				break
 			}
 		}

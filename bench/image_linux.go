@@ -104,15 +104,16 @@ benchmarks (` + "`go test -bench`" + `), one value per -count.
 The shape rows of case 8 run 10, 50 and 100 services round by round on
 one daemon, first with its state root on this machine's root ext4, which
 has no journal, then on a journaled ext4 (mkfs.ext4's default) that the
-bench makes in a file and mounts on a loop device. Without a journal ext4
-does not hand out an inode freed in the last minutes and walks past every
-one of them in the group of the directory it creates in, so an engine
-whose containers all share a group costs more per container the more
-containers came and went before; stack marks the directories that hold
-one directory per container chattr +T, so that ext4 spreads them over its
-groups. The order of the sizes is reversed every other round, so that no
-size always follows the larger ones. The rows of cases 2 and 8 on this
-machine's file system still depend somewhat on what ran before them (the
+bench makes in a file and mounts on a loop device. Without a journal
+ext4 does not hand out an inode freed in the last minute (six while its
+inode table block is unwritten) and walks past every one of them in the
+group of the directory it creates in, so an engine whose containers all
+share a group costs more per container the more containers came and went
+before; stack marks the directories that hold one directory per
+container chattr +T, so that ext4 spreads them over its groups. The
+order of the sizes is reversed every other round, so that no size always
+follows the larger ones. The rows of cases 2 and 8 on this machine's
+file system still depend somewhat on what ran before them (the
 baseline's come after docker-compose's); the journaled rows show stack's
 own shape.
 `)

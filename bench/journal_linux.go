@@ -11,15 +11,16 @@ import (
 
 // How up -d grows with the stack depends on the file system under the
 // state root as much as on stack. Without a journal, ext4 does not reuse
-// an inode freed in the last five minutes (recently_deleted in
-// fs/ext4/ialloc.c): every inode it allocates first walks past all those
-// freed before it in its group, so where every container's files share a
-// group each container created after many have come and gone costs more
-// than the one before (stack's state root spreads them: see
-// linux.SpreadSubdirs). This machine's root ext4 has no journal;
-// mkfs.ext4's default, and what most hosts run, has one. So the curve is
-// measured on both: the scratch directory (the root ext4) and a journaled
-// ext4 the bench makes in a file and mounts on a loop device.
+// an inode freed in the last 60 s, or 6 min while its inode table block is
+// unwritten (recently_deleted in fs/ext4/ialloc.c): every inode it
+// allocates first walks past all those freed before it in its group, so
+// where every container's files share a group each container created after
+// many have come and gone costs more than the one before (stack's state
+// root spreads them: see linux.SpreadSubdirs). This machine's root ext4
+// has no journal; mkfs.ext4's default, and what most hosts run, has one.
+// So the curve is measured on both: the scratch directory (the root ext4)
+// and a journaled ext4 the bench makes in a file and mounts on a loop
+// device.
 
 // journaledStack is a second stack daemon whose state root is on a fresh
 // journaled ext4.
