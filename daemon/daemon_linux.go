@@ -157,6 +157,9 @@ func newDaemon(cfg Config, open *engineOpeners) (*Daemon, error) {
 			return nil, fmt.Errorf("state root: %w", err)
 		}
 	}
+	if err := os.MkdirAll(filepath.Join(cfg.StateRoot, etcDir), 0o755); err != nil {
+		return nil, fmt.Errorf("create state root: %w", err)
+	}
 	// Each of these holds one directory per container (or volume), made
 	// and removed as containers come and go; on ext4 they spread over the
 	// block groups, so that up does not slow down with the churn of the
@@ -164,9 +167,6 @@ func newDaemon(cfg Config, open *engineOpeners) (*Daemon, error) {
 	// refuses it costs speed, not correctness.
 	for _, dir := range []string{containerDir, rootfsDir, volumesDir, etcDir} {
 		path := filepath.Join(cfg.StateRoot, dir)
-		if err := os.MkdirAll(path, 0o755); err != nil {
-			return nil, fmt.Errorf("create state root: %w", err)
-		}
 		if err := linux.SpreadSubdirs(path); err != nil {
 			log.Warn("spread container directories over the file system", "dir", path, "err", err)
 		}
